@@ -1,0 +1,613 @@
+"""The ``labeler`` command line. Thin: every command calls the core and the pipeline.
+
+Heavy modules (plugins' models, Qt) are imported only by the commands that need them, so
+``labeler --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from labeler import __version__
+from labeler.errors import LabelerError, UsageError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+
+    from labeler.dataset import Dataset
+    from labeler.pipeline import RunSummary
+    from labeler.plugin_api import Plugin
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1  # the command ran, and found bad files or failed images
+EXIT_USAGE = 2  # bad arguments, unknown plugin, missing dependency or weights
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    """Print ``Error: message`` to stderr and exit with ``code``."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+class LabelerGroup(click.Group):
+    """A click group that turns expected errors into one clear line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LabelerError as err:
+            fail(str(err))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _load_plugin_commands(self)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            _load_plugin_commands(self)
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
+
+
+_plugin_commands_loaded = False
+
+
+def _load_plugin_commands(group: click.Group) -> None:
+    global _plugin_commands_loaded
+    if _plugin_commands_loaded:
+        return
+    _plugin_commands_loaded = True
+    from labeler.plugins import add_plugin_commands
+
+    add_plugin_commands(group, on_error=lambda msg: click.echo(f"Warning: {msg}", err=True))
+
+
+@click.group(cls=LabelerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="labeler")
+def cli() -> None:
+    """labeler: label images, auto-label them with models, check and fix the data, export it.
+
+    A dataset is a folder of images with one labelme-compatible JSON file per image
+    (``photo.jpg`` + ``photo.json``). labelme and X-AnyLabeling folders open as they are.
+
+    \b
+    Typical loop:
+      labeler validate DIR                   check every file
+      labeler autolabel DIR --plugin yolo    machine suggestions, kept for review
+      labeler check DIR --plugin duplicates  flag data problems
+      labeler gui DIR                        review and fix by hand
+      labeler export DIR --to yolo --out OUT --split 0.8,0.2
+
+    Run 'labeler COMMAND --help' for a command's options and examples.
+    """
+
+
+def _dataset_args(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--labels",
+        "labels",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Folder holding the JSON files, when they are not beside the images.",
+    )(func)
+    func = click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))(func)
+    return func
+
+
+def _open(directory: Path, labels: Path | None) -> Dataset:
+    from labeler.dataset import open_dataset
+
+    return open_dataset(directory, labels=labels)
+
+
+@contextmanager
+def _progress(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int, int, str], None]]:
+    """A rich progress bar on stderr; yields ``update(done, total, message)``."""
+    if not enabled or total == 0:
+        yield lambda d, t, m="": None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[msg]}", style="dim"),
+        console=_console(stderr=True),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total, msg="")
+
+        def update(done: int, tot: int, msg: str = "") -> None:
+            bar.update(task, completed=done, total=tot, msg=msg[-40:])
+
+        yield update
+
+
+# -- plugin options ----------------------------------------------------------------------------
+def describe_options(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
+    """(name, type, default, description) rows of a plugin's options model."""
+    rows = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        typ = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+        default = "" if info.is_required() else repr(info.get_default(call_default_factory=True))
+        rows.append((name, typ, default, info.description or ""))
+    return rows
+
+
+def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) -> BaseModel:
+    """``-o KEY VALUE`` pairs -> the plugin's validated options (clear errors)."""
+    from pydantic import ValidationError
+
+    raw: dict[str, Any] = {}
+    fields = cls.Options.model_fields
+    for key, value in pairs:
+        key = key.replace("-", "_")
+        if "." in key:  # chained plugins: -o sam.model_type vit_b
+            head, rest = key.split(".", 1)
+            raw.setdefault(head, {})[rest] = _coerce(value)
+            continue
+        if key not in fields:
+            known = ", ".join(fields) or "none"
+            raise UsageError(f"plugin {cls.name!r} has no option {key!r} (options: {known})")
+        raw[key] = _coerce(value)
+    try:
+        return cls.Options.model_validate(raw)
+    except ValidationError as err:
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise UsageError(f"plugin {cls.name!r} options: {msgs}") from None
+
+
+def _coerce(value: str) -> Any:
+    """Option values: JSON when it parses (numbers, lists, true/false), else the string."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        if "," in value and not value.startswith(("{", "[")):
+            return [v.strip() for v in value.split(",")]
+        return value
+
+
+def _options_epilog(kind: str) -> str:
+    from labeler.plugins import get_registry
+
+    reg = get_registry()
+    table: dict[str, type[Plugin]] = getattr(reg, kind)
+    if not table:
+        return ""
+    lines = ["\b", "Installed plugins and their options (-o NAME VALUE):"]
+    for name, cls in sorted(table.items()):
+        missing = cls.missing_requirements()
+        note = f"  [needs: pip install 'labeler[{cls.extra}]']" if missing and cls.extra else ""
+        lines.append(f"  {name}: {cls.description}{note}")
+        for opt, typ, default, desc in describe_options(cls.Options):
+            if isinstance(getattr(cls, "first", None), type):
+                continue
+            d = f" (default {default})" if default else ""
+            lines.append(f"      {opt} [{typ}]{d} {desc}".rstrip())
+    return "\n".join(lines)
+
+
+class PluginHelpCommand(click.Command):
+    """A command whose --help ends with the installed plugins of one kind and their options."""
+
+    def __init__(self, *args: Any, plugin_kind: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugin_kind = plugin_kind
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        try:
+            text = _options_epilog(self.plugin_kind)
+        except Exception as err:  # noqa: BLE001 - help must always print
+            text = f"(could not list plugins: {err})"
+        if text:
+            formatter.write_paragraph()
+            for line in text.splitlines():
+                formatter.write_text(line) if line != "\b" else None
+
+
+def _make_plugin(kind: str, name: str, options: Sequence[tuple[str, str]]) -> Plugin:
+    from labeler.plugins import get_registry
+
+    cls = get_registry().get(kind, name)
+    cls.ensure_requirements()
+    return cls(parse_plugin_options(cls, options))
+
+
+def _print_summary(summary: RunSummary, as_json: bool, verb: str, unit: str = "suggestions") -> None:
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    from rich.table import Table
+
+    con = _console()
+    if summary.dry_run:
+        for line in summary.changes:
+            con.print(f"  would change {line}")
+    head = (
+        f"[bold]{summary.plugin}[/]: {summary.total} image(s), {summary.processed} {verb}, "
+        f"{summary.skipped_done} already done, {summary.changed} file(s) "
+        f"{'would change' if summary.dry_run else 'written'}, {len(summary.failed)} failed, "
+        f"{summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)"
+    )
+    con.print(head)
+    if summary.per_class:
+        table = Table(title=unit.capitalize(), show_edge=False)
+        table.add_column("name")
+        table.add_column("count", justify="right")
+        for name, n in summary.per_class.most_common():
+            table.add_row(name, str(n))
+        con.print(table)
+    for f in summary.failed:
+        con.print(f"[red]failed[/] {f}", markup=True)
+    if summary.interrupted:
+        con.print("[yellow]Interrupted.[/] Files written so far are complete; run again to resume.")
+
+
+# -- commands -----------------------------------------------------------------------------------
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json: bool) -> None:
+    """List installed plugins: what each provides and whether its dependencies are installed.
+
+    \b
+    Examples:
+      labeler plugins
+      LABELER_PLUGINS=formats labeler plugins     # load only some plugins
+    """
+    from labeler.plugins import get_registry
+
+    reg = get_registry()
+    rows = []
+    for rec in sorted(reg.plugins.values(), key=lambda r: r.name):
+        provides = {k: sorted(v) for k, v in rec.provides.items()}
+        if rec.commands:
+            provides["commands"] = ["(CLI subcommands)"]
+        rows.append(
+            {
+                "name": rec.name,
+                "distribution": rec.distribution,
+                "version": rec.version,
+                "provides": provides,
+                "missing": rec.missing,
+                "install": [f"pip install 'labeler[{e}]'" for e in rec.extras],
+                "error": rec.error,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for col in ("plugin", "version", "provides", "dependencies"):
+        table.add_column(col)
+    for row in rows:
+        provides = "\n".join(f"{k}: {', '.join(v)}" for k, v in row["provides"].items()) or "-"
+        if row["error"]:
+            deps = f"[red]error: {row['error']}[/]"
+        elif row["missing"]:
+            deps = f"[yellow]missing {', '.join(row['missing'])}[/]\n" + "\n".join(row["install"])
+        else:
+            deps = "[green]ok[/]"
+        table.add_row(row["name"], row["version"] or "-", provides, deps)
+    con = _console()
+    con.print(table)
+    for w in reg.warnings:
+        con.print(f"[yellow]warning:[/] {w}")
+
+
+@cli.command("validate")
+@_dataset_args
+@click.option("--fast", is_flag=True, help="Read image headers only (do not decode every image).")
+@click.option("--strict", is_flag=True, help="Exit non-zero on warnings too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def validate_cmd(directory: Path, labels: Path | None, fast: bool, strict: bool, as_json: bool, no_progress: bool) -> None:
+    """Check every image and label file; print a summary; exit 1 when a file is bad.
+
+    Reports corrupt or truncated JSON, hostile imagePath values, sizes that disagree with the
+    image, truncated or non-image files, decompression bombs, and questionable shapes. Never
+    modifies anything.
+
+    \b
+    Examples:
+      labeler validate sample_data/scenes
+      labeler validate photos --labels annotations --json > report.json
+    """
+    from labeler.validate import validate_dataset
+
+    ds = _open(directory, labels)
+    with _progress("validate", len(ds), enabled=not (no_progress or as_json)) as update:
+        result = validate_dataset(ds, decode=not fast, progress=update)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        con = _console()
+        for p in result.errors:
+            con.print(f"[red]error[/]   {p}", markup=True)
+        for p in result.warnings:
+            con.print(f"[yellow]warning[/] {p}", markup=True)
+        con.print(
+            f"{result.images} image(s), {result.label_files} label file(s): "
+            f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+        )
+    if result.errors or (strict and result.warnings):
+        sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command("stats")
+@_dataset_args
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stats_cmd(directory: Path, labels: Path | None, as_json: bool) -> None:
+    """Class counts (shapes and image labels), shapes per image, unlabeled images, review
+    states, raised issues and the class imbalance ratio.
+
+    \b
+    Examples:
+      labeler stats sample_data/sketches
+      labeler stats sample_data/scenes --json | jq .classes
+    """
+    from labeler.stats import compute_stats, render_stats
+
+    ds = _open(directory, labels)
+    stats = compute_stats(ds)
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+    else:
+        render_stats(stats, _console())
+    if stats["unreadable"]:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _format_names(kind: str) -> list[str]:
+    try:
+        from labeler.plugins import get_registry
+
+        return sorted(getattr(get_registry(), kind))
+    except Exception:  # noqa: BLE001
+        return []
+
+
+@cli.command("import")
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option("--from", "fmt", required=True, help="Source format: yolo, coco, imagefolder, csv, labelme, ...")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="New dataset folder.")
+@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Format option.")
+@click.option("--overwrite", is_flag=True, help="Replace label files that already exist in OUT.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+def import_cmd(src: Path, fmt: str, out: Path, options: Sequence[tuple[str, str]], overwrite: bool, as_json: bool) -> None:
+    """Convert a dataset in another format into a labeler dataset (images + JSON files).
+
+    The source is only read. Images are copied into OUT beside their new JSON files.
+
+    \b
+    Examples:
+      labeler import coco_ds/annotations/instances_train.json --from coco --out ds
+      labeler import yolo_ds --from yolo --out ds
+      labeler import pets --from imagefolder --out ds
+    """
+    from labeler.exporting import run_import
+
+    importer = _make_plugin("importers", fmt, options)
+    report = run_import(importer, src, out, overwrite=overwrite)  # type: ignore[arg-type]
+    _print_report(report, as_json, f"imported into {out}")
+
+
+@cli.command("export")
+@_dataset_args
+@click.option("--to", "fmt", required=True, help="Target format: yolo, yolo-seg, coco, imagefolder, csv, labelme, ...")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--split", default=None, help="Fractions for train,val[,test], e.g. 0.8,0.1,0.1 (stratified by class).")
+@click.option("--seed", default=0, show_default=True, help="Random seed of the split.")
+@click.option("--only-reviewed", is_flag=True, help="Only human or accepted labels; skip images with unreviewed suggestions.")
+@click.option("--exclude", "exclude", multiple=True, metavar="KIND", help="Skip images with an open issue of this kind ('any' for every kind). Repeatable.")
+@click.option("--include-excluded", is_flag=True, help="Also export images marked excluded (e.g. duplicates).")
+@click.option("--classes", default=None, help="Class order: a,b,c or a file (one per line, YAML/JSON list, data.yaml). Other classes are dropped and reported.")
+@click.option("--map", "mapping", default=None, help="Rename classes: old=new,old2=new2 (old= drops) or a YAML/JSON file.")
+@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Format option.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+def export_cmd(
+    directory: Path, labels: Path | None, fmt: str, out: Path, split: str | None, seed: int,
+    only_reviewed: bool, exclude: Sequence[str], include_excluded: bool, classes: str | None,
+    mapping: str | None, options: Sequence[tuple[str, str]], as_json: bool,
+) -> None:
+    """Write the dataset in a training format that training scripts read directly.
+
+    \b
+    Examples:
+      labeler export sample_data/scenes --to yolo --out out/yolo --split 0.8,0.2
+      labeler export sample_data/scenes --to coco --out out/coco --only-reviewed
+      labeler export sample_data/sketches --to imagefolder --out out/if --split 0.8,0.1,0.1
+      labeler export ds --to csv --out out/csv --exclude any --map kitty=cat
+    """
+    from labeler.exporting import ExportOptions, parse_split, read_class_list, read_mapping, run_export
+
+    exporter = _make_plugin("exporters", fmt, options)
+    opts = ExportOptions(
+        only_reviewed=only_reviewed,
+        include_excluded=include_excluded,
+        exclude_flagged=tuple(exclude),
+        classes=read_class_list(classes),
+        mapping=read_mapping(mapping),
+        split=parse_split(split),
+        seed=seed,
+    )
+    ds = _open(directory, labels)
+    report = run_export(ds, exporter, out, opts)  # type: ignore[arg-type]
+    _print_report(report, as_json, f"exported to {out}")
+
+
+def _print_report(report: Any, as_json: bool, what: str) -> None:
+    if as_json:
+        click.echo(json.dumps({"counts": report.counts, "problems": report.problems, "notes": report.notes}, indent=2))
+    else:
+        con = _console()
+        counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
+        con.print(f"{what}: {counts or 'nothing'}")
+        for note in report.notes:
+            con.print(f"[cyan]note[/]    {note}")
+        for p in report.problems:
+            con.print(f"[red]problem[/] {p}")
+    if report.problems:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command("autolabel", cls=PluginHelpCommand, plugin_kind="autolabelers")
+@_dataset_args
+@click.option("--plugin", "plugin_name", required=True, help="Autolabeler to run (see 'labeler plugins').")
+@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Plugin option, e.g. -o conf 0.4 (repeatable).")
+@click.option("--redo", is_flag=True, help="Process images again even when already done with the same settings.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--match-iou", default=0.5, show_default=True, help="IoU above which a suggestion matches a human or rejected shape.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def autolabel_cmd(
+    directory: Path, labels: Path | None, plugin_name: str, options: Sequence[tuple[str, str]],
+    redo: bool, dry_run: bool, match_iou: float, as_json: bool, no_progress: bool,
+) -> None:
+    """Run a model over the dataset and write its output as suggestions to review.
+
+    Suggestions carry the plugin, model, version and score. Shapes a person drew or accepted
+    are never changed; a rerun replaces the plugin's own unreviewed suggestions; rejected ones
+    do not come back. Interrupted runs resume: images already done are skipped.
+
+    \b
+    Examples:
+      labeler autolabel sample_data/scenes --plugin yolo_sam
+      labeler autolabel photos --plugin yolo -o model best.pt -o conf 0.4
+      labeler autolabel photos --plugin yolo --dry-run
+    """
+    from labeler.pipeline import run_autolabel
+
+    plugin = _make_plugin("autolabelers", plugin_name, options)
+    ds = _open(directory, labels)
+    with _progress(f"autolabel {plugin_name}", len(ds), enabled=not (no_progress or as_json)) as update:
+        summary = run_autolabel(ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update)  # type: ignore[arg-type]
+    _print_summary(summary, as_json, "processed", unit="suggestions per class")
+    if summary.failed:
+        sys.exit(EXIT_PROBLEMS)
+    if summary.interrupted:
+        sys.exit(130)
+
+
+@cli.command("check", cls=PluginHelpCommand, plugin_kind="checks")
+@_dataset_args
+@click.option("--plugin", "plugin_names", required=True, help="Check(s) to run, comma-separated.")
+@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Check option (name.key for one of several checks).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the findings as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report with thumbnails.")
+@click.option("--dry-run", is_flag=True, help="Show findings; write nothing into the label files.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def check_cmd(
+    directory: Path, labels: Path | None, plugin_names: str, options: Sequence[tuple[str, str]],
+    report_path: Path | None, html_path: Path | None, dry_run: bool, as_json: bool, no_progress: bool,
+) -> None:
+    """Run data checks; write each finding into the image's JSON as an issue to review.
+
+    A rerun replaces the check's own earlier findings (dismissed ones stay dismissed).
+
+    \b
+    Examples:
+      labeler check sample_data/sketches --plugin duplicates
+      labeler check ds --plugin clip_outliers,duplicates --report findings.json --html report.html
+    """
+    from labeler.pipeline import run_check
+    from labeler.report import findings_to_json, write_html_report
+
+    names = [n.strip() for n in plugin_names.split(",") if n.strip()]
+    ds = _open(directory, labels)
+    all_findings = []
+    failed = False
+    for name in names:
+        own = [(k.split(".", 1)[1], v) if k.startswith(name + ".") else (k, v) for k, v in options
+               if len(names) == 1 or k.startswith(name + ".")]
+        plugin = _make_plugin("checks", name, own)
+        with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
+            summary, findings = run_check(ds, plugin, dry_run=dry_run, progress=update)  # type: ignore[arg-type]
+        _print_summary(summary, as_json, "checked", unit="issues by kind")
+        all_findings.extend(findings)
+        failed = failed or bool(summary.failed)
+    if not as_json and all_findings:
+        con = _console()
+        ranked = sorted(all_findings, key=lambda f: -(f.issue.score or 0.0))
+        con.print("[bold]Top findings[/]")
+        for f in ranked[:15]:
+            score = f"{f.issue.score:.2f}" if f.issue.score is not None else "  - "
+            con.print(f"  {score}  {f.issue.kind:<12} {f.rel}  {f.issue.detail}")
+    if report_path is not None:
+        from labeler.io.atomic import atomic_write_text
+
+        atomic_write_text(report_path, json.dumps(findings_to_json(all_findings), indent=2, ensure_ascii=False) + "\n")
+    if html_path is not None:
+        write_html_report(ds, all_findings, html_path)
+    if failed:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command("fix", cls=PluginHelpCommand, plugin_kind="fixers")
+@_dataset_args
+@click.option("--plugin", "plugin_name", required=True, help="Fixer to apply (see 'labeler plugins').")
+@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Fixer option.")
+@click.option("--kind", "kinds", multiple=True, help="Only issues of this kind (repeatable).")
+@click.option("--min-score", default=0.0, show_default=True, help="Only issues scored at least this.")
+@click.option("--undo", is_flag=True, help="Revert this fixer's fixes.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+def fix_cmd(
+    directory: Path, labels: Path | None, plugin_name: str, options: Sequence[tuple[str, str]],
+    kinds: Sequence[str], min_score: float, undo: bool, dry_run: bool, as_json: bool,
+) -> None:
+    """Apply the proposed fixes of open issues, reversibly (never touches image files).
+
+    \b
+    Examples:
+      labeler fix sample_data/sketches --plugin duplicates
+      labeler fix sample_data/sketches --plugin duplicates --undo
+    """
+    from labeler.pipeline import run_fix
+
+    plugin = _make_plugin("fixers", plugin_name, options)
+    ds = _open(directory, labels)
+    summary = run_fix(ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run)  # type: ignore[arg-type]
+    _print_summary(summary, as_json, "changed", unit="issues")
+    if summary.failed:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="labeler")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

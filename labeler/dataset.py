@@ -1,0 +1,222 @@
+"""A dataset: a folder (recursive) of images with one labelme JSON per image.
+
+The JSON sits beside its image (``<stem>.json``) or, with ``labels=``, in a separate folder
+that mirrors the image folder's layout. Listing never decodes an image.
+
+>>> ds = open_dataset("sample_data/scenes")            # doctest: +SKIP
+>>> for item, ann in ds.annotations():                 # doctest: +SKIP
+...     print(item.rel, [s.label for s in ann.shapes])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labeler.errors import FileProblem, ImageFileError, LabelFileReadError
+from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
+from labeler.io.labelfile import load_annotation, save_annotation
+from labeler.model import Annotation
+
+#: Folders never scanned: labeler's own cache and the usual noise.
+SKIP_DIRS = frozenset({".labeler", "__pycache__", ".git", "node_modules"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image of a dataset and where its annotation lives (which may not exist yet)."""
+
+    image_path: Path
+    label_path: Path
+    rel: str  # image path relative to the dataset root, with forward slashes
+
+    @property
+    def has_labels(self) -> bool:
+        """True when the annotation file exists."""
+        return self.label_path.is_file()
+
+    @property
+    def name(self) -> str:
+        """The image file name."""
+        return self.image_path.name
+
+
+@dataclass
+class ScanResult:
+    """What a folder scan found besides the items."""
+
+    items: list[Item] = field(default_factory=list)
+    #: label files paired with more than one image (``a.jpg`` and ``a.png``)
+    conflicts: dict[Path, list[Path]] = field(default_factory=dict)
+    #: label files with no image beside them
+    orphan_labels: list[Path] = field(default_factory=list)
+
+
+class Dataset:
+    """A folder of images and their annotation files. See :func:`open_dataset`."""
+
+    def __init__(self, root: str | Path, labels: str | Path | None = None) -> None:
+        self.root = Path(root).absolute()
+        self.labels_dir = Path(labels).absolute() if labels else None
+        if not self.root.is_dir():
+            raise FileProblem(self.root, "not a folder")
+        if self.labels_dir is not None and self.labels_dir.exists() and not self.labels_dir.is_dir():
+            raise FileProblem(self.labels_dir, "labels path is not a folder")
+        self._scan: ScanResult | None = None
+
+    def __repr__(self) -> str:
+        return f"Dataset({str(self.root)!r}, labels={str(self.labels_dir) if self.labels_dir else None!r})"
+
+    # -- listing -----------------------------------------------------------------------------
+    def label_path_for(self, image_path: Path) -> Path:
+        """Where the annotation of ``image_path`` lives."""
+        if self.labels_dir is None:
+            return image_path.with_suffix(".json")
+        rel = image_path.relative_to(self.root)
+        return (self.labels_dir / rel).with_suffix(".json")
+
+    def _walk(self, folder: Path) -> Iterator[os.DirEntry[str]]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name in SKIP_DIRS:
+                        continue
+                    path = Path(entry.path)
+                    if self.labels_dir is not None and path == self.labels_dir:
+                        continue
+                    yield from self._walk(path)
+                elif entry.is_file():
+                    yield entry
+            except OSError:
+                continue
+
+    def scan(self, refresh: bool = False) -> ScanResult:
+        """List images and pair them with label files (cached; ``refresh`` rescans)."""
+        if self._scan is not None and not refresh:
+            return self._scan
+        result = ScanResult()
+        by_label: dict[Path, list[Path]] = {}
+        label_files: list[Path] = []
+        for entry in self._walk(self.root):
+            suffix = os.path.splitext(entry.name)[1].lower()
+            path = Path(entry.path)
+            if suffix in IMAGE_EXTENSIONS:
+                label = self.label_path_for(path)
+                by_label.setdefault(label, []).append(path)
+                rel = path.relative_to(self.root).as_posix()
+                result.items.append(Item(image_path=path, label_path=label, rel=rel))
+            elif suffix == ".json" and self.labels_dir is None:
+                label_files.append(path)
+        if self.labels_dir is not None and self.labels_dir.is_dir():
+            for dirpath, _dirs, files in os.walk(self.labels_dir):
+                label_files.extend(Path(dirpath) / f for f in files if f.lower().endswith(".json"))
+        result.conflicts = {k: v for k, v in by_label.items() if len(v) > 1}
+        result.orphan_labels = sorted(p for p in label_files if p not in by_label)
+        self._scan = result
+        return result
+
+    @property
+    def items(self) -> list[Item]:
+        """All images, sorted by relative path."""
+        return self.scan().items
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def item(self, rel: str) -> Item:
+        """The item whose image is at ``rel`` (relative to the root)."""
+        for it in self.items:
+            if it.rel == rel:
+                return it
+        raise KeyError(rel)
+
+    # -- reading and writing -----------------------------------------------------------------
+    def image_info(self, item: Item) -> ImageInfo:
+        """Header facts (size after EXIF orientation) of an item's image."""
+        return read_image_info(item.image_path)
+
+    def load(self, item: Item, check_image: bool = False) -> Annotation | None:
+        """The item's annotation, or None when it has no label file.
+
+        Raises :class:`LabelFileReadError` for a bad file; with ``check_image``, also when the
+        stored ``imageWidth``/``imageHeight`` disagree with the image (and
+        :class:`ImageFileError` when the image itself is bad).
+        """
+        if not item.label_path.is_file():
+            return None
+        ann = load_annotation(item.label_path, allowed_root=self.root)
+        if check_image:
+            self.check_size(item, ann)
+        return ann
+
+    def check_size(self, item: Item, ann: Annotation, info: ImageInfo | None = None) -> None:
+        """Raise when the annotation's stored size disagrees with the image header."""
+        info = info or read_image_info(item.image_path)
+        w, h = ann.imageWidth, ann.imageHeight
+        if w is None or h is None or (w, h) == info.size:
+            return
+        hint = ""
+        if (h, w) == info.size:
+            hint = (
+                " (width and height swapped: the annotation was probably made without applying "
+                f"the image's EXIF orientation {info.orientation})"
+            )
+        raise LabelFileReadError(
+            item.label_path,
+            f"imageWidth x imageHeight is {w}x{h} but the image {item.rel} is "
+            f"{info.width}x{info.height}{hint}",
+        )
+
+    def new_annotation(self, item: Item, info: ImageInfo | None = None) -> Annotation:
+        """An empty annotation for ``item`` with ``imagePath`` and the image size filled in."""
+        info = info or read_image_info(item.image_path)
+        rel = os.path.relpath(item.image_path, item.label_path.parent)
+        return Annotation(
+            imagePath=Path(rel).as_posix(), imageWidth=info.width, imageHeight=info.height
+        )
+
+    def load_or_new(self, item: Item) -> Annotation:
+        """The item's annotation, or a new empty one when it has none yet."""
+        ann = self.load(item)
+        return ann if ann is not None else self.new_annotation(item)
+
+    def save(self, item: Item, ann: Annotation) -> None:
+        """Write the item's annotation atomically."""
+        save_annotation(ann, item.label_path)
+
+    def annotations(
+        self, errors: list[FileProblem] | None = None, include_unlabeled: bool = False
+    ) -> Iterator[tuple[Item, Annotation]]:
+        """Yield ``(item, annotation)`` for every readable label file, in order.
+
+        Bad files are skipped; their errors are appended to ``errors`` when given.
+        With ``include_unlabeled``, images without a label file come with a new empty annotation.
+        """
+        for item in self.items:
+            try:
+                ann = self.load(item)
+                if ann is None:
+                    if not include_unlabeled:
+                        continue
+                    ann = self.new_annotation(item)
+            except (LabelFileReadError, ImageFileError) as err:
+                if errors is not None:
+                    errors.append(err)
+                continue
+            yield item, ann
+
+
+def open_dataset(root: str | Path, labels: str | Path | None = None) -> Dataset:
+    """Open a dataset folder (``labels``: a separate folder for the JSON files)."""
+    return Dataset(root, labels=labels)

@@ -1,0 +1,277 @@
+"""Import and export: the parts every format shares.
+
+Export: pick the images (excluded and flagged ones out, ``--only-reviewed``), apply a class
+list or mapping, assign a seeded, stratified split, then hand :class:`ExportItem` s to the
+format's exporter. Import: run a format's importer and write images and label files into a new
+dataset folder (atomically, never overwriting existing label files unless asked).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from labeler.dataset import Dataset
+from labeler.errors import FileProblem, LabelerError, UsageError
+from labeler.io.labelfile import save_annotation
+from labeler.model import Annotation
+from labeler.plugin_api import Exporter, ExportItem, Importer, Report
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass
+class ExportOptions:
+    """Selection and mapping options shared by every export format."""
+
+    only_reviewed: bool = False
+    include_excluded: bool = False
+    exclude_flagged: Sequence[str] = ()  # issue kinds, or "any" for every open issue
+    classes: Sequence[str] | None = None  # fixed class order; others dropped and reported
+    mapping: dict[str, str | None] | None = None  # old -> new; None/"" drops the class
+    split: Sequence[float] | None = None  # fractions for train, val[, test]
+    seed: int = 0
+
+
+def parse_split(text: str | None) -> list[float] | None:
+    """``"0.8,0.2"`` or ``"80,10,10"`` -> fractions that sum to 1 (train, val[, test])."""
+    if not text:
+        return None
+    try:
+        parts = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"--split {text!r}: expected numbers like 0.8,0.1,0.1") from None
+    if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts) or sum(parts) <= 0:
+        raise UsageError(f"--split {text!r}: give 1 to 3 non-negative fractions (train,val,test)")
+    total = sum(parts)
+    return [p / total for p in parts]
+
+
+def read_class_list(value: str | None) -> list[str] | None:
+    """``--classes``: a comma-separated list, or a file (one name per line, or YAML/JSON list
+    or a YOLO ``data.yaml`` with ``names``)."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml", ".json"):
+            data = yaml.safe_load(text)
+            if isinstance(data, dict) and "names" in data:
+                data = data["names"]
+            if isinstance(data, dict):
+                return [str(data[k]) for k in sorted(data, key=int)]
+            if isinstance(data, list):
+                return [str(x) for x in data]
+            raise UsageError(f"{path}: expected a list of class names")
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    names = [c.strip() for c in value.split(",") if c.strip()]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--classes {value!r}: a class is listed twice")
+    return names
+
+
+def read_mapping(value: str | None) -> dict[str, str | None] | None:
+    """``--map``: ``old=new,old2=new2`` (empty ``new`` drops the class), or a YAML/JSON file."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: expected a mapping old_name: new_name")
+        return {str(k): (str(v) if v not in (None, "") else None) for k, v in data.items()}
+    out: dict[str, str | None] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise UsageError(f"--map {value!r}: expected old=new pairs separated by commas")
+        old, new = part.split("=", 1)
+        out[old.strip()] = new.strip() or None
+    return out
+
+
+def _primary_class(ann: Annotation) -> str:
+    labels = ann.image_labels or [s.label for s in ann.shapes]
+    if not labels:
+        return ""
+    return Counter(labels).most_common(1)[0][0]
+
+
+def assign_splits(items: Sequence[ExportItem], fractions: Sequence[float], seed: int) -> None:
+    """Seeded, stratified split: within each primary class, shuffle and cut by ``fractions``."""
+    groups: dict[str, list[ExportItem]] = defaultdict(list)
+    for it in items:
+        groups[_primary_class(it.annotation)].append(it)
+    rng = random.Random(seed)
+    names = SPLIT_NAMES[: len(fractions)]
+    for cls in sorted(groups):
+        group = sorted(groups[cls], key=lambda e: e.item.rel)
+        rng.shuffle(group)
+        n = len(group)
+        # Largest-remainder rounding keeps each class's split sizes as close as possible.
+        raw = [f * n for f in fractions]
+        counts = [int(r) for r in raw]
+        for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[: n - sum(counts)]:
+            counts[i] += 1
+        pos = 0
+        for name, c in zip(names, counts, strict=True):
+            for it in group[pos : pos + c]:
+                it.split = name
+            pos += c
+
+
+def select_for_export(
+    dataset: Dataset, options: ExportOptions, report: Report
+) -> tuple[list[ExportItem], list[str]]:
+    """Load, filter and map the dataset; return the items to export and the class list."""
+    errors: list[FileProblem] = []
+    out: list[ExportItem] = []
+    dropped: Counter[str] = Counter()
+    flagged = set(options.exclude_flagged)
+    for item, ann in dataset.annotations(errors=errors):
+        if ann.meta.exclude and not options.include_excluded:
+            report.add("excluded")
+            continue
+        open_kinds = {i.kind for i in ann.open_issues}
+        if flagged and (("any" in flagged and open_kinds) or (open_kinds & flagged)):
+            report.add("flagged")
+            continue
+        shapes = [s for s in ann.shapes if s.review != "rejected"]
+        labels = [lab for lab in ann.meta.image_labels if lab.review != "rejected"]
+        if options.only_reviewed:
+            pending = [s for s in shapes if not s.is_trusted] or [l for l in labels if l.review == "suggested"]
+            if pending and not ann.meta.reviewed:
+                report.add("not reviewed")
+                continue
+            shapes = [s for s in shapes if s.is_trusted]
+            labels = [lab for lab in labels if lab.review in (None, "accepted")]
+        if options.mapping:
+            mapped_shapes = []
+            for s in shapes:
+                if s.label in options.mapping:
+                    new = options.mapping[s.label]
+                    if new is None:
+                        dropped[s.label] += 1
+                        continue
+                    s = s.model_copy(update={"label": new})
+                mapped_shapes.append(s)
+            shapes = mapped_shapes
+            mapped_labels = []
+            for lab in labels:
+                if lab.label in options.mapping:
+                    new = options.mapping[lab.label]
+                    if new is None:
+                        dropped[lab.label] += 1
+                        continue
+                    lab = lab.model_copy(update={"label": new})
+                mapped_labels.append(lab)
+            labels = mapped_labels
+        if options.classes is not None:
+            allowed = set(options.classes)
+            for s in shapes:
+                if s.label not in allowed:
+                    dropped[s.label] += 1
+            for lab in labels:
+                if lab.label not in allowed:
+                    dropped[lab.label] += 1
+            shapes = [s for s in shapes if s.label in allowed]
+            labels = [lab for lab in labels if lab.label in allowed]
+        view = ann.model_copy(deep=True)
+        view.shapes = [s.model_copy(deep=True) for s in shapes]
+        view.meta.image_labels = [lab.model_copy(deep=True) for lab in labels]
+        out.append(ExportItem(item=item, annotation=view))
+    for err in errors:
+        report.problem(str(err))
+    for label, n in sorted(dropped.items()):
+        report.notes.append(f"class {label!r} not exported ({n} label(s)): not in the class list/mapping")
+    if options.classes is not None:
+        classes = list(options.classes)
+    else:
+        seen = {s.label for e in out for s in e.annotation.shapes}
+        seen |= {lab.label for e in out for lab in e.annotation.meta.image_labels}
+        classes = sorted(seen)
+    if options.split:
+        assign_splits(out, options.split, options.seed)
+    return out, classes
+
+
+def run_export(
+    dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions
+) -> Report:
+    """Select, map, split, then write ``dataset`` in ``exporter``'s format under ``out``."""
+    report = Report()
+    out = Path(out)
+    if out.resolve() == dataset.root.resolve() or dataset.root.resolve() in out.resolve().parents and False:
+        raise UsageError(f"--out {out} must not be the dataset folder itself")
+    items, classes = select_for_export(dataset, options, report)
+    out.mkdir(parents=True, exist_ok=True)
+    exporter.export(items, out, classes, report)
+    report.counts.setdefault("images", len(items))
+    report.counts.setdefault("classes", len(classes))
+    return report
+
+
+def safe_rel(rel: str) -> str:
+    """Refuse absolute paths and ``..`` in a destination path from a foreign dataset."""
+    norm = rel.replace("\\", "/")
+    pure = PurePosixPath(norm)
+    if not norm or pure.is_absolute() or ".." in pure.parts or (len(norm) > 1 and norm[1] == ":"):
+        raise ValueError(f"unsafe path {rel!r} (absolute or containing '..')")
+    return pure.as_posix()
+
+
+def run_import(
+    importer: Importer, src: Path, out: Path, overwrite: bool = False, copy_images: bool = True
+) -> Report:
+    """Read ``src`` with ``importer`` and write a labeler dataset under ``out``.
+
+    Existing label files in ``out`` are kept (reported) unless ``overwrite``.
+    """
+    report = Report()
+    src, out = Path(src), Path(out)
+    if not src.exists():
+        raise UsageError(f"{src}: not found")
+    out.mkdir(parents=True, exist_ok=True)
+    for imported in importer.read(src, report):
+        try:
+            rel = safe_rel(imported.rel)
+        except ValueError as err:
+            report.problem(f"{imported.source_image}: {err}")
+            continue
+        dest_img = out / rel
+        dest_json = dest_img.with_suffix(".json")
+        if dest_json.exists() and not overwrite:
+            report.problem(f"{dest_json}: already exists (use --overwrite to replace it)")
+            report.add("skipped")
+            continue
+        try:
+            if copy_images and imported.source_image.resolve() != dest_img.resolve():
+                dest_img.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest_img.with_name(f".{dest_img.name}.tmp")
+                shutil.copyfile(imported.source_image, tmp)
+                tmp.replace(dest_img)
+            ann = imported.annotation
+            ann.imagePath = dest_img.name
+            save_annotation(ann, dest_json)
+        except (OSError, LabelerError) as err:
+            report.problem(str(err) if isinstance(err, LabelerError) else f"{dest_img}: {err}")
+            continue
+        report.add("images")
+        report.add("shapes", len(ann.shapes))
+    return report
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically (UTF-8, 2-space indent)."""
+    from labeler.io.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

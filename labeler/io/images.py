@@ -1,0 +1,123 @@
+"""Open images safely and consistently.
+
+EXIF orientation is handled the way labelme handles it: the image is shown (and annotated) in
+its EXIF-corrected orientation, so annotation coordinates, ``imageWidth`` and ``imageHeight``
+refer to the rotated image. Every command goes through :func:`open_image` or
+:func:`read_image_info`, so the rule holds everywhere.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from labeler.errors import ImageFileError
+
+#: Image file extensions a dataset scan picks up (lower case).
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+#: Larger images are refused as possible decompression bombs (Pillow's own hard limit).
+MAX_PIXELS = 2 * 89_478_485
+
+#: EXIF orientations that swap width and height.
+_TRANSPOSED = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the header says, without decoding the pixels."""
+
+    width: int
+    height: int
+    format: str | None
+    orientation: int = 1
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as displayed, after EXIF orientation."""
+        return (self.width, self.height)
+
+
+def _check_pixels(path: Path, w: int, h: int, max_pixels: int) -> None:
+    if w <= 0 or h <= 0:
+        raise ImageFileError(path, f"invalid image size {w}x{h}")
+    if w * h > max_pixels:
+        raise ImageFileError(
+            path,
+            f"image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
+            "(possible decompression bomb)",
+        )
+
+
+def read_image_info(path: str | Path, max_pixels: int = MAX_PIXELS) -> ImageInfo:
+    """Read size, format and EXIF orientation from the header only (fast, no decoding)."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                fmt = img.format
+                try:
+                    orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+                except Exception:  # noqa: BLE001 - broken EXIF: treat as upright
+                    orientation = 1
+    except FileNotFoundError:
+        raise ImageFileError(path, "file not found") from None
+    except UnidentifiedImageError:
+        size = path.stat().st_size if path.exists() else 0
+        problem = "empty file (0 bytes)" if size == 0 else "not an image (or unsupported format)"
+        raise ImageFileError(path, problem) from None
+    except Image.DecompressionBombError as err:
+        raise ImageFileError(path, f"possible decompression bomb: {err}") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageFileError(path, f"cannot read image header: {err}") from None
+    _check_pixels(path, w, h, max_pixels)
+    if orientation in _TRANSPOSED:
+        w, h = h, w
+    return ImageInfo(width=w, height=h, format=fmt, orientation=orientation)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as displayed, read from the header."""
+    return read_image_info(path).size
+
+
+def open_image(
+    path: str | Path,
+    mode: str | None = "RGB",
+    max_pixels: int = MAX_PIXELS,
+    draft_size: tuple[int, int] | None = None,
+) -> Image.Image:
+    """Decode an image fully, EXIF-corrected, converted to ``mode`` (None keeps its mode).
+
+    ``draft_size`` lets JPEG decode at a reduced scale (at least that size) for previews;
+    the result's size then differs from the annotation's coordinate frame.
+    Truncated files, non-images and oversized images raise :class:`ImageFileError`.
+    """
+    path = Path(path)
+    read_image_info(path, max_pixels=max_pixels)  # header checks first: cheap, and bomb-safe
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if draft_size is not None and img.format == "JPEG":
+                    img.draft("RGB", draft_size)
+                img.load()
+                out = ImageOps.exif_transpose(img)
+                if mode is not None and out.mode != mode:
+                    out = out.convert(mode)
+                elif out is img:
+                    out = img.copy()
+    except ImageFileError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        msg = str(err)
+        if "truncated" in msg.lower():
+            msg = f"truncated image file ({msg})"
+        raise ImageFileError(path, f"cannot decode image: {msg}") from None
+    return out

@@ -1,0 +1,157 @@
+"""Read and write one annotation (labelme JSON) file, safely.
+
+Reading never changes the file. Every problem raises :class:`LabelFileReadError` whose message
+names the file and, for validation problems, the field (``shapes[3].points``).
+Writing is atomic (:mod:`labeler.io.atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from labeler.errors import LabelFileReadError, LabelFileWriteError, SchemaVersionError
+from labeler.io.atomic import atomic_write_text
+from labeler.migrations import migrate
+from labeler.model import SCHEMA_VERSION, Annotation
+
+#: Label files larger than this are refused (they are almost always huge embedded images).
+MAX_LABEL_FILE_BYTES = 256 * 1024 * 1024
+#: Embedded ``imageData`` longer than this (base64 characters) is refused.
+MAX_IMAGE_DATA_CHARS = 128 * 1024 * 1024
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = "labeler" if part == "meta" else str(part)
+            out += f".{name}" if out else name
+    return out or "(top level)"
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem: ``field: message``."""
+    parts = []
+    for e in err.errors()[:5]:
+        parts.append(f"{_loc(tuple(e['loc']))}: {e['msg']}")
+    more = len(err.errors()) - 5
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def normalize_image_path(value: str) -> str:
+    """labelme on Windows writes backslashes; store and compare with forward slashes."""
+    return value.replace("\\", "/")
+
+
+def check_image_path(label_path: Path, image_path: str, allowed_root: Path | None) -> Path | None:
+    """Resolve ``imagePath`` relative to the label file; refuse absolute or escaping paths.
+
+    Returns the resolved path, or None when ``imagePath`` is empty.
+    """
+    if not image_path:
+        return None
+    norm = normalize_image_path(image_path)
+    pure = PurePosixPath(norm)
+    if pure.is_absolute() or (len(norm) > 1 and norm[1] == ":"):
+        raise LabelFileReadError(label_path, f"imagePath {image_path!r} is an absolute path")
+    resolved = Path(os.path.normpath(label_path.parent / Path(*pure.parts)))
+    if allowed_root is not None:
+        root = Path(os.path.normpath(allowed_root.absolute()))
+        try:
+            Path(os.path.normpath(resolved.absolute())).relative_to(root)
+        except ValueError:
+            raise LabelFileReadError(
+                label_path, f"imagePath {image_path!r} points outside the dataset ({root})"
+            ) from None
+    return resolved
+
+
+def load_annotation_dict(path: str | Path) -> dict[str, Any]:
+    """Read and parse the JSON of a label file, with size limits; no validation."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise LabelFileReadError(path, "file not found") from None
+    except OSError as err:
+        raise LabelFileReadError(path, f"cannot read: {err.strerror or err}") from None
+    if size == 0:
+        raise LabelFileReadError(path, "empty file (0 bytes)")
+    if size > MAX_LABEL_FILE_BYTES:
+        raise LabelFileReadError(
+            path, f"file is {size / 2**20:.0f} MiB, over the {MAX_LABEL_FILE_BYTES >> 20} MiB limit"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise LabelFileReadError(path, f"cannot read: {err.strerror or err}") from None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise LabelFileReadError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise LabelFileReadError(
+            path, f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from None
+    except RecursionError:
+        raise LabelFileReadError(path, "JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise LabelFileReadError(path, f"top level must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def load_annotation(path: str | Path, allowed_root: str | Path | None = None) -> Annotation:
+    """Read one label file into an :class:`Annotation`.
+
+    ``allowed_root``: when given, an ``imagePath`` that resolves outside it is refused.
+    Absolute ``imagePath`` values are always refused.
+    """
+    path = Path(path)
+    data = load_annotation_dict(path)
+    image_data = data.get("imageData")
+    if isinstance(image_data, str) and len(image_data) > MAX_IMAGE_DATA_CHARS:
+        raise LabelFileReadError(
+            path,
+            f"imageData is {len(image_data) / 2**20:.0f} MiB of base64, over the "
+            f"{MAX_IMAGE_DATA_CHARS >> 20} MiB limit",
+        )
+    try:
+        data = migrate(data, SCHEMA_VERSION)
+    except ValueError as err:
+        cls = SchemaVersionError if "newer" in str(err) else LabelFileReadError
+        raise cls(path, str(err)) from None
+    try:
+        ann = Annotation.model_validate(data)
+    except ValidationError as err:
+        raise LabelFileReadError(path, format_validation_error(err)) from None
+    except RecursionError:
+        raise LabelFileReadError(path, "JSON nested too deeply") from None
+    check_image_path(path, ann.imagePath, Path(allowed_root) if allowed_root else None)
+    return ann.mark_loaded()
+
+
+def dumps_annotation(ann: Annotation) -> str:
+    """The file text labeler writes: labelme's layout (2-space indent, UTF-8 kept)."""
+    return json.dumps(ann.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def save_annotation(ann: Annotation, path: str | Path) -> None:
+    """Write ``ann`` to ``path`` atomically; on failure the old file is left as it was."""
+    path = Path(path)
+    try:
+        text = dumps_annotation(ann)
+    except (TypeError, ValueError) as err:
+        raise LabelFileWriteError(path, f"cannot serialise annotation: {err}") from None
+    try:
+        atomic_write_text(path, text)
+    except OSError as err:
+        raise LabelFileWriteError(path, f"cannot write: {err.strerror or err}") from None

@@ -1,0 +1,305 @@
+"""Base classes for what plugins provide: autolabelers, checks, fixers, importers, exporters.
+
+A plugin subclasses one of these, sets ``name`` (and ``format`` for importers and exporters),
+declares its options as a pydantic model in ``Options`` (the CLI builds ``--help`` from it and
+the GUI builds a form), lists the modules it needs in ``requires`` with the pip extra that
+installs them, and imports heavy libraries only inside its methods.
+
+Plugins return results; only :mod:`labeler.pipeline` writes label files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from labeler.errors import MissingDependencyError
+from labeler.model import Annotation, Issue, Source
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from labeler.dataset import Dataset, Item
+    from labeler.predictions import Predictions
+
+
+class NoOptions(BaseModel):
+    """A plugin without options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+#: Progress callback: ``progress(done, total)``.
+Progress = Callable[[int, int], None]
+
+
+def _noop_progress(done: int, total: int) -> None:
+    return None
+
+
+class Plugin:
+    """What every plugin class has in common."""
+
+    #: Unique name within its kind (``labeler autolabel --plugin NAME``).
+    name: ClassVar[str] = ""
+    #: One line shown in ``labeler plugins`` and ``--help``.
+    description: ClassVar[str] = ""
+    #: The options model; instances are validated from CLI flags, GUI forms or Python.
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    #: Importable module names this plugin needs beyond labeler's core.
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: The pip extra of labeler that installs ``requires`` (``pip install 'labeler[EXTRA]'``).
+    extra: ClassVar[str | None] = None
+
+    def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
+        if options is None:
+            options = self.Options()
+        elif isinstance(options, dict):
+            options = self.Options.model_validate(options)
+        self.options = options
+
+    @classmethod
+    def missing_requirements(cls) -> list[str]:
+        """Modules in ``requires`` that cannot be imported (checked without importing)."""
+        missing = []
+        for mod in cls.requires:
+            try:
+                found = importlib.util.find_spec(mod) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(mod)
+        return missing
+
+    @classmethod
+    def ensure_requirements(cls) -> None:
+        """Raise :class:`MissingDependencyError` with the pip command when something is missing."""
+        missing = cls.missing_requirements()
+        if missing:
+            how = f"pip install 'labeler[{cls.extra}]'" if cls.extra else "pip install " + " ".join(missing)
+            raise MissingDependencyError(
+                f"plugin {cls.name!r} needs {', '.join(missing)}, which is not installed: {how}"
+            )
+
+    def source(self) -> Source:
+        """The provenance stamped on what this plugin produces."""
+        return Source(plugin=self.name)
+
+    def config_key(self) -> str:
+        """A short hash of the options and model identity: what makes a result reusable."""
+        payload = json.dumps(
+            {"options": self.options.model_dump(mode="json"), "source": self.source().model_dump()},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Sample:
+    """One image handed to an autolabeler or per-image check."""
+
+    item: Item
+    annotation: Annotation
+    image: Image.Image  # RGB, EXIF-corrected: the annotation's coordinate frame
+    #: Predictions of the previous stage of a chain (e.g. YOLO boxes for SAM), else None.
+    prompts: Predictions | None = None
+
+
+class Autolabeler(Plugin):
+    """A model that suggests shapes (or image labels) for images, in batches."""
+
+    #: How many images :meth:`predict` receives at once (an option may override it).
+    batch_size: ClassVar[int] = 1
+    #: How to turn predictions into shapes: "auto", "rectangle", "polygon" or "mask".
+    shape_output: ClassVar[str] = "auto"
+
+    def setup(self) -> None:
+        """Load the model. Called once before the first batch; raise clear errors here."""
+
+    def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
+        """Return one :class:`~labeler.predictions.Predictions` per sample, in order."""
+        raise NotImplementedError
+
+    def output_kind(self) -> str:
+        """The shape type choice for :meth:`Predictions.to_shapes`."""
+        return getattr(self.options, "output", None) or self.shape_output
+
+    def effective_batch_size(self) -> int:
+        """Batch size from the options when they have one, else the class default."""
+        return int(getattr(self.options, "batch", None) or self.batch_size)
+
+
+class ChainedAutolabeler(Autolabeler):
+    """Two autolabelers in sequence: the second gets the first's predictions as prompts.
+
+    Subclass and set ``first``/``second`` (``yolo_sam`` is ``yolo`` then ``sam``). The options
+    model should hold one field per stage, named after the stages (see ``stage_options``).
+    """
+
+    first: ClassVar[type[Autolabeler]]
+    second: ClassVar[type[Autolabeler]]
+
+    def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.stage1 = self.first(self.stage_options(self.first))
+        self.stage2 = self.second(self.stage_options(self.second))
+
+    def stage_options(self, stage: type[Autolabeler]) -> BaseModel | None:
+        """The options of one stage: the field of our options named after the stage."""
+        return getattr(self.options, stage.name, None)
+
+    @classmethod
+    def missing_requirements(cls) -> list[str]:
+        seen: list[str] = []
+        for stage in (cls.first, cls.second):
+            seen.extend(m for m in stage.missing_requirements() if m not in seen)
+        return seen
+
+    def setup(self) -> None:
+        self.stage1.setup()
+        self.stage2.setup()
+
+    def source(self) -> Source:
+        a, b = self.stage1.source(), self.stage2.source()
+        return Source(
+            plugin=self.name,
+            model=f"{a.model}+{b.model}",
+            model_version=f"{a.model_version}+{b.model_version}",
+        )
+
+    def effective_batch_size(self) -> int:
+        return self.stage1.effective_batch_size()
+
+    def output_kind(self) -> str:
+        return self.stage2.output_kind()
+
+    def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
+        first = self.stage1.predict(batch)
+        prompted = [
+            Sample(item=s.item, annotation=s.annotation, image=s.image, prompts=p)
+            for s, p in zip(batch, first, strict=True)
+        ]
+        return self.stage2.predict(prompted)
+
+
+@dataclass
+class Finding:
+    """An issue raised on one image (``rel``: image path relative to the dataset root)."""
+
+    rel: str
+    issue: Issue
+
+
+class Check(Plugin):
+    """A data check. Override :meth:`run` for dataset-level checks (duplicates, outliers),
+    or :meth:`check_sample` for per-image checks (the default :meth:`run` loops over images).
+    """
+
+    #: "image": one image at a time (errors isolated per image); "dataset": sees everything.
+    scope: ClassVar[str] = "image"
+    #: Whether :meth:`check_sample` needs the decoded image (``Sample.image``).
+    needs_image: ClassVar[bool] = True
+
+    def setup(self) -> None:
+        """Load models or resources once before running."""
+
+    def check_sample(self, sample: Sample) -> list[Issue]:
+        """Issues for one image (per-image checks)."""
+        raise NotImplementedError
+
+    def run(
+        self, dataset: Dataset, items: Sequence[tuple[Item, Annotation]], progress: Progress
+    ) -> Iterator[Finding]:
+        """Dataset-level checks yield findings for any image; see :class:`Finding`."""
+        raise NotImplementedError
+
+
+class Fixer(Plugin):
+    """Applies the ``suggested_fix`` of issues, reversibly."""
+
+    #: Issue kinds this fixer handles.
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    def applies_to(self, issue: Issue) -> bool:
+        """Whether this fixer can fix ``issue`` (default: by kind, open issues only)."""
+        return issue.state == "open" and issue.kind in self.kinds
+
+    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        """Edit ``annotation`` in place to resolve ``issue``; store undo data in ``issue``.
+
+        Return True when something changed. Never modify image files in place.
+        """
+        raise NotImplementedError
+
+    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        """Revert a fix made by :meth:`fix`; return True when something changed."""
+        raise NotImplementedError
+
+
+@dataclass
+class ImportedImage:
+    """One image an importer found: where the image is, where it goes, and its annotation."""
+
+    source_image: Path
+    rel: str  # destination path relative to the output root, forward slashes
+    annotation: Annotation
+
+
+@dataclass
+class Report:
+    """What a long operation did: counts and per-file problems (never raised, collected)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, key: str, n: int = 1) -> None:
+        """Increase a counter."""
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def problem(self, message: str) -> None:
+        """Record a per-file problem (``"<path>: <what>"``)."""
+        self.problems.append(message)
+
+
+class Importer(Plugin):
+    """Reads a foreign dataset; the import command writes images and label files."""
+
+    #: Format name for ``labeler import --from FORMAT``.
+    format: ClassVar[str] = ""
+
+    def read(self, src: Path, report: Report) -> Iterable[ImportedImage]:
+        """Yield the images and annotations found under ``src``; record bad files in ``report``."""
+        raise NotImplementedError
+
+
+@dataclass
+class ExportItem:
+    """One image to export, with its (already filtered) annotation and split name."""
+
+    item: Item
+    annotation: Annotation
+    split: str = ""  # "train", "val", "test", or "" when not splitting
+
+
+class Exporter(Plugin):
+    """Writes annotations in a training format under an output folder."""
+
+    #: Format name for ``labeler export --to FORMAT``.
+    format: ClassVar[str] = ""
+    #: Whether images are exported per shape (detection) or per image label (classification).
+    task: ClassVar[str] = "detection"
+
+    def export(
+        self, items: Sequence[ExportItem], out: Path, classes: list[str], report: Report
+    ) -> None:
+        """Write ``items`` under ``out``; ``classes`` is the ordered class list (ids = index)."""
+        raise NotImplementedError

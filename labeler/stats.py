@@ -1,0 +1,124 @@
+"""``labeler stats``: what is in a dataset, as a dict (``--json``) or a printed summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from labeler.dataset import Dataset
+from labeler.errors import FileProblem
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def compute_stats(ds: Dataset) -> dict[str, Any]:
+    """Counts per class, per review state and per issue kind, and balance figures."""
+    errors: list[FileProblem] = []
+    shape_classes: Counter[str] = Counter()
+    image_classes: Counter[str] = Counter()
+    images_per_class: Counter[str] = Counter()
+    shape_types: Counter[str] = Counter()
+    review: Counter[str] = Counter()
+    issues: Counter[str] = Counter()
+    issue_states: Counter[str] = Counter()
+    per_image: list[int] = []
+    labeled = unlabeled_files = excluded = reviewed = with_suggestions = 0
+    scan = ds.scan()
+    for item, ann in ds.annotations(errors=errors):
+        shapes = [s for s in ann.shapes if s.review != "rejected"]
+        per_image.append(len(shapes))
+        for s in shapes:
+            shape_classes[s.label] += 1
+            shape_types[s.shape_type] += 1
+            review[s.review or "human"] += 1
+        for lab in ann.meta.image_labels:
+            if lab.review != "rejected":
+                image_classes[lab.label] += 1
+        for name in set(ann.labels()):
+            images_per_class[name] += 1
+        review["rejected"] += len(ann.meta.rejected)
+        for issue in ann.meta.issues:
+            issue_states[issue.state] += 1
+            if issue.state == "open":
+                issues[issue.kind] += 1
+        if ann.is_labeled:
+            labeled += 1
+        else:
+            unlabeled_files += 1
+        excluded += ann.meta.exclude
+        reviewed += ann.meta.reviewed
+        with_suggestions += bool(ann.suggestions)
+    total_classes = shape_classes + image_classes
+    counts = [n for n in total_classes.values() if n > 0]
+    n_images = len(scan.items)
+    return {
+        "root": str(ds.root),
+        "images": n_images,
+        "label_files": len(per_image),
+        "labeled_images": labeled,
+        "unlabeled_images": n_images - labeled,
+        "unreadable": [str(e) for e in errors],
+        "classes": dict(total_classes.most_common()),
+        "shape_classes": dict(shape_classes.most_common()),
+        "image_label_classes": dict(image_classes.most_common()),
+        "images_per_class": dict(images_per_class.most_common()),
+        "shape_types": dict(shape_types.most_common()),
+        "shapes": sum(per_image),
+        "shapes_per_image": {
+            "mean": round(sum(per_image) / len(per_image), 3) if per_image else 0.0,
+            "min": min(per_image) if per_image else 0,
+            "max": max(per_image) if per_image else 0,
+            "histogram": dict(sorted(Counter(per_image).items())),
+        },
+        "review_states": dict(review),
+        "images_with_suggestions": with_suggestions,
+        "reviewed_images": reviewed,
+        "excluded_images": excluded,
+        "open_issues": dict(issues.most_common()),
+        "issue_states": dict(issue_states),
+        "class_imbalance_ratio": round(max(counts) / min(counts), 3) if counts else None,
+    }
+
+
+def _bar(n: int, biggest: int, width: int = 30) -> str:
+    return "#" * max(1, round(width * n / biggest)) if biggest else ""
+
+
+def render_stats(stats: dict[str, Any], con: Console) -> None:
+    """Print the stats as tables with a text bar chart of the class distribution."""
+    from rich.table import Table
+
+    con.print(
+        f"[bold]{stats['root']}[/]: {stats['images']} image(s), {stats['labeled_images']} labeled, "
+        f"{stats['unlabeled_images']} without labels, {stats['shapes']} shape(s)"
+    )
+    classes: dict[str, int] = stats["classes"]
+    if classes:
+        table = Table(title="Classes", show_edge=False)
+        for col, just in (("class", "left"), ("shapes", "right"), ("image labels", "right"),
+                          ("images", "right"), ("", "left")):
+            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        biggest = max(classes.values())
+        for name, n in classes.items():
+            table.add_row(
+                name,
+                str(stats["shape_classes"].get(name, 0)),
+                str(stats["image_label_classes"].get(name, 0)),
+                str(stats["images_per_class"].get(name, 0)),
+                f"[cyan]{_bar(n, biggest)}[/]",
+            )
+        con.print(table)
+        con.print(f"class imbalance ratio (largest / smallest): {stats['class_imbalance_ratio']}")
+    spi = stats["shapes_per_image"]
+    con.print(f"shapes per image: mean {spi['mean']}, min {spi['min']}, max {spi['max']}")
+    if stats["shape_types"]:
+        con.print("shape types: " + ", ".join(f"{k} {v}" for k, v in stats["shape_types"].items()))
+    if stats["review_states"]:
+        con.print("review states: " + ", ".join(f"{k} {v}" for k, v in stats["review_states"].items()))
+    if stats["open_issues"]:
+        con.print("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items()))
+    if stats["excluded_images"]:
+        con.print(f"excluded from export: {stats['excluded_images']}")
+    for err in stats["unreadable"]:
+        con.print(f"[red]unreadable[/] {err}")

@@ -1,0 +1,1 @@
+"""labeler's built-in plugins, installed as the package ``labeler_plugins``."""
