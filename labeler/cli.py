@@ -107,7 +107,9 @@ def _dataset_args(func: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="Folder holding the JSON files, when they are not beside the images.",
     )(func)
-    func = click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))(func)
+    func = click.argument(
+        "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
+    )(func)
     return func
 
 
@@ -118,7 +120,9 @@ def _open(directory: Path, labels: Path | None) -> Dataset:
 
 
 @contextmanager
-def _progress(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int, int, str], None]]:
+def _progress(
+    description: str, total: int, enabled: bool = True
+) -> Iterator[Callable[[int, int, str], None]]:
     """A rich progress bar on stderr; yields ``update(done, total, message)``."""
     if not enabled or total == 0:
         yield lambda d, t, m="": None
@@ -242,7 +246,9 @@ def _make_plugin(kind: str, name: str, options: Sequence[tuple[str, str]]) -> Pl
     return cls(parse_plugin_options(cls, options))
 
 
-def _print_summary(summary: RunSummary, as_json: bool, verb: str, unit: str = "suggestions") -> None:
+def _print_summary(
+    summary: RunSummary, as_json: bool, verb: str, unit: str = "suggestions"
+) -> None:
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
@@ -331,7 +337,9 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--strict", is_flag=True, help="Exit non-zero on warnings too.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def validate_cmd(directory: Path, labels: Path | None, fast: bool, strict: bool, as_json: bool, no_progress: bool) -> None:
+def validate_cmd(
+    directory: Path, labels: Path | None, fast: bool, strict: bool, as_json: bool, no_progress: bool
+) -> None:
     """Check every image and label file; print a summary; exit 1 when a file is bad.
 
     Reports corrupt or truncated JSON, hostile imagePath values, sizes that disagree with the
@@ -399,12 +407,35 @@ def _format_names(kind: str) -> list[str]:
 
 @cli.command("import")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
-@click.option("--from", "fmt", required=True, help="Source format: yolo, coco, imagefolder, csv, labelme, ...")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="New dataset folder.")
-@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Format option.")
+@click.option(
+    "--from", "fmt", required=True, help="Source format: yolo, coco, imagefolder, csv, labelme, ..."
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New dataset folder.",
+)
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Format option.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace label files that already exist in OUT.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
-def import_cmd(src: Path, fmt: str, out: Path, options: Sequence[tuple[str, str]], overwrite: bool, as_json: bool) -> None:
+def import_cmd(
+    src: Path,
+    fmt: str,
+    out: Path,
+    options: Sequence[tuple[str, str]],
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Convert a dataset in another format into a labeler dataset (images + JSON files).
 
     The source is only read. Images are copied into OUT beside their new JSON files.
@@ -424,21 +455,75 @@ def import_cmd(src: Path, fmt: str, out: Path, options: Sequence[tuple[str, str]
 
 @cli.command("export")
 @_dataset_args
-@click.option("--to", "fmt", required=True, help="Target format: yolo, yolo-seg, coco, imagefolder, csv, labelme, ...")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--split", default=None, help="Fractions for train,val[,test], e.g. 0.8,0.1,0.1 (stratified by class).")
+@click.option(
+    "--to",
+    "fmt",
+    required=True,
+    help="Target format: yolo, yolo-seg, coco, imagefolder, csv, labelme, ...",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder.",
+)
+@click.option(
+    "--split",
+    default=None,
+    help="Fractions for train,val[,test], e.g. 0.8,0.1,0.1 (stratified by class).",
+)
 @click.option("--seed", default=0, show_default=True, help="Random seed of the split.")
-@click.option("--only-reviewed", is_flag=True, help="Only human or accepted labels; skip images with unreviewed suggestions.")
-@click.option("--exclude", "exclude", multiple=True, metavar="KIND", help="Skip images with an open issue of this kind ('any' for every kind). Repeatable.")
-@click.option("--include-excluded", is_flag=True, help="Also export images marked excluded (e.g. duplicates).")
-@click.option("--classes", default=None, help="Class order: a,b,c or a file (one per line, YAML/JSON list, data.yaml). Other classes are dropped and reported.")
-@click.option("--map", "mapping", default=None, help="Rename classes: old=new,old2=new2 (old= drops) or a YAML/JSON file.")
-@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Format option.")
+@click.option(
+    "--only-reviewed",
+    is_flag=True,
+    help="Only human or accepted labels; skip images with unreviewed suggestions.",
+)
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="KIND",
+    help="Skip images with an open issue of this kind ('any' for every kind). Repeatable.",
+)
+@click.option(
+    "--include-excluded", is_flag=True, help="Also export images marked excluded (e.g. duplicates)."
+)
+@click.option(
+    "--classes",
+    default=None,
+    help="Class order: a,b,c or a file (one per line, YAML/JSON list, data.yaml). Other classes are dropped and reported.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    default=None,
+    help="Rename classes: old=new,old2=new2 (old= drops) or a YAML/JSON file.",
+)
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Format option.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def export_cmd(
-    directory: Path, labels: Path | None, fmt: str, out: Path, split: str | None, seed: int,
-    only_reviewed: bool, exclude: Sequence[str], include_excluded: bool, classes: str | None,
-    mapping: str | None, options: Sequence[tuple[str, str]], as_json: bool,
+    directory: Path,
+    labels: Path | None,
+    fmt: str,
+    out: Path,
+    split: str | None,
+    seed: int,
+    only_reviewed: bool,
+    exclude: Sequence[str],
+    include_excluded: bool,
+    classes: str | None,
+    mapping: str | None,
+    options: Sequence[tuple[str, str]],
+    as_json: bool,
 ) -> None:
     """Write the dataset in a training format that training scripts read directly.
 
@@ -449,7 +534,13 @@ def export_cmd(
       labeler export sample_data/sketches --to imagefolder --out out/if --split 0.8,0.1,0.1
       labeler export ds --to csv --out out/csv --exclude any --map kitty=cat
     """
-    from labeler.exporting import ExportOptions, parse_split, read_class_list, read_mapping, run_export
+    from labeler.exporting import (
+        ExportOptions,
+        parse_split,
+        read_class_list,
+        read_mapping,
+        run_export,
+    )
 
     exporter = _make_plugin("exporters", fmt, options)
     opts = ExportOptions(
@@ -468,7 +559,12 @@ def export_cmd(
 
 def _print_report(report: Any, as_json: bool, what: str) -> None:
     if as_json:
-        click.echo(json.dumps({"counts": report.counts, "problems": report.problems, "notes": report.notes}, indent=2))
+        click.echo(
+            json.dumps(
+                {"counts": report.counts, "problems": report.problems, "notes": report.notes},
+                indent=2,
+            )
+        )
     else:
         con = _console()
         counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
@@ -483,16 +579,42 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
 
 @cli.command("autolabel", cls=PluginHelpCommand, plugin_kind="autolabelers")
 @_dataset_args
-@click.option("--plugin", "plugin_name", required=True, help="Autolabeler to run (see 'labeler plugins').")
-@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Plugin option, e.g. -o conf 0.4 (repeatable).")
-@click.option("--redo", is_flag=True, help="Process images again even when already done with the same settings.")
+@click.option(
+    "--plugin", "plugin_name", required=True, help="Autolabeler to run (see 'labeler plugins')."
+)
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Plugin option, e.g. -o conf 0.4 (repeatable).",
+)
+@click.option(
+    "--redo",
+    is_flag=True,
+    help="Process images again even when already done with the same settings.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@click.option("--match-iou", default=0.5, show_default=True, help="IoU above which a suggestion matches a human or rejected shape.")
+@click.option(
+    "--match-iou",
+    default=0.5,
+    show_default=True,
+    help="IoU above which a suggestion matches a human or rejected shape.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def autolabel_cmd(
-    directory: Path, labels: Path | None, plugin_name: str, options: Sequence[tuple[str, str]],
-    redo: bool, dry_run: bool, match_iou: float, as_json: bool, no_progress: bool,
+    directory: Path,
+    labels: Path | None,
+    plugin_name: str,
+    options: Sequence[tuple[str, str]],
+    redo: bool,
+    dry_run: bool,
+    match_iou: float,
+    as_json: bool,
+    no_progress: bool,
 ) -> None:
     """Run a model over the dataset and write its output as suggestions to review.
 
@@ -510,8 +632,12 @@ def autolabel_cmd(
 
     plugin = _make_plugin("autolabelers", plugin_name, options)
     ds = _open(directory, labels)
-    with _progress(f"autolabel {plugin_name}", len(ds), enabled=not (no_progress or as_json)) as update:
-        summary = run_autolabel(ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update)  # type: ignore[arg-type]
+    with _progress(
+        f"autolabel {plugin_name}", len(ds), enabled=not (no_progress or as_json)
+    ) as update:
+        summary = run_autolabel(
+            ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update
+        )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "processed", unit="suggestions per class")
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)
@@ -522,15 +648,40 @@ def autolabel_cmd(
 @cli.command("check", cls=PluginHelpCommand, plugin_kind="checks")
 @_dataset_args
 @click.option("--plugin", "plugin_names", required=True, help="Check(s) to run, comma-separated.")
-@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Check option (name.key for one of several checks).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the findings as JSON.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report with thumbnails.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Check option (name.key for one of several checks).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the findings as JSON.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report with thumbnails.",
+)
 @click.option("--dry-run", is_flag=True, help="Show findings; write nothing into the label files.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def check_cmd(
-    directory: Path, labels: Path | None, plugin_names: str, options: Sequence[tuple[str, str]],
-    report_path: Path | None, html_path: Path | None, dry_run: bool, as_json: bool, no_progress: bool,
+    directory: Path,
+    labels: Path | None,
+    plugin_names: str,
+    options: Sequence[tuple[str, str]],
+    report_path: Path | None,
+    html_path: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    no_progress: bool,
 ) -> None:
     """Run data checks; write each finding into the image's JSON as an issue to review.
 
@@ -549,8 +700,11 @@ def check_cmd(
     all_findings = []
     failed = False
     for name in names:
-        own = [(k.split(".", 1)[1], v) if k.startswith(name + ".") else (k, v) for k, v in options
-               if len(names) == 1 or k.startswith(name + ".")]
+        own = [
+            (k.split(".", 1)[1], v) if k.startswith(name + ".") else (k, v)
+            for k, v in options
+            if len(names) == 1 or k.startswith(name + ".")
+        ]
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
             summary, findings = run_check(ds, plugin, dry_run=dry_run, progress=update)  # type: ignore[arg-type]
@@ -567,7 +721,10 @@ def check_cmd(
     if report_path is not None:
         from labeler.io.atomic import atomic_write_text
 
-        atomic_write_text(report_path, json.dumps(findings_to_json(all_findings), indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(
+            report_path,
+            json.dumps(findings_to_json(all_findings), indent=2, ensure_ascii=False) + "\n",
+        )
     if html_path is not None:
         write_html_report(ds, all_findings, html_path)
     if failed:
@@ -576,16 +733,35 @@ def check_cmd(
 
 @cli.command("fix", cls=PluginHelpCommand, plugin_kind="fixers")
 @_dataset_args
-@click.option("--plugin", "plugin_name", required=True, help="Fixer to apply (see 'labeler plugins').")
-@click.option("-o", "--option", "options", type=(str, str), multiple=True, metavar="KEY VALUE", help="Fixer option.")
+@click.option(
+    "--plugin", "plugin_name", required=True, help="Fixer to apply (see 'labeler plugins')."
+)
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Fixer option.",
+)
 @click.option("--kind", "kinds", multiple=True, help="Only issues of this kind (repeatable).")
-@click.option("--min-score", default=0.0, show_default=True, help="Only issues scored at least this.")
+@click.option(
+    "--min-score", default=0.0, show_default=True, help="Only issues scored at least this."
+)
 @click.option("--undo", is_flag=True, help="Revert this fixer's fixes.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def fix_cmd(
-    directory: Path, labels: Path | None, plugin_name: str, options: Sequence[tuple[str, str]],
-    kinds: Sequence[str], min_score: float, undo: bool, dry_run: bool, as_json: bool,
+    directory: Path,
+    labels: Path | None,
+    plugin_name: str,
+    options: Sequence[tuple[str, str]],
+    kinds: Sequence[str],
+    min_score: float,
+    undo: bool,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Apply the proposed fixes of open issues, reversibly (never touches image files).
 
@@ -598,10 +774,93 @@ def fix_cmd(
 
     plugin = _make_plugin("fixers", plugin_name, options)
     ds = _open(directory, labels)
-    summary = run_fix(ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run)  # type: ignore[arg-type]
+    summary = run_fix(
+        ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run
+    )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "changed", unit="issues")
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command("train")
+@_dataset_args
+@click.option("--plugin", "plugin_name", required=True, help="Trainable autolabeler (e.g. yolo).")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Training option, e.g. -o epochs 50 (see below).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+def train_cmd(
+    directory: Path,
+    labels: Path | None,
+    plugin_name: str,
+    options: Sequence[tuple[str, str]],
+    as_json: bool,
+) -> None:
+    """Train a model on the dataset's reviewed labels, for the next autolabel round.
+
+    The loop: label some images, train, autolabel the rest, review, repeat.
+
+    \b
+    Examples:
+      labeler train sample_data/scenes --plugin yolo -o epochs 30
+      labeler autolabel sample_data/scenes --plugin yolo -o model runs/labeler-train/weights/best.pt
+    """
+    from labeler.plugins import get_registry
+
+    cls = get_registry().get("autolabelers", plugin_name)
+    if cls.TrainOptions is None:
+        trainable = sorted(
+            n for n, c in get_registry().autolabelers.items() if c.TrainOptions is not None
+        )
+        raise UsageError(
+            f"plugin {plugin_name!r} cannot be trained (trainable: {', '.join(trainable) or 'none installed'})"
+        )
+    cls.ensure_requirements()
+    plugin = cls()
+    fake = type("TrainPlugin", (), {"name": plugin_name, "Options": cls.TrainOptions})
+    train_options = parse_plugin_options(fake, options)  # type: ignore[arg-type]
+    ds = _open(directory, labels)
+    with _progress(f"train {plugin_name}", 1, enabled=not as_json) as update:
+        result = plugin.train(ds, train_options, lambda d, t: update(d, t, ""))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        con = _console()
+        for key, value in result.items():
+            con.print(f"{key}: {value}")
+
+
+@cli.command("gui")
+@click.argument(
+    "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--labels",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding the JSON files.",
+)
+def gui_cmd(directory: Path | None, labels: Path | None) -> None:
+    """Open the desktop labeler (needs: pip install 'labeler[gui]').
+
+    \b
+    Examples:
+      labeler gui sample_data/scenes
+      labeler gui
+    """
+    try:
+        import PySide6  # noqa: F401
+    except ImportError:
+        raise UsageError("the GUI needs PySide6: pip install 'labeler[gui]'") from None
+    from labeler.gui.app import run_gui
+
+    sys.exit(run_gui(directory, labels))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -62,7 +62,11 @@ class Dataset:
         self.labels_dir = Path(labels).absolute() if labels else None
         if not self.root.is_dir():
             raise FileProblem(self.root, "not a folder")
-        if self.labels_dir is not None and self.labels_dir.exists() and not self.labels_dir.is_dir():
+        if (
+            self.labels_dir is not None
+            and self.labels_dir.exists()
+            and not self.labels_dir.is_dir()
+        ):
             raise FileProblem(self.labels_dir, "labels path is not a folder")
         self._scan: ScanResult | None = None
 

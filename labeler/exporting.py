@@ -71,7 +71,9 @@ def read_class_list(value: str | None) -> list[str] | None:
             if isinstance(data, list):
                 return [str(x) for x in data]
             raise UsageError(f"{path}: expected a list of class names")
-        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        return [
+            line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        ]
     names = [c.strip() for c in value.split(",") if c.strip()]
     if len(set(names)) != len(names):
         raise UsageError(f"--classes {value!r}: a class is listed twice")
@@ -120,7 +122,9 @@ def assign_splits(items: Sequence[ExportItem], fractions: Sequence[float], seed:
         # Largest-remainder rounding keeps each class's split sizes as close as possible.
         raw = [f * n for f in fractions]
         counts = [int(r) for r in raw]
-        for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[: n - sum(counts)]:
+        for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[
+            : n - sum(counts)
+        ]:
             counts[i] += 1
         pos = 0
         for name, c in zip(names, counts, strict=True):
@@ -148,7 +152,9 @@ def select_for_export(
         shapes = [s for s in ann.shapes if s.review != "rejected"]
         labels = [lab for lab in ann.meta.image_labels if lab.review != "rejected"]
         if options.only_reviewed:
-            pending = [s for s in shapes if not s.is_trusted] or [l for l in labels if l.review == "suggested"]
+            pending = [s for s in shapes if not s.is_trusted] or [
+                lab for lab in labels if lab.review == "suggested"
+            ]
             if pending and not ann.meta.reviewed:
                 report.add("not reviewed")
                 continue
@@ -192,7 +198,9 @@ def select_for_export(
     for err in errors:
         report.problem(str(err))
     for label, n in sorted(dropped.items()):
-        report.notes.append(f"class {label!r} not exported ({n} label(s)): not in the class list/mapping")
+        report.notes.append(
+            f"class {label!r} not exported ({n} label(s)): not in the class list/mapping"
+        )
     if options.classes is not None:
         classes = list(options.classes)
     else:
@@ -204,13 +212,11 @@ def select_for_export(
     return out, classes
 
 
-def run_export(
-    dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions
-) -> Report:
+def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions) -> Report:
     """Select, map, split, then write ``dataset`` in ``exporter``'s format under ``out``."""
     report = Report()
     out = Path(out)
-    if out.resolve() == dataset.root.resolve() or dataset.root.resolve() in out.resolve().parents and False:
+    if out.resolve() == dataset.root.resolve():
         raise UsageError(f"--out {out} must not be the dataset folder itself")
     items, classes = select_for_export(dataset, options, report)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,9 @@ def mask_to_shape_fields(mask: np.ndarray) -> tuple[list[tuple[float, float]], s
     return [(float(x1), float(y1)), (float(x2), float(y2))], encode_mask_png(crop)
 
 
-def shape_mask_to_full(points: list[tuple[float, float]], b64: str, size: tuple[int, int]) -> np.ndarray:
+def shape_mask_to_full(
+    points: list[tuple[float, float]], b64: str, size: tuple[int, int]
+) -> np.ndarray:
     """A labelme mask shape -> full-image (H, W) bool mask; ``size`` is (width, height)."""
     w, h = size
     crop = decode_mask_png(b64)
@@ -61,7 +63,9 @@ def polygon_to_mask(points: list[tuple[float, float]], size: tuple[int, int]) ->
     return np.asarray(img, dtype=bool)
 
 
-def mask_to_polygons(mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0) -> list[np.ndarray]:
+def mask_to_polygons(
+    mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0
+) -> list[np.ndarray]:
     """Outer contours of a bool mask as simplified (K, 2) float polygons, largest first.
 
     Uses OpenCV (``findContours`` + ``approxPolyDP``), which ultralytics already installs;

@@ -88,7 +88,9 @@ class Shape(_Keep):
     shape_type: str = "polygon"
     flags: dict[str, Any] | None = Field(default_factory=dict)
     description: str | None = ""
-    mask: str | None = Field(default=None, description="Base64 PNG of the bbox region (mask shapes).")
+    mask: str | None = Field(
+        default=None, description="Base64 PNG of the bbox region (mask shapes)."
+    )
     meta: ShapeMeta | None = Field(default=None, alias="labeler")
     _from_file: bool = PrivateAttr(default=False)
 

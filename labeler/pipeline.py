@@ -85,7 +85,9 @@ class RunSummary:
 
 
 # -- merge rules ------------------------------------------------------------------------------
-def _same_object(a_label: str, a: Shape | RejectedShape, b_label: str, b: Shape, iou: float) -> bool:
+def _same_object(
+    a_label: str, a: Shape | RejectedShape, b_label: str, b: Shape, iou: float
+) -> bool:
     if a_label != b_label or not a.points or not b.points:
         return False
     try:
@@ -108,7 +110,11 @@ def merge_suggestions(
     """
 
     def own_unreviewed(shape: Shape) -> bool:
-        return shape.review == "suggested" and shape.source is not None and shape.source.plugin == plugin
+        return (
+            shape.review == "suggested"
+            and shape.source is not None
+            and shape.source.plugin == plugin
+        )
 
     removed = sum(1 for s in ann.shapes if own_unreviewed(s))
     kept = [s for s in ann.shapes if not own_unreviewed(s)]
@@ -125,7 +131,8 @@ def merge_suggestions(
 
     labels = ann.meta.image_labels
     own = [
-        lab for lab in labels
+        lab
+        for lab in labels
         if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin
     ]
     removed += len(own)
@@ -208,7 +215,9 @@ def run_autolabel(
         for (sample, before), preds in zip(pending, results, strict=True):
             if preds is None:
                 continue
-            _apply_predictions(dataset, sample, before, preds, plugin, key, source, match_iou, summary)
+            _apply_predictions(
+                dataset, sample, before, preds, plugin, key, source, match_iou, summary
+            )
             if on_result is not None:
                 on_result(sample.item, sample.annotation)
         pending = []
@@ -234,7 +243,9 @@ def run_autolabel(
                 else:
                     dataset.check_size(item, ann)
             except (LabelFileError, ImageFileError, OSError) as err:
-                summary.failed.append(str(err) if isinstance(err, LabelerError) else f"{item.rel}: {err}")
+                summary.failed.append(
+                    str(err) if isinstance(err, LabelerError) else f"{item.rel}: {err}"
+                )
                 done += 1
                 progress(done, summary.total, item.rel)
                 continue
@@ -263,7 +274,9 @@ def _predict_isolated(
         raise
     except Exception as err:  # noqa: BLE001 - plugin code may raise anything
         if len(batch) == 1:
-            summary.failed.append(f"{batch[0].item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}")
+            summary.failed.append(
+                f"{batch[0].item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"
+            )
             return [None]
     results: list[Predictions | None] = []
     for sample in batch:
@@ -289,13 +302,19 @@ def _apply_predictions(
         for lab, score in preds.image_labels
     ]
     _removed, added = merge_suggestions(ann, shapes, plugin.name, match_iou, labels)
-    count = len([s for s in ann.shapes if s.is_suggestion and s.source and s.source.plugin == plugin.name])
+    count = len(
+        [s for s in ann.shapes if s.is_suggestion and s.source and s.source.plugin == plugin.name]
+    )
     ann.meta.processed[plugin.name] = ProcessedRecord(at=utc_now(), config=key, count=count)
     for s in ann.shapes:
         if s.is_suggestion and s.source is not None and s.source.plugin == plugin.name:
             summary.per_class[s.label] += 1
     for lab in ann.meta.image_labels:
-        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin.name:
+        if (
+            lab.review == "suggested"
+            and lab.source is not None
+            and lab.source.plugin == plugin.name
+        ):
             summary.per_class[lab.label] += 1
     summary.processed += 1
     if summary.dry_run:
@@ -372,7 +391,9 @@ def run_check(
                 except (KeyboardInterrupt, LabelerError):
                     raise
                 except Exception as err:  # noqa: BLE001
-                    summary.failed.append(f"{item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}")
+                    summary.failed.append(
+                        f"{item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"
+                    )
                 progress(n, len(loaded), item.rel)
     except KeyboardInterrupt:
         summary.interrupted = True
@@ -459,7 +480,9 @@ def run_fix(
         summary.processed += 1
         summary.per_class["undone" if undo else "fixed"] += touched
         if dry_run:
-            summary.changes.append(f"{item.rel}: {touched} issue(s) {'reverted' if undo else 'fixed'}")
+            summary.changes.append(
+                f"{item.rel}: {touched} issue(s) {'reverted' if undo else 'fixed'}"
+            )
             continue
         try:
             if _save_if_changed(dataset, item, ann, before):

@@ -83,7 +83,11 @@ class Plugin:
         """Raise :class:`MissingDependencyError` with the pip command when something is missing."""
         missing = cls.missing_requirements()
         if missing:
-            how = f"pip install 'labeler[{cls.extra}]'" if cls.extra else "pip install " + " ".join(missing)
+            how = (
+                f"pip install 'labeler[{cls.extra}]'"
+                if cls.extra
+                else "pip install " + " ".join(missing)
+            )
             raise MissingDependencyError(
                 f"plugin {cls.name!r} needs {', '.join(missing)}, which is not installed: {how}"
             )
@@ -121,8 +125,15 @@ class Autolabeler(Plugin):
     #: How to turn predictions into shapes: "auto", "rectangle", "polygon" or "mask".
     shape_output: ClassVar[str] = "auto"
 
+    #: Options of ``labeler train`` when this autolabeler can be trained, else None.
+    TrainOptions: ClassVar[type[BaseModel] | None] = None
+
     def setup(self) -> None:
         """Load the model. Called once before the first batch; raise clear errors here."""
+
+    def train(self, dataset: Dataset, options: BaseModel, progress: Progress) -> dict[str, Any]:
+        """Train on the dataset's reviewed labels; return metrics and ``"weights"`` (a path)."""
+        raise NotImplementedError(f"{self.name} cannot be trained")
 
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         """Return one :class:`~labeler.predictions.Predictions` per sample, in order."""

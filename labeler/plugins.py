@@ -84,7 +84,9 @@ class Registry:
         table: dict[str, Any] = getattr(self, kind)
         if name not in table:
             known = ", ".join(sorted(table)) or "none installed"
-            raise UsageError(f"unknown {kind[:-1]} {name!r} (available: {known}); see 'labeler plugins'")
+            raise UsageError(
+                f"unknown {kind[:-1]} {name!r} (available: {known}); see 'labeler plugins'"
+            )
         return table[name]
 
 
@@ -176,8 +178,14 @@ def get_registry() -> Registry:
             record = reg.plugins[impl.plugin_name]
             table: dict[str, Any] = getattr(reg, attr)
 
-            def register(cls: type[Plugin], _rec: PluginRecord = record, _t: dict[str, Any] = table,
-                         _base: type[Plugin] = base, _key: str = key, _attr: str = attr) -> None:
+            def register(
+                cls: type[Plugin],
+                _rec: PluginRecord = record,
+                _t: dict[str, Any] = table,
+                _base: type[Plugin] = base,
+                _key: str = key,
+                _attr: str = attr,
+            ) -> None:
                 if not (isinstance(cls, type) and issubclass(cls, _base)):
                     raise TypeError(f"{cls!r} is not a subclass of {_base.__name__}")
                 ident = getattr(cls, _key)
@@ -211,4 +219,6 @@ def add_plugin_commands(cli: Any, on_error: Callable[[str], None] | None = None)
             impl.function(cli=cli)
         except Exception:  # noqa: BLE001
             if on_error is not None:
-                on_error(f"plugin {impl.plugin_name!r} failed to add commands:\n{traceback.format_exc(limit=3)}")
+                on_error(
+                    f"plugin {impl.plugin_name!r} failed to add commands:\n{traceback.format_exc(limit=3)}"
+                )

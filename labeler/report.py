@@ -39,14 +39,14 @@ def _thumb(ds: Dataset, rel: str) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-h2{border-bottom:1px solid #ccc;padding-bottom:.2em}
-.card{display:inline-block;vertical-align:top;width:%dpx;margin:.5em;padding:.5em;
-border:1px solid #ddd;border-radius:6px;font-size:12px}
-.card img{max-width:%dpx;max-height:%dpx;display:block;margin:auto;image-rendering:pixelated}
-.related img{max-width:%dpx;max-height:%dpx;border:2px solid #e90}
-.score{font-weight:bold;color:#b00}
+_CSS = f"""
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
+h2{{border-bottom:1px solid #ccc;padding-bottom:.2em}}
+.card{{display:inline-block;vertical-align:top;width:{THUMB + 120}px;margin:.5em;padding:.5em;
+border:1px solid #ddd;border-radius:6px;font-size:12px}}
+.card img{{max-width:{THUMB}px;max-height:{THUMB}px;display:block;margin:auto;image-rendering:pixelated}}
+.related img{{max-width:{THUMB // 2}px;max-height:{THUMB // 2}px;border:2px solid #e90}}
+.score{{font-weight:bold;color:#b00}}
 """ % (THUMB + 120, THUMB, THUMB, THUMB // 2, THUMB // 2)
 
 
@@ -59,7 +59,9 @@ def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> N
         "<!doctype html><html><head><meta charset='utf-8'><title>labeler findings</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Findings in {html.escape(str(ds.root))}</h1>",
-        "<p>" + ", ".join(f"{html.escape(k)}: {len(v)}" for k, v in sorted(groups.items())) + "</p>",
+        "<p>"
+        + ", ".join(f"{html.escape(k)}: {len(v)}" for k, v in sorted(groups.items()))
+        + "</p>",
     ]
     cache: dict[str, str] = {}
 

@@ -25,7 +25,7 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
     per_image: list[int] = []
     labeled = unlabeled_files = excluded = reviewed = with_suggestions = 0
     scan = ds.scan()
-    for item, ann in ds.annotations(errors=errors):
+    for _item, ann in ds.annotations(errors=errors):
         shapes = [s for s in ann.shapes if s.review != "rejected"]
         per_image.append(len(shapes))
         for s in shapes:
@@ -37,7 +37,8 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
                 image_classes[lab.label] += 1
         for name in set(ann.labels()):
             images_per_class[name] += 1
-        review["rejected"] += len(ann.meta.rejected)
+        if ann.meta.rejected:
+            review["rejected"] += len(ann.meta.rejected)
         for issue in ann.meta.issues:
             issue_states[issue.state] += 1
             if issue.state == "open":
@@ -96,8 +97,13 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
     classes: dict[str, int] = stats["classes"]
     if classes:
         table = Table(title="Classes", show_edge=False)
-        for col, just in (("class", "left"), ("shapes", "right"), ("image labels", "right"),
-                          ("images", "right"), ("", "left")):
+        for col, just in (
+            ("class", "left"),
+            ("shapes", "right"),
+            ("image labels", "right"),
+            ("images", "right"),
+            ("", "left"),
+        ):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
         biggest = max(classes.values())
         for name, n in classes.items():
@@ -115,7 +121,9 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
     if stats["shape_types"]:
         con.print("shape types: " + ", ".join(f"{k} {v}" for k, v in stats["shape_types"].items()))
     if stats["review_states"]:
-        con.print("review states: " + ", ".join(f"{k} {v}" for k, v in stats["review_states"].items()))
+        con.print(
+            "review states: " + ", ".join(f"{k} {v}" for k, v in stats["review_states"].items())
+        )
     if stats["open_issues"]:
         con.print("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items()))
     if stats["excluded_images"]:

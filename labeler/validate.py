@@ -63,7 +63,9 @@ def shape_problems(shape: Shape, index: int, size: tuple[int, int] | None) -> li
         out.append(f"{where}: unknown shape_type {shape.shape_type!r} (kept as is)")
     need = MIN_POINTS.get(shape.shape_type)
     if need is not None and len(shape.points) < need:
-        out.append(f"{where}: {shape.shape_type} needs at least {need} point(s), has {len(shape.points)}")
+        out.append(
+            f"{where}: {shape.shape_type} needs at least {need} point(s), has {len(shape.points)}"
+        )
         return out
     if shape.shape_type == "rectangle" and len(shape.points) >= 2:
         x1, y1, x2, y2 = shape.bbox()
@@ -71,7 +73,9 @@ def shape_problems(shape: Shape, index: int, size: tuple[int, int] | None) -> li
             out.append(f"{where}: rectangle has zero width or height")
     if shape.shape_type == "polygon" and len(shape.points) >= 3:
         pts = shape.points
-        area = 0.5 * abs(sum(pts[i][0] * pts[i - 1][1] - pts[i - 1][0] * pts[i][1] for i in range(len(pts))))
+        area = 0.5 * abs(
+            sum(pts[i][0] * pts[i - 1][1] - pts[i - 1][0] * pts[i][1] for i in range(len(pts)))
+        )
         if area <= 0:
             out.append(f"{where}: polygon has zero area")
     if shape.shape_type == "mask":
@@ -86,19 +90,23 @@ def shape_problems(shape: Shape, index: int, size: tuple[int, int] | None) -> li
         w, h = size
         tol = OUTSIDE_TOLERANCE
         bad = [
-            p for p in shape.points
+            p
+            for p in shape.points
             if p[0] < -tol or p[1] < -tol or p[0] > w + tol or p[1] > h + tol
         ]
         if bad:
             x, y = bad[0]
-            out.append(f"{where}: {len(bad)} point(s) outside the {w}x{h} image, e.g. ({x:g}, {y:g})")
+            out.append(
+                f"{where}: {len(bad)} point(s) outside the {w}x{h} image, e.g. ({x:g}, {y:g})"
+            )
     if shape.score is not None and not (0.0 <= shape.score <= 1.0 and math.isfinite(shape.score)):
         out.append(f"{where}: score {shape.score} is not in [0, 1]")
     return out
 
 
-def validate_annotation(ds: Dataset, label_path: Path, ann: Annotation, info: ImageInfo | None,
-                        image_path: Path | None) -> tuple[list[str], list[str]]:
+def validate_annotation(
+    ds: Dataset, label_path: Path, ann: Annotation, info: ImageInfo | None, image_path: Path | None
+) -> tuple[list[str], list[str]]:
     """(errors, warnings) about one loaded annotation against its image."""
     errors: list[str] = []
     warnings: list[str] = []

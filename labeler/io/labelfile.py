@@ -97,7 +97,9 @@ def load_annotation_dict(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
-        raise LabelFileReadError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raise LabelFileReadError(
+            path, f"not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
     except json.JSONDecodeError as err:
         raise LabelFileReadError(
             path, f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
@@ -105,7 +107,9 @@ def load_annotation_dict(path: str | Path) -> dict[str, Any]:
     except RecursionError:
         raise LabelFileReadError(path, "JSON nested too deeply") from None
     if not isinstance(data, dict):
-        raise LabelFileReadError(path, f"top level must be a JSON object, got {type(data).__name__}")
+        raise LabelFileReadError(
+            path, f"top level must be a JSON object, got {type(data).__name__}"
+        )
     return data
 
 
