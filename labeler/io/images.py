@@ -75,7 +75,7 @@ def read_image_info(path: str | Path, max_pixels: int = MAX_PIXELS) -> ImageInfo
     except Image.DecompressionBombError as err:
         raise ImageFileError(path, f"possible decompression bomb: {err}") from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageFileError(path, f"cannot read image header: {err}") from None
+        raise ImageFileError(path, f"cannot read image header: {_describe(err)}") from None
     _check_pixels(path, w, h, max_pixels)
     if orientation in _TRANSPOSED:
         w, h = h, w
@@ -116,8 +116,12 @@ def open_image(
     except ImageFileError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        msg = str(err)
-        if "truncated" in msg.lower():
-            msg = f"truncated image file ({msg})"
-        raise ImageFileError(path, f"cannot decode image: {msg}") from None
+        raise ImageFileError(path, f"cannot decode image: {_describe(err)}") from None
     return out
+
+
+def _describe(err: BaseException) -> str:
+    msg = str(err) or type(err).__name__
+    if "truncated" in msg.lower():
+        return f"truncated image file ({msg})"
+    return msg

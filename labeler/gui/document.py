@@ -1,0 +1,477 @@
+"""The document being edited: one image's annotation, its undo history and its save state.
+
+Plain Python, no Qt (the widgets subscribe through :meth:`Document.subscribe`). Every edit goes
+through :meth:`Document.edit`, which snapshots the annotation first, so undo and redo live here
+and not in the widgets; a drag of many mouse events is one step because the canvas reports it
+once, on release.
+
+Saving is atomic (:func:`labeler.io.labelfile.save_annotation`) and refuses to overwrite a file
+that changed on disk since it was read (:class:`ExternalChangeError`), for example because
+``labeler autolabel`` ran meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from labeler.dataset import Dataset, Item
+from labeler.errors import LabelerError
+from labeler.io.images import ImageInfo
+from labeler.io.labelfile import dumps_annotation, save_annotation
+from labeler.model import Annotation, ImageLabel, Issue, Shape, ShapeMeta
+from labeler.pipeline import accept_shape, merge_findings, merge_suggestions, reject_shape
+
+#: How many undo steps one image keeps.
+MAX_UNDO = 200
+
+Listener = Callable[[str], None]
+
+
+class ExternalChangeError(LabelerError):
+    """The label file changed on disk since it was read; saving would overwrite someone's work."""
+
+    def __init__(self, path: Path, state: str) -> None:
+        self.path = path
+        self.state = state  # "changed" or "deleted"
+        super().__init__(f"{path}: {state} on disk since it was opened")
+
+
+@dataclass(frozen=True)
+class DiskState:
+    """What the label file looked like when we last read or wrote it."""
+
+    exists: bool
+    mtime_ns: int = 0
+    size: int = 0
+    digest: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> DiskState:
+        """Stat and hash ``path`` (a missing file is a state too)."""
+        try:
+            st = path.stat()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return cls(exists=False)
+        return cls(True, st.st_mtime_ns, st.st_size, hashlib.sha1(data).hexdigest())
+
+    def differs(self, path: Path) -> str | None:
+        """None when ``path`` is as we left it, else ``"changed"`` or ``"deleted"``.
+
+        The mtime and size are checked first (cheap); the content hash decides when they
+        differ, so a ``touch`` or a rewrite with identical bytes is not a conflict.
+        """
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return "deleted" if self.exists else None
+        if not self.exists:
+            return "changed"
+        if st.st_mtime_ns == self.mtime_ns and st.st_size == self.size:
+            return None
+        try:
+            digest = hashlib.sha1(path.read_bytes()).hexdigest()
+        except OSError:
+            return "changed"
+        return None if digest == self.digest else "changed"
+
+
+def _shape_key(shape: Shape) -> tuple[object, ...]:
+    return (shape.label, shape.shape_type, tuple(shape.points))
+
+
+class Document:
+    """One image's annotation with undo/redo, a dirty flag and on-disk change detection."""
+
+    def __init__(self, dataset: Dataset, item: Item, annotation: Annotation, disk: DiskState):
+        self.dataset = dataset
+        self.item = item
+        self.annotation = annotation
+        self.disk = disk
+        self._undo: list[tuple[str, Annotation]] = []
+        self._redo: list[tuple[str, Annotation]] = []
+        self._listeners: list[Listener] = []
+        self._saved_text = dumps_annotation(annotation) if disk.exists else None
+        self._dirty = False
+        self._depth = 0
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, dataset: Dataset, item: Item, info: ImageInfo | None = None) -> Document:
+        """Read ``item``'s label file (or start an empty annotation). Raises on a bad file."""
+        disk = DiskState.read(item.label_path)
+        ann = dataset.load(item) if disk.exists else None
+        if ann is None:
+            ann = dataset.new_annotation(item, info)
+        elif info is not None and (ann.imageWidth is None or ann.imageHeight is None):
+            ann.imageWidth, ann.imageHeight = info.width, info.height
+        return cls(dataset, item, ann, disk)
+
+    # -- change notification -----------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(what)`` after every change; returns a function that unsubscribes.
+
+        ``what`` is ``"shapes"``, ``"meta"``, ``"all"`` (undo, redo, reload) or ``"saved"``.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, what: str) -> None:
+        for listener in list(self._listeners):
+            listener(what)
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def shapes(self) -> list[Shape]:
+        """The annotation's shapes (read them; change them through the edit methods)."""
+        return self.annotation.shapes
+
+    @property
+    def dirty(self) -> bool:
+        """True when there are changes not yet written to disk."""
+        return self._dirty
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_text(self) -> str:
+        return self._undo[-1][0] if self._undo else ""
+
+    @property
+    def redo_text(self) -> str:
+        return self._redo[-1][0] if self._redo else ""
+
+    def image_size(self) -> tuple[int, int] | None:
+        """(width, height) of the image in annotation coordinates, when known."""
+        a = self.annotation
+        if a.imageWidth and a.imageHeight:
+            return (a.imageWidth, a.imageHeight)
+        return None
+
+    # -- editing -----------------------------------------------------------------------------
+    @contextmanager
+    def edit(self, name: str, what: str = "shapes") -> Iterator[Annotation]:
+        """Group changes to the annotation into one undo step named ``name``.
+
+        Nested ``edit`` blocks join the outer step. If the block raises, the annotation is
+        restored and nothing is recorded.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.annotation
+            finally:
+                self._depth -= 1
+            return
+        before = self.annotation.model_copy(deep=True)
+        self._depth = 1
+        try:
+            yield self.annotation
+        except BaseException:
+            self.annotation = before
+            raise
+        finally:
+            self._depth = 0
+        if dumps_annotation(before) == dumps_annotation(self.annotation):
+            return  # a no-op edit leaves no undo step
+        self._undo.append((name, before))
+        del self._undo[:-MAX_UNDO]
+        self._redo.clear()
+        self._dirty = True
+        self._emit(what)
+
+    def undo(self) -> bool:
+        """Go back one step; False when there is nothing to undo."""
+        if not self._undo:
+            return False
+        name, before = self._undo.pop()
+        self._redo.append((name, self.annotation))
+        self.annotation = before
+        self._update_dirty()
+        self._emit("all")
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the last undone step; False when there is nothing to redo."""
+        if not self._redo:
+            return False
+        name, after = self._redo.pop()
+        self._undo.append((name, self.annotation))
+        self.annotation = after
+        self._update_dirty()
+        self._emit("all")
+        return True
+
+    def _update_dirty(self) -> None:
+        if self._saved_text is None:
+            self._dirty = self.annotation.is_labeled or bool(self._undo)
+        else:
+            self._dirty = dumps_annotation(self.annotation) != self._saved_text
+
+    def add_shape(self, shape: Shape) -> int:
+        """Append a shape; returns its index."""
+        with self.edit(f"Add {shape.shape_type}") as ann:
+            ann.shapes.append(shape)
+        return len(self.shapes) - 1
+
+    def add_shapes(self, shapes: Sequence[Shape], name: str = "Paste") -> list[int]:
+        """Append copies of ``shapes`` (paste); returns their indices."""
+        start = len(self.shapes)
+        with self.edit(name) as ann:
+            ann.shapes.extend(s.model_copy(deep=True) for s in shapes)
+        return list(range(start, len(self.shapes)))
+
+    def remove_shapes(self, indices: Sequence[int]) -> None:
+        """Delete shapes (a suggestion deleted this way is not remembered as rejected)."""
+        drop = set(indices)
+        if not drop:
+            return
+        with self.edit(f"Delete {len(drop)} shape(s)") as ann:
+            ann.shapes = [s for i, s in enumerate(ann.shapes) if i not in drop]
+
+    def set_points(self, index: int, points: Sequence[tuple[float, float]], name: str = "Edit shape") -> None:
+        """Replace one shape's points (vertex drag, SAM refinement)."""
+        with self.edit(name) as ann:
+            ann.shapes[index].points = [(float(x), float(y)) for x, y in points]
+
+    def move_shapes(self, indices: Sequence[int], dx: float, dy: float) -> None:
+        """Translate shapes by (dx, dy)."""
+        if not indices or (dx == 0 and dy == 0):
+            return
+        with self.edit(f"Move {len(indices)} shape(s)") as ann:
+            for i in indices:
+                s = ann.shapes[i]
+                s.points = [(x + dx, y + dy) for x, y in s.points]
+
+    def set_label(
+        self, indices: Sequence[int], label: str, group_id: int | None = None,
+        description: str | None = None, keep_group: bool = True,
+    ) -> None:
+        """Change the label (and optionally group id / description) of shapes."""
+        with self.edit("Change label") as ann:
+            for i in indices:
+                s = ann.shapes[i]
+                s.label = label
+                if not keep_group:
+                    s.group_id = group_id
+                if description is not None:
+                    s.description = description
+
+    def set_text(self, index: int, text: str | None) -> None:
+        """Set the OCR transcription of a text shape (empty string clears it)."""
+        with self.edit("Edit text") as ann:
+            s = ann.shapes[index]
+            if s.meta is None:
+                s.meta = ShapeMeta()
+            s.meta.text = text or None
+
+    def duplicate(self, indices: Sequence[int], offset: float = 10.0) -> list[int]:
+        """Copy shapes in place, shifted a little (Ctrl+D); returns the new indices."""
+        copies = []
+        for i in indices:
+            c = self.shapes[i].model_copy(deep=True)
+            c.points = [(x + offset, y + offset) for x, y in c.points]
+            copies.append(c)
+        return self.add_shapes(copies, name="Duplicate")
+
+    # -- review ------------------------------------------------------------------------------
+    def accept(self, indices: Sequence[int]) -> int:
+        """Accept suggestions; returns how many were suggestions."""
+        todo = [i for i in indices if self.shapes[i].is_suggestion]
+        if todo:
+            with self.edit(f"Accept {len(todo)} suggestion(s)"):
+                for i in todo:
+                    accept_shape(self.annotation, i)
+        return len(todo)
+
+    def reject(self, indices: Sequence[int]) -> int:
+        """Reject suggestions (removed, and remembered so the plugin does not suggest them again)."""
+        todo = sorted((i for i in indices if self.shapes[i].is_suggestion), reverse=True)
+        if todo:
+            with self.edit(f"Reject {len(todo)} suggestion(s)"):
+                for i in todo:
+                    reject_shape(self.annotation, i)
+        return len(todo)
+
+    def accept_above(self, min_score: float) -> int:
+        """Accept every suggestion whose score is at least ``min_score``; returns the count."""
+        idx = [
+            i for i, s in enumerate(self.shapes)
+            if s.is_suggestion and (s.score if s.score is not None else 0.0) >= min_score
+        ]
+        return self.accept(idx)
+
+    def set_reviewed(self, reviewed: bool) -> None:
+        """Mark the whole image as done (or not)."""
+        with self.edit("Mark reviewed" if reviewed else "Unmark reviewed", what="meta") as ann:
+            ann.meta.reviewed = reviewed
+
+    # -- image-level labels ------------------------------------------------------------------
+    def toggle_image_label(self, label: str, exclusive: bool = False) -> None:
+        """Add or remove an image-level label (``exclusive``: single-label classification)."""
+        with self.edit(f"Image label {label}", what="meta") as ann:
+            labels = ann.meta.image_labels
+            present = [lab for lab in labels if lab.label == label and lab.review != "rejected"]
+            if present:
+                ann.meta.image_labels = [lab for lab in labels if lab not in present]
+                return
+            if exclusive:
+                labels = []
+            ann.meta.image_labels = [*labels, ImageLabel(label=label)]
+
+    def accept_image_label(self, label: str, accept: bool = True) -> None:
+        """Accept or reject an image-level suggestion."""
+        with self.edit("Review image label", what="meta") as ann:
+            for lab in ann.meta.image_labels:
+                if lab.label == label and lab.review == "suggested":
+                    lab.review = "accepted" if accept else "rejected"
+
+    # -- issues ------------------------------------------------------------------------------
+    def set_issue_state(self, index: int, state: str, fixed_by: str | None = None) -> None:
+        """Dismiss or reopen an issue."""
+        with self.edit(f"Issue {state}", what="meta") as ann:
+            issue = ann.meta.issues[index]
+            issue.state = state  # type: ignore[assignment]
+            issue.fixed_by = fixed_by
+
+    def apply_fix(self, index: int, fix: Callable[[Annotation, Issue], bool], by: str) -> bool:
+        """Apply a fix to issue ``index`` as one undoable step; ``fix`` edits in place."""
+        with self.edit(f"Fix {self.annotation.meta.issues[index].kind}", what="all") as ann:
+            issue = ann.meta.issues[index]
+            if not fix(ann, issue):
+                return False
+            issue.state = "fixed"
+            issue.fixed_by = by
+        return True
+
+    # -- results of plugins run in the background ---------------------------------------------
+    def merge_result(self, result: Annotation, plugin: str) -> None:
+        """Bring ``plugin``'s fresh output (already written to disk by the pipeline) in.
+
+        Our own unsaved edits are kept: the plugin's suggestions and issues are merged into
+        our copy with the pipeline's rules, as one undoable step, and the file on disk becomes
+        the new reference (so the next save is not reported as an external change).
+        """
+        new = [s.model_copy(deep=True) for s in result.shapes
+               if s.is_suggestion and s.source is not None and s.source.plugin == plugin]
+        labels = [lab.model_copy(deep=True) for lab in result.meta.image_labels
+                  if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin]
+        issues = [i.model_copy(deep=True) for i in result.meta.issues
+                  if i.source is not None and i.source.plugin == plugin]
+        was_dirty = self._dirty
+        with self.edit(f"Results of {plugin}", what="all") as ann:
+            merge_suggestions(ann, new, plugin, new_image_labels=labels)
+            merge_findings(ann, plugin, issues)
+            if plugin in result.meta.processed:
+                ann.meta.processed[plugin] = result.meta.processed[plugin].model_copy(deep=True)
+        self.disk = DiskState.read(self.item.label_path)
+        if not was_dirty:
+            # Nothing of ours was pending: what we hold now is what the pipeline wrote.
+            self._saved_text = dumps_annotation(self.annotation)
+            self._update_dirty()
+            self._emit("saved")
+
+    # -- disk --------------------------------------------------------------------------------
+    def external_change(self) -> str | None:
+        """None when the label file is as we read or wrote it, else "changed" or "deleted"."""
+        return self.disk.differs(self.item.label_path)
+
+    def save(self, force: bool = False) -> bool:
+        """Write the annotation atomically; returns False when there was nothing to write.
+
+        Raises :class:`ExternalChangeError` when the file changed on disk since we read it,
+        unless ``force``.
+        """
+        text = dumps_annotation(self.annotation)
+        if text == self._saved_text and not force:
+            self._dirty = False
+            return False
+        if self._saved_text is None and not self.annotation.is_labeled and not self.disk.exists \
+                and not self.annotation.meta.reviewed and not force:
+            # Never create a label file for an image nobody labeled.
+            self._dirty = False
+            return False
+        if not force:
+            state = self.external_change()
+            if state is not None:
+                raise ExternalChangeError(self.item.label_path, state)
+        save_annotation(self.annotation, self.item.label_path)
+        self.disk = DiskState.read(self.item.label_path)
+        self._saved_text = text
+        self._dirty = False
+        self._emit("saved")
+        return True
+
+    def reload(self) -> None:
+        """Discard our version and read the file again (as an undoable step)."""
+        fresh = Document.open(self.dataset, self.item)
+        with self.edit("Reload from disk", what="all") as _ann:
+            self.annotation = fresh.annotation
+        self.disk = fresh.disk
+        self._saved_text = fresh._saved_text
+        self._update_dirty()
+        self._emit("saved")
+
+
+def shape_distance(shape: Shape, x: float, y: float) -> float:
+    """Distance from (x, y) to the shape's outline or point (0 inside closed shapes)."""
+    pts = shape.points
+    if not pts:
+        return math.inf
+    if shape.shape_type == "point" or len(pts) == 1:
+        return math.hypot(pts[0][0] - x, pts[0][1] - y)
+    if shape.shape_type == "circle" and len(pts) >= 2:
+        (cx, cy), (px, py) = pts[0], pts[1]
+        r = math.hypot(px - cx, py - cy)
+        return max(0.0, math.hypot(x - cx, y - cy) - r)
+    poly = shape.polygon()
+    closed = shape.shape_type not in ("line", "linestrip", "points")
+    if closed and len(poly) >= 3 and point_in_polygon(poly, x, y):
+        return 0.0
+    segs = list(zip(poly, poly[1:] + (poly[:1] if closed else []), strict=False))
+    return min(_seg_dist(a, b, x, y) for a, b in segs) if segs else math.inf
+
+
+def _seg_dist(a: tuple[float, float], b: tuple[float, float], x: float, y: float) -> float:
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    n = dx * dx + dy * dy
+    t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / n))
+    return math.hypot(ax + t * dx - x, ay + t * dy - y)
+
+
+def point_in_polygon(poly: Sequence[tuple[float, float]], x: float, y: float) -> bool:
+    """Even-odd rule."""
+    inside = False
+    j = len(poly) - 1
+    for i in range(len(poly)):
+        xi, yi = poly[i]
+        xj, yj = poly[j]
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / ((yj - yi) or 1e-12) + xi:
+            inside = not inside
+        j = i
+    return inside
+
+
+def file_mtime(path: Path) -> float:
+    """Modification time, 0 when missing."""
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+__all__ = ["Document", "DiskState", "ExternalChangeError", "shape_distance", "point_in_polygon",
+           "file_mtime", "_shape_key"]

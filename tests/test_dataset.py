@@ -1,0 +1,89 @@
+"""Dataset scanning and the small Python API scripts use."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import labeler
+from labeler.errors import LabelFileReadError
+from tests.conftest import labelme_json, make_image, rect, write_json
+
+
+def test_scan_pairs_images_with_json_recursively(tiny_dataset) -> None:
+    ds = labeler.open_dataset(tiny_dataset)
+    assert [it.rel for it in ds] == ["a.jpg", "b.png", "d.jpg", "sub/c.jpg"]
+    assert [it.has_labels for it in ds] == [True, True, False, True]
+    pairs = list(ds.annotations())
+    assert [it.rel for it, _ in pairs] == ["a.jpg", "b.png", "sub/c.jpg"]
+    assert [s.label for s in pairs[1][1].shapes] == ["dog", "cat"]
+
+
+def test_python_api_read_modify_write(tiny_dataset) -> None:
+    ds = labeler.open_dataset(tiny_dataset)
+    item = ds.item("d.jpg")
+    ann = ds.load_or_new(item)
+    assert (ann.imageWidth, ann.imageHeight, ann.imagePath) == (50, 40, "d.jpg")
+    ann.add_shape(labeler.Shape(label="bird", points=[(1, 1), (9, 9)], shape_type="rectangle"))
+    ds.save(item, ann)
+    assert [s.label for s in labeler.load_annotation(tiny_dataset / "d.json").shapes] == ["bird"]
+
+
+def test_separate_labels_folder(tmp_path) -> None:
+    images = tmp_path / "images"
+    labels = tmp_path / "labels"
+    make_image(images / "x" / "a.jpg", (20, 10))
+    write_json((labels / "x").mkdir(parents=True) or labels / "x" / "a.json",
+               labelme_json("../../images/x/a.jpg", (20, 10), [rect("cat", 1, 1, 5, 5)]))
+    ds = labeler.open_dataset(images, labels=labels)
+    (item,) = ds.items
+    assert item.label_path == labels / "x" / "a.json"
+    ann = ds.load(item, check_image=True)
+    assert ann is not None and ann.shapes[0].label == "cat"
+    new = ds.new_annotation(item)
+    assert new.imagePath == "../../images/x/a.jpg"
+
+
+def test_size_mismatch_is_reported_with_an_exif_hint(tmp_path) -> None:
+    make_image(tmp_path / "a.jpg", (20, 10))
+    write_json(tmp_path / "a.json", labelme_json("a.jpg", (10, 20)))
+    ds = labeler.open_dataset(tmp_path)
+    with pytest.raises(LabelFileReadError, match="swapped"):
+        ds.load(ds.items[0], check_image=True)
+
+
+def test_conflicts_and_orphans(tmp_path) -> None:
+    make_image(tmp_path / "a.jpg")
+    make_image(tmp_path / "a.png")
+    write_json(tmp_path / "lonely.json", labelme_json("lonely.jpg", (5, 5)))
+    scan = labeler.open_dataset(tmp_path).scan()
+    assert list(scan.conflicts) == [tmp_path / "a.json"]
+    assert scan.orphan_labels == [tmp_path / "lonely.json"]
+
+
+def test_bad_files_are_skipped_and_reported(tiny_dataset) -> None:
+    (tiny_dataset / "b.json").write_text("{broken")
+    errors: list = []
+    rels = [it.rel for it, _ in labeler.open_dataset(tiny_dataset).annotations(errors=errors)]
+    assert rels == ["a.jpg", "sub/c.jpg"]
+    assert len(errors) == 1 and "b.json" in str(errors[0])
+
+
+def test_listing_does_not_decode_images(tmp_path, monkeypatch) -> None:
+    """10,000 files list quickly, and no image is opened."""
+    src = make_image(tmp_path / "src.jpg", (32, 32))
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(10_000):
+        (root / f"{i:05d}.jpg").hardlink_to(src)
+    import PIL.Image
+
+    def refuse(*a, **k):
+        raise AssertionError("an image was opened while listing")
+
+    monkeypatch.setattr(PIL.Image, "open", refuse)
+    t = time.perf_counter()
+    ds = labeler.open_dataset(root)
+    assert len(ds) == 10_000
+    assert time.perf_counter() - t < 5.0

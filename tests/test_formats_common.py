@@ -1,0 +1,147 @@
+"""Shared helpers of the format tests, and tests of labeler.formats' common parts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from labeler.dataset import open_dataset
+from labeler.exporting import ExportOptions, run_export, run_import
+from labeler.formats import (
+    OutsideRootError,
+    check_inside,
+    flat_names,
+    place_image,
+    polygon_area,
+    safe_join,
+    safe_name,
+)
+from labeler.model import Annotation, Shape
+from labeler.plugin_api import Exporter, Importer, Report
+from labeler.plugins import get_registry
+from tests.conftest import SAMPLE, make_image, snapshot
+
+FORMATS = ("yolo", "yolo-seg", "coco", "imagefolder", "csv", "labelme")
+
+
+# -- helpers used by the other test_formats_* files --------------------------------------------
+def norm_shape(s: Shape) -> tuple[str, str, list[tuple[float, float]]]:
+    """(label, type, points) with rectangles as (min corner, max corner)."""
+    if s.shape_type == "rectangle":
+        x1, y1, x2, y2 = s.bbox()
+        return (s.label, "rectangle", [(x1, y1), (x2, y2)])
+    return (s.label, s.shape_type, [(float(x), float(y)) for x, y in s.points])
+
+
+def assert_same_shapes(a: Sequence[Shape], b: Sequence[Shape], tol: float = 1e-3) -> None:
+    """Same labels, types and coordinates (within ``tol`` px), in any order."""
+    na = sorted((norm_shape(s) for s in a), key=lambda t: (t[0], t[1], [round(v) for p in t[2] for v in p]))
+    nb = sorted((norm_shape(s) for s in b), key=lambda t: (t[0], t[1], [round(v) for p in t[2] for v in p]))
+    assert [t[:2] for t in na] == [t[:2] for t in nb]
+    for (la, ta, pa), (_, _, pb) in zip(na, nb, strict=True):
+        assert len(pa) == len(pb), (la, ta, pa, pb)
+        for (xa, ya), (xb, yb) in zip(pa, pb, strict=True):
+            assert abs(xa - xb) <= tol and abs(ya - yb) <= tol, (la, ta, pa, pb)
+
+
+def load_all(root: Path) -> dict[str, Annotation]:
+    """Every annotation of a dataset folder, keyed by image file name."""
+    ds = open_dataset(root)
+    out = {}
+    for item, ann in ds.annotations():
+        assert item.name not in out
+        out[item.name] = ann
+    return out
+
+
+def exporter(fmt: str, **options: object) -> Exporter:
+    return get_registry().exporters[fmt](options or None)
+
+
+def importer(fmt: str, **options: object) -> Importer:
+    return get_registry().importers[fmt](options or None)
+
+
+def export_import(
+    src: Path, fmt: str, tmp: Path, split: Sequence[float] | None = None, **options: object
+) -> tuple[Path, Report, Report]:
+    """Export dataset ``src`` as ``fmt`` and import it back; returns the new dataset folder."""
+    out = tmp / f"{fmt}-out"
+    rep = run_export(open_dataset(src), exporter(fmt, **options), out, ExportOptions(split=split))
+    back = tmp / f"{fmt}-back"
+    rep2 = run_import(importer(fmt), out, back)
+    return back, rep, rep2
+
+
+# -- tests ---------------------------------------------------------------------------------------
+def test_all_formats_registered_through_entry_point() -> None:
+    reg = get_registry()
+    for fmt in FORMATS:
+        assert fmt in reg.importers and fmt in reg.exporters
+        assert reg.importers[fmt].format == fmt == reg.exporters[fmt].format
+    assert reg.plugins["formats"].distribution == "labeler"
+    assert reg.plugins["formats"].error is None
+
+
+def test_flat_names_unique_and_stable() -> None:
+    names = flat_names(["a/x.jpg", "b/x.jpg", "y.jpg", "c/y.png", "z/Q.jpg", "q.png", "solo/w.jpg"])
+    assert names["a/x.jpg"] == "a__x.jpg" and names["b/x.jpg"] == "b__x.jpg"
+    assert names["solo/w.jpg"] == "w.jpg"
+    stems = [os.path.splitext(n)[0].lower() for n in names.values()]
+    assert len(set(stems)) == len(stems)
+    assert flat_names(reversed(list(names))) == names
+
+
+def test_safe_join_refuses_escapes(tmp_path: Path) -> None:
+    assert safe_join(tmp_path, "a/b.jpg") == tmp_path / "a" / "b.jpg"
+    for bad in ("../x.jpg", "/etc/passwd", "a/../../x", "C:/x.jpg", ""):
+        with pytest.raises(ValueError):
+            safe_join(tmp_path, bad)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (tmp_path / "link").symlink_to(outside)
+    with pytest.raises(ValueError):
+        safe_join(tmp_path, "link/x.jpg")
+
+
+def test_check_inside(tmp_path: Path) -> None:
+    assert check_inside(tmp_path, tmp_path / "a" / ".." / "b") == tmp_path / "b"
+    with pytest.raises(OutsideRootError):
+        check_inside(tmp_path, tmp_path / ".." / "x")
+
+
+def test_safe_name_and_area() -> None:
+    assert safe_name("cat") == "cat"
+    for bad in ("", ".", "..", "a/b", "a\\b", " cat"):
+        assert safe_name(bad) is None
+    assert polygon_area([(0, 0), (4, 0), (4, 3), (0, 3)]) == 12
+
+
+def test_place_image_copies_never_moves(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "s.jpg")
+    before = src.read_bytes()
+    how = place_image(src, tmp_path / "o" / "a.jpg")
+    assert how in ("linked", "copied")
+    assert src.read_bytes() == before and (tmp_path / "o" / "a.jpg").read_bytes() == before
+    assert place_image(src, tmp_path / "o" / "b.jpg", hardlink=False) == "copied"
+    assert not os.path.samefile(src, tmp_path / "o" / "b.jpg")
+    assert place_image(src, tmp_path / "o" / "a.jpg") in ("same", "copied")
+    assert not list((tmp_path / "o").glob(".*"))
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "labelme"])
+def test_export_never_changes_the_source(tmp_path: Path, tiny_dataset: Path, fmt: str) -> None:
+    before = snapshot(tiny_dataset)
+    export_import(tiny_dataset, fmt, tmp_path, split=[0.5, 0.5])
+    assert snapshot(tiny_dataset) == before
+
+
+def test_import_never_changes_the_source(tmp_path: Path) -> None:
+    src = SAMPLE / "scenes"
+    before = snapshot(src)
+    rep = run_import(importer("labelme"), src, tmp_path / "out")
+    assert rep.counts["images"] == len(list(src.glob("scene_*.json")))
+    assert snapshot(src) == before
