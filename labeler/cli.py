@@ -209,7 +209,7 @@ def _options_epilog(kind: str) -> str:
     lines = ["\b", "Installed plugins and their options (-o NAME VALUE):"]
     for name, cls in sorted(table.items()):
         missing = cls.missing_requirements()
-        note = f"  [needs: pip install 'labeler[{cls.extra}]']" if missing and cls.extra else ""
+        note = f"  [needs: {cls.install_command()}]" if missing else ""
         lines.append(f"  {name}: {cls.description}{note}")
         for opt, typ, default, desc in describe_options(cls.Options):
             if isinstance(getattr(cls, "first", None), type):
@@ -304,7 +304,7 @@ def plugins_cmd(as_json: bool) -> None:
                 "version": rec.version,
                 "provides": provides,
                 "missing": rec.missing,
-                "install": [f"pip install 'labeler[{e}]'" for e in rec.extras],
+                "install": rec.install,
                 "error": rec.error,
             }
         )

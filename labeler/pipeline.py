@@ -344,8 +344,10 @@ def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> Non
             issue.state = "dismissed"
         elif k in fixed:
             # The fix is still applied (and recorded there for undo): keep that record.
-            issue = fixed[k]
+            issue = fixed.pop(k)
         keep.append(issue)
+    # A fixed issue the check no longer finds keeps its record: its undo data is still needed.
+    keep.extend(fixed.values())
     ann.meta.issues = keep
 
 
@@ -374,9 +376,17 @@ def run_check(
             summary.failed.append(str(err))
     source = plugin.source()
     findings: list[Finding] = []
+    unchecked: set[str] = set()  # images that failed: their earlier findings are kept
     try:
         if plugin.scope == "dataset":
-            findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
+            try:
+                findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
+            except (KeyboardInterrupt, LabelerError):
+                raise
+            except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+                summary.failed.append(f"{plugin.name} failed: {type(err).__name__}: {err}")
+                summary.seconds = time.perf_counter() - start
+                return summary, []
         else:
             for n, (item, ann) in enumerate(loaded, 1):
                 if should_stop():
@@ -388,12 +398,14 @@ def run_check(
                     findings.extend(Finding(item.rel, i) for i in plugin.check_sample(sample))
                 except ImageFileError as err:
                     summary.failed.append(str(err))
+                    unchecked.add(item.rel)
                 except (KeyboardInterrupt, LabelerError):
                     raise
                 except Exception as err:  # noqa: BLE001
                     summary.failed.append(
                         f"{item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"
                     )
+                    unchecked.add(item.rel)
                 progress(n, len(loaded), item.rel)
     except KeyboardInterrupt:
         summary.interrupted = True
@@ -408,6 +420,8 @@ def run_check(
         by_rel.setdefault(f.rel, []).append(f.issue)
         summary.per_class[f.issue.kind] += 1
     for item, ann in loaded:
+        if item.rel in unchecked:
+            continue  # not checked this time: keep what an earlier run found
         issues = by_rel.get(item.rel, [])
         if befores.get(item.rel) is None and not issues:
             continue  # never create a label file just to say "nothing found"

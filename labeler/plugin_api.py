@@ -57,6 +57,8 @@ class Plugin:
     requires: ClassVar[tuple[str, ...]] = ()
     #: The pip extra of labeler that installs ``requires`` (``pip install 'labeler[EXTRA]'``).
     extra: ClassVar[str | None] = None
+    #: For third-party plugins: the pip requirement that installs ``requires`` (wins over extra).
+    install: ClassVar[str | None] = None
 
     def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
         if options is None:
@@ -83,14 +85,19 @@ class Plugin:
         """Raise :class:`MissingDependencyError` with the pip command when something is missing."""
         missing = cls.missing_requirements()
         if missing:
-            how = (
-                f"pip install 'labeler[{cls.extra}]'"
-                if cls.extra
-                else "pip install " + " ".join(missing)
-            )
             raise MissingDependencyError(
-                f"plugin {cls.name!r} needs {', '.join(missing)}, which is not installed: {how}"
+                f"plugin {cls.name!r} needs {', '.join(missing)}, which is not installed: "
+                f"{cls.install_command()}"
             )
+
+    @classmethod
+    def install_command(cls) -> str:
+        """The pip command that installs what this plugin needs."""
+        if cls.install:
+            return f"pip install '{cls.install}'"
+        if cls.extra:
+            return f"pip install 'labeler[{cls.extra}]'"
+        return "pip install " + " ".join(cls.missing_requirements() or cls.requires)
 
     def source(self) -> Source:
         """The provenance stamped on what this plugin produces."""

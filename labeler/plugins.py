@@ -58,12 +58,12 @@ class PluginRecord:
         return out
 
     @property
-    def extras(self) -> list[str]:
-        """pip extras that would install what is missing."""
+    def install(self) -> list[str]:
+        """pip commands that would install what is missing."""
         out: list[str] = []
         for cls in self.classes:
-            if cls.missing_requirements() and cls.extra and cls.extra not in out:
-                out.append(cls.extra)
+            if cls.missing_requirements() and cls.install_command() not in out:
+                out.append(cls.install_command())
         return out
 
 
@@ -94,6 +94,19 @@ _pm: pluggy.PluginManager | None = None
 _registry: Registry | None = None
 _load_errors: dict[str, str] = {}
 _dists: dict[str, tuple[str, str]] = {}  # entry-point name -> (distribution, version)
+_hook_errors: dict[str, str] = {}  # plugin name -> "unknown hook ..." (loaded, but reported)
+
+
+def _check_hook_names(obj: object, name: str) -> None:
+    """Report ``@hookimpl`` functions whose name is not a hook (a typo is otherwise silent)."""
+    unknown = sorted(
+        attr
+        for attr in dir(obj)
+        if hasattr(getattr(obj, attr, None), "labeler_impl") and not hasattr(hookspecs, attr)
+    )
+    if unknown:
+        known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("register_")))
+        _hook_errors[name] = f"unknown hook(s) {', '.join(unknown)} (the hooks are: {known})"
 
 
 def _allowed() -> set[str] | None:
@@ -115,10 +128,17 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if allowed is not None and ep.name not in allowed:
             continue
         if pm.get_plugin(ep.name) is not None or ep.name in _load_errors:
+            other = _dists.get(ep.name, ("?", ""))[0]
+            if ep.dist is not None and ep.dist.metadata["Name"] != other:
+                _hook_errors.setdefault(
+                    ep.name,
+                    f"entry point name also used by {ep.dist.metadata['Name']} (that one was not loaded)",
+                )
             continue
         try:
             obj = ep.load()
             pm.register(obj, name=ep.name)
+            _check_hook_names(obj, ep.name)
             if ep.dist is not None:
                 _dists[ep.name] = (ep.dist.metadata["Name"], ep.dist.version)
         except Exception as err:  # noqa: BLE001 - one broken plugin must not stop the rest
@@ -130,6 +150,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 def register_plugin(obj: ModuleType | object, name: str) -> None:
     """Register a plugin module or object by hand (tests, notebooks, embedding apps)."""
     get_plugin_manager().register(obj, name=name)
+    _check_hook_names(obj, name)
     reset_registry()
 
 
@@ -155,6 +176,7 @@ def reset() -> None:
     _registry = None
     _load_errors.clear()
     _dists.clear()
+    _hook_errors.clear()
 
 
 def get_registry() -> Registry:
@@ -171,7 +193,11 @@ def get_registry() -> Registry:
         dist, version = _dists.get(pname, (None, None))
         if version is None:
             version = getattr(plugin, "__version__", None)
-        reg.plugins[pname] = PluginRecord(name=pname, distribution=dist, version=version)
+        reg.plugins[pname] = PluginRecord(
+            name=pname, distribution=dist, version=version, error=_hook_errors.get(pname)
+        )
+        if pname in _hook_errors:
+            reg.warnings.append(f"plugin {pname!r}: {_hook_errors[pname]}")
     for hook_name, (attr, base, key) in KINDS.items():
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():

@@ -47,7 +47,7 @@ border:1px solid #ddd;border-radius:6px;font-size:12px}}
 .card img{{max-width:{THUMB}px;max-height:{THUMB}px;display:block;margin:auto;image-rendering:pixelated}}
 .related img{{max-width:{THUMB // 2}px;max-height:{THUMB // 2}px;border:2px solid #e90}}
 .score{{font-weight:bold;color:#b00}}
-""" % (THUMB + 120, THUMB, THUMB, THUMB // 2, THUMB // 2)
+"""
 
 
 def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> None:

@@ -22,7 +22,11 @@ from labeler.formats import (
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, Importer, Report
 from labeler.plugins import get_registry
-from tests.conftest import SAMPLE, make_image, snapshot
+
+try:  # the tests folder as a package (pythonpath=.) or on sys.path (pytest's default)
+    from tests.conftest import SAMPLE, make_image, snapshot
+except ImportError:  # pragma: no cover
+    from conftest import SAMPLE, make_image, snapshot  # type: ignore[no-redef]
 
 FORMATS = ("yolo", "yolo-seg", "coco", "imagefolder", "csv", "labelme")
 
@@ -45,6 +49,16 @@ def assert_same_shapes(a: Sequence[Shape], b: Sequence[Shape], tol: float = 1e-3
         assert len(pa) == len(pb), (la, ta, pa, pb)
         for (xa, ya), (xb, yb) in zip(pa, pb, strict=True):
             assert abs(xa - xb) <= tol and abs(ya - yb) <= tol, (la, ta, pa, pb)
+
+
+def as_boxes(shapes: Sequence[Shape], width: float, height: float) -> list[Shape]:
+    """What YOLO detection keeps of shapes: their boxes, clipped to the image."""
+    out = []
+    for s in shapes:
+        x1, y1, x2, y2 = s.bbox()
+        box = [(max(x1, 0.0), max(y1, 0.0)), (min(x2, width), min(y2, height))]
+        out.append(Shape(label=s.label, points=box, shape_type="rectangle"))
+    return out
 
 
 def load_all(root: Path) -> dict[str, Annotation]:

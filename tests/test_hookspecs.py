@@ -7,6 +7,7 @@ needs a ``test_hook_<name>`` function: ``test_every_hook_has_a_test`` fails unti
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import sys
 from collections.abc import Callable, Iterator
@@ -37,7 +38,9 @@ Box = tuple[int, int, int, int]
 
 
 # -- helpers and fixtures ---------------------------------------------------------------------
-def make_image(path: Path, boxes: list[Box] = (), size: tuple[int, int] = (64, 48), background: int = 60) -> Path:
+def make_image(
+    path: Path, boxes: list[Box] = (), size: tuple[int, int] = (64, 48), background: int = 60
+) -> Path:
     """A grey image with white rectangles at ``boxes`` (x1, y1, x2, y2; x2/y2 exclusive)."""
     img = Image.new("RGB", size, (background,) * 3)
     for x1, y1, x2, y2 in boxes:
@@ -95,12 +98,13 @@ def blobs_ds(tmp_path: Path) -> Dataset:
 
 
 # -- the rule: one test per hook --------------------------------------------------------------
-def _test_function_names() -> set[str]:
+@functools.cache
+def _test_function_names() -> frozenset[str]:
     names: set[str] = set()
     for path in Path(__file__).parent.rglob("test_*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         names.update(n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
-    return names
+    return frozenset(names)
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -157,7 +161,9 @@ def test_hook_register_autolabelers(registry: Registry, blobs_ds: Dataset) -> No
     assert summary.per_class == {"blob": 2}
 
 
-def test_hook_register_autolabelers_rerun_is_idempotent(registry: Registry, blobs_ds: Dataset) -> None:
+def test_hook_register_autolabelers_rerun_is_idempotent(
+    registry: Registry, blobs_ds: Dataset
+) -> None:
     cls = registry.get("autolabelers", "example_blobs")
     run_autolabel(blobs_ds, cls())
     files = {item.rel: item.label_path.read_bytes() for item in blobs_ds.items}
@@ -177,7 +183,9 @@ def test_hook_register_autolabelers_rerun_is_idempotent(registry: Registry, blob
     assert rects(blobs_ds.load(a)) == [("blob", (30.0, 20.0, 50.0, 35.0))]
 
 
-def test_hook_register_autolabelers_rejected_not_suggested_again(registry: Registry, blobs_ds: Dataset) -> None:
+def test_hook_register_autolabelers_rejected_not_suggested_again(
+    registry: Registry, blobs_ds: Dataset
+) -> None:
     cls = registry.get("autolabelers", "example_blobs")
     run_autolabel(blobs_ds, cls())
     a = blobs_ds.item("a.png")
@@ -193,7 +201,9 @@ def test_hook_register_autolabelers_rejected_not_suggested_again(registry: Regis
     assert [r.points for r in ann.meta.rejected] == [[(5.0, 5.0), (15.0, 15.0)]]
 
 
-def test_hook_register_autolabelers_bad_image_is_isolated(registry: Registry, tmp_path: Path) -> None:
+def test_hook_register_autolabelers_bad_image_is_isolated(
+    registry: Registry, tmp_path: Path
+) -> None:
     root = tmp_path / "ds"
     make_image(root / "a.png", [(5, 5, 15, 15)])
     good = make_image(root / "c.png", [(20, 20, 30, 30)])
@@ -244,7 +254,10 @@ def test_hook_register_checks(registry: Registry, tmp_path: Path) -> None:
     summary, findings = run_check(ds, check)
 
     assert summary.failed == []
-    assert sorted((f.rel, f.issue.kind) for f in findings) == [("dark.png", "too_dark"), ("flat.png", "low_contrast")]
+    assert sorted((f.rel, f.issue.kind) for f in findings) == [
+        ("dark.png", "too_dark"),
+        ("flat.png", "low_contrast"),
+    ]
     assert not (root / "ok.json").exists()  # nothing found: no label file created
     dark = ds.load(ds.item("dark.png"))
     (issue,) = dark.meta.issues
@@ -289,6 +302,26 @@ def test_hook_register_checks_dataset_scope(registry: Registry, tmp_path: Path) 
     assert issue.kind == "duplicate" and issue.related_files == ["a.png", "sub/a_copy.png"]
     assert not (root / "a.json").exists() and not (root / "b.json").exists()
     assert progress and progress[-1] == (3, 3)  # only the three same-size files were hashed
+
+
+def test_hook_register_checks_failed_image_keeps_its_findings(
+    registry: Registry, tmp_path: Path
+) -> None:
+    root = tmp_path / "ds"
+    dark = make_image(root / "dark.png", [(5, 5, 8, 8)], background=5)
+    ds = open_dataset(root)
+    check = registry.get("checks", "example_dark")()
+    run_check(ds, check)
+    ann = ds.load(ds.item("dark.png"))
+    ann.meta.issues[0].state = "dismissed"
+    ds.save(ds.item("dark.png"), ann)
+    data = dark.read_bytes()
+    dark.write_bytes(data[: len(data) // 2])  # the image cannot be read this time
+
+    summary, _ = run_check(ds, check)
+
+    assert len(summary.failed) == 1
+    assert [i.state for i in ds.load(ds.item("dark.png")).meta.issues] == ["dismissed"]
 
 
 # -- register_fixers --------------------------------------------------------------------------
@@ -345,6 +378,24 @@ def test_hook_register_fixers_two_issues_on_one_image(registry: Registry, tmp_pa
     assert [i.state for i in ann.meta.issues] == ["open", "open"]
 
 
+def test_hook_register_fixers_undo_survives_a_check_rerun(
+    registry: Registry, tmp_path: Path
+) -> None:
+    root = tmp_path / "ds"
+    make_image(root / "dark.png", [(5, 5, 8, 8)], background=5)
+    ds = open_dataset(root)
+    check = registry.get("checks", "example_dark")()
+    fixer = registry.get("fixers", "example_exclude")()
+    run_check(ds, check)
+    run_fix(ds, fixer)
+    make_image(root / "dark.png", [(5, 5, 30, 30)], background=90)  # the person fixed the photo
+    run_check(ds, check)  # the issue is not found any more
+
+    run_fix(ds, fixer, undo=True)
+
+    assert not ds.load(ds.item("dark.png")).meta.exclude
+
+
 # -- register_exporters and register_importers ------------------------------------------------
 def _labelled_dataset(root: Path) -> Dataset:
     make_image(root / "a.png", [(5, 5, 15, 15)])
@@ -383,7 +434,9 @@ def test_hook_register_exporters(registry: Registry, tmp_path: Path) -> None:
     split_out = tmp_path / "split"
     run_export(ds, exporter, split_out, ExportOptions(split=[0.5, 0.5], seed=1))
     rows = [
-        line for name in ("train", "val") for line in (split_out / name / "labels.csv").read_text().splitlines()[1:]
+        line
+        for name in ("train", "val")
+        for line in (split_out / name / "labels.csv").read_text().splitlines()[1:]
     ]
     assert len(rows) == 4
 
@@ -391,7 +444,9 @@ def test_hook_register_exporters(registry: Registry, tmp_path: Path) -> None:
 def test_hook_register_importers(registry: Registry, tmp_path: Path) -> None:
     ds = _labelled_dataset(tmp_path / "ds")
     exported = tmp_path / "csv"
-    run_export(ds, registry.get("exporters", "bbox-csv")({"decimals": 2}), exported, ExportOptions())
+    run_export(
+        ds, registry.get("exporters", "bbox-csv")({"decimals": 2}), exported, ExportOptions()
+    )
     importer = registry.get("importers", "bbox-csv")()
     out = tmp_path / "back"
 
@@ -406,7 +461,10 @@ def test_hook_register_importers(registry: Registry, tmp_path: Path) -> None:
         imported = back.load(back.item(item.rel))
         assert rects(imported) == rects(original)
         assert all(s.is_human and s.shape_type == "rectangle" for s in imported.shapes)
-        assert (imported.imageWidth, imported.imageHeight) == (original.imageWidth, original.imageHeight)
+        assert (imported.imageWidth, imported.imageHeight) == (
+            original.imageWidth,
+            original.imageHeight,
+        )
         assert sha(back.item(item.rel).image_path) == sha(item.image_path)
 
     # Importing again into the same folder keeps the existing label files.

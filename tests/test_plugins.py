@@ -36,7 +36,9 @@ def fresh_manager() -> Iterator[None]:
 
 def fake_entry_points(monkeypatch: pytest.MonkeyPatch, **eps: str) -> None:
     """Make the manager see exactly these ``name="module"`` entry points."""
-    points = [md.EntryPoint(name=n, value=v, group=plugins.ENTRY_POINT_GROUP) for n, v in eps.items()]
+    points = [
+        md.EntryPoint(name=n, value=v, group=plugins.ENTRY_POINT_GROUP) for n, v in eps.items()
+    ]
 
     def entry_points(group: str) -> list[md.EntryPoint]:
         return points if group == plugins.ENTRY_POINT_GROUP else []
@@ -49,7 +51,7 @@ def write_module(folder: Path, name: str, source: str) -> None:
 
 
 @pytest.fixture
-def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A folder on sys.path for throw-away plugin modules (unloaded afterwards)."""
     folder = tmp_path / "plugin_modules"
     folder.mkdir()
@@ -79,7 +81,9 @@ GOOD_PLUGIN = """
 
 
 # -- discovery --------------------------------------------------------------------------------
-def test_installed_example_plugin_is_discovered_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_installed_example_plugin_is_discovered_by_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     eps = {ep.name: ep for ep in md.entry_points(group=plugins.ENTRY_POINT_GROUP)}
     if "example" not in eps:
         pytest.skip("example plugin not installed: pip install -e examples/labeler-example-plugin")
@@ -90,7 +94,10 @@ def test_installed_example_plugin_is_discovered_by_entry_point(monkeypatch: pyte
 
     record = reg.plugins["example"]
     assert record.error is None
-    assert (record.distribution, record.version) == ("labeler-example-plugin", labeler_example_plugin.__version__)
+    assert (record.distribution, record.version) == (
+        "labeler-example-plugin",
+        labeler_example_plugin.__version__,
+    )
     assert record.provides == {
         "autolabelers": ["example_blobs"],
         "checks": ["example_dark", "example_duplicates"],
@@ -132,7 +139,9 @@ def test_unknown_plugin_name_lists_the_available_ones(monkeypatch: pytest.Monkey
     fake_entry_points(monkeypatch, example="labeler_example_plugin")
     reg = plugins.get_registry()
 
-    with pytest.raises(UsageError, match=r"unknown autolabeler 'nope' \(available: example_blobs\)"):
+    with pytest.raises(
+        UsageError, match=r"unknown autolabeler 'nope' \(available: example_blobs\)"
+    ):
         reg.get("autolabelers", "nope")
     with pytest.raises(UsageError, match="none installed"):
         plugins.Registry().get("checks", "x")
@@ -197,7 +206,9 @@ def test_plugin_that_fails_to_import_is_reported_and_others_load(
     assert plugins.get_registry().plugins["broken"].error == "RuntimeError: boom at import"
 
 
-def test_plugin_whose_register_hook_raises_is_reported_and_others_load(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugin_whose_register_hook_raises_is_reported_and_others_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv(plugins.ENV_VAR, "")
 
     class Raising:
@@ -216,8 +227,13 @@ def test_plugin_whose_register_hook_raises_is_reported_and_others_load(monkeypat
 
     reg = plugins.get_registry()
 
-    assert reg.plugins["raising"].error == "register_autolabelers failed: RuntimeError: no model here"
-    assert reg.plugins["wrong"].error is not None and "not a subclass of Check" in reg.plugins["wrong"].error
+    assert (
+        reg.plugins["raising"].error == "register_autolabelers failed: RuntimeError: no model here"
+    )
+    assert (
+        reg.plugins["wrong"].error is not None
+        and "not a subclass of Check" in reg.plugins["wrong"].error
+    )
     assert any("raising" in w for w in reg.warnings)
     assert reg.plugins["example"].error is None
     assert "example_blobs" in reg.autolabelers and "example_dark" in reg.checks
@@ -242,6 +258,26 @@ def test_plugin_whose_register_commands_raises_is_reported(monkeypatch: pytest.M
 
     assert "example-hello" in group.commands
     assert len(errors) == 1 and "'badcmd'" in errors[0] and "cannot add" in errors[0]
+
+
+def test_misspelled_hook_is_reported(monkeypatch: pytest.MonkeyPatch, plugin_dir: Path) -> None:
+    write_module(
+        plugin_dir,
+        "lbltest_typo",
+        """
+        import labeler
+
+        @labeler.hookimpl
+        def register_checkz(register):
+            pass
+        """,
+    )
+    fake_entry_points(monkeypatch, typo="lbltest_typo")
+    monkeypatch.delenv(plugins.ENV_VAR, raising=False)
+
+    error = plugins.get_registry().plugins["typo"].error
+
+    assert error is not None and "register_checkz" in error
 
 
 # -- requirements -----------------------------------------------------------------------------
@@ -296,7 +332,7 @@ def test_registry_lists_missing_requirements(monkeypatch: pytest.MonkeyPatch) ->
 
     assert record.error is None  # a missing optional dependency is not a load error
     assert record.missing == ["lbltest_missing_module"]
-    assert record.extras == ["yolo"]
+    assert record.install == ["pip install 'labeler[yolo]'"]
     assert "needs_missing" in plugins.get_registry().autolabelers
 
 
@@ -318,7 +354,9 @@ def test_name_clash_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 
     reg = plugins.get_registry()
 
-    assert reg.warnings == ["autolabeler 'example_blobs' from plugin 'clash' replaces an earlier one"]
+    assert reg.warnings == [
+        "autolabeler 'example_blobs' from plugin 'clash' replaces an earlier one"
+    ]
     assert reg.autolabelers["example_blobs"] is Impostor  # the later registration wins
     assert reg.plugins["clash"].provides == {"autolabelers": ["example_blobs"]}
 
@@ -338,7 +376,9 @@ def test_same_class_registered_twice_is_not_a_clash(monkeypatch: pytest.MonkeyPa
     assert plugins.get_registry().warnings == []
 
 
-def test_importer_and_exporter_share_a_format_name_without_clashing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_importer_and_exporter_share_a_format_name_without_clashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv(plugins.ENV_VAR, "")
     plugins.register_plugin(labeler_example_plugin, "example")
     reg = plugins.get_registry()

@@ -28,17 +28,23 @@ from labeler.model import Shape
 from labeler.plugin_api import ExportItem, Report
 
 __all__ = [
+    "AREA_TYPES",
+    "NO_AREA_TYPES",
     "SPLIT_DIR_NAMES",
     "OutsideRootError",
     "add_note_once",
     "check_inside",
+    "clip_box",
+    "export_size",
     "flat_names",
     "image_info_or_report",
     "is_image_file",
+    "mask_extent",
     "place_image",
     "polygon_area",
     "safe_join",
     "safe_name",
+    "unsupported_note",
     "warn_if_not_empty",
 ]
 

@@ -409,8 +409,8 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
                 new, next_group = coco_annotation_shapes(a, label, info.size, report, where, next_group)
                 shapes.extend(new)
             rel = file_name
-            if multi and split:
-                rel = f"{split}/{rel}"
+            if multi:  # keep the files of several JSONs apart: train/..., val/...
+                rel = f"{split or json_path.stem}/{rel}"
             ann = Annotation(
                 imagePath=os.path.basename(rel), imageWidth=info.width, imageHeight=info.height, shapes=shapes
             )

@@ -68,7 +68,8 @@ def read_image_info(path: str | Path, max_pixels: int = MAX_PIXELS) -> ImageInfo
                     orientation = 1
     except FileNotFoundError:
         raise ImageFileError(path, "file not found") from None
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, ImportError):
+        # ImportError: ultralytics patches Image.open to try pi_heif on unknown files.
         size = path.stat().st_size if path.exists() else 0
         problem = "empty file (0 bytes)" if size == 0 else "not an image (or unsupported format)"
         raise ImageFileError(path, problem) from None
@@ -115,7 +116,7 @@ def open_image(
                     out = img.copy()
     except ImageFileError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, SyntaxError, ValueError, ImportError, Image.DecompressionBombError) as err:
         raise ImageFileError(path, f"cannot decode image: {_describe(err)}") from None
     return out
 

@@ -37,12 +37,19 @@ class BlobOptions(BaseModel):
     )
     min_area: int = Field(25, ge=1, description="Smallest blob kept, in pixels of the image.")
     max_area_fraction: float = Field(
-        0.5, gt=0.0, le=1.0, description="Blobs larger than this fraction of the image are background."
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Blobs larger than this fraction of the image are background.",
     )
     label: str = Field("blob", min_length=1, description="Label of the suggested rectangles.")
-    max_blobs: int = Field(50, ge=1, description="Keep at most this many blobs per image (best first).")
+    max_blobs: int = Field(
+        50, ge=1, description="Keep at most this many blobs per image (best first)."
+    )
     max_side: int = Field(
-        512, ge=16, description="Images are shrunk to this longest side first (speed); boxes are scaled back."
+        512,
+        ge=16,
+        description="Images are shrunk to this longest side first (speed); boxes are scaled back.",
     )
     batch: int = Field(8, ge=1, description="Images handed to predict() at once.")
 
@@ -127,7 +134,9 @@ def find_blobs(values: np.ndarray, threshold: float, min_area: int = 1) -> list[
     np.maximum.at(x2, comp, xe)
     np.maximum.at(y2, comp, ys + 1)
     return [
-        Blob(int(x1[c]), int(y1[c]), int(x2[c]), int(y2[c]), int(area[c]), float(total[c] / area[c]))
+        Blob(
+            int(x1[c]), int(y1[c]), int(x2[c]), int(y2[c]), int(area[c]), float(total[c] / area[c])
+        )
         for c in range(k)
         if area[c] >= min_area
     ]
@@ -148,7 +157,9 @@ class BlobAutolabeler(Autolabeler):
     algorithm_version: ClassVar[str] = "1"
 
     def source(self) -> Source:
-        return Source(plugin=self.name, model="numpy-threshold", model_version=self.algorithm_version)
+        return Source(
+            plugin=self.name, model="numpy-threshold", model_version=self.algorithm_version
+        )
 
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         return [self.predict_one(sample.image) for sample in batch]

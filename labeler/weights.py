@@ -1,0 +1,200 @@
+"""Find model weight files: a path the user gave, a models folder, or the official download.
+
+Resolution order for a name such as ``sam_vit_b_01ec64.pth``:
+
+1. the path itself, when that file exists;
+2. ``$LABELER_MODELS/<file name>`` when the environment variable is set;
+3. the user cache folder, ``~/.cache/labeler/models/<file name>`` (``$XDG_CACHE_HOME`` is
+   honoured; ``%LOCALAPPDATA%`` on Windows);
+4. the official download, for files listed in :data:`KNOWN_WEIGHTS`, into the first folder
+   of 2-3, checked against the pinned sha256 (a mismatch is deleted and reported).
+
+When nothing works a :class:`~labeler.errors.MissingWeightsError` says which file, where to
+put it and where it comes from, in one line. ``LABELER_OFFLINE=1`` (or ``YOLO_OFFLINE``,
+``HF_HUB_OFFLINE``) skips the download attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from labeler.errors import MissingWeightsError
+
+ENV_MODELS = "LABELER_MODELS"
+OFFLINE_VARS = ("LABELER_OFFLINE", "YOLO_OFFLINE", "HF_HUB_OFFLINE")
+DOWNLOAD_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class KnownWeights:
+    """A weights file with a known origin."""
+
+    filename: str
+    url: str
+    #: Pinned sha256 of the official file; None when the publisher gives none (not verified).
+    sha256: str | None
+    what: str
+
+
+_SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
+_YOLO_BASE = "https://github.com/ultralytics/assets/releases/download/v8.2.0/"
+
+#: Official files the resolver may download. SAM digests are the published checkpoints'.
+KNOWN_WEIGHTS: dict[str, KnownWeights] = {
+    k.filename: k
+    for k in (
+        KnownWeights(
+            "sam_vit_b_01ec64.pth",
+            _SAM_BASE + "sam_vit_b_01ec64.pth",
+            "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+            "Segment Anything ViT-B (375 MB)",
+        ),
+        KnownWeights(
+            "sam_vit_l_0b3195.pth",
+            _SAM_BASE + "sam_vit_l_0b3195.pth",
+            "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+            "Segment Anything ViT-L (1.2 GB)",
+        ),
+        KnownWeights(
+            "sam_vit_h_4b8939.pth",
+            _SAM_BASE + "sam_vit_h_4b8939.pth",
+            "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+            "Segment Anything ViT-H (2.6 GB)",
+        ),
+        *(
+            KnownWeights(
+                f"yolov8{s}{t}.pt",
+                f"{_YOLO_BASE}yolov8{s}{t}.pt",
+                None,
+                f"Ultralytics YOLOv8{s}{t} (COCO)",
+            )
+            for s in "nsmlx"
+            for t in ("", "-seg", "-obb")
+        ),
+    )
+}
+
+
+def user_cache_dir() -> Path:
+    """``~/.cache/labeler/models`` (or the platform's equivalent)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "labeler" / "models"
+
+
+def model_dirs() -> list[Path]:
+    """Folders searched for weights by file name, in order."""
+    dirs = []
+    env = os.environ.get(ENV_MODELS)
+    if env:
+        dirs.append(Path(env).expanduser())
+    dirs.append(user_cache_dir())
+    return dirs
+
+
+def is_offline() -> bool:
+    """True when an offline switch is set in the environment."""
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes") for v in OFFLINE_VARS)
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file (memoised per path, size and mtime: big checkpoints are hashed once)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _digests[key] = h.hexdigest()
+    return _digests[key]
+
+
+def _where_to_put(name: str) -> str:
+    dirs = model_dirs()
+    where = str(dirs[0] / name)
+    if len(dirs) > 1:
+        where += f" (or {dirs[1] / name})"
+    elif ENV_MODELS not in os.environ:
+        where += f" (or a folder named by ${ENV_MODELS})"
+    return where
+
+
+def missing_message(name: str, option: str = "model", detail: str = "") -> str:
+    """The one-line message of a missing weights file."""
+    known = KNOWN_WEIGHTS.get(Path(name).name)
+    origin = (
+        f"it is {known.what}, from {known.url}"
+        + (f" (sha256 {known.sha256})" if known.sha256 else "")
+        if known
+        else "it is not a file labeler knows how to download"
+    )
+    msg = (
+        f"model file {name!r} not found: put it at {_where_to_put(Path(name).name)} "
+        f"or pass its path with -o {option} PATH; {origin}"
+    )
+    return msg + (f"; {detail}" if detail else "")
+
+
+def download(known: KnownWeights, dest_dir: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Download ``known`` into ``dest_dir`` atomically, checking its sha256 when pinned."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / known.filename
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{known.filename}.", suffix=".part", dir=dest_dir)
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(known.url, timeout=timeout) as resp:  # noqa: S310 - fixed URLs
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                out.write(chunk)
+                h.update(chunk)
+        if known.sha256 and h.hexdigest() != known.sha256:
+            raise MissingWeightsError(
+                f"downloaded {known.url} but its sha256 is {h.hexdigest()}, expected "
+                f"{known.sha256}: file discarded; download it by hand and put it at {dest}"
+            )
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def resolve_weights(name: str | Path, option: str = "model", allow_download: bool = True) -> Path:
+    """The local path of weights ``name`` (a path or a file name); see the module docstring.
+
+    ``option`` is the plugin option that takes the path (named in the error message).
+    """
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p
+    for d in model_dirs():
+        cand = d / p.name
+        if cand.is_file():
+            return cand
+    known = KNOWN_WEIGHTS.get(p.name)
+    if known is None or not allow_download:
+        raise MissingWeightsError(missing_message(str(name), option))
+    if is_offline():
+        raise MissingWeightsError(missing_message(str(name), option, "offline, so not downloaded"))
+    try:
+        return download(known, model_dirs()[0])
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise MissingWeightsError(
+            missing_message(str(name), option, f"download failed: {reason}")
+        ) from None

@@ -1,0 +1,179 @@
+"""The sam plugin: checkpoints, the embedding cache, the interactive session, box prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("segment_anything")
+torch = pytest.importorskip("torch")
+
+from labeler.dataset import Item  # noqa: E402
+from labeler.errors import MissingWeightsError, UsageError  # noqa: E402
+from labeler.model import Annotation, Shape, ShapeMeta, Source  # noqa: E402
+from labeler.plugin_api import Sample  # noqa: E402
+from labeler.predictions import Predictions  # noqa: E402
+from labeler_plugins import sam as samplug  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SAM = ROOT / "sample_data" / "models" / "scenes_sam_tiny.pth"
+
+#: Smaller still than the sample model: builds and runs in milliseconds.
+MICRO = {
+    "img_size": 64, "patch_size": 8, "encoder_embed_dim": 16, "encoder_depth": 2,
+    "encoder_num_heads": 2, "encoder_window_size": 4, "encoder_global_attn_indexes": [1],
+    "prompt_embed_dim": 16, "mask_in_chans": 4, "decoder_depth": 1, "decoder_mlp_dim": 32,
+    "decoder_num_heads": 2, "iou_head_hidden_dim": 16,
+}
+
+
+@pytest.fixture(scope="module")
+def micro_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = samplug.build_sam_from_config(MICRO)
+    path = tmp_path_factory.mktemp("sam") / "micro_sam.pth"
+    samplug.save_config_checkpoint(model, MICRO, path)
+    return path
+
+
+def _image(w: int = 120, h: int = 90) -> Image.Image:
+    arr = np.full((h, w, 3), 200, np.uint8)
+    arr[20:60, 30:80] = (20, 40, 220)
+    return Image.fromarray(arr)
+
+
+def _sample(tmp_path: Path, shapes: list[Shape] | None = None, prompts: Predictions | None = None) -> Sample:
+    img = _image()
+    item = Item(image_path=tmp_path / "a.jpg", label_path=tmp_path / "a.json", rel="a.jpg")
+    ann = Annotation(imagePath="a.jpg", imageWidth=img.width, imageHeight=img.height, shapes=shapes or [])
+    return Sample(item=item, annotation=ann, image=img, prompts=prompts)
+
+
+def test_checkpoint_round_trip_keeps_config_and_weights(micro_checkpoint: Path) -> None:
+    model, kind = samplug.load_sam(micro_checkpoint)
+    assert kind == "sample_tiny"
+    assert model.image_encoder.img_size == 64
+    again, _ = samplug.load_sam(micro_checkpoint, "sample_tiny")
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(MissingWeightsError, match="not a readable SAM checkpoint"):
+        samplug.load_sam(bad)
+    torch.save({"image_encoder.patch_embed.proj.weight": torch.zeros(3, 3, 16, 16)}, tmp_path / "odd.pth")
+    with pytest.raises(UsageError, match="cannot tell the SAM type"):
+        samplug.load_sam(tmp_path / "odd.pth")
+
+
+def test_session_encodes_once_per_image_content(micro_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    calls = []
+    real = session.encode
+    monkeypatch.setattr(session, "encode", lambda arr: calls.append(1) or real(arr))
+    img = _image()
+    session.set_image(img)
+    mask, score = session.predict(points=[(50, 40)], labels=[1])
+    assert mask.shape == (90, 120) and mask.dtype == bool and isinstance(score, float)
+    mask2, _ = session.predict(box=(30, 20, 80, 60), refine=True)
+    assert mask2.shape == (90, 120)
+    masks, scores = session.predict_boxes([[30, 20, 80, 60], [0, 0, 10, 10]])
+    assert masks.shape == (2, 90, 120) and scores.shape == (2,)
+    session.set_image(np.asarray(img).copy())  # same content, another object: cache hit
+    assert len(calls) == 1 and session.cache.hits == 1
+    other = np.asarray(img).copy()
+    other[0, 0] = 0
+    session.set_image(other)
+    assert len(calls) == 2
+    best, _ = session.predict(points=[(50, 40)], multimask=True)
+    assert best.shape == (90, 120)
+
+
+def test_cache_is_a_bounded_lru() -> None:
+    cache = samplug.EmbeddingCache(maxsize=2)
+    emb = samplug.Embedding(torch.zeros(1), (1, 1), (1, 1))
+    for k in ("a", "b", "c"):
+        cache.put(("m", k), emb)
+    assert len(cache) == 2 and cache.get(("m", "a")) is None and cache.get(("m", "c")) is emb
+
+
+def test_prompts_are_annotation_rectangles_plus_previous_stage(tmp_path: Path) -> None:
+    human = Shape(label="box", points=[(30, 20), (80, 60)], shape_type="rectangle")
+    poly = Shape(label="ball", points=[(1, 1), (5, 1), (5, 5)], shape_type="polygon")
+    prev = Predictions(xyxy=[[30, 20, 80, 60], [5, 5, 25, 25]], class_name=["box", "star"], confidence=[0.9, 0.4])
+    p = samplug.prompt_boxes(_sample(tmp_path, [human, poly], prev))
+    # The human rectangle repeats the first previous-stage box: prompted once.
+    assert list(p.class_name) == ["box", "star"]
+    assert np.allclose(p.confidence, [0.9, 0.4])
+    p2 = samplug.prompt_boxes(_sample(tmp_path, [human, poly]))
+    assert list(p2.class_name) == ["box"] and p2.confidence[0] == 1.0
+
+
+def test_autolabeler_polygons_and_masks(micro_checkpoint: Path, tmp_path: Path) -> None:
+    suggested = Shape(
+        label="box", points=[(28, 18), (82, 62)], shape_type="rectangle",
+        labeler=ShapeMeta(score=0.7, review="suggested", source=Source(plugin="yolo")),
+    )
+    plugin = samplug.SamAutolabeler({"checkpoint": str(micro_checkpoint), "min_area": 0, "device": "cpu"})
+    src = plugin.source()
+    assert src.plugin == "sam" and src.model == "micro_sam.pth" and len(src.model_version or "") == 12
+    (pred,) = plugin.predict([_sample(tmp_path, [suggested])])
+    # A random-init model's masks are arbitrary, but every kept one is a labeled polygon.
+    assert pred.polygons is not None and len(pred.polygons) == len(pred)
+    assert all(n == "box" for n in pred.class_name)
+    plugin_m = samplug.SamAutolabeler({"checkpoint": str(micro_checkpoint), "min_area": 0, "output": "mask"})
+    (pm,) = plugin_m.predict([_sample(tmp_path, [suggested])])
+    assert pm.masks is None or pm.masks.shape[1:] == (90, 120)
+    assert plugin_m.output_kind() == "mask"
+
+
+def test_no_prompts_no_encoding(micro_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = samplug.SamAutolabeler({"checkpoint": str(micro_checkpoint)})
+    plugin.setup()
+    assert plugin.session is not None
+    monkeypatch.setattr(plugin.session, "encode", lambda arr: pytest.fail("encoded an image without prompts"))
+    (pred,) = plugin.predict([_sample(tmp_path)])
+    assert len(pred) == 0
+
+
+def test_default_checkpoint_missing_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("LABELER_MODELS", raising=False)
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    with pytest.raises(MissingWeightsError, match="sam_vit_l_0b3195.pth"):
+        samplug.SamAutolabeler({"model_type": "vit_l"}).setup()
+
+
+def test_bf16_encoder_runs(micro_checkpoint: Path) -> None:
+    fp32 = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    bf16 = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu", precision="bf16")
+    img = np.asarray(_image())
+    a, b = fp32.encode(img).features, bf16.encode(img).features
+    assert a.dtype == b.dtype == torch.float32
+    assert torch.allclose(a, b, atol=0.1, rtol=0.1)
+
+
+@pytest.mark.skipif(not SAMPLE_SAM.exists(), reason="sample models not built")
+def test_sample_model_outlines_scene_objects() -> None:
+    """The shipped tiny SAM turns true boxes of an unlabeled scene into good masks."""
+    import json
+
+    from labeler.masks import polygon_to_mask
+
+    truth = json.loads((ROOT / "sample_data" / "truth" / "scenes_ground_truth.json").read_text())["images"]
+    name = "scene_0003.jpg"
+    img = Image.open(ROOT / "sample_data" / "scenes" / name).convert("RGB")
+    session = samplug.SamSession.from_checkpoint(SAMPLE_SAM, device="cpu")
+    session.set_image(img)
+    objs = truth[name]["objects"]
+    masks, _ = session.predict_boxes([o["bbox_xyxy"] for o in objs])
+    ious = []
+    for o, m in zip(objs, masks, strict=True):
+        gt = polygon_to_mask([tuple(p) for p in o["polygon"]], img.size)
+        ious.append(np.logical_and(m, gt).sum() / np.logical_or(m, gt).sum())
+    assert np.mean(ious) > 0.75, ious

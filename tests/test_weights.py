@@ -1,0 +1,92 @@
+"""Weights resolution: user path, models folder, cache folder, verified download, clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from labeler import weights
+from labeler.errors import MissingWeightsError
+from labeler.weights import KnownWeights, resolve_weights
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No real cache or models folder; offline unless a test says otherwise."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("LABELER_MODELS", raising=False)
+    for var in weights.OFFLINE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(weights.sys, "platform", "linux")
+    return tmp_path
+
+
+def test_a_user_path_wins(tmp_path: Path) -> None:
+    f = tmp_path / "mine.pt"
+    f.write_bytes(b"x")
+    assert resolve_weights(str(f)) == f
+
+
+def test_models_folder_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache" / "labeler" / "models"
+    cache.mkdir(parents=True)
+    (cache / "w.pt").write_bytes(b"cache")
+    assert resolve_weights("w.pt") == cache / "w.pt"
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "w.pt").write_bytes(b"env")
+    monkeypatch.setenv("LABELER_MODELS", str(models))
+    assert resolve_weights("w.pt") == models / "w.pt"
+    assert weights.model_dirs() == [models, cache]
+
+
+def test_offline_missing_known_file_says_which_where_and_whence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    with pytest.raises(MissingWeightsError) as info:
+        resolve_weights("sam_vit_b_01ec64.pth", option="checkpoint")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "sam_vit_b_01ec64.pth" in msg
+    assert "labeler/models/sam_vit_b_01ec64.pth" in msg  # where to put it
+    assert "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth" in msg
+    assert "ec2df627" in msg and "-o checkpoint PATH" in msg and "offline" in msg
+
+
+def test_unknown_missing_file() -> None:
+    with pytest.raises(MissingWeightsError, match="not a file labeler knows how to download"):
+        resolve_weights("/nowhere/custom.pt")
+
+
+def _fake_known(tmp_path: Path, payload: bytes, sha: str | None) -> KnownWeights:
+    src = tmp_path / "origin" / "fake.pth"
+    src.parent.mkdir(exist_ok=True)
+    src.write_bytes(payload)
+    return KnownWeights("fake.pth", src.as_uri(), sha, "a test file")
+
+
+def test_download_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = b"weights" * 1000
+    known = _fake_known(tmp_path, payload, hashlib.sha256(payload).hexdigest())
+    monkeypatch.setitem(weights.KNOWN_WEIGHTS, "fake.pth", known)
+    path = resolve_weights("fake.pth")
+    assert path == tmp_path / "cache" / "labeler" / "models" / "fake.pth"
+    assert path.read_bytes() == payload
+    assert weights.file_sha256(path) == known.sha256
+
+
+def test_download_with_wrong_hash_is_discarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    known = _fake_known(tmp_path, b"tampered", "0" * 64)
+    monkeypatch.setitem(weights.KNOWN_WEIGHTS, "fake.pth", known)
+    with pytest.raises(MissingWeightsError, match="sha256"):
+        resolve_weights("fake.pth")
+    folder = tmp_path / "cache" / "labeler" / "models"
+    assert not any(folder.iterdir())  # neither the file nor a partial download remains
+
+
+def test_failed_download_is_a_missing_weights_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    known = KnownWeights("gone.pth", (tmp_path / "nope.pth").as_uri(), None, "a test file")
+    monkeypatch.setitem(weights.KNOWN_WEIGHTS, "gone.pth", known)
+    with pytest.raises(MissingWeightsError, match="download failed"):
+        resolve_weights("gone.pth")
