@@ -19,6 +19,7 @@ from labeler.formats.csvfmt import load_csv, save_csv
 from labeler.formats.imagefolder import load_imagefolder, save_imagefolder
 from labeler.formats.labelme import load_labelme, save_labelme
 from labeler.formats.yolo import load_yolo, save_yolo
+from labeler.model import ImageLabel
 from labeler.plugin_api import Exporter, ExportItem, ImportedImage, Importer, Report
 
 __version__ = "0.1.0"

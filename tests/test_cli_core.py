@@ -123,3 +123,14 @@ def test_help_is_fast_and_does_not_import_heavy_libraries() -> None:
     elapsed = time.perf_counter() - t
     assert out.splitlines()[-1].startswith("[] "), out
     assert elapsed < 3.0  # < 1 s on an idle machine; generous for shared CI
+
+
+def test_labelme_classification_flags_import_as_image_labels(tmp_path) -> None:
+    src = tmp_path / "src"
+    make_image(src / "a.jpg", (20, 10))
+    write_json(src / "a.json", labelme_json("a.jpg", (20, 10), flags={"cat": True, "dog": False}))
+    res = run("import", str(src), "--from", "labelme", "--out", str(tmp_path / "out"), "-o", "flags_as_labels", "true")
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "out" / "a.json").read_text())
+    assert data["labeler"]["image_labels"] == [{"label": "cat"}]
+    assert data["flags"] == {"cat": True, "dog": False}

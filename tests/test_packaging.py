@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+
 import tomllib
 
 from tests.conftest import REPO

@@ -9,7 +9,13 @@ from pydantic import BaseModel
 
 import labeler
 from labeler.model import Issue, Shape, ShapeMeta, Source
-from labeler.pipeline import accept_shape, merge_findings, merge_suggestions, reject_shape, run_autolabel
+from labeler.pipeline import (
+    accept_shape,
+    merge_findings,
+    merge_suggestions,
+    reject_shape,
+    run_autolabel,
+)
 from labeler.plugin_api import Autolabeler
 from labeler.predictions import Predictions
 from tests.conftest import labelme_json, make_image, rect, write_json
