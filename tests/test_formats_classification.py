@@ -195,3 +195,19 @@ def test_unsafe_labels_refused(tmp_path: Path, fmt: str) -> None:
     if fmt == "csv":
         rep = run_export(open_dataset(root), exporter("csv", separator=";"), tmp_path / "o2", ExportOptions())
         assert rep.problems == [] and "two words" in (tmp_path / "o2" / "labels.csv").read_text()
+
+
+@pytest.mark.slow
+def test_imagefolder_export_loads_in_torchvision(tmp_path: Path) -> None:
+    """The real torchvision.datasets.ImageFolder reads the export, split by split."""
+    from torchvision.datasets import ImageFolder
+
+    out = tmp_path / "out"
+    run_export(open_dataset(SAMPLE / "sketches"), exporter("imagefolder"), out,
+               ExportOptions(split=[0.8, 0.2], seed=1))
+    train = ImageFolder(str(out / "train"))
+    val = ImageFolder(str(out / "val"))
+    assert len(train.classes) == 10 and train.classes == val.classes
+    assert len(train) + len(val) == 126
+    image, target = train[0]
+    assert image.size == (64, 64) and train.classes[target] in train.classes
