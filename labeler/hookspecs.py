@@ -16,6 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from labeler.gui.extensions import GuiExtension
     from labeler.plugin_api import Autolabeler, Check, Exporter, Fixer, Importer
 
 hookspec = pluggy.HookspecMarker("labeler")
@@ -50,3 +51,8 @@ def register_exporters(register: Callable[[type[Exporter]], None]) -> None:
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add extra subcommands to the ``labeler`` command-line group."""
+
+
+@hookspec
+def register_gui_extensions(register: Callable[[GuiExtension], None]) -> None:
+    """Register GUI extensions: objects with ``name`` and ``create(window)`` adding a dock or action."""

@@ -118,7 +118,7 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 def test_hookspecs_are_all_collected_by_the_registry() -> None:
     # A register_* hook that plugins.KINDS does not know would be silently ignored.
-    assert set(HOOKS) == set(plugins.KINDS) | {"register_commands"}
+    assert set(HOOKS) == set(plugins.KINDS) | {"register_commands", "register_gui_extensions"}
     pm = plugins.get_plugin_manager()
     assert all(hasattr(pm.hook, name) for name in HOOKS)
 

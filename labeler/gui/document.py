@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,10 +79,6 @@ class DiskState:
         except OSError:
             return "changed"
         return None if digest == self.digest else "changed"
-
-
-def _shape_key(shape: Shape) -> tuple[object, ...]:
-    return (shape.label, shape.shape_type, tuple(shape.points))
 
 
 class Document:
@@ -464,14 +459,3 @@ def point_in_polygon(poly: Sequence[tuple[float, float]], x: float, y: float) ->
         j = i
     return inside
 
-
-def file_mtime(path: Path) -> float:
-    """Modification time, 0 when missing."""
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
-
-
-__all__ = ["Document", "DiskState", "ExternalChangeError", "shape_distance", "point_in_polygon",
-           "file_mtime", "_shape_key"]

@@ -6,6 +6,7 @@
 - ``example_exclude`` (fixer): leaves flagged images out of exports, reversibly.
 - ``bbox-csv`` (importer and exporter): ``image,label,x1,y1,x2,y2`` rows.
 - ``labeler example-hello DIR`` (command): counts images and labels.
+- ``Example: label counts`` (GUI extension): a dock with the label counts of the open image.
 
 Only the hooks live here; each class sits in its own module, and numpy is imported inside the
 methods that use it, so that loading the plugin (``labeler --help``) stays fast.
@@ -74,3 +75,11 @@ def register_commands(cli: click.Group) -> None:
     from labeler_example_plugin.commands import hello
 
     cli.add_command(hello)
+
+
+@labeler.hookimpl
+def register_gui_extensions(register: Callable[[object], None]) -> None:
+    """Add a dock to the desktop labeler."""
+    from labeler_example_plugin.gui import LabelCountDock
+
+    register(LabelCountDock())

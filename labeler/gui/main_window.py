@@ -1,0 +1,1212 @@
+"""The main window: file list, canvas, shape/class/review panels, menus, plugin runs.
+
+A thin view over :mod:`labeler.dataset`, :mod:`labeler.pipeline` and the plugin registry:
+edits go to the open :class:`~labeler.gui.document.Document` (undo lives there), plugins run in
+:class:`~labeler.gui.workers.PluginWorker`, images decode in :class:`ImageLoader`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labeler.dataset import Dataset, Item
+from labeler.errors import LabelerError
+from labeler.gui.canvas import Canvas
+from labeler.gui.document import Document, ExternalChangeError
+from labeler.gui.file_list import FileFilterModel, FileListModel, RelRole
+from labeler.gui.label_dialog import LabelAnswer, LabelDialog
+from labeler.gui.panels import ClassPanel, ReviewPanel, ShapeListPanel
+from labeler.gui.sam import SamController, SessionFactory
+from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
+from labeler.gui.status import STATUSES, ItemStatus, status_of_annotation
+from labeler.gui.workers import ImageLoader, ListWorker, PluginWorker, StatusScanner, first_item
+from labeler.model import Shape, ShapeMeta
+
+#: Open documents kept in memory, so each image keeps its undo history while you page around.
+DOC_CACHE = 32
+#: Autosave this long after the last edit (milliseconds).
+AUTOSAVE_MS = 1500
+
+
+class MainWindow(QMainWindow):
+    """labeler's desktop window."""
+
+    imageShown = Signal(str)  # rel, when the decoded image is on screen
+    documentOpened = Signal(str)  # rel, when the annotation is shown (image may still load)
+    pluginFinished = Signal(object)  # RunSummary
+
+    def __init__(self, settings: QSettings | None = None, sam_factory: SessionFactory | None = None,
+                 max_side: int | None = None, autosave: bool = True) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings("labeler", "labeler")
+        self.dataset: Dataset | None = None
+        self.doc: Document | None = None
+        self._docs: OrderedDict[str, Document] = OrderedDict()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._rows: dict[str, int] = {}
+        self.classes: list[str] = []
+        self._clipboard: list[Shape] = []
+        self.autosave = autosave
+        self.worker: PluginWorker | None = None
+        self._scanner: StatusScanner | None = None
+        self._lister: ListWorker | None = None
+        self.last_label = ""
+        #: Called as ``resolve(doc, state)`` when a save meets a file changed on disk;
+        #: returns "overwrite", "reload" or "cancel" (a dialog by default; tests replace it).
+        self.resolve_conflict: Callable[[Document, str], str] = self._ask_conflict
+        #: Called as ``ask(label, text)``; returns a LabelAnswer or None (tests replace it).
+        self.ask_label: Callable[..., LabelAnswer | None] = self._ask_label_dialog
+        self.errors: list[str] = []
+        self.setWindowTitle("labeler")
+        self.resize(1400, 900)
+
+        screen = self.screen()
+        if max_side is None:
+            geo = screen.geometry() if screen is not None else None
+            dpr = screen.devicePixelRatio() if screen is not None else 1.0
+            max_side = int(max(geo.width(), geo.height(), 1024) * dpr) if geo is not None else 2048
+        self.loader = ImageLoader(max_side=max_side, parent=self)
+        self.loader.loaded.connect(self._image_loaded)
+        self.loader.failed.connect(self._image_failed)
+        self.sam = SamController(sam_factory, self)
+        self.sam.ready.connect(self._sam_ready)
+        self.sam.busy.connect(self._sam_busy)
+        self.sam.error.connect(lambda m: self._error(f"Segment Anything: {m}"))
+        self._sam_used = False
+
+        self.canvas = Canvas(self)
+        self.setCentralWidget(self.canvas)
+        self.label_dialog = LabelDialog(self)
+        self._build_docks()
+        self._build_actions()
+        self._build_statusbar()
+        self._connect_canvas()
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.timeout.connect(self._autosave_now)
+        self._watch_timer = QTimer(self)
+        self._watch_timer.timeout.connect(self.check_external_change)
+        self._watch_timer.start(1000)
+        self._classes_timer = QTimer(self)
+        self._classes_timer.setSingleShot(True)
+        self._classes_timer.timeout.connect(self._refresh_classes)
+        self._load_extensions()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        # files
+        self.file_model = FileListModel(self)
+        self.file_proxy = FileFilterModel(self)
+        self.file_proxy.setSourceModel(self.file_model)
+        self.file_view = QListView()
+        self.file_view.setModel(self.file_proxy)
+        self.file_view.setUniformItemSizes(True)
+        self.file_view.activated.connect(self._file_activated)
+        self.file_view.clicked.connect(self._file_activated)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search file names…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda t: self._set_filter(search=t))
+        self.status_filter = QComboBox()
+        self.status_filter.addItem("All images", "")
+        self.status_filter.addItem("Needs review", "needs_review")
+        for s in STATUSES:
+            self.status_filter.addItem(s.capitalize(), s)
+        self.status_filter.currentIndexChanged.connect(
+            lambda _i: self._set_filter(status=self.status_filter.currentData()))
+        self.issue_filter = QComboBox()
+        self.issue_filter.addItem("Any issue kind", "")
+        self.issue_filter.currentIndexChanged.connect(
+            lambda _i: self._set_filter(issue_kind=self.issue_filter.currentData() or ""))
+        self.label_filter = QComboBox()
+        self.label_filter.addItem("Any label", "")
+        self.label_filter.currentIndexChanged.connect(
+            lambda _i: self._set_filter(label=self.label_filter.currentData() or ""))
+        self.file_count = QLabel("")
+        files = QWidget()
+        lay = QVBoxLayout(files)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.search)
+        row = QHBoxLayout()
+        row.addWidget(self.status_filter)
+        row.addWidget(self.issue_filter)
+        row.addWidget(self.label_filter)
+        lay.addLayout(row)
+        lay.addWidget(self.file_view)
+        lay.addWidget(self.file_count)
+        self.files_dock = self._dock("Files", files, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self.class_panel = ClassPanel()
+        self.class_panel.toggled.connect(lambda name: self.set_image_label(name, exclusive=False))
+        self.classes_dock = self._dock("Classes (1-9: image label)", self.class_panel,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self.review_panel = ReviewPanel()
+        self.review_panel.acceptRequested.connect(self.accept_suggestion)
+        self.review_panel.rejectRequested.connect(self.reject_suggestion)
+        self.review_panel.acceptAboveRequested.connect(self.accept_above)
+        self.review_panel.nextRequested.connect(self.next_review)
+        self.review_panel.reviewedToggled.connect(self._set_reviewed)
+        self.review_panel.suggestionSelected.connect(lambda i: self.canvas.select([i]))
+        self.review_panel.fixRequested.connect(self.apply_fix)
+        self.review_panel.dismissRequested.connect(self.dismiss_issue)
+        self.review_panel.openRequested.connect(self.open_rel)
+        self.review_dock = self._dock("Review", self.review_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.shape_panel = ShapeListPanel()
+        self.shape_panel.selectionRequested.connect(self.canvas.select)
+        self.shape_panel.editRequested.connect(self.edit_label)
+        self.shapes_dock = self._dock("Shapes", self.shape_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.review_dock, self.shapes_dock], [520, 260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.files_dock, self.classes_dock], [560, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.review_dock], [360], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> None:
+        self.actions: dict[str, QAction] = {}
+        menus: dict[str, QMenu] = {}
+        for name in ("File", "Edit", "View", "Draw", "Review", "Go", "Plugins", "Help"):
+            menus[name] = self.menuBar().addMenu(f"&{name}")
+        self.plugins_menu = menus["Plugins"]
+        self.recent_menu = QMenu("Open &Recent", self)
+        for cmd in COMMANDS:
+            act = QAction(cmd.text, self)
+            if cmd.keys:
+                act.setShortcuts([QKeySequence(k) for k in cmd.keys])
+            act.setToolTip(cmd.help)
+            act.setStatusTip(cmd.help)
+            slot = getattr(self, cmd.name)
+            act.triggered.connect(lambda _checked=False, s=slot: s())
+            self.addAction(act)  # shortcuts work while docks have focus too
+            menus[cmd.menu].addAction(act)
+            self.actions[cmd.name] = act
+            if cmd.name == "open_folder":
+                menus["File"].addMenu(self.recent_menu)
+        self.actions["toggle_autosave"].setCheckable(True)
+        self.actions["toggle_autosave"].setChecked(self.autosave)
+        self.actions["toggle_shapes"].setCheckable(True)
+        for name in ("mode_edit", "mode_polygon", "mode_rectangle", "mode_circle", "mode_line",
+                     "mode_point", "mode_sam"):
+            self.actions[name].setCheckable(True)
+        self.actions["mode_edit"].setChecked(True)
+        # 1-9 set an image-level label, Shift+1-9 toggle one.
+        for k in range(1, 10):
+            QShortcut(QKeySequence(str(k)), self, activated=lambda k=k: self._number_key(k, False))
+            QShortcut(QKeySequence(f"Shift+{k}"), self, activated=lambda k=k: self._number_key(k, True))
+        tools = self.addToolBar("Tools")
+        tools.setObjectName("Tools")
+        short = {"open_folder": "Open", "save": "Save", "prev_image": "◀ Prev", "next_image": "Next ▶",
+                 "mode_edit": "Edit", "mode_polygon": "Polygon", "mode_rectangle": "Rectangle",
+                 "mode_circle": "Circle", "mode_line": "Line", "mode_point": "Point", "mode_sam": "SAM",
+                 "undo": "Undo", "redo": "Redo", "accept_suggestion": "Accept", "reject_suggestion": "Reject",
+                 "next_review": "Next to review", "fit_window": "Fit"}
+        for name, text in short.items():
+            act = self.actions[name]
+            act.setIconText(text)
+            keys = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            act.setToolTip(f"{act.text().replace('&', '').rstrip('…')} ({keys})" if keys else act.text())
+            tools.addAction(act)
+            if name in ("save", "next_image", "mode_sam", "redo"):
+                tools.addSeparator()
+        self._update_recent_menu()
+        self._rebuild_plugins_menu()
+
+    def _build_statusbar(self) -> None:
+        sb = self.statusBar()
+        self.position_label = QLabel("")
+        self.zoom_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_plugin)
+        sb.addPermanentWidget(self.position_label)
+        sb.addPermanentWidget(self.zoom_label)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+
+    def _connect_canvas(self) -> None:
+        c = self.canvas
+        c.shapeDrawn.connect(self._shape_drawn)
+        c.shapesMoved.connect(lambda idx, dx, dy: self.doc and self.doc.move_shapes(idx, dx, dy))
+        c.pointsEdited.connect(lambda i, pts: self.doc and self.doc.set_points(i, pts))
+        c.selectionChanged.connect(self._selection_changed)
+        c.editRequested.connect(self.edit_label)
+        c.samPrompt.connect(self._sam_prompt)
+        c.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
+        c.cursorMoved.connect(lambda x, y: self.position_label.setText(f"x {x:.0f}  y {y:.0f}"))
+
+    def _load_extensions(self) -> None:
+        from labeler.gui.extensions import collect_gui_extensions
+
+        errors: list[str] = []
+        self.extensions: dict[str, Any] = {}
+        for ext in collect_gui_extensions(errors):
+            try:
+                made = ext.create(self)
+            except Exception as err:  # noqa: BLE001 - a broken extension must not stop the window
+                errors.append(f"GUI extension {ext.name!r}: {type(err).__name__}: {err}")
+                continue
+            self.extensions[ext.name] = made
+            if isinstance(made, QAction):
+                self.plugins_menu.addAction(made)
+            elif isinstance(made, QWidget):
+                self._dock(ext.name, made, Qt.DockWidgetArea.RightDockWidgetArea)
+        for e in errors:
+            self._error(e)
+
+    # -- folders and images ------------------------------------------------------------------
+    def open_folder(self, directory: Path | str | None = None, labels: Path | str | None = None) -> bool:
+        """Open a dataset folder and show its first image."""
+        if directory is None or directory is False:
+            chosen = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+            if not chosen:
+                return False
+            directory = chosen
+        if not self._leave_document():
+            return False
+        try:
+            ds = Dataset(directory, labels=labels)
+            first = first_item(ds)
+        except (LabelerError, OSError) as err:
+            self._error(str(err))
+            return False
+        self._stop_scanner()
+        self._stop_lister()
+        self.dataset = ds
+        self._docs.clear()
+        self._set_doc(None)
+        self.loader.clear()
+        self.classes = []
+        # Show the first image at once; the full listing (seconds for 100,000 images) follows.
+        self.file_model.set_items([first] if first is not None else [])
+        self._rows = {first.rel: 0} if first is not None else {}
+        self._update_count()
+        self._remember_recent(ds.root)
+        self.setWindowTitle(f"labeler — {ds.root}")
+        if first is not None:
+            self.open_row(0)
+        self._lister = ListWorker(ds)
+        self._lister.listed.connect(self._listed)
+        self._lister.failed.connect(self._error)
+        self._lister.start()
+        return True
+
+    def _listed(self, items: list[Item]) -> None:
+        lister, self._lister = self._lister, None
+        if lister is not None:
+            lister.wait()
+            if lister.dataset is not self.dataset:
+                return
+        self.file_model.set_items(items)
+        self._rows = {it.rel: r for r, it in enumerate(items)}
+        for doc in self._docs.values():
+            self._sync_row(doc)
+        self._update_count()
+        row = self.current_row()
+        if row is not None:
+            self._select_in_list(row)
+            self._prefetch(row)
+        elif items:
+            self.open_row(0)
+        self._scanner = StatusScanner(items, self)
+        self._scanner.batch.connect(self._statuses_arrived)
+        self._scanner.start(StatusScanner.Priority.LowPriority)
+
+    def ensure_listed(self) -> None:
+        """Wait for the background listing (before jumping to an image by name or position)."""
+        if self._lister is not None:
+            self._lister.wait()
+            QCoreApplication.processEvents()
+            if self._lister is not None:  # the queued signal was not delivered yet
+                self._lister.listed.disconnect()
+                items = self._lister.dataset.items
+                self._listed(items)
+
+    def _stop_lister(self) -> None:
+        if self._lister is not None:
+            self._lister.listed.disconnect()
+            self._lister.wait()
+            self._lister = None
+
+    def _stop_scanner(self) -> None:
+        if self._scanner is not None:
+            self._scanner.stop()
+            self._scanner.wait()
+            self._scanner = None
+
+    def wait_for_scan(self, msecs: int = 10000) -> None:
+        """Block until the listing and the status scan end (tests, benchmarks)."""
+        self.ensure_listed()
+        if self._scanner is not None:
+            self._scanner.wait(msecs)
+        QCoreApplication.processEvents()
+        self._refresh_classes()
+
+    @property
+    def items(self) -> list[Item]:
+        return self.file_model.items
+
+    def current_row(self) -> int | None:
+        return self._rows.get(self.doc.item.rel) if self.doc is not None else None
+
+    def open_rel(self, rel: str) -> bool:
+        self.ensure_listed()
+        row = self._rows.get(rel)
+        return self.open_row(row) if row is not None else False
+
+    def open_row(self, row: int) -> bool:
+        """Show image ``row`` of the dataset (saving the current one first when autosave is on)."""
+        if self.dataset is None or not (0 <= row < len(self.items)):
+            return False
+        item = self.items[row]
+        if self.doc is not None and self.doc.item.rel == item.rel:
+            return True
+        if not self._leave_document():
+            return False
+        doc = self._docs.pop(item.rel, None)
+        if doc is not None and not doc.dirty and doc.external_change():
+            doc = None  # changed on disk while we were away and nothing of ours is pending
+        if doc is None:
+            try:
+                doc = Document.open(self.dataset, item)
+            except LabelerError as err:
+                self._error(str(err))
+                self.file_model.set_status(row, ItemStatus(error=str(err)))
+                return False
+            if doc.image_size() is None:
+                try:
+                    info = self.dataset.image_info(item)
+                    doc.annotation.imageWidth, doc.annotation.imageHeight = info.width, info.height
+                except LabelerError as err:
+                    self._error(str(err))
+        self._docs[item.rel] = doc
+        while len(self._docs) > DOC_CACHE:
+            _rel, old = self._docs.popitem(last=False)
+            if old.dirty:  # cannot drop unsaved work: keep it
+                self._docs[_rel] = old
+                self._docs.move_to_end(_rel, last=False)
+                break
+        self._set_doc(doc)
+        self._sync_row(doc)
+        cached = self.loader.cached(item.image_path)
+        self.canvas.set_image(cached)
+        if cached is not None:
+            self.imageShown.emit(item.rel)
+        else:
+            self.loader.request(item.image_path)
+        self._prefetch(row)
+        if self._sam_used and self.sam.available:
+            self.sam.set_image(item.image_path)
+        self._select_in_list(row)
+        self.documentOpened.emit(item.rel)
+        return True
+
+    def _set_doc(self, doc: Document | None) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.doc = doc
+        self.canvas.set_document(doc)
+        if doc is not None:
+            self._unsubscribe = doc.subscribe(self._doc_changed)
+        self._refresh_panels()
+        self._update_title()
+
+    def _visible_rows(self, start: int, count: int, step: int) -> list[int]:
+        """Source rows after/before ``start`` in the filtered order."""
+        out: list[int] = []
+        proxy_row = self.file_proxy.mapFromSource(self.file_model.index(start)).row()
+        if proxy_row < 0:
+            return out
+        r = proxy_row + step
+        while 0 <= r < self.file_proxy.rowCount() and len(out) < count:
+            out.append(self.file_proxy.mapToSource(self.file_proxy.index(r, 0)).row())
+            r += step
+        return out
+
+    def _prefetch(self, row: int) -> None:
+        rows = self._visible_rows(row, 2, 1) + self._visible_rows(row, 1, -1)
+        self.loader.prefetch([self.items[r].image_path for r in rows])
+
+    def _image_loaded(self, key: str, image: QImage) -> None:
+        if self.doc is not None and str(self.doc.item.image_path) == key:
+            self.canvas.set_image(image)
+            self.imageShown.emit(self.doc.item.rel)
+
+    def _image_failed(self, key: str, message: str) -> None:
+        if self.doc is not None and str(self.doc.item.image_path) == key:
+            self._error(message)
+
+    def _select_in_list(self, row: int) -> None:
+        idx = self.file_proxy.mapFromSource(self.file_model.index(row))
+        if idx.isValid():
+            self.file_view.setCurrentIndex(idx)
+            self.file_view.scrollTo(idx)
+
+    def _file_activated(self, index: Any) -> None:
+        rel = index.data(RelRole)
+        if rel is not None:
+            self.open_rel(rel)
+
+    def _set_filter(self, **kw: str) -> None:
+        self.file_proxy.set_filter(**kw)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        self.file_count.setText(f"{self.file_proxy.rowCount():,} of {len(self.items):,} images")
+
+    def _step(self, step: int, predicate: Callable[[int], bool] | None = None) -> bool:
+        self.ensure_listed()
+        row = self.current_row()
+        if row is None:
+            return self.open_row(0) if self.items else False
+        if predicate is None:
+            nxt = self._visible_rows(row, 1, step)
+            return self.open_row(nxt[0]) if nxt else False
+        r = row + step
+        while 0 <= r < len(self.items):
+            if predicate(r):
+                return self.open_row(r)
+            r += step
+        self.statusBar().showMessage("No more images to review in this direction", 4000)
+        return False
+
+    def next_image(self) -> bool:
+        return self._step(1)
+
+    def prev_image(self) -> bool:
+        return self._step(-1)
+
+    def _needs_review(self, row: int) -> bool:
+        rel = self.items[row].rel
+        doc = self._docs.get(rel)
+        if doc is not None:
+            return status_of_annotation(doc.annotation).needs_review
+        st = self.file_model.statuses[row]
+        return st is not None and st.needs_review
+
+    def next_review(self) -> bool:
+        return self._step(1, self._needs_review)
+
+    def prev_review(self) -> bool:
+        return self._step(-1, self._needs_review)
+
+    # -- document changes --------------------------------------------------------------------
+    def _doc_changed(self, what: str) -> None:
+        self.canvas.refresh()
+        self._refresh_panels()
+        self._update_title()
+        doc = self.doc
+        if doc is not None:
+            row = self._rows.get(doc.item.rel)
+            if row is not None:
+                self.file_model.set_status(row, status_of_annotation(doc.annotation), dirty=doc.dirty)
+            if what != "saved" and doc.dirty and self.autosave and self.worker is None:
+                self._autosave_timer.start(AUTOSAVE_MS)
+            for lab in doc.annotation.labels():
+                if lab not in self.classes:
+                    self._classes_timer.start(0)
+
+    def _refresh_panels(self) -> None:
+        doc = self.doc
+        self.shape_panel.show_document(doc, self.canvas.selected)
+        self.class_panel.show_classes(self.classes, doc)
+        self.review_panel.show_document(doc)
+        self.actions["undo"].setEnabled(bool(doc and (doc.can_undo or self.canvas.is_drawing)))
+        self.actions["redo"].setEnabled(bool(doc and doc.can_redo))
+
+    def _update_title(self) -> None:
+        if self.doc is None:
+            self.setWindowTitle(f"labeler — {self.dataset.root}" if self.dataset is not None else "labeler")
+            return
+        mark = " *" if self.doc.dirty else ""
+        self.setWindowTitle(f"labeler — {self.doc.item.rel}{mark}")
+
+    def _selection_changed(self, indices: list[int]) -> None:
+        self.shape_panel.select_rows(indices)
+        self.review_panel.select_shape(indices[0] if len(indices) == 1 else None)
+
+    def _statuses_arrived(self, pairs: list[tuple[int, ItemStatus]]) -> None:
+        # Open documents are the truth for their rows (they may hold unsaved edits).
+        pairs = [(r, s) for r, s in pairs if self.items[r].rel not in self._docs]
+        self.file_model.set_statuses(pairs)
+        if self.file_proxy.active:
+            self.file_proxy.invalidate()
+            self._update_count()
+        self._classes_timer.start(300)
+
+    def _refresh_classes(self) -> None:
+        labels = set(self.file_model.all_labels())
+        for d in self._docs.values():
+            labels |= set(d.annotation.labels())
+        new = sorted(labels)
+        if new != self.classes:
+            self.classes = new
+            self.label_dialog.set_labels(new)
+            self.class_panel.show_classes(new, self.doc)
+            self._fill_combo(self.label_filter, "Any label", new)
+        self._fill_combo(self.issue_filter, "Any issue kind", sorted(self.file_model.all_issue_kinds()))
+
+    @staticmethod
+    def _fill_combo(combo: QComboBox, first: str, values: list[str]) -> None:
+        current = combo.currentData()
+        have = [combo.itemData(i) for i in range(1, combo.count())]
+        if have == values:
+            return
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(first, "")
+        for v in values:
+            combo.addItem(v, v)
+        k = combo.findData(current)
+        combo.setCurrentIndex(max(k, 0))
+        combo.blockSignals(False)
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(self, doc: Document | None = None) -> bool:
+        """Save ``doc`` (default: the open one); asks what to do when the file changed on disk."""
+        doc = doc or self.doc
+        if doc is None:
+            return True
+        self._autosave_timer.stop()
+        try:
+            saved = doc.save()
+        except ExternalChangeError as err:
+            choice = self.resolve_conflict(doc, err.state)
+            if choice == "overwrite":
+                doc.save(force=True)
+                saved = True
+            elif choice == "reload":
+                doc.reload()
+                self._sync_row(doc)
+                return True
+            else:
+                return False
+        except LabelerError as err:
+            self._error(str(err))
+            return False
+        if saved:
+            self.statusBar().showMessage(f"Saved {doc.item.label_path.name}", 2000)
+        self._sync_row(doc)
+        self._update_title()
+        return True
+
+    def _sync_row(self, doc: Document) -> None:
+        row = self._rows.get(doc.item.rel)
+        if row is not None:
+            self.file_model.set_status(row, status_of_annotation(doc.annotation), dirty=doc.dirty)
+
+    def _autosave_now(self) -> None:
+        if self.autosave and self.doc is not None and self.doc.dirty and self.worker is None:
+            self.save()
+
+    def _leave_document(self) -> bool:
+        """Before showing another image: autosave, or keep the unsaved document in memory."""
+        if self.canvas.is_drawing:
+            self.canvas.cancel_drawing()
+        if self.doc is not None and self.doc.dirty and self.autosave and self.worker is None:
+            return self.save()
+        return True
+
+    def toggle_autosave(self) -> None:
+        self.autosave = self.actions["toggle_autosave"].isChecked()
+
+    def _ask_conflict(self, doc: Document, state: str) -> str:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("File changed on disk")
+        box.setText(f"{doc.item.label_path.name} was {state} on disk since you opened it "
+                    "(another program, or `labeler autolabel`, wrote it).")
+        box.setInformativeText("Overwrite it with your version, or reload it and lose your changes?")
+        over = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+        reload = box.addButton("Reload from disk", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "overwrite" if clicked is over else "reload" if clicked is reload else "cancel"
+
+    def check_external_change(self) -> None:
+        """Poll the open file: reload silently when we have nothing unsaved, else warn once."""
+        doc = self.doc
+        if doc is None or self.worker is not None:
+            return
+        state = doc.external_change()
+        if state is None:
+            return
+        if not doc.dirty and state == "changed":
+            doc.reload()
+            self._sync_row(doc)
+            self.statusBar().showMessage(f"{doc.item.label_path.name} changed on disk: reloaded", 5000)
+        elif doc.dirty:
+            self.statusBar().showMessage(
+                f"Warning: {doc.item.label_path.name} changed on disk; saving will ask before overwriting",
+                5000)
+
+    # -- drawing and editing -----------------------------------------------------------------
+    def _set_mode(self, mode: str) -> None:
+        for name in ("edit", "polygon", "rectangle", "circle", "line", "point", "sam"):
+            self.actions[f"mode_{name}"].setChecked(name == mode)
+        self.canvas.set_mode(mode)
+        self.canvas.setFocus()
+
+    def mode_edit(self) -> None:
+        self._set_mode("edit")
+
+    def mode_polygon(self) -> None:
+        self._set_mode("polygon")
+
+    def mode_rectangle(self) -> None:
+        self._set_mode("rectangle")
+
+    def mode_circle(self) -> None:
+        self._set_mode("circle")
+
+    def mode_line(self) -> None:
+        self._set_mode("line")
+
+    def mode_point(self) -> None:
+        self._set_mode("point")
+
+    def mode_sam(self) -> None:
+        if not self.sam.available:
+            self._error("Segment Anything is not available: pip install 'labeler[sam]' and set "
+                        "LABELER_SAM_CHECKPOINT to a checkpoint (see docs/gui.md)")
+            self.actions["mode_sam"].setChecked(False)
+            return
+        self._sam_used = True
+        self._set_mode("sam")
+        if self.doc is not None:
+            self.sam.set_image(self.doc.item.image_path)
+
+    def _ask_label_dialog(self, label: str = "", text: str | None = None) -> LabelAnswer | None:
+        self.label_dialog.set_labels(self.classes)
+        return self.label_dialog.ask(label, text)
+
+    def _shape_drawn(self, shape_type: str, points: list[tuple[float, float]]) -> None:
+        if self.doc is None:
+            return
+        answer = self.ask_label(self.last_label, None)
+        if answer is None:
+            return
+        self.last_label = answer.label
+        meta = ShapeMeta(text=answer.text) if answer.text else None
+        shape = Shape(label=answer.label, points=points, shape_type=shape_type, group_id=answer.group_id,
+                      labeler=meta)
+        i = self.doc.add_shape(shape)
+        self.canvas.select([i])
+        self._add_class(answer.label)
+
+    def _add_class(self, label: str) -> None:
+        if label not in self.classes:
+            self.classes = sorted({*self.classes, label})
+            self.label_dialog.set_labels(self.classes)
+            self.class_panel.show_classes(self.classes, self.doc)
+
+    def edit_label(self, index: int | None = None) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        indices = [index] if isinstance(index, int) else list(self.canvas.selected)
+        if not indices:
+            return
+        first = doc.shapes[indices[0]]
+        answer = self.ask_label(first.label, first.text)
+        if answer is None:
+            return
+        with doc.edit("Edit label"):
+            doc.set_label(indices, answer.label)
+            if len(indices) == 1:
+                doc.set_text(indices[0], answer.text)
+        self._add_class(answer.label)
+
+    def delete(self) -> None:
+        if self.doc is not None and self.canvas.selected:
+            self.doc.remove_shapes(self.canvas.selected)
+            self.canvas.select([])
+
+    def copy(self) -> None:
+        if self.doc is not None and self.canvas.selected:
+            self._clipboard = [self.doc.shapes[i].model_copy(deep=True) for i in self.canvas.selected]
+            self.statusBar().showMessage(f"Copied {len(self._clipboard)} shape(s)", 2000)
+
+    def paste(self) -> None:
+        if self.doc is not None and self._clipboard:
+            idx = self.doc.add_shapes(self._clipboard)
+            self.canvas.select(idx)
+
+    def duplicate(self) -> None:
+        if self.doc is not None and self.canvas.selected:
+            self.canvas.select(self.doc.duplicate(self.canvas.selected))
+
+    def select_all(self) -> None:
+        if self.doc is not None:
+            self.canvas.select(list(range(len(self.doc.shapes))))
+
+    def undo(self) -> None:
+        if self.canvas.undo_last_point():
+            return
+        if self.doc is not None:
+            self.doc.undo()
+
+    def redo(self) -> None:
+        if self.doc is not None:
+            self.doc.redo()
+
+    def _number_key(self, k: int, toggle: bool) -> None:
+        if k <= len(self.classes):
+            self.set_image_label(self.classes[k - 1], exclusive=not toggle)
+
+    def set_image_label(self, label: str, exclusive: bool = True) -> None:
+        """Image-level class label: ``exclusive`` replaces the others, else toggles ``label``."""
+        doc = self.doc
+        if doc is None:
+            return
+        if exclusive and doc.annotation.image_labels == [label]:
+            return
+        if exclusive:
+            with doc.edit(f"Image label {label}", what="meta") as ann:
+                ann.meta.image_labels = [lab for lab in ann.meta.image_labels if lab.review == "rejected"]
+                doc.toggle_image_label(label)
+        else:
+            doc.toggle_image_label(label)
+
+    # -- view --------------------------------------------------------------------------------
+    def zoom_in(self) -> None:
+        self.canvas.zoom_by(1.25)
+
+    def zoom_out(self) -> None:
+        self.canvas.zoom_by(0.8)
+
+    def zoom_original(self) -> None:
+        self.canvas.set_zoom(1.0)
+
+    def fit_window(self) -> None:
+        self.canvas.fit("window")
+
+    def fit_width(self) -> None:
+        self.canvas.fit("width")
+
+    def toggle_shapes(self) -> None:
+        self.canvas.hide_shapes = self.actions["toggle_shapes"].isChecked()
+        self.canvas.update()
+
+    def shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    # -- review ------------------------------------------------------------------------------
+    def _target_suggestion(self) -> int | str | None:
+        doc = self.doc
+        if doc is None:
+            return None
+        sel = [i for i in self.canvas.selected if doc.shapes[i].is_suggestion]
+        if sel:
+            return sel[0]
+        cur = self.review_panel.current_suggestion()
+        if cur is not None:
+            return cur
+        best = [(s.score or 0.0, i) for i, s in enumerate(doc.shapes) if s.is_suggestion]
+        if best:
+            return max(best)[1]
+        for lab in doc.annotation.meta.image_labels:
+            if lab.review == "suggested":
+                return f"image:{lab.label}"
+        return None
+
+    def _review(self, accept: bool) -> None:
+        doc = self.doc
+        target = self._target_suggestion()
+        if doc is None or target is None:
+            self.statusBar().showMessage("No suggestion to review here (N: next image to review)", 3000)
+            return
+        if isinstance(target, str):
+            doc.accept_image_label(target.split(":", 1)[1], accept)
+        elif accept:
+            doc.accept([target])
+        else:
+            doc.reject([target])
+        self._select_next_suggestion()
+
+    def _select_next_suggestion(self) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        nxt = [i for i, s in enumerate(doc.shapes) if s.is_suggestion]
+        self.canvas.select(nxt[:1])
+
+    def accept_suggestion(self) -> None:
+        self._review(True)
+
+    def reject_suggestion(self) -> None:
+        self._review(False)
+
+    def accept_above(self, threshold: float | None = None) -> None:
+        if self.doc is None:
+            return
+        t = self.review_panel.threshold.value() if threshold is None else float(threshold)
+        n = self.doc.accept_above(t)
+        self.statusBar().showMessage(f"Accepted {n} suggestion(s) with score ≥ {t:.2f}", 3000)
+
+    def next_suggestion(self) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        sugg = [i for i, s in enumerate(doc.shapes) if s.is_suggestion]
+        if not sugg:
+            return
+        cur = self.canvas.selected[0] if self.canvas.selected else -1
+        after = [i for i in sugg if i > cur]
+        self.canvas.select([after[0] if after else sugg[0]])
+
+    def _set_reviewed(self, value: bool) -> None:
+        if self.doc is not None and self.doc.annotation.meta.reviewed != value:
+            self.doc.set_reviewed(value)
+
+    def mark_reviewed(self) -> None:
+        if self.doc is None:
+            return
+        self.doc.set_reviewed(True)
+        self.next_review()
+
+    def apply_fix(self) -> None:
+        doc = self.doc
+        k = self.review_panel.current_issue()
+        if doc is None or k is None:
+            self.statusBar().showMessage("No open issue here", 3000)
+            return
+        issue = doc.annotation.meta.issues[k]
+        fixer = self._fixer_for(issue)
+        if fixer is not None:
+            ok = doc.apply_fix(k, lambda ann, iss: fixer.fix(doc.dataset, doc.item, ann, iss), fixer.name)
+        else:
+            ok = doc.apply_fix(k, _builtin_fix, "gui")
+        if not ok:
+            self._error(f"No fixer can apply the proposed fix of this {issue.kind} issue; "
+                        "fix it by hand and dismiss it (Shift+F)")
+
+    def _fixer_for(self, issue: Any) -> Any:
+        from labeler.plugins import get_registry
+
+        for cls in get_registry().fixers.values():
+            try:
+                fixer = cls()
+                if fixer.applies_to(issue):
+                    return fixer
+            except Exception:  # noqa: BLE001 - a broken fixer is skipped
+                continue
+        return None
+
+    def dismiss_issue(self) -> None:
+        doc = self.doc
+        k = self.review_panel.current_issue()
+        if doc is not None and k is not None:
+            doc.set_issue_state(k, "dismissed")
+
+    # -- plugins -----------------------------------------------------------------------------
+    def _rebuild_plugins_menu(self) -> None:
+        from labeler.plugins import get_registry
+
+        menu = self.plugins_menu
+        try:
+            reg = get_registry()
+        except Exception as err:  # noqa: BLE001
+            self._error(f"plugins: {err}")
+            return
+        for name, cls in sorted(reg.autolabelers.items()):
+            sub = menu.addMenu(f"Autolabel: {name}")
+            sub.setToolTipsVisible(True)
+            missing = cls.missing_requirements()
+            a1 = sub.addAction("Run on this image", lambda n=name: self.run_autolabeler(n, current_only=True))
+            a2 = sub.addAction("Run on the listed images", lambda n=name: self.run_autolabeler(n, current_only=False))
+            for a in (a1, a2):
+                a.setEnabled(not missing)
+                a.setToolTip(cls.description if not missing else f"needs: {', '.join(missing)}")
+        if reg.checks:
+            menu.addSeparator()
+        for name, cls in sorted(reg.checks.items()):
+            act = menu.addAction(f"Check: {name}", lambda n=name: self.run_check(n))
+            act.setEnabled(not cls.missing_requirements())
+        menu.addSeparator()
+
+    def _listed_items(self) -> list[Item]:
+        rows = [self.file_proxy.mapToSource(self.file_proxy.index(r, 0)).row()
+                for r in range(self.file_proxy.rowCount())]
+        return [self.items[r] for r in rows]
+
+    def run_autolabeler(self, name: str, current_only: bool = True, options: dict[str, Any] | None = None,
+                        plugin: Any = None) -> PluginWorker | None:
+        """Run an autolabeler on the open image or the listed images, in the background."""
+        from labeler.pipeline import run_autolabel
+        from labeler.plugins import get_registry
+
+        if self.dataset is None or self.worker is not None:
+            return None
+        if plugin is None:
+            try:
+                plugin = get_registry().get("autolabelers", name)(options)
+            except Exception as err:  # noqa: BLE001
+                self._error(str(err))
+                return None
+        if current_only and self.doc is None:
+            return None
+        if not self._save_before_run():
+            return None
+        items = [self.doc.item] if current_only and self.doc else self._listed_items()
+        ds = self.dataset
+
+        def job(progress: Any, should_stop: Any, on_result: Any) -> Any:
+            return run_autolabel(ds, plugin, items=items, redo=current_only, progress=progress,
+                                 should_stop=should_stop, on_result=on_result)
+
+        return self._start_worker(job, plugin.name)
+
+    def run_check(self, name: str, options: dict[str, Any] | None = None, plugin: Any = None) -> PluginWorker | None:
+        """Run a check over the listed images in the background."""
+        from labeler.pipeline import run_check
+        from labeler.plugins import get_registry
+
+        if self.dataset is None or self.worker is not None:
+            return None
+        if plugin is None:
+            try:
+                plugin = get_registry().get("checks", name)(options)
+            except Exception as err:  # noqa: BLE001
+                self._error(str(err))
+                return None
+        if not self._save_before_run():
+            return None
+        items = self._listed_items()
+        ds = self.dataset
+
+        def job(progress: Any, should_stop: Any, on_result: Any) -> Any:
+            summary, _findings = run_check(ds, plugin, items=items, progress=progress, should_stop=should_stop)
+            for item in items:  # checks write at the end: report every touched image
+                try:
+                    ann = ds.load(item)
+                except LabelerError:
+                    continue
+                if ann is not None:
+                    on_result(item, ann)
+            return summary
+
+        return self._start_worker(job, plugin.name)
+
+    def _save_before_run(self) -> bool:
+        # Plugins read the files from disk: everything edited must be there first.
+        return all(self.save(doc) for doc in list(self._docs.values()) if doc.dirty)
+
+    def _start_worker(self, job: Any, plugin_name: str) -> PluginWorker:
+        worker = PluginWorker(job, plugin_name, self)
+        worker.progress.connect(self._worker_progress)
+        worker.result.connect(lambda item, ann, n=plugin_name: self._worker_result(item, ann, n))
+        worker.done.connect(self._worker_done)
+        worker.error.connect(self._worker_error)
+        self.worker = worker
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.statusBar().showMessage(f"Running {plugin_name}…")
+        worker.start()
+        return worker
+
+    def _worker_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total}")
+
+    def _worker_result(self, item: Item, ann: Any, plugin: str) -> None:
+        doc = self._docs.get(item.rel)
+        if doc is not None:
+            doc.merge_result(ann, plugin)
+            target = doc.annotation
+        else:
+            target = ann
+        row = self._rows.get(item.rel)
+        if row is not None:
+            self.file_model.set_status(row, status_of_annotation(target),
+                                       dirty=doc.dirty if doc is not None else False)
+        self._classes_timer.start(300)
+
+    def _finish_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.wait()
+            self.worker.setParent(None)
+        self.worker = None
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    def _worker_done(self, summary: Any) -> None:
+        self._finish_worker()
+        text = f"{summary.plugin}: {summary.processed} image(s) processed, {summary.changed} changed"
+        if summary.failed:
+            text += f", {len(summary.failed)} failed"
+            self.errors.extend(summary.failed)
+        if summary.interrupted:
+            text += " (cancelled)"
+        self.statusBar().showMessage(text, 8000)
+        if self.doc is not None and self.doc.dirty and self.autosave:
+            self._autosave_timer.start(AUTOSAVE_MS)
+        self.pluginFinished.emit(summary)
+
+    def _worker_error(self, message: str) -> None:
+        self._finish_worker()
+        self._error(message)
+        self.pluginFinished.emit(None)
+
+    def cancel_plugin(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.statusBar().showMessage("Cancelling after the current image…")
+
+    # -- SAM ---------------------------------------------------------------------------------
+    def _sam_busy(self, busy: bool) -> None:
+        self.canvas.sam_busy = busy
+        self.canvas.update()
+
+    def _sam_ready(self, path: str) -> None:
+        self.statusBar().showMessage("Segment Anything ready: click the object", 3000)
+        if self.canvas.sam_points or self.canvas.sam_box:
+            self._sam_prompt([(x, y) for x, y, _ in self.canvas.sam_points],
+                             [lab for _, _, lab in self.canvas.sam_points], self.canvas.sam_box)
+
+    def _sam_prompt(self, points: list[Any], labels: list[int], box: Any) -> None:
+        if self.doc is None or not self.sam.is_ready:
+            return
+        try:
+            poly = self.sam.predict(points, labels, box)
+        except Exception as err:  # noqa: BLE001
+            self._error(f"Segment Anything: {err}")
+            return
+        self.canvas.sam_preview = poly or None
+        self.canvas.update()
+        self.statusBar().showMessage(
+            f"Segment Anything: {len(poly)} points in {self.sam.last_latency_ms:.0f} ms — Enter keeps it, Esc clears",
+            5000)
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802
+        if (self.canvas.mode == "sam" and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and self.canvas.sam_preview):
+            self.accept_sam()
+            return
+        super().keyPressEvent(event)
+
+    def accept_sam(self) -> None:
+        """Keep the SAM polygon: ask its label and add it as a shape."""
+        pts = self.canvas.sam_preview
+        if not pts or self.doc is None:
+            return
+        self.canvas.clear_sam()
+        self._shape_drawn("polygon", [tuple(p) for p in pts])
+
+    # -- misc --------------------------------------------------------------------------------
+    def _error(self, message: str) -> None:
+        self.errors.append(message)
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+
+    def _remember_recent(self, root: Path) -> None:
+        recent = [str(root)] + [p for p in self._recent() if p != str(root)]
+        self.settings.setValue("recent", recent[:10])
+        self._update_recent_menu()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value or []]
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in self._recent():
+            self.recent_menu.addAction(p, lambda p=p: self.open_folder(p))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def quit(self) -> None:
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait(10000)
+        unsaved = [d for d in self._docs.values() if d.dirty]
+        if unsaved and self.autosave:
+            for d in unsaved:
+                if not self.save(d):
+                    event.ignore()
+                    return
+        elif unsaved:
+            ans = QMessageBox.question(
+                self, "Unsaved changes", f"{len(unsaved)} image(s) have unsaved changes. Save them?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel)
+            if ans == QMessageBox.StandardButton.Cancel:
+                event.ignore()
+                return
+            if ans == QMessageBox.StandardButton.Save and not all(self.save(d) for d in unsaved):
+                event.ignore()
+                return
+        self._stop_lister()
+        self._stop_scanner()
+        self.sam.wait()
+        self.loader.wait(5000)
+        self._watch_timer.stop()
+        super().closeEvent(event)
+
+
+def _builtin_fix(ann: Any, issue: Any) -> bool:
+    """Apply the simple ``suggested_fix`` actions when no fixer plugin handles the issue."""
+    fix = issue.suggested_fix or {}
+    action = fix.get("action")
+    if action == "relabel" and fix.get("label"):
+        new = str(fix["label"])
+        if issue.shape_index is not None and 0 <= issue.shape_index < len(ann.shapes):
+            issue.undo = {"label": ann.shapes[issue.shape_index].label}
+            ann.shapes[issue.shape_index].label = new
+            return True
+        old = [lab.label for lab in ann.meta.image_labels]
+        issue.undo = {"image_labels": old}
+        from labeler.model import ImageLabel
+
+        ann.meta.image_labels = [ImageLabel(label=new)]
+        return True
+    if action == "exclude":
+        issue.undo = {"exclude": ann.meta.exclude, "exclude_reason": ann.meta.exclude_reason}
+        ann.meta.exclude = True
+        ann.meta.exclude_reason = str(fix.get("reason") or issue.kind)
+        return True
+    if action in ("set_text", "text") and issue.shape_index is not None and "text" in fix:
+        shape = ann.shapes[issue.shape_index]
+        if shape.meta is None:
+            shape.meta = ShapeMeta()
+        issue.undo = {"text": shape.meta.text}
+        shape.meta.text = str(fix["text"])
+        return True
+    return False

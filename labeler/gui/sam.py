@@ -1,0 +1,195 @@
+"""Segment Anything in the canvas, against a small interface any plugin can provide.
+
+A *segment session* is any object with::
+
+    set_image(image)                       # PIL image or (H, W, 3) uint8; slow (the encoder)
+    predict(points=..., labels=..., box=...)  # fast (the decoder): a (H, W) bool mask,
+                                              # or (mask, score)
+
+``labeler_plugins.sam.SamSession`` is one; tests use a fake. :class:`SamController` encodes the
+image in a worker as soon as it opens, so a click only runs the decoder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from labeler.gui.workers import CallWorker
+from labeler.io.images import open_image
+
+#: Environment variable naming a SAM checkpoint for the GUI tool.
+CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
+
+
+class SegmentSession(Protocol):
+    """What the SAM tool needs from a plugin."""
+
+    def set_image(self, image: Any) -> Any: ...
+
+    def predict(self, points: Sequence[Sequence[float]] | None = None,
+                labels: Sequence[int] | None = None,
+                box: Sequence[float] | None = None) -> Any: ...
+
+
+SessionFactory = Callable[[], SegmentSession]
+
+
+def find_checkpoint(start: Path | None = None) -> Path | None:
+    """``$LABELER_SAM_CHECKPOINT``, else a ``*sam*.pth`` in ``sample_data/models`` near ``start``."""
+    env = os.environ.get(CHECKPOINT_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    roots = [here.parents[2]] + ([start, *start.parents] if start is not None else [])
+    for root in roots:
+        models = root / "sample_data" / "models"
+        if models.is_dir():
+            found = sorted(models.glob("*sam*.pth"))
+            if found:
+                return found[0]
+    return None
+
+
+def plugin_session_factory(checkpoint: Path | None) -> SessionFactory | None:
+    """A factory using the built-in ``sam`` plugin's session, or None when it is not installed."""
+    try:
+        from labeler_plugins import sam as sam_plugin  # noqa: PLC0415 - heavy, optional
+    except Exception:  # noqa: BLE001 - plugin missing or broken: the tool says so
+        return None
+    session_cls = getattr(sam_plugin, "SamSession", None)
+    if session_cls is None:
+        return None
+
+    def make() -> SegmentSession:
+        if checkpoint is not None:
+            return session_cls.from_checkpoint(checkpoint)
+        plugin = sam_plugin.SamAutolabeler()
+        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        return plugin.session
+
+    return make
+
+
+def mask_to_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[float, float]]:
+    """The largest outer contour of a mask as a polygon (empty when the mask is empty)."""
+    from labeler.masks import mask_to_polygons
+
+    polys = mask_to_polygons(np.asarray(mask, dtype=bool), tolerance=tolerance, min_area=4.0)
+    if not polys:
+        return []
+    return [(round(float(x), 2), round(float(y), 2)) for x, y in polys[0]]
+
+
+class SamController(QObject):
+    """Owns a segment session; encodes each opened image in the background.
+
+    ``ready`` is emitted when the current image's embedding is available; ``predict`` answers
+    clicks from the decoder alone and returns a polygon.
+    """
+
+    ready = Signal(str)  # image path
+    busy = Signal(bool)
+    error = Signal(str)
+
+    def __init__(self, factory: SessionFactory | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.factory = factory
+        self.session: SegmentSession | None = None
+        self.current: str | None = None  # path whose embedding the session holds
+        self._wanted: str | None = None
+        self._worker: CallWorker | None = None
+        self.last_latency_ms = 0.0
+        self.last_score: float | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.factory is not None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.session is not None and self.current is not None and self.current == self._wanted
+
+    def set_image(self, path: Path) -> None:
+        """Start encoding ``path`` (the latest request wins while a previous one runs)."""
+        if self.factory is None:
+            return
+        self._wanted = str(path)
+        if self._worker is not None:
+            return  # _done picks up the latest wish
+        if self.current == self._wanted and self.session is not None:
+            self.ready.emit(self._wanted)
+            return
+        self._start(self._wanted)
+
+    def _start(self, path: str) -> None:
+        self.busy.emit(True)
+
+        def job() -> str:
+            first = self.session is None
+            if self.session is None:
+                assert self.factory is not None
+                self.session = self.factory()
+            image = open_image(path)
+            self.session.set_image(image)
+            if first:
+                # The first decoder calls pay torch's lazy set-up (hundreds of ms): pay it here,
+                # in the background, not on the user's first click.
+                c = (image.width / 2, image.height / 2)
+                b = (image.width / 4, image.height / 4, image.width * 3 / 4, image.height * 3 / 4)
+                for kw in ({"points": [c], "labels": [1]}, {"box": b}, {"points": [c], "labels": [1], "box": b}) * 2:
+                    self.session.predict(**kw)
+            return path
+
+        # No Qt parent: the thread is owned here and freed after wait() (a deleteLater racing the
+        # controller's own destruction crashed the tests).
+        self._worker = CallWorker(job)
+        self._worker.done.connect(self._done)
+        self._worker.error.connect(self._failed)
+        self._worker.start()
+
+    def _done(self, path: str) -> None:
+        self._finish_worker()
+        self.current = path
+        if self._wanted is not None and self._wanted != path:
+            self._start(self._wanted)
+            return
+        self.busy.emit(False)
+        self.ready.emit(path)
+
+    def _failed(self, message: str) -> None:
+        self._finish_worker()
+        self.busy.emit(False)
+        self.factory = None if self.session is None else self.factory
+        self.error.emit(message)
+
+    def _finish_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wait()
+            self._worker = None
+
+    def wait(self, msecs: int = 30000) -> bool:
+        """Block until the current encoding ends (tests, benchmarks)."""
+        if self._worker is None:
+            return True
+        return self._worker.wait(msecs)
+
+    def predict(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
+                box: Sequence[float] | None) -> list[tuple[float, float]]:
+        """A polygon for the prompts (decoder only); empty when not ready or nothing found."""
+        if not self.is_ready or self.session is None or (not points and box is None):
+            return []
+        t0 = time.perf_counter()
+        out = self.session.predict(points=list(points) or None, labels=list(labels) or None,
+                                   box=list(box) if box is not None else None)
+        mask, score = (out if isinstance(out, tuple) else (out, None))
+        poly = mask_to_polygon(mask)
+        self.last_latency_ms = (time.perf_counter() - t0) * 1000
+        self.last_score = score
+        return poly

@@ -1,0 +1,267 @@
+"""Background work: image decoding with prefetch, label-file status scans, plugin runs.
+
+Everything slow runs off the GUI thread and reports through signals, so the window never
+freezes. Workers never touch widgets; receivers live in the GUI thread and Qt queues the calls.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from labeler.dataset import Dataset, Item
+from labeler.gui.status import ItemStatus, status_of_file
+from labeler.io.images import IMAGE_EXTENSIONS, open_image, read_image_info
+
+
+def pil_to_qimage(img: Any) -> QImage:
+    """An RGB (or L) PIL image as a QImage that owns its memory."""
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    fmt = QImage.Format.Format_RGB888 if img.mode == "RGB" else QImage.Format.Format_Grayscale8
+    data = img.tobytes()
+    bpl = img.width * (3 if img.mode == "RGB" else 1)
+    return QImage(data, img.width, img.height, bpl, fmt).copy()
+
+
+def decode_for_display(path: Path, max_side: int | None) -> QImage:
+    """Decode ``path`` (EXIF-corrected) no larger than needed for a ``max_side`` screen.
+
+    JPEGs are decoded at a reduced DCT scale (much faster than decoding fully then shrinking):
+    the largest 1/2, 1/4 or 1/8 scale whose longest side still covers ``max_side``. The result
+    is converted to the screen's pixel format here, off the GUI thread.
+    """
+    draft = None
+    if max_side:
+        info = read_image_info(path)
+        long, short = max(info.size), min(info.size)
+        if long > max_side:
+            # draft() keeps both sides >= the request; asking (m, m) with m the short side at
+            # the target scale is independent of the EXIF rotation applied afterwards.
+            m = max(1, int(short * max_side / long))
+            draft = (m, m)
+    img = open_image(path, mode=None, draft_size=draft)
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    return pil_to_qimage(img).convertToFormat(QImage.Format.Format_RGB32)
+
+
+class _LoaderSignals(QObject):
+    loaded = Signal(str, QImage)
+    failed = Signal(str, str)
+
+
+class _DecodeTask(QRunnable):
+    def __init__(self, path: Path, max_side: int | None, signals: _LoaderSignals) -> None:
+        super().__init__()
+        self.path = path
+        self.max_side = max_side
+        self.signals = signals
+
+    def run(self) -> None:
+        try:
+            image = decode_for_display(self.path, self.max_side)
+        except Exception as err:  # noqa: BLE001 - reported to the user, never raised in a thread
+            self.signals.failed.emit(str(self.path), str(err))
+            return
+        self.signals.loaded.emit(str(self.path), image)
+
+
+class ImageLoader(QObject):
+    """Decodes images in a small thread pool and keeps the last few in an LRU cache.
+
+    ``request(path)`` decodes (unless cached or already queued) and emits ``loaded``;
+    ``prefetch(paths)`` warms the cache for the images the user will likely open next.
+    The cache is bounded, so memory stays flat while paging through a folder.
+    """
+
+    loaded = Signal(str, QImage)
+    failed = Signal(str, str)
+
+    def __init__(self, max_side: int | None = 2048, cache_size: int = 8, threads: int = 2,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.max_side = max_side
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, QImage] = OrderedDict()
+        self._pending: set[str] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._signals = _LoaderSignals()
+        self._signals.loaded.connect(self._on_loaded)
+        self._signals.failed.connect(self._on_failed)
+
+    def cached(self, path: Path) -> QImage | None:
+        """The decoded image if it is in the cache (marks it recently used)."""
+        key = str(path)
+        img = self._cache.get(key)
+        if img is not None:
+            self._cache.move_to_end(key)
+        return img
+
+    def request(self, path: Path, priority: int = 10) -> None:
+        """Decode ``path`` in the background unless cached or already on its way."""
+        key = str(path)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.loaded.emit(key, self._cache[key])
+            return
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        self._pool.start(_DecodeTask(path, self.max_side, self._signals), priority)
+
+    def prefetch(self, paths: Sequence[Path]) -> None:
+        """Decode these in the background, at low priority, without announcing them."""
+        for p in paths:
+            key = str(p)
+            if key not in self._cache and key not in self._pending:
+                self._pending.add(key)
+                self._pool.start(_DecodeTask(p, self.max_side, self._signals), 0)
+
+    def _on_loaded(self, key: str, image: QImage) -> None:
+        self._pending.discard(key)
+        self._cache[key] = image
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        self.loaded.emit(key, image)
+
+    def _on_failed(self, key: str, message: str) -> None:
+        self._pending.discard(key)
+        self.failed.emit(key, message)
+
+    def clear(self) -> None:
+        """Forget cached images (another folder was opened)."""
+        self._cache.clear()
+
+    def wait(self, msecs: int = 5000) -> bool:
+        """Wait for queued decodes (tests, shutdown)."""
+        return self._pool.waitForDone(msecs)
+
+
+def first_item(dataset: Dataset) -> Item | None:
+    """The dataset's first image, found without listing the whole folder.
+
+    Uses the same ordered walk as :meth:`Dataset.scan`, stopping at the first image, so the
+    window can show it while the full listing of a 100,000-image folder runs in the background.
+    """
+    for entry in dataset._walk(dataset.root):
+        if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            path = Path(entry.path)
+            return Item(path, dataset.label_path_for(path), path.relative_to(dataset.root).as_posix())
+    return None
+
+
+class ListWorker(QThread):
+    """Lists a dataset folder (:meth:`Dataset.scan`) in the background."""
+
+    listed = Signal(object)  # list[Item]
+    failed = Signal(str)
+
+    def __init__(self, dataset: Dataset, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.dataset = dataset
+
+    def run(self) -> None:
+        try:
+            items = self.dataset.items
+        except Exception as err:  # noqa: BLE001 - shown in the window
+            self.failed.emit(str(err))
+            return
+        self.listed.emit(items)
+
+
+class StatusScanner(QThread):
+    """Reads every label file's status in the background and reports it in batches."""
+
+    batch = Signal(list)  # list[tuple[int, ItemStatus]]
+
+    def __init__(self, items: Sequence[Item], parent: QObject | None = None, chunk: int = 500) -> None:
+        super().__init__(parent)
+        self.items = list(items)
+        self.chunk = chunk
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the scan to end soon."""
+        self._stop.set()
+
+    def run(self) -> None:
+        out: list[tuple[int, ItemStatus]] = []
+        for row, item in enumerate(self.items):
+            if self._stop.is_set():
+                return
+            out.append((row, status_of_file(item.label_path)))
+            if len(out) >= self.chunk:
+                self.batch.emit(out)
+                out = []
+                self.msleep(1)  # leave the GIL to the GUI thread now and then
+        if out:
+            self.batch.emit(out)
+
+
+#: A job run by :class:`PluginWorker`: ``job(progress, should_stop, on_result) -> summary``.
+Job = Callable[[Callable[[int, int, str], None], Callable[[], bool], Callable[[Any, Any], None]], Any]
+
+
+class PluginWorker(QThread):
+    """Runs a plugin job (a :mod:`labeler.pipeline` call) with progress, results and cancel."""
+
+    progress = Signal(int, int, str)
+    result = Signal(object, object)  # (Item, Annotation) as each image is done
+    done = Signal(object)  # the RunSummary (or whatever the job returns)
+    error = Signal(str)
+
+    def __init__(self, job: Job, title: str = "", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.job = job
+        self.title = title
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop after the current image (the pipeline checks between images)."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        try:
+            summary = self.job(
+                lambda d, t, m="": self.progress.emit(d, t, m),
+                self._cancel.is_set,
+                lambda item, ann: self.result.emit(item, ann.model_copy(deep=True)),
+            )
+        except Exception as err:  # noqa: BLE001 - shown in the window
+            self.error.emit(f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=4)}")
+            return
+        self.done.emit(summary)
+
+
+class CallWorker(QThread):
+    """Runs one function in the background (SAM embeddings); emits ``done(result)`` or ``error``."""
+
+    done = Signal(object)
+    error = Signal(str)
+
+    def __init__(self, fn: Callable[[], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fn = fn
+
+    def run(self) -> None:
+        try:
+            out = self.fn()
+        except Exception as err:  # noqa: BLE001
+            self.error.emit(f"{type(err).__name__}: {err}")
+            return
+        self.done.emit(out)

@@ -1,0 +1,149 @@
+"""GUI fixtures: a window on a small real dataset, settings kept in tmp_path, offscreen."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
+
+from labeler.gui.label_dialog import LabelAnswer  # noqa: E402
+from labeler.gui.main_window import MainWindow  # noqa: E402
+
+
+def make_image(path: Path, size: tuple[int, int], seed: int = 0) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 255, size=(size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def rect(label: str, x1: float, y1: float, x2: float, y2: float, **extra: object) -> dict:
+    return {"label": label, "points": [[x1, y1], [x2, y2]], "group_id": None, "description": "",
+            "shape_type": "rectangle", "flags": {}, **extra}
+
+
+def labelme_json(image: str, size: tuple[int, int], shapes: list[dict], **extra: object) -> dict:
+    return {"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": image, "imageData": None,
+            "imageHeight": size[1], "imageWidth": size[0], **extra}
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def gui_dataset(tmp_path: Path) -> Path:
+    """Four images: two labeled (one with suggestions), one with an issue, one unlabeled."""
+    root = tmp_path / "ds"
+    make_image(root / "a.jpg", (120, 90), seed=1)
+    write_json(root / "a.json", labelme_json("a.jpg", (120, 90), [rect("cat", 10, 10, 50, 40)]))
+    make_image(root / "b.jpg", (120, 90), seed=2)
+    sugg = {"source": {"plugin": "fake"}, "review": "suggested"}
+    write_json(root / "b.json", labelme_json("b.jpg", (120, 90), [
+        rect("dog", 5, 5, 40, 40, labeler={**sugg, "score": 0.9}),
+        rect("cat", 60, 20, 100, 70, labeler={**sugg, "score": 0.3}),
+    ]))
+    make_image(root / "c.jpg", (120, 90), seed=3)
+    write_json(root / "c.json", labelme_json("c.jpg", (120, 90), [rect("dog", 10, 10, 50, 50)], labeler={
+        "issues": [{"kind": "mislabel", "score": 0.8, "detail": "looks like a cat",
+                    "suggested_fix": {"action": "relabel", "label": "cat"}, "shape_index": 0,
+                    "source": {"plugin": "fakecheck"}}]}))
+    make_image(root / "d.jpg", (120, 90), seed=4)
+    return root
+
+
+class Answers:
+    """Scripted answers for the label dialog (what a person would type)."""
+
+    def __init__(self) -> None:
+        self.queue: list[LabelAnswer | None] = []
+        self.asked: list[tuple[str, str | None]] = []
+
+    def __call__(self, label: str = "", text: str | None = None) -> LabelAnswer | None:
+        self.asked.append((label, text))
+        return self.queue.pop(0) if self.queue else None
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings, max_side=512)
+    w.answers = Answers()  # type: ignore[attr-defined]
+    w.ask_label = w.answers  # type: ignore[attr-defined]
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.autosave = False
+    for d in w._docs.values():
+        d._dirty = False
+    w.close()
+
+
+class GuiDriver:
+    """Small helpers that act like a person on the window (qtbot mouse and keys)."""
+
+    def __init__(self, qtbot, window: MainWindow) -> None:  # noqa: ANN001
+        self.qtbot = qtbot
+        self.window = window
+
+    def open(self, root: Path) -> None:
+        open_and_wait(self.qtbot, self.window, root)
+
+    def drag(self, a: tuple[float, float], b: tuple[float, float]) -> None:
+        drag(self.qtbot, self.window, a, b)
+
+    def click(self, x: float, y: float, button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
+        click(self.qtbot, self.window, x, y, button)
+
+    def key(self, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        self.qtbot.keyClick(self.window.canvas, key, modifier)
+
+    def label_next(self, label: str, text: str | None = None) -> None:
+        self.window.answers.queue.append(LabelAnswer(label=label, text=text))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def gui(qtbot, window: MainWindow) -> GuiDriver:  # noqa: ANN001
+    return GuiDriver(qtbot, window)
+
+
+def open_and_wait(qtbot, window: MainWindow, root: Path) -> None:
+    with qtbot.waitSignal(window.imageShown, timeout=5000):
+        assert window.open_folder(root)
+    window.wait_for_scan()
+    qtbot.wait(20)
+
+
+def widget_pos(window: MainWindow, x: float, y: float) -> QPoint:
+    p: QPointF = window.canvas.to_widget(x, y)
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def drag(qtbot, window: MainWindow, a: tuple[float, float], b: tuple[float, float]) -> None:
+    """Press at image point ``a``, move, release at ``b`` (left button)."""
+    c = window.canvas
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=widget_pos(window, *a))
+    qtbot.mouseMove(c, widget_pos(window, (a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+    qtbot.mouseMove(c, widget_pos(window, *b))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=widget_pos(window, *b))
+
+
+def click(qtbot, window: MainWindow, x: float, y: float,
+          button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
+    qtbot.mouseClick(window.canvas, button, pos=widget_pos(window, x, y))
