@@ -297,6 +297,8 @@ def plugins_cmd(as_json: bool) -> None:
         provides = {k: sorted(v) for k, v in rec.provides.items()}
         if rec.commands:
             provides["commands"] = ["(CLI subcommands)"]
+        if rec.gui_extensions:
+            provides["gui"] = ["(docks or menu actions)"]
         rows.append(
             {
                 "name": rec.name,
@@ -510,6 +512,11 @@ def import_cmd(
     help="Format option.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option(
+    "--class-weights",
+    is_flag=True,
+    help="Also write OUT/class_weights.json (inverse frequency, effective number; train split).",
+)
 def export_cmd(
     directory: Path,
     labels: Path | None,
@@ -524,6 +531,7 @@ def export_cmd(
     mapping: str | None,
     options: Sequence[tuple[str, str]],
     as_json: bool,
+    class_weights: bool = False,
 ) -> None:
     """Write the dataset in a training format that training scripts read directly.
 
@@ -554,6 +562,10 @@ def export_cmd(
     )
     ds = _open(directory, labels)
     report = run_export(ds, exporter, out, opts)  # type: ignore[arg-type]
+    if class_weights:
+        from labeler.balance import write_class_weights
+
+        report.notes.append(f"class weights: {write_class_weights(ds, opts, out)}")
     _print_report(report, as_json, f"exported to {out}")
 
 

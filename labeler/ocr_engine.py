@@ -135,10 +135,7 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 
 def to_array(image: Any) -> np.ndarray:
     """A PIL image or array -> RGB uint8 array (H, W, 3)."""
-    if isinstance(image, np.ndarray):
-        arr = image
-    else:
-        arr = np.asarray(image.convert("RGB"))
+    arr = image if isinstance(image, np.ndarray) else np.asarray(image.convert("RGB"))
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     return np.ascontiguousarray(arr[:, :, :3])

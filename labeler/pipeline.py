@@ -472,6 +472,13 @@ def run_fix(
             if wanted is not None and issue.kind not in wanted:
                 continue
             try:
+                if dry_run and plugin.modifies_images:
+                    # Its fix writes image files: describe it, do not call it.
+                    if undo and issue.state == "fixed" and issue.fixed_by == plugin.name:
+                        touched += 1
+                    elif not undo and plugin.applies_to(issue) and (issue.score or 0.0) >= min_score:
+                        touched += 1
+                    continue
                 if undo:
                     if issue.state != "fixed" or issue.fixed_by != plugin.name:
                         continue

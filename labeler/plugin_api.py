@@ -245,6 +245,9 @@ class Fixer(Plugin):
 
     #: Issue kinds this fixer handles.
     kinds: ClassVar[tuple[str, ...]] = ()
+    #: True for fixers that write image files (the orientation fix writes a rotated copy after
+    #: moving the original aside); a dry run then describes the fix without calling it.
+    modifies_images: ClassVar[bool] = False
 
     def applies_to(self, issue: Issue) -> bool:
         """Whether this fixer can fix ``issue`` (default: by kind, open issues only)."""
@@ -253,7 +256,8 @@ class Fixer(Plugin):
     def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
         """Edit ``annotation`` in place to resolve ``issue``; store undo data in ``issue``.
 
-        Return True when something changed. Never modify image files in place.
+        Return True when something changed. Never overwrite an original image: a fixer that
+        must change pixels sets ``modifies_images`` and keeps the original (see docs/ocr.md).
         """
         raise NotImplementedError
 

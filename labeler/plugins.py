@@ -47,6 +47,7 @@ class PluginRecord:
     provides: dict[str, list[str]] = field(default_factory=dict)
     classes: list[type[Plugin]] = field(default_factory=list)
     commands: bool = False
+    gui_extensions: bool = False
     error: str | None = None
 
     @property
@@ -233,6 +234,8 @@ def get_registry() -> Registry:
                 reg.warnings.append(f"plugin {record.name!r}: {record.error}")
     for impl in pm.hook.register_commands.get_hookimpls():
         reg.plugins[impl.plugin_name].commands = True
+    for impl in pm.hook.register_gui_extensions.get_hookimpls():
+        reg.plugins[impl.plugin_name].gui_extensions = True
     _registry = reg
     return reg
 

@@ -47,11 +47,70 @@ border:1px solid #ddd;border-radius:6px;font-size:12px}}
 .card img{{max-width:{THUMB}px;max-height:{THUMB}px;display:block;margin:auto;image-rendering:pixelated}}
 .related img{{max-width:{THUMB // 2}px;max-height:{THUMB // 2}px;border:2px solid #e90}}
 .score{{font-weight:bold;color:#b00}}
+.group{{display:flex;gap:.6em;align-items:flex-start;margin:.6em 0;padding:.5em;
+border:1px solid #ddd;border-radius:6px;overflow-x:auto;font-size:12px}}
+.member{{width:{THUMB + 20}px;text-align:center}}
+.member img{{max-width:{THUMB}px;max-height:{THUMB}px;display:block;margin:auto;image-rendering:pixelated;
+border:3px solid #e90}}
+.member.kept img{{border-color:#2a2}}
+.src{{color:#666;font-size:12px}}
 """
+
+#: Issue kinds shown as groups of images side by side (the kept one first) instead of cards.
+GROUP_KINDS = ("duplicate", "near_duplicate", "leakage")
+
+
+def class_distribution_svg(counts: dict[str, int], width: int = 640, bar: int = 18) -> str:
+    """An inline SVG horizontal bar chart of ``{class: count}`` (largest first)."""
+    if not counts:
+        return ""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    biggest = max(n for _, n in items) or 1
+    label_w, pad = 150, 4
+    plot_w = width - label_w - 60
+    h = len(items) * (bar + pad) + pad
+    rows = []
+    for i, (name, n) in enumerate(items):
+        y = pad + i * (bar + pad)
+        w = max(1.0, plot_w * n / biggest)
+        rows.append(
+            f"<text x='{label_w - 6}' y='{y + bar - 5}' text-anchor='end'>{html.escape(name[:24])}</text>"
+            f"<rect x='{label_w}' y='{y}' width='{w:.1f}' height='{bar}' fill='#4a90d9'>"
+            f"<title>{html.escape(name)}: {n}</title></rect>"
+            f"<text x='{label_w + w + 4:.1f}' y='{y + bar - 5}'>{n}</text>"
+        )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{h}' "
+        f"font-family='sans-serif' font-size='12' role='img' aria-label='class distribution'>"
+        + "".join(rows) + "</svg>"
+    )
+
+
+def _class_counts(ds: Dataset) -> dict[str, int]:
+    try:
+        from labeler.stats import compute_stats
+
+        return dict(compute_stats(ds)["classes"])
+    except Exception:  # noqa: BLE001 - the plot is an extra; never lose the report over it
+        return {}
+
+
+def _duplicate_groups(rows: Sequence[Finding]) -> list[tuple[str, list[Finding]]]:
+    """Findings of :data:`GROUP_KINDS` grouped by the image each group keeps."""
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in rows:
+        fix = f.issue.suggested_fix or {}
+        keep = str(fix.get("keep") or (f.issue.related_files[0] if f.issue.related_files else f.rel))
+        groups[keep].append(f)
+    return sorted(groups.items(), key=lambda kv: (-max(f.issue.score or 0.0 for f in kv[1]), kv[0]))
 
 
 def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> None:
-    """A page grouped by issue kind, ranked by score, with thumbnails embedded (no other files)."""
+    """A page grouped by issue kind, ranked by score, with thumbnails embedded (no other files).
+
+    It opens with the class distribution (an SVG bar chart) and shows duplicate groups side by
+    side, the kept image first.
+    """
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         groups[f.issue.kind].append(f)
@@ -70,8 +129,41 @@ def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> N
             cache[rel] = _thumb(ds, rel)
         return cache[rel]
 
+    counts = _class_counts(ds)
+    if counts:
+        n = sum(counts.values())
+        ratio = max(counts.values()) / max(min(counts.values()), 1)
+        parts.append(f"<h2>Class distribution ({len(counts)} classes, {n} labels, "
+                     f"largest / smallest {ratio:.1f})</h2>")
+        parts.append(class_distribution_svg(counts))
+
+    dup_rows = [f for f in findings if f.issue.kind in GROUP_KINDS]
+    if dup_rows:
+        dup_groups = _duplicate_groups(dup_rows)
+        parts.append(f"<h2>Duplicate groups ({len(dup_groups)} groups, {len(dup_rows)} copies)</h2>")
+        parts.append("<p class='src'>Green: the image kept; orange: copies that "
+                     "<code>labeler fix --plugin duplicates</code> excludes from export.</p>")
+        for keep, members in dup_groups[:300]:
+            cells = [f"<div class='member kept'><img src='{thumb(keep)}' alt=''>"
+                     f"<b>{html.escape(keep)}</b><div>kept</div></div>"]
+            for f in sorted(members, key=lambda f: f.rel):
+                i = f.issue
+                score = f"{i.score:.2f}" if i.score is not None else "-"
+                cells.append(
+                    f"<div class='member'><img src='{thumb(f.rel)}' alt=''><b>{html.escape(f.rel)}</b>"
+                    f"<div class='score'>{html.escape(i.kind)} {score}</div>"
+                    f"<div>{html.escape(i.detail)}</div></div>"
+                )
+            parts.append("<div class='group'>" + "".join(cells) + "</div>")
+
     for kind, rows in sorted(groups.items()):
+        if kind in GROUP_KINDS:
+            continue
+        sources = sorted({f"{f.issue.source.plugin}" + (f" ({f.issue.source.model})" if f.issue.source.model else "")
+                          for f in rows if f.issue.source is not None})
         parts.append(f"<h2>{html.escape(kind)} ({len(rows)})</h2>")
+        if sources:
+            parts.append(f"<div class='src'>from {html.escape(', '.join(sources))}</div>")
         for f in sorted(rows, key=lambda f: -(f.issue.score or 0.0))[:500]:
             i = f.issue
             score = f"{i.score:.2f}" if i.score is not None else "-"

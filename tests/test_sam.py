@@ -11,12 +11,13 @@ from PIL import Image
 pytest.importorskip("segment_anything")
 torch = pytest.importorskip("torch")
 
+from labeler_plugins import sam as samplug  # noqa: E402
+
 from labeler.dataset import Item  # noqa: E402
 from labeler.errors import MissingWeightsError, UsageError  # noqa: E402
 from labeler.model import Annotation, Shape, ShapeMeta, Source  # noqa: E402
 from labeler.plugin_api import Sample  # noqa: E402
 from labeler.predictions import Predictions  # noqa: E402
-from labeler_plugins import sam as samplug  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SAM = ROOT / "sample_data" / "models" / "scenes_sam_tiny.pth"

@@ -20,11 +20,12 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 pytest.importorskip("ultralytics")
 torch = pytest.importorskip("torch")
 
+from labeler_plugins.yolo import YoloAutolabeler, predictions_from_ultralytics  # noqa: E402
+
 from labeler.dataset import open_dataset  # noqa: E402
 from labeler.errors import UsageError  # noqa: E402
 from labeler.io.labelfile import load_annotation, save_annotation  # noqa: E402
 from labeler.pipeline import reject_shape, run_autolabel  # noqa: E402
-from labeler_plugins.yolo import YoloAutolabeler, predictions_from_ultralytics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENES = ROOT / "sample_data" / "scenes"

@@ -1,0 +1,235 @@
+"""``labeler autolabel --plugin yolo_sam`` vs ``ultralytics.data.annotator.auto_annotate``.
+
+Same images (ultralytics' bus.jpg and zidane.jpg), same models (a random-init YOLOv8n and a
+random-init SAM vit_b, saved once to files that both sides load), same boxes (``conf 0``,
+``max_det 15``: a random detector always gives 15). A random-init vit_b costs exactly what a
+real checkpoint costs. Each side runs in its own process, so that peak memory (ru_maxrss) is
+its own; images per second count everything, model loading included.
+
+    python bench/autolabel.py                       # default numerics (fp32) and the bf16 option
+    python bench/autolabel.py --repeat 3            # 6 images per side: memory must not grow
+    python bench/autolabel.py --profile             # where the time goes, stage by stage
+
+``--repeat N`` uses each image N times, each copy with one pixel changed, so that no side can
+reuse an embedding across copies. Results: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MAX_DET = 15
+IMGSZ = 640
+VIT_B_GFLOP = 970.0  # image encoder at 1024 px, forward
+
+
+def make_models(work: Path) -> tuple[Path, Path]:
+    """Random-init YOLOv8n and SAM vit_b, saved where both sides can load them."""
+    import torch
+    from segment_anything import sam_model_registry
+    from ultralytics import YOLO
+
+    det, sam = work / "yolov8n_random.pt", work / "sam_b.pt"  # ultralytics picks vit_b by the name
+    if not det.exists():
+        torch.manual_seed(0)
+        YOLO("yolov8n.yaml").save(str(det))
+    if not sam.exists():
+        torch.manual_seed(0)
+        torch.save(sam_model_registry["vit_b"](None).state_dict(), sam)
+    return det, sam
+
+
+def make_images(work: Path, repeat: int) -> Path:
+    """bus.jpg and zidane.jpg, ``repeat`` times, each copy one pixel different (PNG, lossless)."""
+    import numpy as np
+    from PIL import Image
+    from ultralytics.utils import ASSETS
+
+    folder = work / f"images_x{repeat}"
+    if folder.exists():
+        return folder
+    folder.mkdir()
+    for name in ("bus.jpg", "zidane.jpg"):
+        arr = np.asarray(Image.open(ASSETS / name).convert("RGB")).copy()
+        for k in range(repeat):
+            if k:
+                arr[0, 0, 0] = (int(arr[0, 0, 0]) + 1) % 256
+            Image.fromarray(arr).save(folder / f"{Path(name).stem}_{k}.png")
+    return folder
+
+
+def run_ultralytics(images: Path, det: Path, sam: Path, out: Path) -> dict:
+    from ultralytics.data.annotator import auto_annotate
+
+    t0 = time.perf_counter()
+    auto_annotate(data=str(images), det_model=str(det), sam_model=str(sam), device="cpu",
+                  conf=0.0, imgsz=IMGSZ, max_det=MAX_DET, output_dir=str(out))
+    seconds = time.perf_counter() - t0
+    lines = sum(len(p.read_text().splitlines()) for p in out.glob("*.txt"))
+    return {"seconds": seconds, "objects": lines}
+
+
+def run_labeler(images: Path, det: Path, sam: Path, precision: str) -> dict:
+    from labeler_plugins.yolo_sam import YoloSamAutolabeler
+
+    from labeler.dataset import open_dataset
+    from labeler.pipeline import run_autolabel
+
+    plugin = YoloSamAutolabeler({
+        "yolo": {"model": str(det), "conf": 0.0, "max_det": MAX_DET, "imgsz": IMGSZ, "device": "cpu", "batch": 1},
+        "sam": {"checkpoint": str(sam), "device": "cpu", "precision": precision, "min_area": 0},
+    })
+    t0 = time.perf_counter()
+    summary = run_autolabel(open_dataset(images), plugin)
+    seconds = time.perf_counter() - t0
+    if summary.failed:
+        raise RuntimeError(summary.failed)
+    return {"seconds": seconds, "objects": sum(summary.per_class.values())}
+
+
+def side(args: argparse.Namespace) -> None:
+    """One side, in this process; prints one JSON line."""
+    import torch
+
+    work = Path(args.work)
+    det, sam = make_models(work)
+    images = make_images(work, args.repeat)
+    n = len(list(images.glob("*.png")))
+    if args.side == "ultralytics":
+        out = work / "ultralytics_labels"
+        shutil.rmtree(out, ignore_errors=True)
+        res = run_ultralytics(images, det, sam, out)
+    else:
+        copy = work / f"labeler_{args.side}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(images, copy)  # no label files yet: a fresh run
+        res = run_labeler(copy, det, sam, "bf16" if args.side == "labeler-bf16" else "fp32")
+    res.update(
+        side=args.side, images=n, images_per_s=n / res["seconds"], threads=torch.get_num_threads(),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+    print(json.dumps(res))
+
+
+def mask_agreement(work: Path) -> dict:
+    """Mask IoU of the bf16 encoder against fp32, same boxes (the fast option's cost)."""
+    import numpy as np
+    from labeler_plugins.sam import SamSession
+    from PIL import Image
+    from ultralytics import YOLO
+
+    det, sam = make_models(work)
+    yolo = YOLO(str(det))
+    fp32 = SamSession.from_checkpoint(sam, device="cpu")
+    bf16 = SamSession.from_checkpoint(sam, device="cpu", precision="bf16")
+    ious, changed = [], []
+    for img_path in sorted(make_images(work, 1).glob("*.png")):
+        img = np.asarray(Image.open(img_path).convert("RGB"))
+        boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)[0].boxes.xyxy.numpy()
+        fp32.set_image(img)
+        bf16.set_image(img)
+        a, _ = fp32.predict_boxes(boxes)
+        b, _ = bf16.predict_boxes(boxes)
+        for x, y in zip(a, b, strict=True):
+            union = np.logical_or(x, y).sum()
+            ious.append(float(np.logical_and(x, y).sum() / union) if union else 1.0)
+            changed.append(float(np.logical_xor(x, y).mean()))
+    return {"masks": len(ious), "mean_iou_bf16_vs_fp32": float(np.mean(ious)), "min_iou": float(np.min(ious)),
+            "mean_pixels_changed": float(np.mean(changed))}
+
+
+def profile(work: Path) -> dict:
+    """Time each stage of one image (bus.jpg) in-process: where the time goes."""
+    import numpy as np
+    import torch
+    from labeler_plugins.sam import SamSession
+    from PIL import Image
+    from ultralytics import YOLO
+
+    from labeler.masks import mask_to_polygons
+
+    det, sam = make_models(work)
+    path = sorted(make_images(work, 1).glob("bus_*.png"))[0]
+    out: dict = {}
+    t = time.perf_counter()
+    img = np.asarray(Image.open(path).convert("RGB"))
+    out["read_image_s"] = time.perf_counter() - t
+    yolo = YOLO(str(det))
+    yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)  # warm up
+    t = time.perf_counter()
+    boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)[0].boxes.xyxy.numpy()
+    out["yolo_s"] = time.perf_counter() - t
+    for precision in ("fp32", "bf16"):
+        session = SamSession.from_checkpoint(sam, device="cpu", precision=precision)
+        session.encode(img[:64, :64])  # warm up
+        t = time.perf_counter()
+        session.set_image(img)
+        enc = time.perf_counter() - t
+        out[f"sam_encoder_{precision}_s"] = enc
+        out[f"sam_encoder_{precision}_gflops"] = VIT_B_GFLOP / enc
+        t = time.perf_counter()
+        masks, _ = session.predict_boxes(boxes)
+        out[f"sam_decoder_{len(boxes)}_boxes_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for m in masks:
+        mask_to_polygons(m, 1.0)
+    out["masks_to_polygons_s"] = time.perf_counter() - t
+    out["threads"] = torch.get_num_threads()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=1, help="use each image this many times")
+    parser.add_argument("--sides", default="ultralytics,labeler,labeler-bf16")
+    parser.add_argument("--profile", action="store_true", help="time each stage instead")
+    parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help="folder for models and images (default: a temp folder)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("LABELER_OFFLINE", "1")
+    if args.side:
+        side(args)
+        return 0
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="labeler-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(work / "ultralytics"))
+    make_models(work)
+    if args.profile:
+        print(json.dumps(profile(work), indent=2))
+        return 0
+    results = {}
+    for name in args.sides.split(","):
+        cmd = [sys.executable, __file__, "--side", name, "--work", str(work), "--repeat", str(args.repeat)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode:
+            print(proc.stdout, proc.stderr, file=sys.stderr)
+            return 1
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = results[name]
+        print(f"{name:<13} {r['images']} images  {r['seconds']:7.1f} s  {r['images_per_s']:.4f} images/s  "
+              f"peak {r['peak_rss_mb']:.0f} MB  ({r['objects']} objects)", flush=True)
+    base = results.get("ultralytics")
+    if base:
+        for name, r in results.items():
+            if name != "ultralytics":
+                print(f"{name} / auto_annotate throughput: {r['images_per_s'] / base['images_per_s']:.2f}x")
+    if "labeler-bf16" in results:
+        print("bf16 vs fp32 masks:", json.dumps(mask_agreement(work)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,351 @@
+"""``duplicates``: exact and near-duplicate images, and copies across train/val/test (leakage).
+
+Check ``duplicates`` (dataset-wide):
+
+- exact duplicates: the same file bytes (sha256);
+- near-duplicates: the same picture flipped, rotated by 90/180/270 degrees, rescaled,
+  recompressed or slightly cropped. Each image gets a 255-bit perceptual hash (DCT of a 64x64
+  grey thumbnail, its low 16x16 frequencies against their median) for each of its 8 flips and
+  rotations; two images match when the hash of one is within ``max_distance`` bits of one of the
+  other's 8. Large sets first shortlist neighbours on a flip- and rotation-invariant vector (the
+  magnitudes of those DCT coefficients), blockwise, so memory stays bounded;
+- groups: matches are joined into groups with one representative (labeled first, then the
+  image in ``train``, then the largest, then the first by path), which is kept;
+- leakage: a group spanning splits (a folder named train/val/test anywhere in the path) is a
+  ``leakage`` issue on the copies outside the representative's split.
+
+Every other member of a group gets one issue (``duplicate``, ``near_duplicate`` or ``leakage``)
+suggesting ``exclude``. Fixer ``duplicates`` applies it: the image is marked excluded from
+export in its label file, reversibly (``labeler fix --undo``); no file is ever deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from labeler import hookimpl
+from labeler.dataset import Dataset, Item
+from labeler.errors import ImageFileError
+from labeler.io.images import open_image
+from labeler.model import Annotation, Issue
+from labeler.plugin_api import Check, Finding, Fixer, Progress
+
+__version__ = "0.1.0"
+
+#: The 8 flips and rotations, in the order of :func:`dihedral_hashes`' columns. The name says
+#: how the *other* image was made from this one.
+TRANSFORMS = (
+    "identical",
+    "rotated 90",
+    "rotated 180",
+    "rotated 270",
+    "flipped horizontally",
+    "flipped vertically",
+    "transposed",
+    "anti-transposed",
+)
+
+#: Folder names that mark a split (case-insensitive), and the split they mean.
+SPLIT_FOLDERS = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val", "dev": "val",
+    "test": "test", "testing": "test",
+}
+_SPLIT_RANK = {"train": 0, "": 1, "val": 2, "test": 3}
+
+
+class DuplicatesOptions(BaseModel):
+    """Options of ``duplicates`` (``-o NAME VALUE``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    near: bool = Field(True, description="Also find near-duplicates (not only identical files).")
+    max_distance: int = Field(
+        40, ge=0, le=128, description="Most differing hash bits (of 255) for a near-duplicate."
+    )
+    brute_force_below: int = Field(
+        5000, ge=0, description="Compare all pairs below this many images; above, shortlist neighbours first."
+    )
+    candidates: int = Field(16, ge=1, description="Shortlisted neighbours per image on large sets.")
+
+
+# -- hashing --------------------------------------------------------------------------------
+#: Thumbnail side and the side of the low-frequency DCT block the hash keeps (255 bits: a
+#: 63-bit pHash cannot tell apart simple drawings, which come out 2-6 bits apart).
+THUMB = 64
+BLOCK = 16
+HASH_BITS = BLOCK * BLOCK - 1
+WORDS = (HASH_BITS + 1) // 64
+
+
+def _dct_lowfreq(grey: np.ndarray) -> np.ndarray:
+    from scipy.fft import dctn
+
+    return dctn(grey, type=2, norm="ortho")[:BLOCK, :BLOCK]
+
+
+def _bits(block: np.ndarray) -> np.ndarray:
+    flat = block.ravel()[1:]  # without the DC term: brightness must not matter
+    bits = np.concatenate([[False], flat > np.median(flat)])  # 256 bits, the first always 0
+    return np.packbits(bits).view(">u8").astype(np.uint64)
+
+
+def thumbnail(path: Any) -> np.ndarray:
+    """``THUMB x THUMB`` float grey thumbnail of an image file (EXIF-corrected)."""
+    from PIL import Image
+
+    img = open_image(path, draft_size=(2 * THUMB, 2 * THUMB)).convert("L")
+    return np.asarray(img.resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.float32)
+
+
+def _dihedral(a: np.ndarray) -> list[np.ndarray]:
+    t = a.T
+    return [a, np.rot90(a, 1), np.rot90(a, 2), np.rot90(a, 3), a[:, ::-1], a[::-1, :], t, np.rot90(a, 2).T]
+
+
+#: Centre crops (fraction of each side kept) hashed besides the whole image, so that a slightly
+#: cropped copy matches its original.
+CROPS = (1.0, 0.94, 0.88)
+
+
+def dihedral_hashes(grey: np.ndarray) -> np.ndarray:
+    """The perceptual hash of the image under each of :data:`TRANSFORMS`: ``(8, WORDS)`` uint64."""
+    return np.stack([_bits(_dct_lowfreq(np.ascontiguousarray(v))) for v in _dihedral(grey)])
+
+
+def image_hashes(path: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(len(CROPS) * 8, WORDS)`` hashes (each centre crop under each transform; row 0 is the
+    image as it is) and the invariant vector of the whole image."""
+    from PIL import Image
+
+    img = open_image(path, draft_size=(2 * THUMB, 2 * THUMB)).convert("L")
+    rows = []
+    grey0 = None
+    for keep in CROPS:
+        w, h = img.size
+        dx, dy = w * (1 - keep) / 2, h * (1 - keep) / 2
+        part = img if keep == 1.0 else img.crop((round(dx), round(dy), round(w - dx), round(h - dy)))
+        grey = np.asarray(part.resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.float32)
+        grey0 = grey if grey0 is None else grey0
+        rows.append(dihedral_hashes(grey))
+    assert grey0 is not None
+    return np.concatenate(rows), invariant_vector(grey0)
+
+
+def invariant_vector(grey: np.ndarray) -> np.ndarray:
+    """A vector that flips and 90-degree rotations leave unchanged (DCT magnitudes, symmetrised)."""
+    m = np.abs(_dct_lowfreq(grey))
+    sym = m + m.T
+    return sym[np.triu_indices(BLOCK)][1:].astype(np.float32)  # DC left out
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bit differences of hashes (last axis: the uint64 words), broadcasting the others."""
+    return np.bitwise_count(np.bitwise_xor(a, b)).sum(axis=-1, dtype=np.int16)
+
+
+def best_match(h_a: np.ndarray, h_b: np.ndarray) -> tuple[int, int]:
+    """(distance, transform index): how ``b`` is best explained as a transform of ``a``.
+
+    ``h_a`` are ``a``'s hashes (:func:`image_hashes`), ``h_b`` ``b``'s; compares ``a`` under each
+    transform and crop with ``b`` as it is.
+    """
+    d = hamming(h_a, h_b[0][None, :])
+    t = int(np.argmin(d))
+    return int(d[t]), t % len(TRANSFORMS)
+
+
+# -- grouping -------------------------------------------------------------------------------
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def split_of(rel: str) -> str:
+    """``train``, ``val``, ``test`` from a folder name in the path, else ``""``."""
+    for part in PurePosixPath(rel).parts[:-1]:
+        name = SPLIT_FOLDERS.get(part.lower())
+        if name:
+            return name
+    return ""
+
+
+def near_pairs(hashes: np.ndarray, max_distance: int, inv: np.ndarray | None = None,
+               candidates: int = 16, block: int = 64) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``, ``i < j``, whose hashes match under some transform.
+
+    Without ``inv``: every pair, blockwise (``n x 8n`` bit counts). With ``inv`` (invariant
+    vectors): only each image's ``candidates`` nearest by cosine, blockwise too.
+    """
+    n = len(hashes)
+    pairs: set[tuple[int, int]] = set()
+    ident = hashes[:, 0]  # (n, WORDS)
+    if inv is None:
+        for s in range(0, n, block):
+            e = min(n, s + block)
+            d = hamming(hashes[s:e, :, None, :], ident[None, None, :, :]).min(axis=1)  # (b, n)
+            for a, b in zip(*np.nonzero(d <= max_distance), strict=True):
+                i, j = s + int(a), int(b)
+                if i != j:  # not symmetric: i's crops may match j, not j's crops i
+                    pairs.add((min(i, j), max(i, j)))
+        return sorted(pairs)
+    v = inv - inv.mean(axis=0)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    k = min(candidates, n - 1)
+    for s in range(0, n, 1024):
+        e = min(n, s + 1024)
+        sims = v[s:e] @ v.T
+        sims[np.arange(e - s), np.arange(s, e)] = -np.inf
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for a in range(e - s):
+            i = s + a
+            js = near[a]
+            d = hamming(hashes[i][:, None, :], ident[js][None, :, :]).min(axis=0)
+            for j in js[d <= max_distance]:
+                pairs.add((min(i, int(j)), max(i, int(j))))
+    return sorted(pairs)
+
+
+@dataclass
+class _Img:
+    item: Item
+    labeled: bool
+    digest: str = ""
+    hashes: np.ndarray | None = None
+    inv: np.ndarray | None = None
+    area: int = 0
+
+
+class Duplicates(Check):
+    """Exact and near-duplicate images (flips, rotations, rescales, recompression, crops) and leakage."""
+
+    name = "duplicates"
+    description = "Exact and near-duplicate images (flipped, rotated, rescaled, recompressed, cropped) and train/val/test leakage."
+    Options = DuplicatesOptions
+    requires = ("scipy",)
+    scope: ClassVar[str] = "dataset"
+    needs_image = False
+    options: DuplicatesOptions
+
+    def run(self, dataset: Dataset, items: Sequence[tuple[Item, Annotation]],
+            progress: Progress) -> Iterator[Finding]:
+        o = self.options
+        imgs: list[_Img] = []
+        total = len(items)
+        for n, (item, ann) in enumerate(items, 1):
+            rec = _Img(item, ann.is_labeled)
+            try:
+                rec.digest = hashlib.sha256(item.image_path.read_bytes()).hexdigest()
+                if o.near:
+                    rec.hashes, inv = image_hashes(item.image_path)
+                    if total >= o.brute_force_below:
+                        rec.inv = inv
+                rec.area = (ann.imageWidth or 0) * (ann.imageHeight or 0)
+            except (OSError, ImageFileError):
+                progress(n, total)
+                continue  # unreadable images are reported by `labeler validate`, not here
+            imgs.append(rec)
+            progress(n, total)
+        uf = _UnionFind(len(imgs))
+        by_digest: dict[str, int] = {}
+        for i, rec in enumerate(imgs):
+            first = by_digest.setdefault(rec.digest, i)
+            if first != i:
+                uf.union(first, i)
+        hashes = None
+        if o.near and imgs:
+            hashes = np.stack([r.hashes for r in imgs])  # type: ignore[misc]
+            inv = np.stack([r.inv for r in imgs]) if imgs[0].inv is not None else None  # type: ignore[misc]
+            for i, j in near_pairs(hashes, o.max_distance, inv, o.candidates):
+                uf.union(i, j)
+        groups: dict[int, list[int]] = {}
+        for i in range(len(imgs)):
+            groups.setdefault(uf.find(i), []).append(i)
+        for members in groups.values():
+            if len(members) > 1:
+                yield from self._group_findings(imgs, members, hashes)
+
+    def _group_findings(self, imgs: list[_Img], members: list[int],
+                        hashes: np.ndarray | None) -> Iterator[Finding]:
+        def rank(i: int) -> tuple[Any, ...]:
+            r = imgs[i]
+            return (not r.labeled, _SPLIT_RANK[split_of(r.item.rel)], -r.area, r.item.rel)
+
+        members = sorted(members, key=rank)
+        rep = imgs[members[0]]
+        rep_split = split_of(rep.item.rel)
+        rels = [imgs[i].item.rel for i in members]
+        splits = {split_of(r) for r in rels}
+        for i in members[1:]:
+            r = imgs[i]
+            split = split_of(r.item.rel)
+            if r.digest == rep.digest:
+                kind, score, how = "duplicate", 1.0, "same file bytes as"
+            else:
+                assert hashes is not None
+                dist, t = best_match(hashes[members[0]], hashes[i])
+                kind = "near_duplicate"
+                score = round(1.0 - 0.5 * dist / max(self.options.max_distance, 1), 4)
+                how = f"near-duplicate ({TRANSFORMS[t]}, hash distance {dist}) of"
+            detail = f"{how} {rep.item.rel}"
+            if len(splits) > 1 and split != rep_split:
+                kind = "leakage"
+                detail += f" ({split or 'no split'} copy of a {rep_split or 'no-split'} image)"
+            if len(members) > 2:
+                detail += f"; group of {len(members)}"
+            others = [rel for rel in rels if rel != r.item.rel]
+            yield Finding(r.item.rel, Issue(
+                kind=kind, score=score, detail=detail, related_files=others[:20],
+                suggested_fix={"action": "exclude", "reason": f"{kind.replace('_', ' ')} of {rep.item.rel}",
+                               "keep": rep.item.rel},
+            ))
+
+
+class ExcludeDuplicates(Fixer):
+    """Marks the copies in each duplicate group excluded from export (reversible; no file deleted)."""
+
+    name = "duplicates"
+    description = "Exclude all but one image of each duplicate group from export (undo with --undo)."
+    kinds: ClassVar[tuple[str, ...]] = ("duplicate", "near_duplicate", "leakage")
+
+    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        meta = annotation.meta
+        issue.undo = {"exclude": meta.exclude, "exclude_reason": meta.exclude_reason}
+        meta.exclude = True
+        fix = issue.suggested_fix or {}
+        meta.exclude_reason = str(fix.get("reason") or issue.kind)
+        return True
+
+    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        before = issue.undo or {}
+        annotation.meta.exclude = bool(before.get("exclude", False))
+        annotation.meta.exclude_reason = before.get("exclude_reason")
+        return True
+
+
+@hookimpl
+def register_checks(register: Any) -> None:
+    register(Duplicates)
+
+
+@hookimpl
+def register_fixers(register: Any) -> None:
+    register(ExcludeDuplicates)

@@ -1,0 +1,568 @@
+"""``sam``: segment-anything turns box (and point) prompts into masks and polygons.
+
+Prompts of the autolabeler: every rectangle already in the annotation (human or suggested)
+and the boxes of a previous stage (``Sample.prompts``, e.g. YOLO in ``yolo_sam``). All the
+boxes of one image go through the mask decoder in one call, after one image encoding.
+
+For interactive use (the GUI), :class:`SamSession` keeps the image embedding: ``set_image``
+encodes an image once (an LRU cache keyed by image content and model makes a second
+``set_image`` of the same image free), then each ``predict(points=..., box=...)`` costs only
+the prompt encoder and the mask decoder (milliseconds, even for vit_h).
+
+Model types: ``vit_b``, ``vit_l``, ``vit_h`` from the official checkpoint files, and
+``sample_tiny``: segment-anything's own modules at a reduced size, stored with their
+configuration in the checkpoint (``sample_data/models/``). Both load through
+:func:`load_sam`: build the modules, then ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from labeler import hookimpl
+from labeler.errors import MissingWeightsError, UsageError
+from labeler.model import Source
+from labeler.plugin_api import Autolabeler, Sample
+from labeler.predictions import Predictions
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+#: Official checkpoint file of each model type (resolved by :mod:`labeler.weights`).
+CHECKPOINTS = {
+    "vit_b": "sam_vit_b_01ec64.pth",
+    "vit_l": "sam_vit_l_0b3195.pth",
+    "vit_h": "sam_vit_h_4b8939.pth",
+}
+#: Image-encoder width of each official type (how ``model_type: auto`` recognises a checkpoint).
+_EMBED_DIMS = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
+#: Key of the configuration block in labeler's own (reduced-size) checkpoints.
+CONFIG_KEY = "labeler_sam"
+
+#: The reduced SAM of the sample bundle (about 0.3 M parameters).
+SAMPLE_TINY_CONFIG: dict[str, Any] = {
+    "img_size": 256,
+    "patch_size": 8,
+    "encoder_embed_dim": 64,
+    "encoder_depth": 4,
+    "encoder_num_heads": 2,
+    "encoder_window_size": 8,
+    "encoder_global_attn_indexes": [1, 3],
+    "prompt_embed_dim": 32,
+    "mask_in_chans": 8,
+    "decoder_depth": 2,
+    "decoder_mlp_dim": 128,
+    "decoder_num_heads": 2,
+    "iou_head_hidden_dim": 32,
+}
+
+
+class SamOptions(BaseModel):
+    """Options of ``sam`` (``-o checkpoint FILE``; in ``yolo_sam``: ``-o sam.checkpoint FILE``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_type: Literal["auto", "vit_b", "vit_l", "vit_h", "sample_tiny"] = Field(
+        "auto", description="SAM variant; auto: read it from the checkpoint (vit_b without one)."
+    )
+    checkpoint: str | None = Field(
+        None,
+        description="Checkpoint path or file name (default: the official file of model_type, "
+        "looked up in $LABELER_MODELS, ~/.cache/labeler/models, else downloaded).",
+    )
+    output: Literal["polygon", "mask"] = Field(
+        "polygon", description="Suggest simplified polygons, or labelme mask shapes."
+    )
+    tolerance: float = Field(1.0, ge=0.0, description="Polygon simplification distance in pixels.")
+    min_area: int = Field(16, ge=0, description="Masks smaller than this many pixels are dropped.")
+    annotation_boxes: bool = Field(
+        True, description="Use the rectangles already in the annotation as prompts."
+    )
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="Image encoder numerics. bf16 is ~2-4x faster on CPUs with AVX-512 bf16 "
+        "and on GPUs; masks change slightly (see bench/README.md).",
+    )
+    device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
+    cache_size: int = Field(4, ge=1, description="Image embeddings kept in memory (LRU).")
+    batch: int = Field(1, ge=1, description="Images per predict() call.")
+
+
+# -- model loading ---------------------------------------------------------------------------
+def build_sam_from_config(config: dict[str, Any]) -> Any:
+    """A ``segment_anything.modeling.Sam`` of any size, randomly initialised."""
+    from functools import partial
+
+    import torch
+    from segment_anything.modeling import (
+        ImageEncoderViT,
+        MaskDecoder,
+        PromptEncoder,
+        Sam,
+        TwoWayTransformer,
+    )
+
+    c = {**SAMPLE_TINY_CONFIG, **config}
+    emb = c["img_size"] // c["patch_size"]
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=c["img_size"],
+            patch_size=c["patch_size"],
+            embed_dim=c["encoder_embed_dim"],
+            depth=c["encoder_depth"],
+            num_heads=c["encoder_num_heads"],
+            mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            out_chans=c["prompt_embed_dim"],
+            qkv_bias=True,
+            use_rel_pos=True,
+            window_size=c["encoder_window_size"],
+            global_attn_indexes=tuple(c["encoder_global_attn_indexes"]),
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=c["prompt_embed_dim"],
+            image_embedding_size=(emb, emb),
+            input_image_size=(c["img_size"], c["img_size"]),
+            mask_in_chans=c["mask_in_chans"],
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=c["decoder_depth"],
+                embedding_dim=c["prompt_embed_dim"],
+                mlp_dim=c["decoder_mlp_dim"],
+                num_heads=c["decoder_num_heads"],
+            ),
+            transformer_dim=c["prompt_embed_dim"],
+            iou_head_depth=3,
+            iou_head_hidden_dim=c["iou_head_hidden_dim"],
+        ),
+    )
+
+
+def save_config_checkpoint(model: Any, config: dict[str, Any], path: str | Path, half: bool = False) -> None:
+    """Save a reduced-size SAM with its configuration (what :func:`load_sam` reads back)."""
+    import torch
+
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    torch.save({CONFIG_KEY: {"model_type": "sample_tiny", "config": dict(config)}, "model": state}, path)
+
+
+def load_sam(checkpoint: str | Path | None, model_type: str = "auto") -> tuple[Any, str]:
+    """Build a SAM and load ``checkpoint`` (None: random init of ``model_type``, for benchmarks).
+
+    Official checkpoints are plain state dicts (the type is recognised from the encoder width);
+    labeler's reduced-size checkpoints carry their configuration. Returns (model, type).
+    """
+    import torch
+    from segment_anything import sam_model_registry
+
+    if checkpoint is None:
+        if model_type in ("auto", "sample_tiny"):
+            kind = "vit_b" if model_type == "auto" else model_type
+            return (build_sam_from_config({}) if kind == "sample_tiny" else sam_model_registry[kind](None)), kind
+        return sam_model_registry[model_type](None), model_type
+    try:
+        obj = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise MissingWeightsError(f"{checkpoint}: not a readable SAM checkpoint ({type(err).__name__}: {err})") from None
+    if isinstance(obj, dict) and CONFIG_KEY in obj:
+        meta = obj[CONFIG_KEY]
+        model = build_sam_from_config(meta.get("config", {}))
+        state, kind = obj["model"], str(meta.get("model_type", "sample_tiny"))
+    else:
+        state = obj.get("model", obj) if isinstance(obj, dict) else obj
+        w = state.get("image_encoder.patch_embed.proj.weight") if isinstance(state, dict) else None
+        detected = _EMBED_DIMS.get(int(w.shape[0])) if w is not None else None
+        kind = detected if model_type == "auto" else model_type
+        if kind is None or kind not in sam_model_registry:
+            raise UsageError(f"{checkpoint}: cannot tell the SAM type; pass -o model_type vit_b|vit_l|vit_h")
+        if detected is not None and detected != kind:
+            raise UsageError(f"{checkpoint} is a {detected} checkpoint, not {kind}: use -o model_type {detected}")
+        model = sam_model_registry[kind](None)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise UsageError(f"{checkpoint}: does not fit SAM {kind}: {first}") from None
+    return model, kind
+
+
+def pick_device(device: str | None) -> str:
+    """The requested device, or the GPU when there is one, else the CPU."""
+    import torch
+
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+# -- embeddings cache and interactive session -----------------------------------------------
+@dataclass
+class Embedding:
+    """One encoded image: features plus the sizes needed to map prompts and masks."""
+
+    features: torch.Tensor
+    original_size: tuple[int, int]  # (H, W)
+    input_size: tuple[int, int]  # (H, W) after resizing the long side to the encoder size
+
+
+class EmbeddingCache:
+    """A small thread-safe LRU of image embeddings keyed by (model id, image content hash)."""
+
+    def __init__(self, maxsize: int = 4) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[tuple[str, str], Embedding] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str]) -> Embedding | None:
+        with self._lock:
+            emb = self._data.get(key)
+            if emb is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return emb
+
+    def put(self, key: tuple[str, str], emb: Embedding) -> None:
+        with self._lock:
+            self._data[key] = emb
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def image_key(image: np.ndarray) -> str:
+    """Content hash of an image array (shape included)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr((image.shape, image.dtype.str)).encode())
+    h.update(np.ascontiguousarray(image).data)
+    return h.hexdigest()
+
+
+def as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a PIL image or an array (grey and RGBA are converted)."""
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, axis=-1)
+        elif arr.shape[2] == 4:
+            arr = arr[..., :3]
+        return np.ascontiguousarray(arr, dtype=np.uint8)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+class SamSession:
+    """Interactive SAM on one image at a time: encode once, decode per prompt.
+
+    >>> session = SamSession.from_checkpoint("sample_data/models/scenes_sam_tiny.pth")
+    >>> session.set_image(pil_image)                     # encoder (cached by content)
+    >>> mask, score = session.predict(points=[(120, 80)], labels=[1])
+    >>> mask, score = session.predict(box=(30, 40, 200, 180))
+    >>> masks, scores = session.predict_boxes([[...], [...]])  # many boxes, one decoder call
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        device: str | None = None,
+        precision: str = "fp32",
+        cache: EmbeddingCache | None = None,
+        model_id: str = "",
+    ) -> None:
+        from segment_anything.utils.transforms import ResizeLongestSide
+
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.cache = cache if cache is not None else EmbeddingCache()
+        self.model_id = model_id or f"{id(model)}"
+        self.transform = ResizeLongestSide(model.image_encoder.img_size)
+        self.embedding: Embedding | None = None
+        #: Low-resolution logits of the last :meth:`predict` (fed back with ``refine=True``).
+        self.last_logits: torch.Tensor | None = None
+        #: Whether a lone click asks for SAM's three candidates (the reduced sample model was
+        #: trained on the single-mask output only).
+        self.multimask_single_click = True
+
+    @classmethod
+    def from_checkpoint(
+        cls, checkpoint: str | Path | None, model_type: str = "auto", device: str | None = None,
+        precision: str = "fp32", cache_size: int = 4,
+    ) -> SamSession:
+        """Load a checkpoint (see :func:`load_sam`) into a new session."""
+        model, kind = load_sam(checkpoint, model_type)
+        session = cls(model, device=device, precision=precision, cache=EmbeddingCache(cache_size),
+                      model_id=f"{kind}:{checkpoint}:{precision}")
+        session.multimask_single_click = kind in CHECKPOINTS
+        return session
+
+    # encoder
+    def encode(self, image: np.ndarray) -> Embedding:
+        """Run the image encoder (no cache); ``image`` is (H, W, 3) uint8 RGB."""
+        import torch
+
+        resized = self.transform.apply_image(image)
+        x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+        with torch.inference_mode():
+            x = self.model.preprocess(x.float())
+            if self.precision == "bf16":
+                dev = "cuda" if self.device.startswith("cuda") else "cpu"
+                with torch.autocast(dev, dtype=torch.bfloat16):
+                    feats = self.model.image_encoder(x)
+                feats = feats.float()
+            else:
+                feats = self.model.image_encoder(x)
+        return Embedding(feats, (image.shape[0], image.shape[1]), (resized.shape[0], resized.shape[1]))
+
+    def set_image(self, image: Image.Image | np.ndarray) -> Embedding:
+        """Make ``image`` the current one; encodes it unless its embedding is cached."""
+        arr = as_rgb_array(image)
+        key = (self.model_id, image_key(arr))
+        emb = self.cache.get(key)
+        if emb is None:
+            emb = self.encode(arr)
+            self.cache.put(key, emb)
+        self.embedding = emb
+        self.last_logits = None
+        return emb
+
+    # decoder
+    def _decode(
+        self,
+        points: np.ndarray | None,
+        labels: np.ndarray | None,
+        boxes: np.ndarray | None,
+        mask_input: torch.Tensor | None,
+        multimask: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        import torch
+
+        if self.embedding is None:
+            raise RuntimeError("call set_image() before predict()")
+        emb = self.embedding
+        dev = self.device
+        pts = None
+        if points is not None:
+            coords = self.transform.apply_coords(np.asarray(points, dtype=np.float32), emb.original_size)
+            pts = (
+                torch.as_tensor(coords, dtype=torch.float32, device=dev),
+                torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=dev),
+            )
+        bx = None
+        if boxes is not None:
+            b = self.transform.apply_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), emb.original_size)
+            bx = torch.as_tensor(b, dtype=torch.float32, device=dev)
+        with torch.inference_mode():
+            sparse, dense = self.model.prompt_encoder(points=pts, boxes=bx, masks=mask_input)
+            low_res, iou = self.model.mask_decoder(
+                image_embeddings=emb.features,
+                image_pe=self.model.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=multimask,
+            )
+            masks = self.model.postprocess_masks(low_res, emb.input_size, emb.original_size)
+        return masks, iou, low_res
+
+    def predict(
+        self,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        multimask: bool | None = None,
+        refine: bool = False,
+    ) -> tuple[np.ndarray, float]:
+        """One mask for clicks (``labels``: 1 foreground, 0 background) and/or one box.
+
+        With ``multimask`` the best of SAM's three candidates is returned; by default it is used
+        for a single click (ambiguous), as SAM recommends, for the official models.
+        ``refine`` feeds the previous prediction back as a mask prompt.
+        Returns ((H, W) bool mask, predicted IoU).
+        """
+        if points is None and box is None:
+            raise ValueError("give points, a box or both")
+        if multimask is None:
+            multimask = self.multimask_single_click and box is None and len(points or []) == 1
+        pts = lab = None
+        if points is not None:
+            pts = np.asarray(points, dtype=np.float32).reshape(1, -1, 2)
+            lab = np.asarray(labels if labels is not None else [1] * pts.shape[1]).reshape(1, -1)
+        mask_in = self.last_logits if refine else None
+        masks, iou, low_res = self._decode(pts, lab, None if box is None else np.asarray(box), mask_in, multimask)
+        best = int(iou[0].argmax())
+        self.last_logits = low_res[:, best : best + 1]
+        mask = (masks[0, best] > self.model.mask_threshold).cpu().numpy()
+        return mask, float(iou[0, best])
+
+    def predict_boxes(self, boxes: np.ndarray | Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """One mask per (x1, y1, x2, y2) box, all in one decoder call: ((N, H, W) bool, (N,) IoU)."""
+        b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        if self.embedding is None:
+            raise RuntimeError("call set_image() before predict_boxes()")
+        h, w = self.embedding.original_size
+        if len(b) == 0:
+            return np.zeros((0, h, w), dtype=bool), np.zeros((0,), dtype=np.float32)
+        masks, iou, _ = self._decode(None, None, b, None, multimask=False)
+        out = (masks[:, 0] > self.model.mask_threshold).cpu().numpy()
+        return out, iou[:, 0].float().cpu().numpy()
+
+
+# -- the autolabeler -------------------------------------------------------------------------
+def prompt_boxes(sample: Sample, use_annotation: bool = True, dedupe_iou: float = 0.85) -> Predictions:
+    """The box prompts of a sample: the previous stage's boxes, then the annotation's rectangles
+    (skipping a rectangle that repeats a previous-stage box)."""
+    from labeler.predictions import box_iou
+
+    xyxy: list[list[float]] = []
+    names: list[str] = []
+    conf: list[float] = []
+    if sample.prompts is not None:
+        for i in range(len(sample.prompts)):
+            xyxy.append([float(v) for v in sample.prompts.xyxy[i]])
+            names.append(str(sample.prompts.class_name[i]))
+            conf.append(float(sample.prompts.confidence[i]))
+    n_prev = len(xyxy)
+    if use_annotation:
+        for shape in sample.annotation.shapes:
+            if shape.shape_type != "rectangle" or shape.review == "rejected" or len(shape.points) < 2:
+                continue
+            try:
+                box = list(shape.bbox())
+            except ValueError:
+                continue
+            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+                continue
+            if any(names[j] == shape.label and box_iou(box, xyxy[j]) >= dedupe_iou for j in range(n_prev)):
+                continue
+            xyxy.append(box)
+            names.append(shape.label)
+            conf.append(shape.score if shape.score is not None else 1.0)
+    return Predictions(xyxy=np.asarray(xyxy, dtype=np.float32).reshape(-1, 4), class_name=names, confidence=conf)
+
+
+class SamAutolabeler(Autolabeler):
+    """Masks for every box prompt: the annotation's rectangles and a previous stage's boxes."""
+
+    name: ClassVar[str] = "sam"
+    description: ClassVar[str] = "Segment Anything: boxes -> masks/polygons (vit_b/l/h or a reduced checkpoint)"
+    Options: ClassVar[type[BaseModel]] = SamOptions
+    requires: ClassVar[tuple[str, ...]] = ("segment_anything", "torch", "cv2")
+    extra: ClassVar[str | None] = "sam"
+    shape_output: ClassVar[str] = "polygon"
+
+    options: SamOptions
+
+    def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.session: SamSession | None = None
+        self._checkpoint: Path | None = None
+
+    def checkpoint_path(self) -> Path:
+        """The checkpoint file (resolved and downloaded if needed; clear error when missing)."""
+        if self._checkpoint is None:
+            from labeler.weights import resolve_weights
+
+            name = self.options.checkpoint
+            if name is None:
+                kind = self.options.model_type
+                if kind == "sample_tiny":
+                    raise UsageError("model_type sample_tiny needs -o checkpoint PATH (see sample_data/models/)")
+                name = CHECKPOINTS["vit_b" if kind == "auto" else kind]
+            self._checkpoint = resolve_weights(name, option="checkpoint")
+        return self._checkpoint
+
+    def source(self) -> Source:
+        from labeler.weights import file_sha256
+
+        path = self.checkpoint_path()
+        return Source(plugin=self.name, model=path.name, model_version=file_sha256(path)[:12])
+
+    def setup(self) -> None:
+        if self.session is not None:
+            return
+        self.ensure_requirements()
+        path = self.checkpoint_path()
+        self.session = SamSession.from_checkpoint(
+            path, self.options.model_type, device=self.options.device,
+            precision=self.options.precision, cache_size=self.options.cache_size,
+        )
+
+    def output_kind(self) -> str:
+        return self.options.output
+
+    def config_key(self) -> str:
+        from labeler_plugins.yolo import results_key
+
+        return results_key(self.options, self.source())
+
+    def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
+        self.setup()
+        assert self.session is not None
+        return [self.predict_one(s) for s in batch]
+
+    def predict_one(self, sample: Sample) -> Predictions:
+        """Masks for one sample's prompts (no encoding at all when it has none)."""
+        from labeler.masks import mask_to_polygons
+
+        assert self.session is not None
+        prompts = prompt_boxes(sample, self.options.annotation_boxes)
+        if len(prompts) == 0:
+            return Predictions.empty()
+        self.session.set_image(sample.image)
+        masks, iou = self.session.predict_boxes(prompts.xyxy)
+        keep: list[int] = []
+        polygons: list[np.ndarray] = []
+        boxes = prompts.xyxy.copy()
+        for i, m in enumerate(masks):
+            if int(m.sum()) < max(1, self.options.min_area):
+                continue
+            if self.options.output == "polygon":
+                polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area))
+                if not polys:
+                    continue
+                polygons.append(polys[0])
+            ys, xs = np.nonzero(m)
+            boxes[i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+            keep.append(i)
+        idx = np.asarray(keep, dtype=int)
+        # A previous stage's score is the detection confidence; SAM's predicted IoU is kept aside.
+        return Predictions(
+            xyxy=boxes[idx],
+            class_name=prompts.class_name[idx],
+            confidence=prompts.confidence[idx],
+            polygons=polygons if self.options.output == "polygon" else None,
+            masks=masks[idx] if self.options.output == "mask" else None,
+            data={"sam_iou": iou[idx]},
+        )
+
+
+@hookimpl
+def register_autolabelers(register: Callable[[type[Autolabeler]], None]) -> None:
+    """Provide the ``sam`` autolabeler."""
+    register(SamAutolabeler)
