@@ -9,7 +9,7 @@ flagged image (a flag on an image not injected, or grouped with the wrong origin
 positive).
 
 Originals: animal-mnist silhouettes (hard: thousands of similar drawings of 10 animals,
-upscaled to 64x64 like ``sample_data/sketches``) and the photos bundled with scikit-image
+upscaled to 64x64 like ``sample_data/sketches``; its own pixel-identical pairs removed) and the photos bundled with scikit-image
 (backgrounds are photographic). Both need only packages (see ../shared/OFFLINE.md).
 
     pip install animal-mnist scikit-image
@@ -68,7 +68,13 @@ def animal_originals(n: int, seed: int) -> list[Image.Image]:
         raise SystemExit("pip install animal-mnist")
     with gzip.open(Path(spec.origin).parent / "data" / "Animal_MNIST" / "animal_data_version_3.gz") as f:
         data = pickle.load(f)
-    pick = np.random.default_rng(seed).choice(len(data), n, replace=False)
+    # animal-mnist itself holds 284 pixel-identical pairs: keep one of each, so that every
+    # original is distinct and a flag between two originals is a real false positive.
+    unique: dict[bytes, int] = {}
+    for i, im in enumerate(data):
+        unique.setdefault(im.tobytes(), i)
+    pool = np.array(sorted(unique.values()))
+    pick = np.random.default_rng(seed).choice(pool, n, replace=False)
     return [Image.fromarray(255 - data[i]).resize((64, 64), Image.Resampling.BICUBIC).convert("RGB") for i in pick]
 
 

@@ -590,6 +590,7 @@ def embed_requests(
     out = np.zeros((n, embedder.dim), dtype=np.float32)
     failed: dict[int, str] = {}
     todo: list[tuple[int, str]] = []
+    copies: dict[str, list[int]] = {}  # identical files (or crops) are embedded once
     cached = 0
     for i, req in enumerate(requests):
         try:
@@ -603,7 +604,10 @@ def embed_requests(
         if vec is not None and vec.shape[0] == embedder.dim:
             out[i] = vec
             cached += 1
+        elif key in copies:
+            copies[key].append(i)
         else:
+            copies[key] = []
             todo.append((i, key))
     done = cached
     progress(done, n)
@@ -632,6 +636,13 @@ def embed_requests(
                 vecs = vecs.astype(np.float16).astype(np.float32)  # same rounding as the cache
             out[[i for i, _ in ok]] = vecs
             embedded += len(ok)
-        done += len(chunk)
+            for row, (_i, key) in enumerate(ok):
+                for j in copies[key]:
+                    out[j] = vecs[row]
+        for i, key in chunk:
+            if i in failed:
+                for j in copies[key]:
+                    failed[j] = failed[i]
+        done += sum(1 + len(copies[key]) for _i, key in chunk)
         progress(done, n)
     return EmbedResult(out, failed, embedded, cached, time.perf_counter() - start)

@@ -6,10 +6,11 @@ polygon for detection sets) with the embedder :func:`labeler.embeddings.make_emb
 Then, on the vectors alone (see ``docs/checks.md``):
 
 - ``mislabel``: out-of-fold class probabilities from two classifiers that never saw the sample
-  (a cosine k-nearest-neighbour vote and a logistic regression, temperature-calibrated and
-  averaged). The score is the estimated probability that the given label is wrong,
-  ``1 - p(given label)``; flagged when it reaches ``threshold`` (default 0.5: the sample is more
-  likely wrong than right) and another class is the most likely (the suggested label).
+  (a cosine k-nearest-neighbour vote and a logistic regression), averaged and calibrated with one
+  temperature; then a uniform label-noise model gives the posterior probability that the given
+  label is wrong. That posterior is the score; flagged when it reaches ``threshold`` (default
+  0.5: more likely wrong than right, on any dataset) and another class is the most likely (the
+  suggested label).
 - ``outlier``: far from everything (distance to its nearest neighbours) *and* far from its own
   class (distance to the class centre), both as robust z-scores over the dataset; flagged when
   both pass ``outlier_z`` (3.5, the usual modified-z cut-off). Score 0.5 at the cut-off, towards 1
@@ -84,15 +85,21 @@ def reduce_dims(x: np.ndarray, max_dim: int = 256, seed: int = 0) -> np.ndarray:
         return x
     from sklearn.decomposition import PCA
 
-    z = PCA(n_components=max_dim, svd_solver="randomized", random_state=seed).fit_transform(x)
+    # Fitted on at most 20,000 rows and applied in blocks: memory stays a few copies of a block.
+    rows = np.random.default_rng(seed).choice(n, min(n, 20_000), replace=False)
+    pca = PCA(n_components=max_dim, svd_solver="randomized", random_state=seed).fit(x[np.sort(rows)])
+    z = np.empty((n, max_dim), dtype=np.float32)
+    for s in range(0, n, 8192):
+        z[s : s + 8192] = pca.transform(x[s : s + 8192])
     z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-    return z.astype(np.float32)
+    return z
 
 
 def knn_blockwise(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Cosine k nearest neighbours of every row (itself excluded): ``(indices, similarities)``.
 
-    Memory: one ``block x n`` similarity block at a time (1024 x 50,000 floats = 200 MB).
+    Memory: one block of rows at a time, about ``2**24`` similarities (64 MB, with its negated
+    copy and the int64 partition indices about 300 MB at any ``n``).
     """
     n = x.shape[0]
     k = min(k, n - 1)
@@ -100,12 +107,14 @@ def knn_blockwise(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray,
     sim = np.zeros((n, max(k, 0)), dtype=np.float32)
     if k <= 0:
         return idx, sim
-    block = max(1, min(block, (1 << 26) // max(n, 1)))
+    block = max(1, min(block, (1 << 24) // max(n, 1)))
     for s in range(0, n, block):
         e = min(n, s + block)
         sims = x[s:e] @ x.T
         sims[np.arange(e - s), np.arange(s, e)] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        np.negative(sims, out=sims)
+        part = np.argpartition(sims, k - 1, axis=1)[:, :k]
+        np.negative(sims, out=sims)
         vals = np.take_along_axis(sims, part, axis=1)
         order = np.argsort(-vals, axis=1)
         idx[s:e] = np.take_along_axis(part, order, axis=1)
@@ -186,10 +195,12 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     if len(values) == 0:
         return values
     med = np.median(values)
-    mad = np.median(np.abs(values - med))
-    if mad <= 1e-12:
-        mad = np.mean(np.abs(values - med)) * 1.2533 or 1e-12
-    return 0.6745 * (values - med) / mad
+    mad = float(np.median(np.abs(values - med)))
+    if mad > 1e-12:
+        return 0.6745 * (values - med) / mad
+    # More than half the values are equal: the mean absolute deviation form of the same score.
+    mean_ad = float(np.mean(np.abs(values - med)))
+    return (values - med) / max(1.253314 * mean_ad, 1e-12)
 
 
 @dataclass
@@ -204,6 +215,7 @@ class LabelScores:
     outlier_z_all: np.ndarray  # (n,) robust z of the distance to the nearest neighbours
     outlier_z_class: np.ndarray  # (n,) robust z (within class) of the distance to the class centre
     judged: np.ndarray  # (n,) bool: class big enough to judge mislabels
+    noisy_probs: np.ndarray | None = None  # (n, C) calibrated against the given labels
     notes: list[str] = field(default_factory=list)
 
 
@@ -286,7 +298,7 @@ def _score_labels(x: np.ndarray, y: np.ndarray, n_classes: int, k: int, folds: i
         centre = x[members].mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         z_cls[members] = robust_z(1.0 - x[members] @ centre)
-    return LabelScores(p_true, mislabel, top, ambiguity, second, z_all, z_cls, judged, notes)
+    return LabelScores(p_true, mislabel, top, ambiguity, second, z_all, z_cls, judged, p_noisy, notes)
 
 
 def flag_mislabels(scores: LabelScores, y: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -7,8 +7,9 @@ Check ``duplicates`` (dataset-wide):
   recompressed or slightly cropped. Each image gets a 255-bit perceptual hash (DCT of a 64x64
   grey thumbnail, its low 16x16 frequencies against their median) for each of its 8 flips and
   rotations; two images match when the hash of one is within ``max_distance`` bits of one of the
-  other's 8. Large sets first shortlist neighbours on a flip- and rotation-invariant vector (the
-  magnitudes of those DCT coefficients), blockwise, so memory stays bounded;
+  other's 24 (8 transforms of the whole image and of two centre crops). Large sets first
+  shortlist neighbours on a flip- and rotation-invariant vector (the standardised magnitudes of
+  those DCT coefficients, for each crop), blockwise, so memory stays bounded;
 - groups: matches are joined into groups with one representative (labeled first, then the
   image in ``train``, then the largest, then the first by path), which is kept;
 - leakage: a group spanning splits (a folder named train/val/test anywhere in the path) is a
@@ -68,7 +69,7 @@ class DuplicatesOptions(BaseModel):
 
     near: bool = Field(True, description="Also find near-duplicates (not only identical files).")
     max_distance: int = Field(
-        40, ge=0, le=128, description="Most differing hash bits (of 255) for a near-duplicate."
+        36, ge=0, le=128, description="Most differing hash bits (of 255) for a near-duplicate."
     )
     brute_force_below: int = Field(
         5000, ge=0, description="Compare all pairs below this many images; above, shortlist neighbours first."
@@ -122,21 +123,19 @@ def dihedral_hashes(grey: np.ndarray) -> np.ndarray:
 
 def image_hashes(path: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(len(CROPS) * 8, WORDS)`` hashes (each centre crop under each transform; row 0 is the
-    image as it is) and the invariant vector of the whole image."""
+    image as it is) and the invariant vectors of the same crops: ``(len(CROPS), D)``."""
     from PIL import Image
 
     img = open_image(path, draft_size=(2 * THUMB, 2 * THUMB)).convert("L")
-    rows = []
-    grey0 = None
+    rows, invs = [], []
     for keep in CROPS:
         w, h = img.size
         dx, dy = w * (1 - keep) / 2, h * (1 - keep) / 2
         part = img if keep == 1.0 else img.crop((round(dx), round(dy), round(w - dx), round(h - dy)))
         grey = np.asarray(part.resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.float32)
-        grey0 = grey if grey0 is None else grey0
         rows.append(dihedral_hashes(grey))
-    assert grey0 is not None
-    return np.concatenate(rows), invariant_vector(grey0)
+        invs.append(invariant_vector(grey))
+    return np.concatenate(rows), np.stack(invs)
 
 
 def invariant_vector(grey: np.ndarray) -> np.ndarray:
@@ -192,8 +191,8 @@ def near_pairs(hashes: np.ndarray, max_distance: int, inv: np.ndarray | None = N
                candidates: int = 16, block: int = 64) -> list[tuple[int, int]]:
     """Pairs ``(i, j)``, ``i < j``, whose hashes match under some transform.
 
-    Without ``inv``: every pair, blockwise (``n x 8n`` bit counts). With ``inv`` (invariant
-    vectors): only each image's ``candidates`` nearest by cosine, blockwise too.
+    Without ``inv``: every pair, blockwise (``n x 24n`` bit counts). With ``inv`` (invariant
+    vectors, ``(n, len(CROPS), D)``): only each image's ``candidates`` nearest, blockwise too.
     """
     n = len(hashes)
     pairs: set[tuple[int, int]] = set()
@@ -207,19 +206,30 @@ def near_pairs(hashes: np.ndarray, max_distance: int, inv: np.ndarray | None = N
                 if i != j:  # not symmetric: i's crops may match j, not j's crops i
                     pairs.add((min(i, j), max(i, j)))
         return sorted(pairs)
-    v = inv - inv.mean(axis=0)
-    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    k = min(candidates, n - 1)
-    for s in range(0, n, 1024):
-        e = min(n, s + 1024)
-        sims = v[s:e] @ v.T
-        sims[np.arange(e - s), np.arange(s, e)] = -np.inf
-        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    # Shortlist: each image's whole-image vector against every image's crop vectors (a crop
+    # of A looks like A's own centre crop), then the bit-level check on the shortlist only.
+    n_crops = inv.shape[1]
+    mean = inv[:, 0].mean(axis=0)
+    scale = np.maximum(inv[:, 0].std(axis=0), 1e-6)
+    targets = ((inv - mean) / scale).reshape(n * n_crops, -1).astype(np.float32)
+    targets /= np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
+    queries = targets.reshape(n, n_crops, -1)[:, 0]
+    owner = np.repeat(np.arange(n), n_crops)
+    k = min(candidates * n_crops, len(targets) - n_crops)
+    rows = max(16, (1 << 24) // len(targets))  # about 2**24 similarities per block
+    for s in range(0, n, rows):
+        e = min(n, s + rows)
+        sims = queries[s:e] @ targets.T
+        sims[owner[None, :] == np.arange(s, e)[:, None]] = -np.inf  # not itself
+        np.negative(sims, out=sims)
+        near = np.argpartition(sims, k - 1, axis=1)[:, :k]
         for a in range(e - s):
             i = s + a
-            js = near[a]
-            d = hamming(hashes[i][:, None, :], ident[js][None, :, :]).min(axis=0)
-            for j in js[d <= max_distance]:
+            js = np.unique(owner[near[a]])
+            # both directions: i's variants against j as it is, and j's variants against i
+            d1 = hamming(hashes[i][:, None, :], ident[js][None, :, :]).min(axis=0)
+            d2 = hamming(hashes[js], ident[i][None, None, :]).min(axis=1)
+            for j in js[np.minimum(d1, d2) <= max_distance]:
                 pairs.add((min(i, int(j)), max(i, int(j))))
     return sorted(pairs)
 

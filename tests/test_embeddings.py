@@ -158,3 +158,13 @@ def test_clip_from_a_local_checkpoint_embeds_images_and_text(tmp_path: Path,
     img = emb.embed_images([Image.new("RGB", (50, 40), (200, 0, 0))])
     txt = emb.embed_texts(["a photo of a cat", "a photo of a dog"])
     assert img.shape == (1, 32) and txt.shape == (2, 32)
+
+
+def test_identical_files_are_embedded_once(tmp_path: Path) -> None:
+    a = make_image(tmp_path / "a.png", (20, 20), color=(200, 100, 0))
+    b = tmp_path / "b.png"
+    b.write_bytes(a.read_bytes())
+    emb = ColorEmbedder()
+    res = E.embed_requests(emb, [E.EmbedRequest(a), E.EmbedRequest(b)], None)
+    assert emb.calls == 1 and res.embedded == 1
+    np.testing.assert_array_equal(res.vectors[0], res.vectors[1])
