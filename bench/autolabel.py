@@ -89,7 +89,8 @@ def run_labeler(images: Path, det: Path, sam: Path, precision: str) -> dict:
 
     plugin = YoloSamAutolabeler({
         "yolo": {"model": str(det), "conf": 0.0, "max_det": MAX_DET, "imgsz": IMGSZ, "device": "cpu", "batch": 1},
-        "sam": {"checkpoint": str(sam), "device": "cpu", "precision": precision, "min_area": 0},
+        "sam": {"checkpoint": str(sam), "device": "cpu", "precision": precision, "min_area": 0,
+                "overlap_drop": 1.0},  # keep every mask, as auto_annotate does
     })
     t0 = time.perf_counter()
     summary = run_autolabel(open_dataset(images), plugin)
@@ -126,6 +127,7 @@ def side(args: argparse.Namespace) -> None:
 def mask_agreement(work: Path) -> dict:
     """Mask IoU of the bf16 encoder against fp32, same boxes (the fast option's cost)."""
     import numpy as np
+    import torch
     from labeler_plugins.sam import SamSession
     from PIL import Image
     from ultralytics import YOLO
@@ -137,7 +139,9 @@ def mask_agreement(work: Path) -> dict:
     ious, changed = [], []
     for img_path in sorted(make_images(work, 1).glob("*.png")):
         img = np.asarray(Image.open(img_path).convert("RGB"))
+        threads = torch.get_num_threads()
         boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)[0].boxes.xyxy.numpy()
+        torch.set_num_threads(threads)
         fp32.set_image(img)
         bf16.set_image(img)
         a, _ = fp32.predict_boxes(boxes)
@@ -166,11 +170,15 @@ def profile(work: Path) -> dict:
     t = time.perf_counter()
     img = np.asarray(Image.open(path).convert("RGB"))
     out["read_image_s"] = time.perf_counter() - t
+    threads = torch.get_num_threads()
     yolo = YOLO(str(det))
     yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)  # warm up
+    out["threads_after_ultralytics"] = torch.get_num_threads()
+    torch.set_num_threads(threads)  # what the yolo plugin does after each predict
     t = time.perf_counter()
     boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)[0].boxes.xyxy.numpy()
     out["yolo_s"] = time.perf_counter() - t
+    torch.set_num_threads(threads)
     for precision in ("fp32", "bf16"):
         session = SamSession.from_checkpoint(sam, device="cpu", precision=precision)
         session.encode(img[:64, :64])  # warm up
@@ -186,7 +194,7 @@ def profile(work: Path) -> dict:
     for m in masks:
         mask_to_polygons(m, 1.0)
     out["masks_to_polygons_s"] = time.perf_counter() - t
-    out["threads"] = torch.get_num_threads()
+    out["threads_sam"] = torch.get_num_threads()
     return out
 
 

@@ -85,6 +85,11 @@ class SamOptions(BaseModel):
     )
     tolerance: float = Field(1.0, ge=0.0, description="Polygon simplification distance in pixels.")
     min_area: int = Field(16, ge=0, description="Masks smaller than this many pixels are dropped.")
+    overlap_drop: float = Field(
+        0.8, ge=0.0, le=1.0,
+        description="Drop a mask when this share of it lies inside a higher-scored mask of the "
+        "same class (a detector's duplicate or partial box); 1 keeps every mask.",
+    )
     annotation_boxes: bool = Field(
         True, description="Use the rectangles already in the annotation as prompts."
     )
@@ -434,6 +439,24 @@ class SamSession:
 
 
 # -- the autolabeler -------------------------------------------------------------------------
+def _drop_duplicates_impl(keep: list[int], masks: np.ndarray, names: np.ndarray, scores: np.ndarray, share: float) -> list[int]:
+    """Indices in ``keep`` minus masks lying mostly (``share``) inside a better one of the same class."""
+    if share >= 1.0 or len(keep) < 2:
+        return list(keep)
+    order = sorted(keep, key=lambda i: -float(scores[i]))
+    areas = {i: int(masks[i].sum()) for i in keep}
+    chosen: list[int] = []
+    for i in order:
+        if any(
+            names[j] == names[i]
+            and np.logical_and(masks[i], masks[j]).sum() >= share * min(areas[i], areas[j])
+            for j in chosen
+        ):
+            continue
+        chosen.append(i)
+    return sorted(chosen)
+
+
 def prompt_boxes(sample: Sample, use_annotation: bool = True, dedupe_iou: float = 0.85) -> Predictions:
     """The box prompts of a sample: the previous stage's boxes, then the annotation's rectangles
     (skipping a rectangle that repeats a previous-stage box)."""
@@ -526,6 +549,9 @@ class SamAutolabeler(Autolabeler):
         assert self.session is not None
         return [self.predict_one(s) for s in batch]
 
+    def _drop_duplicates(self, keep: list[int], masks: np.ndarray, prompts: Predictions) -> list[int]:
+        return _drop_duplicates_impl(keep, masks, prompts.class_name, prompts.confidence, self.options.overlap_drop)
+
     def predict_one(self, sample: Sample) -> Predictions:
         """Masks for one sample's prompts (no encoding at all when it has none)."""
         from labeler.masks import mask_to_polygons
@@ -537,7 +563,7 @@ class SamAutolabeler(Autolabeler):
         self.session.set_image(sample.image)
         masks, iou = self.session.predict_boxes(prompts.xyxy)
         keep: list[int] = []
-        polygons: list[np.ndarray] = []
+        polygon_of: dict[int, np.ndarray] = {}
         boxes = prompts.xyxy.copy()
         for i, m in enumerate(masks):
             if int(m.sum()) < max(1, self.options.min_area):
@@ -546,10 +572,12 @@ class SamAutolabeler(Autolabeler):
                 polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area))
                 if not polys:
                     continue
-                polygons.append(polys[0])
+                polygon_of[i] = polys[0]  # the largest part
             ys, xs = np.nonzero(m)
             boxes[i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
             keep.append(i)
+        keep = self._drop_duplicates(keep, masks, prompts)
+        polygons = [polygon_of[i] for i in keep] if self.options.output == "polygon" else []
         idx = np.asarray(keep, dtype=int)
         # A previous stage's score is the detection confidence; SAM's predicted IoU is kept aside.
         return Predictions(

@@ -267,11 +267,19 @@ class YoloAutolabeler(Autolabeler):
         self.setup()
         o = self.options
         extra = {"imgsz": o.imgsz} if o.imgsz else {}  # else the checkpoint's own training size
-        results = self.model.predict(
-            [s.image for s in batch],  # PIL RGB: ultralytics converts
-            conf=o.conf, iou=o.iou, max_det=o.max_det, classes=self._class_ids,
-            device=pick_device(o.device), batch=max(1, len(batch)), verbose=False, **extra,
-        )
+        import torch
+
+        # ultralytics' CPU device selection sets torch to cpu_count - 1 threads for the whole
+        # process (1 on a 2-core machine): give the threads back for the next stage (SAM).
+        threads = torch.get_num_threads()
+        try:
+            results = self.model.predict(
+                [s.image for s in batch],  # PIL RGB: ultralytics converts
+                conf=o.conf, iou=o.iou, max_det=o.max_det, classes=self._class_ids,
+                device=pick_device(o.device), batch=max(1, len(batch)), verbose=False, **extra,
+            )
+        finally:
+            torch.set_num_threads(threads)
         return [predictions_from_ultralytics(r) for r in results]
 
     # -- training --------------------------------------------------------------------------
@@ -301,7 +309,7 @@ class YoloAutolabeler(Autolabeler):
 
                 start = str(resolve_weights(start, option="model"))
             model = YOLO(start)
-            model.add_callback("on_fit_epoch_end", lambda tr: progress(tr.epoch + 1, tr.epochs))
+            model.add_callback("on_fit_epoch_end", lambda tr: progress(min(tr.epoch + 1, tr.epochs), tr.epochs))
             args: dict[str, Any] = {
                 "data": str(tmp / "data" / "data.yaml"), "epochs": options.epochs, "imgsz": options.imgsz,
                 "batch": options.batch, "device": pick_device(options.device), "workers": options.workers,

@@ -84,7 +84,7 @@ def draw_scene(image_path: Path, label_path: Path, tile_w: int):  # type: ignore
         ty = max(0, y1 - 16)
         d.rectangle((x1, ty, x1 + tw + 6, ty + 16), fill=col)
         d.text((x1 + 3, ty + 1), text, fill=(255, 255, 255) if s.label != "star" else (0, 0, 0), font=font)
-    d.text((6, 4), image_path.name, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+    d.text((6, img.height - 18), image_path.name, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
     return img
 
 

@@ -90,7 +90,7 @@ def train_yolo(epochs: int, work: Path) -> dict:
     plugin = YoloAutolabeler()
     assert plugin.TrainOptions is not None
     opts = plugin.TrainOptions(
-        model=str(cfg), epochs=epochs, imgsz=320, batch=8, val_fraction=0.2, seed=0,
+        model=str(cfg), epochs=epochs, imgsz=320, batch=4, val_fraction=0.2, seed=0,
         device="cpu", project=str(work / "runs"), name="scenes",
         extra={"close_mosaic": 5, "fliplr": 0.5, "flipud": 0.5, "degrees": 10.0, "patience": 0},
     )
@@ -134,7 +134,10 @@ def _augment(rng: random.Random, img: np.ndarray, masks: list[np.ndarray]) -> tu
     return np.ascontiguousarray(img), [np.ascontiguousarray(geo(m)) for m in masks]
 
 
-def train_sam(steps: int, batch: int, seed: int = 0, threads: int = 1, resume: bool = False, lr: float = 3e-3) -> None:
+def train_sam(
+    steps: int, batch: int, seed: int = 0, threads: int = 1, resume: bool = False, lr: float = 3e-3,
+    bce_weight: float = 5.0,
+) -> None:
     import torch
     import torch.nn.functional as F
     from labeler_plugins.sam import (
@@ -215,7 +218,7 @@ def train_sam(steps: int, batch: int, seed: int = 0, threads: int = 1, resume: b
             with torch.no_grad():
                 pred = (logits > 0).float()
                 true_iou = (pred * tgt).flatten(1).sum(1) / ((pred + tgt).clamp(max=1).flatten(1).sum(1) + 1e-6)
-            loss_mask = loss_mask + 5 * bce + dice.mean()
+            loss_mask = loss_mask + bce_weight * bce + dice.mean()
             loss_iou = loss_iou + F.mse_loss(iou[:, 0], true_iou)
         loss = (loss_mask + loss_iou) / len(prompts)
         opt.zero_grad()
@@ -303,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sam-batch", type=int, default=8)
     parser.add_argument("--sam-resume", action="store_true", help="continue training the saved SAM")
     parser.add_argument("--sam-lr", type=float, default=3e-3)
+    parser.add_argument("--sam-bce-weight", type=float, default=5.0, help="weight of the BCE term (dice has 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 behaves best on a shared CPU)")
     args = parser.parse_args(argv)
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -310,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(work / "ultralytics"))
     try:
         if args.only in (None, "sam"):
-            train_sam(args.sam_steps, args.sam_batch, threads=args.threads, resume=args.sam_resume, lr=args.sam_lr)
+            train_sam(args.sam_steps, args.sam_batch, threads=args.threads, resume=args.sam_resume, lr=args.sam_lr,
+                      bce_weight=args.sam_bce_weight)
         if args.only in (None, "yolo"):
+            import torch
+
+            torch.set_num_threads(args.threads)
             train_yolo(args.yolo_epochs, work)
         evaluate()
     finally:

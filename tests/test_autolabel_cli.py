@@ -120,6 +120,19 @@ def test_main_job_outlines_the_unlabeled_scenes(scenes: Path) -> None:
     res3 = CliRunner().invoke(cli, ["autolabel", str(scenes), *MAIN_JOB, "--no-progress", "--json", "--redo"])
     assert res3.exit_code == 0
     assert before == {p.name: json.loads(p.read_text())["shapes"] for p in scenes.glob("*.json")}
+    # What auto_annotate gives, plus class names and the images with no objects.
+    out = scenes.parent / "yolo_seg"
+    res4 = CliRunner().invoke(cli, ["export", str(scenes), "--to", "yolo-seg", "--out", str(out)])
+    assert res4.exit_code == 0, res4.output
+    import yaml
+
+    names = yaml.safe_load((out / "data.yaml").read_text())["names"]
+    assert set(names.values()) == {"ball", "box", "star", "elephant"}
+    labels = {p.stem: p.read_text().splitlines() for p in (out / "labels" / "train").glob("*.txt")}
+    assert len(labels) == 24
+    for line in labels["scene_0006"]:
+        cls, *xy = line.split()
+        assert names[int(cls)] in ("star", "box") and len(xy) >= 6 and len(xy) % 2 == 0
 
 
 @needs_models
