@@ -1,12 +1,22 @@
-"""Benchmarks of the desktop labeler (offscreen), against the targets of the GUI issue.
+"""Benchmarks of the desktop labeler (offscreen), against the targets of the GUI issue, side by
+side with labelme where it applies.
 
-1. open a folder of 100,000 images and show the first one (target < 1 s; labelme 6.3.1 lists
-   10,000 images and shows the first in 0.53 s);
-2. move to the next 12-megapixel JPEG with prefetch and reduced-size decoding (target < 50 ms;
-   labelme: 217 ms), and the same without prefetch (cold);
-3. a Segment Anything click once the embedding is cached (target < 100 ms), with the sample
+1. open a folder of 100,000 images and show the first one (target < 1 s);
+2. labelme and labeler on the SAME 10,000-image folder: list it and show the first image;
+3. move to the next 12-megapixel JPEG with prefetch and reduced-size decoding (target < 50 ms),
+   the same without prefetch (cold), and labelme on the same JPEGs;
+4. a Segment Anything click once the embedding is cached (target < 100 ms), with the sample
    checkpoint in ``sample_data/models`` when present;
-4. memory (RSS) while paging through 120 different 12-megapixel image paths (target: flat).
+5. memory (RSS) while paging through 120 different 12-megapixel image paths (target: flat).
+
+labelme (PyQt5) cannot share a process with PySide6, so it runs in its own virtual environment
+(``--labelme-python``, default ``/tmp/lm-venv/bin/python``: ``python3 -m venv /tmp/lm-venv &&
+/tmp/lm-venv/bin/pip install labelme``), driven through its ``MainWindow`` API by this same file
+(``--labelme-driver``): ``MainWindow()`` offscreen at 1600x1000, then
+``_load_from_file_or_dir(folder)`` (labelme's File > Open Dir: it lists the folder, ticks the
+images that have a label file and loads the first image) and ``_open_next_image()`` (its ``D``
+key), each followed by processing the queued events and a repaint, i.e. the image on screen,
+as for labeler. labelme's home (``~/.labelmerc``, its QSettings) is a temporary folder.
 
 The folders are generated under a temporary directory (hard links of a few files, so 100,000
 images cost almost no disk). Run: ``python bench/gui.py [--images 100000] [--json out.json]``.
@@ -55,14 +65,120 @@ def make_big_jpegs(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -
 
 
 def make_many(folder: Path, n: int, seeds: list[Path], label: Path | None) -> None:
-    """``n`` images as hard links of ``seeds`` (every tenth with a label file)."""
+    """``n`` images as hard links of ``seeds``; every tenth gets a label file (``label``'s shapes,
+    its ``imagePath`` naming that image, as labelme expects)."""
     folder.mkdir(parents=True, exist_ok=True)
+    template = None
+    if label is not None:
+        data = json.loads(label.read_text())
+        data["imagePath"] = "@@IMAGE@@"
+        template = json.dumps(data)
     for i in range(n):
         src = seeds[i % len(seeds)]
         dst = folder / f"img_{i:06d}{src.suffix}"
         os.link(src, dst)
-        if label is not None and i % 10 == 0:
-            os.link(label, dst.with_suffix(".json"))
+        if template is not None and i % 10 == 0:
+            dst.with_suffix(".json").write_text(template.replace("@@IMAGE@@", dst.name))
+
+
+def labelme_driver(folder: Path, big: Path, out: Path, repeats: int = 3) -> None:
+    """Runs inside labelme's environment (PyQt5): time its MainWindow on our folders."""
+    from PyQt5 import QtWidgets  # type: ignore[import-not-found]
+
+    try:
+        from loguru import logger  # labelme logs every image at DEBUG level: keep it quiet
+
+        logger.remove()
+    except ImportError:
+        pass
+    import labelme  # type: ignore[import-not-found]
+    from labelme.app import MainWindow  # type: ignore[import-not-found]
+
+    app = QtWidgets.QApplication(sys.argv[:1])
+    res: dict[str, object] = {"labelme_version": labelme.__version__}
+    # A message box would wait for a click forever offscreen: record it and go on.
+    dialogs: list[str] = []
+    box = QtWidgets.QMessageBox
+    for kind in ("critical", "warning", "information", "question"):
+        setattr(box, kind, staticmethod(lambda *a, _k=kind, **_kw: dialogs.append(f"{_k}: {a[1:3]}") or box.Ok))
+    res["dialogs"] = dialogs
+
+    def fresh() -> object:
+        w = MainWindow()
+        w.resize(1600, 1000)
+        w.show()
+        app.processEvents()
+        return w
+
+    def on_screen(w: object, action: object) -> float:
+        t0 = time.perf_counter()
+        action()  # type: ignore[operator]
+        app.processEvents()
+        w.repaint()  # type: ignore[attr-defined]
+        return time.perf_counter() - t0
+
+    opens = []
+    for _ in range(repeats):
+        w = fresh()
+        opens.append(on_screen(w, lambda w=w: w._load_from_file_or_dir(str(folder))))
+        res["listed"] = len(w.image_list)  # type: ignore[attr-defined]
+        w.close()  # type: ignore[attr-defined]
+        w.deleteLater()  # type: ignore[attr-defined]
+        app.processEvents()
+    res["open_first_image_s"] = [round(t, 3) for t in opens]
+    w = fresh()
+    on_screen(w, lambda: w._load_from_file_or_dir(str(big)))  # type: ignore[attr-defined]
+    nexts = []
+    for _ in range(len(w.image_list) - 1):  # type: ignore[attr-defined]
+        nexts.append(on_screen(w, w._open_next_image))  # type: ignore[attr-defined]
+    res["next_12mp_ms"] = [round(t * 1000, 1) for t in nexts]
+    res["shown"] = w._image_path  # type: ignore[attr-defined]
+    out.write_text(json.dumps(res))
+
+
+def run_labelme(python: str, folder: Path, big: Path, tmp: Path) -> dict[str, object]:
+    """Run :func:`labelme_driver` in labelme's own Python; {"error": ...} when it cannot."""
+    import subprocess
+
+    if not Path(python).exists():
+        return {"error": f"labelme not installed ({python} missing; python3 -m venv /tmp/lm-venv && "
+                         "/tmp/lm-venv/bin/pip install labelme)"}
+    home = tmp / "labelme-home"
+    home.mkdir(exist_ok=True)
+    out = tmp / "labelme.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(home), PYTHONNOUSERSITE="1")
+    proc = subprocess.run([python, str(Path(__file__).resolve()), "--labelme-driver", str(folder), str(big), str(out)],
+                          env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": f"labelme driver failed (rc {proc.returncode}): {proc.stderr.strip()[-800:]}"}
+    return json.loads(out.read_text())
+
+
+def side_by_side(results: dict[str, object]) -> str:
+    """The labelme comparison as a small table (ratio: labelme's time / labeler's)."""
+    lm = results.get("labelme") or {}
+    assert isinstance(lm, dict)
+    if "error" in lm:
+        return f"\nlabelme: {lm['error']}"
+    n = results.get("compare_images")
+    head = f"labelme {lm.get('labelme_version', '')}"
+    lines = ["", f"{'same folders, offscreen':58} {head:>14} {'labeler':>9} {'ratio':>7}"]
+    ours = results.get("open_compare_first_image_s") or []
+    theirs = lm.get("open_first_image_s") or []
+    if ours and theirs:
+        a, b = statistics.median(theirs), statistics.median(ours)  # type: ignore[arg-type]
+        lines.append(f"{f'open a {n:,}-image folder, first image shown (s)':58} {a:14.3f} {b:9.3f} {a / b:6.1f}x")
+    nexts = lm.get("next_12mp_ms") or []
+    warm = results.get("next_12mp_prefetched_ms")
+    cold = results.get("next_12mp_cold_reduced_decode_ms")
+    if nexts and isinstance(warm, dict):
+        a = statistics.median(nexts)  # type: ignore[arg-type]
+        lines.append(f"{'next 12-MP JPEG, median (ms), labeler prefetched':58} {a:14.1f} {warm['median']:9.1f} "
+                     f"{a / warm['median']:6.1f}x")
+        if isinstance(cold, int | float):
+            lines.append(f"{'next 12-MP JPEG, median (ms), labeler cold (no prefetch)':58} {a:14.1f} {cold:9.1f} "
+                         f"{a / cold:6.1f}x")
+    return "\n".join(lines)
 
 
 def dispose(app: object, w: object) -> None:
@@ -80,7 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--big", type=int, default=8, help="distinct 12-MP JPEGs for the paging test")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--compare-images", type=int, default=10_000,
+                        help="size of the folder opened by both labelme and labeler")
+    parser.add_argument("--labelme-python", default="/tmp/lm-venv/bin/python",
+                        help="the Python of an environment with labelme installed ('' to skip labelme)")
+    parser.add_argument("--labelme-driver", nargs=3, type=Path, metavar=("FOLDER", "BIG", "OUT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.labelme_driver:
+        labelme_driver(*args.labelme_driver)
+        return 0
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
@@ -136,7 +261,22 @@ def main(argv: list[str] | None = None) -> int:
         dispose(app, w)
         shutil.rmtree(many)
 
-        # 2. next 12-MP JPEG, with prefetch (the person looks at each image for a moment)
+        # 2. the folder both tools open (same files, same labels)
+        compare = tmp / "compare"
+        make_many(compare, args.compare_images, seeds, scenes / "scene_0001.json")
+        opens = []
+        for _ in range(3):
+            w = MainWindow(settings=settings, autosave=False)
+            w.resize(1600, 1000)
+            w.show()
+            app.processEvents()
+            opens.append(wait_shown(w, lambda w=w: w.open_folder(compare)))
+            w.ensure_listed()
+            dispose(app, w)
+        results["compare_images"] = args.compare_images
+        results["open_compare_first_image_s"] = [round(t, 3) for t in opens]
+
+        # 3. next 12-MP JPEG, with prefetch (the person looks at each image for a moment)
         big = make_big_jpegs(tmp / "big", args.big)
         # decode for a 1920x1080 screen (offscreen Qt reports a small virtual screen)
         w = MainWindow(settings=settings, autosave=False, max_side=1920)
@@ -166,7 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         results["display_decode_max_side"] = w.loader.max_side
         dispose(app, w)
 
-        # 4. memory while paging through 60 distinct 12-MP paths
+        # labelme on the same two folders
+        if args.labelme_python:
+            print("running labelme on the same folders…", file=sys.stderr)
+            results["labelme"] = run_labelme(args.labelme_python, compare, big[0].parent, tmp)
+        else:
+            results["labelme"] = {"error": "skipped (--labelme-python '')"}
+        shutil.rmtree(compare)
+
+        # 5. memory while paging through 120 distinct 12-MP paths
         paging = tmp / "paging"
         paging.mkdir()
         for i in range(120):
@@ -185,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         results["rss_mib_every_20_images"] = samples
         dispose(app, w)
 
-        # 3. SAM click latency with a cached embedding
+        # 4. SAM click latency with a cached embedding
         ckpt = find_checkpoint()
         factory = plugin_session_factory(ckpt)
         if factory is not None and ckpt is not None:
@@ -212,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     text = json.dumps(results, indent=2)
     print(text)
+    print(side_by_side(results))
     if args.json:
         args.json.write_text(text + "\n")
     return 0

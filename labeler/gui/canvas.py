@@ -6,7 +6,15 @@ and reports finished gestures through signals (``shapeDrawn``, ``shapesMoved``,
 step in the model. During a drag only a preview changes.
 
 Coordinates: image pixels in the annotation's frame (the EXIF-corrected, full-size image),
-whatever size the displayed image was decoded at.
+whatever size the displayed image was decoded at. The image is normally decoded at the size the
+screen needs; when the view zooms in past that resolution the canvas asks for the full-size
+decode (``fullResolutionWanted``) and paints it once it arrives (:meth:`set_full_image`).
+
+Vertex editing follows labelme: drag a vertex to move it, Alt+click on the edge of a polygon or
+linestrip to add a point there (keep the button down to drag it), Shift+click (labelme 5) or
+Alt+Shift+click (labelme 6) on a vertex to remove it; a clicked vertex is *selected* (drawn
+larger) and Delete or Backspace (labelme's "Remove Selected Point") removes it.
+Right-click opens a context menu with the same actions.
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QBrush,
     QColor,
+    QContextMenuEvent,
     QFont,
     QFontMetrics,
     QImage,
@@ -31,10 +41,16 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from labeler.gui.colors import label_color
-from labeler.gui.document import Document, shape_distance
+from labeler.gui.document import (
+    Document,
+    can_add_vertex,
+    can_remove_vertex,
+    nearest_edge,
+    shape_distance,
+)
 from labeler.model import Shape
 
 #: Drawing modes; "edit" selects and moves, "sam" prompts Segment Anything.
@@ -56,6 +72,9 @@ class Canvas(QWidget):
     samPrompt = Signal(list, list, object)  # points [(x, y)], labels [1|0], box (x1,y1,x2,y2)|None
     zoomChanged = Signal(float)
     cursorMoved = Signal(float, float)
+    vertexInserted = Signal(int, int, float, float)  # shape, position, x, y (Alt+click on an edge)
+    vertexRemoved = Signal(int, int)  # shape, vertex (Shift+click, Delete on a selected vertex)
+    fullResolutionWanted = Signal()  # zoomed in past the resolution of the displayed decode
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +83,10 @@ class Canvas(QWidget):
         self.setMinimumSize(200, 150)
         self.document: Document | None = None
         self._pixmap: QPixmap | None = None
+        self._full: QPixmap | None = None  # the full-size decode, once zoomed in past _pixmap
+        self._full_wanted = False
+        #: Window actions appended to the right-click menu (edit label, delete...).
+        self.context_actions: list[QAction | None] = []
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.fit_mode: str | None = "window"  # "window", "width" or None (manual zoom)
@@ -81,6 +104,9 @@ class Canvas(QWidget):
         self._drag_delta = (0.0, 0.0)
         self._vertex: tuple[int, int] | None = None
         self._vertex_points: list[tuple[float, float]] | None = None
+        self._inserting = False  # the dragged vertex is a new one (Alt+click on an edge)
+        #: The vertex last clicked, (shape, vertex): Delete / Backspace remove it.
+        self.selected_vertex: tuple[int, int] | None = None
         self._hover: int | None = None
         self._pan_start: QPointF | None = None
         self._mask_cache: dict[int, tuple[str, QImage]] = {}
@@ -95,8 +121,11 @@ class Canvas(QWidget):
         """Show another document (the image comes separately through :meth:`set_image`)."""
         self.document = doc
         self.selected = []
+        self.selected_vertex = None
         self._drawing = []
         self._drag = None
+        self._full = None
+        self._full_wanted = False
         self._mask_cache.clear()
         self.clear_sam()
         if self.fit_mode:
@@ -106,9 +135,42 @@ class Canvas(QWidget):
     def set_image(self, image: QImage | None) -> None:
         """The decoded image (any size: it is stretched over the annotation's frame)."""
         self._pixmap = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+        self._full = None
+        self._full_wanted = False
         if self.fit_mode:
             self.fit(self.fit_mode)
+        self._check_resolution()
         self.update()
+
+    def set_full_image(self, image: QImage | None) -> None:
+        """The full-size decode of the shown image, painted when zoomed in past the screen decode.
+
+        The annotation's frame does not change: both decodes are stretched over the same
+        image rectangle, so shapes stay where they are.
+        """
+        self._full = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+        self.update()
+
+    @property
+    def has_full_image(self) -> bool:
+        return self._full is not None
+
+    def decoded_ratio(self) -> float:
+        """Decoded pixels per image pixel of the screen-size decode (1.0: full size)."""
+        if self._pixmap is None:
+            return 1.0
+        return self._pixmap.width() / max(self.image_size()[0], 1)
+
+    def needs_full_resolution(self) -> bool:
+        """True when one decoded pixel of the screen-size decode covers more than one device
+        pixel at the current zoom (and the decode is smaller than the image)."""
+        ratio = self.decoded_ratio()
+        return self._pixmap is not None and ratio < 0.999 and self.scale * self.devicePixelRatioF() > ratio * 1.01
+
+    def _check_resolution(self) -> None:
+        if self._full is None and not self._full_wanted and self.needs_full_resolution():
+            self._full_wanted = True
+            self.fullResolutionWanted.emit()
 
     @property
     def has_image(self) -> bool:
@@ -133,6 +195,9 @@ class Canvas(QWidget):
         if sel != self.selected:
             self.selected = sel
             self.selectionChanged.emit(list(sel))
+        sv = self.selected_vertex
+        if sv is not None and (sv[0] not in self.selected or sv[1] >= len(self.shapes()[sv[0]].points)):
+            self.selected_vertex = None
         self._mask_cache.clear()
         self.update()
 
@@ -140,6 +205,8 @@ class Canvas(QWidget):
         """Select shapes (from the shape list or review panel)."""
         n = len(self.shapes())
         self.selected = [i for i in indices if 0 <= i < n]
+        if self.selected_vertex is not None and self.selected_vertex[0] not in self.selected:
+            self.selected_vertex = None
         self.selectionChanged.emit(list(self.selected))
         self.update()
 
@@ -196,6 +263,7 @@ class Canvas(QWidget):
         self.scale = s
         self.offset = offset
         self.zoomChanged.emit(s)
+        self._check_resolution()
         self.update()
 
     def pan_by(self, dx: float, dy: float) -> None:
@@ -239,7 +307,8 @@ class Canvas(QWidget):
     def vertex_at(self, x: float, y: float) -> tuple[int, int] | None:
         """(shape, vertex) under (x, y): selected shapes first, then the hovered one."""
         eps = EPSILON / self.scale
-        candidates = list(self.selected) + ([self._hover] if self._hover is not None else [])
+        hover = self._hover if self._hover is not None else self.shape_at(x, y)
+        candidates = list(self.selected) + ([hover] if hover is not None else [])
         for i in candidates:
             if i >= len(self.shapes()):
                 continue
@@ -251,6 +320,35 @@ class Canvas(QWidget):
                     return (i, j)
         return None
 
+    def edge_at(self, x: float, y: float) -> tuple[int, int, tuple[float, float]] | None:
+        """(shape, insert position, point on the edge) of a polygon/linestrip edge near (x, y);
+        selected shapes first, then the topmost."""
+        eps = EPSILON / self.scale
+        shapes = self.shapes()
+        order = [i for i in self.selected if i < len(shapes)]
+        order += [i for i in reversed(range(len(shapes))) if i not in order]
+        for i in order:
+            s = shapes[i]
+            if s.review == "rejected" or self.hide_shapes:
+                continue
+            hit = nearest_edge(s, x, y)
+            if hit is not None and hit[0] <= eps:
+                return (i, hit[1], hit[2])
+        return None
+
+    def remove_selected_vertex(self) -> bool:
+        """Ask to remove the selected vertex (Delete, Backspace, Shift+click); False when no vertex
+        of a polygon or linestrip is selected (the document refuses to go below 3 / 2 points)."""
+        sv = self.selected_vertex
+        if sv is None or self.document is None or sv[0] >= len(self.shapes()):
+            return False
+        if not can_add_vertex(self.shapes()[sv[0]]):
+            return False
+        self.selected_vertex = None
+        self.vertexRemoved.emit(*sv)
+        self.update()
+        return True
+
     # -- mouse -------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
@@ -258,6 +356,19 @@ class Canvas(QWidget):
         self._press_widget = pos
         self._press_image = p
         button = event.button()
+        alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+        if button == Qt.MouseButton.LeftButton and alt and self.mode == "edit" and self.document is not None:
+            # labelme 6: Alt+click on an edge adds a point, Alt+Shift+click on a vertex removes it
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                vertex = self.vertex_at(*p)
+                if vertex is not None:
+                    if vertex[0] not in self.selected:
+                        self.select([vertex[0]])
+                    self.selected_vertex = vertex
+                    self.remove_selected_vertex()
+                    return
+            elif self._press_insert(p):
+                return
         if button == Qt.MouseButton.MiddleButton or (
             button == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.AltModifier
         ):
@@ -290,15 +401,39 @@ class Canvas(QWidget):
                 self._drag = "draw"
         self.update()
 
+    def _press_insert(self, p: tuple[float, float]) -> bool:
+        """Alt+press on an edge: a new vertex there, dragged until the release (labelme)."""
+        edge = self.edge_at(*p)
+        if edge is None:
+            return False
+        i, j, q = edge
+        if i not in self.selected:
+            self.select([i])
+        pts = list(self.shapes()[i].points)
+        pts.insert(j, q)
+        self._drag, self._vertex, self._vertex_points, self._inserting = "vertex", (i, j), pts, True
+        self.selected_vertex = (i, j)
+        self.update()
+        return True
+
     def _press_edit(self, event: QMouseEvent, p: tuple[float, float]) -> None:
         vertex = self.vertex_at(*p)
         if vertex is not None:
+            if vertex[0] not in self.selected:
+                self.select([vertex[0]])
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                # labelme: Shift+click on a vertex removes it
+                self.selected_vertex = vertex
+                self.remove_selected_vertex()
+                return
             self._drag = "vertex"
             self._vertex = vertex
             self._vertex_points = list(self.shapes()[vertex[0]].points)
-            if vertex[0] not in self.selected:
-                self.select([vertex[0]])
+            self._inserting = False
+            self.selected_vertex = vertex
+            self.update()
             return
+        self.selected_vertex = None
         hit = self.shape_at(*p)
         if hit is None:
             if self.selected:
@@ -333,7 +468,10 @@ class Canvas(QWidget):
             if hover != self._hover:
                 self._hover = hover
             vertex = self.vertex_at(*p)
+            edge = (self.edge_at(*p) if vertex is None and event.modifiers() & Qt.KeyboardModifier.AltModifier
+                    else None)
             self.setCursor(Qt.CursorShape.PointingHandCursor if vertex else
+                           Qt.CursorShape.CrossCursor if edge is not None else
                            Qt.CursorShape.OpenHandCursor if hover is not None else Qt.CursorShape.ArrowCursor)
         self.update()
 
@@ -348,10 +486,13 @@ class Canvas(QWidget):
             if moved and (dx or dy):
                 self.shapesMoved.emit(list(self.selected), dx, dy)
         elif drag == "vertex" and self._vertex is not None and self._vertex_points is not None:
-            i = self._vertex[0]
+            i, j = self._vertex
             pts = self._vertex_points
             self._vertex = self._vertex_points = None
-            if moved:
+            if self._inserting:
+                self._inserting = False
+                self.vertexInserted.emit(i, j, round(pts[j][0], 2), round(pts[j][1], 2))
+            elif moved:
                 self.pointsEdited.emit(i, pts)
         elif drag == "draw" and moved and self._drawing:
             self._finish(self.mode, [self._drawing[0], self._clamp(p)])
@@ -442,6 +583,8 @@ class Canvas(QWidget):
             return
         if key == Qt.Key.Key_Backspace and self.undo_last_point():
             return
+        if key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete) and self.mode == "edit" and self.remove_selected_vertex():
+            return
         arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1),
                   Qt.Key.Key_Down: (0, 1)}
         if key in arrows and self.selected and self.mode == "edit":
@@ -451,6 +594,54 @@ class Canvas(QWidget):
                 self.shapesMoved.emit(list(self.selected), dx, dy)
             return
         super().keyPressEvent(event)
+
+    # -- context menu ------------------------------------------------------------------------
+    def context_menu(self, pos: QPointF) -> QMenu | None:
+        """The right-click menu at widget position ``pos`` (edit mode): add a point on the edge
+        under the cursor, remove the vertex under it, then the window's shape actions."""
+        if self.mode != "edit" or self.document is None:
+            return None
+        x, y = self.to_image(pos)
+        menu = QMenu(self)
+        vertex = self.vertex_at(x, y)
+        edge = self.edge_at(x, y) if vertex is None else None
+        add = menu.addAction("Add Point to Edge\tAlt+Click")
+        add.setEnabled(edge is not None)
+        if edge is not None:
+            i, j, q = edge
+            add.triggered.connect(lambda _c=False, i=i, j=j, q=q: self._insert_now(i, j, q))
+        rm = menu.addAction("Remove Point\tShift+Click")
+        rm.setEnabled(vertex is not None and can_remove_vertex(self.shapes()[vertex[0]]))
+        if vertex is not None:
+            rm.triggered.connect(lambda _c=False, v=vertex: self.vertexRemoved.emit(*v))
+        if vertex is not None or edge is not None:
+            target = (vertex or edge)[0]  # type: ignore[index]
+            if target not in self.selected:
+                self.select([target])
+        else:
+            hit = self.shape_at(x, y)
+            if hit is not None and hit not in self.selected:
+                self.select([hit])
+        if self.context_actions:
+            menu.addSeparator()
+            for act in self.context_actions:
+                if act is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(act)
+        return menu
+
+    def _insert_now(self, i: int, j: int, q: tuple[float, float]) -> None:
+        self.selected_vertex = (i, j)
+        self.vertexInserted.emit(i, j, round(q[0], 2), round(q[1], 2))
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        menu = self.context_menu(QPointF(event.pos()))
+        if menu is None:
+            super().contextMenuEvent(event)
+            return
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
     # -- SAM ---------------------------------------------------------------------------------
     def _emit_sam(self) -> None:
@@ -479,8 +670,17 @@ class Canvas(QWidget):
         w, h = self.image_size()
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
         if self._pixmap is not None:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 2)
-            p.drawPixmap(target, self._pixmap, QRectF(self._pixmap.rect()))
+            pm = self._full if self._full is not None and self.needs_full_resolution() else self._pixmap
+            # Zoomed in, smooth scaling would blur the pixels one wants to click precisely.
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                            self.scale * self.devicePixelRatioF() < 2 * pm.width() / max(w, 1))
+            visible = target.intersected(QRectF(self.rect()))
+            if not visible.isEmpty():
+                # Draw only the visible part: a 12-MP pixmap zoomed in is mostly off screen.
+                kx, ky = pm.width() / target.width(), pm.height() / target.height()
+                src = QRectF((visible.left() - target.left()) * kx, (visible.top() - target.top()) * ky,
+                             visible.width() * kx, visible.height() * ky)
+                p.drawPixmap(visible, pm, src)
         else:
             p.fillRect(target, QColor(30, 30, 30))
             p.setPen(QColor(150, 150, 150))
@@ -582,9 +782,15 @@ class Canvas(QWidget):
         if selected or i == self._hover:
             p.setPen(QPen(QColor(255, 255, 255), 1))
             p.setBrush(color)
-            for x, y in pts:
+            sv = self.selected_vertex
+            for j, (x, y) in enumerate(pts):
                 q = self.to_widget(x, y)
-                p.drawRect(QRectF(q.x() - 3, q.y() - 3, 6, 6))
+                if sv is not None and sv == (i, j) and selected:
+                    p.setPen(QPen(QColor(255, 255, 255), 2))
+                    p.drawEllipse(q, 6, 6)
+                    p.setPen(QPen(QColor(255, 255, 255), 1))
+                else:
+                    p.drawRect(QRectF(q.x() - 3, q.y() - 3, 6, 6))
 
     def _paint_mask(self, p: QPainter, i: int, shape: Shape, pts: list[tuple[float, float]],
                     color: QColor) -> None:

@@ -241,6 +241,28 @@ class Document:
         with self.edit(name) as ann:
             ann.shapes[index].points = [(float(x), float(y)) for x, y in points]
 
+    def insert_vertex(self, index: int, position: int, point: tuple[float, float]) -> bool:
+        """Add a point to a polygon or linestrip before vertex ``position`` (labelme's "Add Point
+        to Edge"); returns False for shapes whose vertex count is fixed."""
+        shape = self.shapes[index]
+        if not can_add_vertex(shape) or not 0 <= position <= len(shape.points):
+            return False
+        with self.edit("Add point") as ann:
+            pts = list(ann.shapes[index].points)
+            pts.insert(position, (float(point[0]), float(point[1])))
+            ann.shapes[index].points = pts
+        return True
+
+    def remove_vertex(self, index: int, position: int) -> bool:
+        """Remove one vertex of a polygon (keeping at least 3) or a linestrip (keeping 2);
+        returns False when the shape cannot lose a point."""
+        shape = self.shapes[index]
+        if not can_remove_vertex(shape) or not 0 <= position < len(shape.points):
+            return False
+        with self.edit("Remove point") as ann:
+            ann.shapes[index].points = [q for k, q in enumerate(ann.shapes[index].points) if k != position]
+        return True
+
     def move_shapes(self, indices: Sequence[int], dx: float, dy: float) -> None:
         """Translate shapes by (dx, dy)."""
         if not indices or (dx == 0 and dy == 0):
@@ -418,6 +440,47 @@ class Document:
         self._saved_text = fresh._saved_text
         self._update_dirty()
         self._emit("saved")
+
+
+#: Shapes whose points can be added or removed one by one (as in labelme).
+VERTEX_EDITABLE = {"polygon": 3, "linestrip": 2}
+
+
+def can_add_vertex(shape: Shape) -> bool:
+    """Polygons and linestrips take extra points; rectangles, circles, lines do not."""
+    return shape.shape_type in VERTEX_EDITABLE
+
+
+def can_remove_vertex(shape: Shape) -> bool:
+    """A polygon keeps at least 3 points, a linestrip 2."""
+    least = VERTEX_EDITABLE.get(shape.shape_type)
+    return least is not None and len(shape.points) > least
+
+
+def nearest_edge(shape: Shape, x: float, y: float) -> tuple[float, int, tuple[float, float]] | None:
+    """(distance, insert position, closest point) of the edge of a polygon/linestrip nearest to
+    (x, y); the new vertex goes at ``insert position`` (between its two ends)."""
+    if not can_add_vertex(shape) or len(shape.points) < 2:
+        return None
+    pts = list(shape.points)
+    edges = list(zip(range(len(pts)), pts, pts[1:], strict=False))
+    if shape.shape_type == "polygon":
+        edges.append((len(pts) - 1, pts[-1], pts[0]))
+    best: tuple[float, int, tuple[float, float]] | None = None
+    for k, a, b in edges:
+        q = _project(a, b, x, y)
+        d = math.hypot(q[0] - x, q[1] - y)
+        if best is None or d < best[0]:
+            best = (d, k + 1, q)
+    return best
+
+
+def _project(a: tuple[float, float], b: tuple[float, float], x: float, y: float) -> tuple[float, float]:
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    n = dx * dx + dy * dy
+    t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / n))
+    return (ax + t * dx, ay + t * dy)
 
 
 def shape_distance(shape: Shape, x: float, y: float) -> float:

@@ -37,6 +37,7 @@ from labeler.gui.canvas import Canvas
 from labeler.gui.document import Document, ExternalChangeError
 from labeler.gui.file_list import FileFilterModel, FileListModel, RelRole
 from labeler.gui.label_dialog import LabelAnswer, LabelDialog
+from labeler.gui.options_dialog import PluginOptionsDialog, has_options
 from labeler.gui.panels import ClassPanel, ReviewPanel, ShapeListPanel
 from labeler.gui.sam import SamController, SessionFactory
 from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
     """labeler's desktop window."""
 
     imageShown = Signal(str)  # rel, when the decoded image is on screen
+    fullResolutionShown = Signal(str)  # rel, when the full-size decode replaced the screen-size one
     documentOpened = Signal(str)  # rel, when the annotation is shown (image may still load)
     pluginFinished = Signal(object)  # RunSummary
 
@@ -78,6 +80,9 @@ class MainWindow(QMainWindow):
         self.resolve_conflict: Callable[[Document, str], str] = self._ask_conflict
         #: Called as ``ask(label, text)``; returns a LabelAnswer or None (tests replace it).
         self.ask_label: Callable[..., LabelAnswer | None] = self._ask_label_dialog
+        #: Called as ``ask(kind, cls)`` before a plugin runs from the menu; returns the plugin's
+        #: validated options or None to cancel (the options form by default; tests replace it).
+        self.ask_options: Callable[[str, Any], Any] = self._ask_options_dialog
         self.errors: list[str] = []
         self.setWindowTitle("labeler")
         self.resize(1400, 900)
@@ -90,6 +95,7 @@ class MainWindow(QMainWindow):
         self.loader = ImageLoader(max_side=max_side, parent=self)
         self.loader.loaded.connect(self._image_loaded)
         self.loader.failed.connect(self._image_failed)
+        self.loader.fullLoaded.connect(self._full_image_loaded)
         self.sam = SamController(sam_factory, self)
         self.sam.ready.connect(self._sam_ready)
         self.sam.busy.connect(self._sam_busy)
@@ -167,6 +173,8 @@ class MainWindow(QMainWindow):
         self.review_panel.acceptRequested.connect(self.accept_suggestion)
         self.review_panel.rejectRequested.connect(self.reject_suggestion)
         self.review_panel.acceptAboveRequested.connect(self.accept_above)
+        self.review_panel.threshold.valueChanged.connect(self._threshold_changed)
+        self.canvas.min_score = self.review_panel.threshold.value()
         self.review_panel.nextRequested.connect(self.next_review)
         self.review_panel.reviewedToggled.connect(self._set_reviewed)
         self.review_panel.suggestionSelected.connect(lambda i: self.canvas.select([i]))
@@ -259,6 +267,10 @@ class MainWindow(QMainWindow):
         c.shapeDrawn.connect(self._shape_drawn)
         c.shapesMoved.connect(lambda idx, dx, dy: self.doc and self.doc.move_shapes(idx, dx, dy))
         c.pointsEdited.connect(lambda i, pts: self.doc and self.doc.set_points(i, pts))
+        c.vertexInserted.connect(self._insert_vertex)
+        c.vertexRemoved.connect(self._remove_vertex)
+        c.fullResolutionWanted.connect(self._want_full_resolution)
+        c.context_actions = [self.actions[n] for n in ("edit_label", "delete", "copy", "paste", "duplicate")]
         c.selectionChanged.connect(self._selection_changed)
         c.editRequested.connect(self.edit_label)
         c.samPrompt.connect(self._sam_prompt)
@@ -462,6 +474,15 @@ class MainWindow(QMainWindow):
         if self.doc is not None and str(self.doc.item.image_path) == key:
             self.canvas.set_image(image)
             self.imageShown.emit(self.doc.item.rel)
+
+    def _want_full_resolution(self) -> None:
+        if self.doc is not None:
+            self.loader.request_full(self.doc.item.image_path)
+
+    def _full_image_loaded(self, key: str, image: QImage) -> None:
+        if self.doc is not None and str(self.doc.item.image_path) == key and self.canvas.has_image:
+            self.canvas.set_full_image(image)
+            self.fullResolutionShown.emit(self.doc.item.rel)
 
     def _image_failed(self, key: str, message: str) -> None:
         if self.doc is not None and str(self.doc.item.image_path) == key:
@@ -749,7 +770,25 @@ class MainWindow(QMainWindow):
                 doc.set_text(indices[0], answer.text)
         self._add_class(answer.label)
 
+    def _insert_vertex(self, index: int, position: int, x: float, y: float) -> None:
+        if self.doc is not None and self.doc.insert_vertex(index, position, (x, y)):
+            self.canvas.select([index])
+            self.canvas.selected_vertex = (index, position)
+
+    def _remove_vertex(self, index: int, position: int) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        if not doc.remove_vertex(index, position):
+            least = {"polygon": 3, "linestrip": 2}.get(doc.shapes[index].shape_type)
+            self.statusBar().showMessage(
+                f"A {doc.shapes[index].shape_type} keeps at least {least} points" if least
+                else f"A {doc.shapes[index].shape_type} has a fixed number of points", 3000)
+
     def delete(self) -> None:
+        """Delete the selected vertex when one is selected (a clicked vertex), else the shapes."""
+        if self.canvas.mode == "edit" and self.canvas.remove_selected_vertex():
+            return
         if self.doc is not None and self.canvas.selected:
             self.doc.remove_shapes(self.canvas.selected)
             self.canvas.select([])
@@ -876,6 +915,11 @@ class MainWindow(QMainWindow):
         n = self.doc.accept_above(t)
         self.statusBar().showMessage(f"Accepted {n} suggestion(s) with score ≥ {t:.2f}", 3000)
 
+    def _threshold_changed(self, value: float) -> None:
+        # Suggestions below the accept-all threshold are drawn faint on the canvas.
+        self.canvas.min_score = value
+        self.canvas.update()
+
     def next_suggestion(self) -> None:
         doc = self.doc
         if doc is None:
@@ -945,17 +989,54 @@ class MainWindow(QMainWindow):
             sub = menu.addMenu(f"Autolabel: {name}")
             sub.setToolTipsVisible(True)
             missing = cls.missing_requirements()
-            a1 = sub.addAction("Run on this image", lambda n=name: self.run_autolabeler(n, current_only=True))
-            a2 = sub.addAction("Run on the listed images", lambda n=name: self.run_autolabeler(n, current_only=False))
+            dots = "…" if has_options(cls) else ""
+            a1 = sub.addAction(f"Run on this image{dots}",
+                               lambda n=name: self.run_plugin("autolabelers", n, current_only=True))
+            a2 = sub.addAction(f"Run on the listed images{dots}",
+                               lambda n=name: self.run_plugin("autolabelers", n, current_only=False))
             for a in (a1, a2):
                 a.setEnabled(not missing)
                 a.setToolTip(cls.description if not missing else f"needs: {', '.join(missing)}")
         if reg.checks:
             menu.addSeparator()
         for name, cls in sorted(reg.checks.items()):
-            act = menu.addAction(f"Check: {name}", lambda n=name: self.run_check(n))
-            act.setEnabled(not cls.missing_requirements())
+            dots = "…" if has_options(cls) else ""
+            act = menu.addAction(f"Check: {name}{dots}", lambda n=name: self.run_plugin("checks", n))
+            missing = cls.missing_requirements()
+            act.setEnabled(not missing)
+            act.setToolTip(cls.description if not missing else f"needs: {', '.join(missing)}")
         menu.addSeparator()
+
+    def _ask_options_dialog(self, kind: str, cls: Any) -> Any:
+        if not has_options(cls):
+            return cls.Options()
+        return PluginOptionsDialog(cls, kind, self.settings, parent=self).ask()
+
+    def run_plugin(self, kind: str, name: str, current_only: bool = True, cls: Any = None) -> PluginWorker | None:
+        """From the Plugins menu: ask the plugin's options (a form built from its ``Options``
+        model, remembered per plugin), then run ``cls(options)`` in the background."""
+        from labeler.plugins import get_registry
+
+        if self.dataset is None or self.worker is not None:
+            if self.worker is not None:
+                self.statusBar().showMessage("A plugin is already running (Cancel it first)", 4000)
+            return None
+        try:
+            cls = cls or get_registry().get(kind, name)
+        except Exception as err:  # noqa: BLE001
+            self._error(str(err))
+            return None
+        options = self.ask_options(kind, cls)
+        if options is None:
+            return None
+        try:
+            plugin = cls(options)
+        except Exception as err:  # noqa: BLE001 - a plugin refusing its options is reported
+            self._error(f"{name}: {type(err).__name__}: {err}")
+            return None
+        if kind == "checks":
+            return self.run_check(name, plugin=plugin)
+        return self.run_autolabeler(name, current_only=current_only, plugin=plugin)
 
     def _listed_items(self) -> list[Item]:
         rows = [self.file_proxy.mapToSource(self.file_proxy.index(r, 0)).row()

@@ -7,9 +7,10 @@ for; the window turns requests into document edits (undo stays in the model).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImageReader, QPixmap
+from PySide6.QtGui import QImageReader, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -53,14 +54,32 @@ def issue_text(issue: Issue) -> str:
     return f"{issue.kind}{score}{action}{src}\n{issue.detail}".rstrip()
 
 
-class ShapeListPanel(QListWidget):
+class PlaceholderList(QListWidget):
+    """A list that says what would be there when it is empty (instead of a blank box)."""
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.placeholder = placeholder
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if self.count() == 0 and self.placeholder:
+            p = QPainter(self.viewport())
+            p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            p.drawText(self.viewport().rect().adjusted(8, 8, -8, -8),
+                       int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap),
+                       self.placeholder)
+            p.end()
+
+
+class ShapeListPanel(PlaceholderList):
     """The shapes of the image (labelme's "Polygon Labels"), selection synced with the canvas."""
 
     selectionRequested = Signal(list)
     editRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("No shapes on this image yet: draw one (Ctrl+R rectangle, Ctrl+N polygon…)", parent)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self._updating = False
         self.itemSelectionChanged.connect(self._selection)
@@ -94,13 +113,13 @@ class ShapeListPanel(QListWidget):
             self.selectionRequested.emit(sorted(it.data(Qt.ItemDataRole.UserRole) for it in self.selectedItems()))
 
 
-class ClassPanel(QListWidget):
+class ClassPanel(PlaceholderList):
     """The dataset's classes; checked ones are this image's image-level labels (keys 1-9)."""
 
     toggled = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("No classes yet: they appear as the dataset's labels are read", parent)
         self._updating = False
         self.itemChanged.connect(self._changed)
 
@@ -146,7 +165,7 @@ class ReviewPanel(QWidget):
         self._updating = False
         self.summary = QLabel("No image")
         self.summary.setWordWrap(True)
-        self.suggestions = QListWidget()
+        self.suggestions = PlaceholderList("No suggestions on this image")
         self.suggestions.setMinimumHeight(60)
         self.suggestions.currentRowChanged.connect(self._suggestion_row)
         self.accept_btn = QPushButton("Accept (Y)")
@@ -164,7 +183,7 @@ class ReviewPanel(QWidget):
         self.next_btn.clicked.connect(self.nextRequested)
         self.reviewed = QCheckBox("Image reviewed (Ctrl+Enter)")
         self.reviewed.toggled.connect(lambda v: None if self._updating else self.reviewedToggled.emit(v))
-        self.issues = QListWidget()
+        self.issues = PlaceholderList("No open issues on this image")
         self.issues.setMinimumHeight(60)
         self.issues.setWordWrap(True)
         self.issues.currentRowChanged.connect(lambda _r: self._show_related())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QHeaderView,
     QTableWidget,
@@ -32,12 +33,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("undo", "&Undo", ("Ctrl+Z",), "Edit", "Undo (while drawing: remove the last point)"),
     Command("redo", "&Redo", ("Ctrl+Y", "Ctrl+Shift+Z"), "Edit", "Redo"),
     Command("edit_label", "&Edit Label…", ("Ctrl+E",), "Edit", "Change label / OCR text of the selected shapes (or double-click)"),
-    Command("delete", "&Delete Shapes", ("Delete",), "Edit", "Delete the selected shapes"),
+    Command("delete", "&Delete Shapes", ("Delete",), "Edit", "Delete the selected shapes (or the selected vertex)"),
     Command("copy", "&Copy Shapes", ("Ctrl+C",), "Edit", "Copy the selected shapes"),
     Command("paste", "&Paste Shapes", ("Ctrl+V",), "Edit", "Paste copied shapes (also into another image)"),
     Command("duplicate", "D&uplicate Shapes", ("Ctrl+D",), "Edit", "Duplicate the selected shapes"),
     Command("select_all", "Select &All Shapes", ("Ctrl+A",), "Edit", "Select every shape"),
-    Command("mode_edit", "&Edit Shapes", ("Ctrl+J",), "Draw", "Select, move, edit vertices (drag a corner)"),
+    Command("mode_edit", "&Edit Shapes", ("Ctrl+J",), "Draw", "Select, move, edit vertices (drag, Alt+click adds, Shift+click removes)"),
     Command("mode_polygon", "Create &Polygon", ("Ctrl+N",), "Draw", "Click points; click the first point, double-click or Enter to close"),
     Command("mode_rectangle", "Create &Rectangle", ("Ctrl+R",), "Draw", "Drag, or click two corners"),
     Command("mode_circle", "Create &Circle", ("Ctrl+Shift+C",), "Draw", "Drag from the centre"),
@@ -74,6 +75,10 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("Mouse wheel", "Zoom at the cursor (Shift+wheel: scroll sideways, Alt+wheel: scroll up/down)"),
     ("Drag on empty space / middle drag", "Pan"),
     ("Ctrl+click", "Add or remove a shape from the selection"),
+    ("Alt+click on an edge", "Add a point to a polygon or linestrip there (hold the button to drag it)"),
+    ("Shift+click on a vertex", "Remove the vertex (Alt+Shift+click too, as in labelme 6)"),
+    ("Delete / Backspace on a selected vertex", "Remove the vertex last clicked (else Delete removes the shapes)"),
+    ("Right-click", "Menu: add point to edge, remove point, edit label, delete, copy, paste, duplicate"),
 )
 
 
@@ -91,10 +96,18 @@ class ShortcutsDialog(QDialog):
             for c, text in enumerate(row):
                 table.setItem(r, c, QTableWidgetItem(text))
         table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 6)
         table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         table.resizeColumnsToContents()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        table.setWordWrap(False)
         self.table = table
         lay = QVBoxLayout(self)
         lay.addWidget(table)
-        self.resize(820, 640)
+        # Tall enough for every row when the screen allows (no scrolling to find a key).
+        need = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 30
+        screen = self.screen() if parent is None else parent.screen()
+        room = screen.availableGeometry().height() - 60 if screen is not None else 800
+        width = sum(table.columnWidth(c) for c in range(3)) + 60
+        self.resize(max(820, min(width, 1100)), max(400, min(need, room)))

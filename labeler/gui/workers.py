@@ -81,18 +81,28 @@ class ImageLoader(QObject):
     ``request(path)`` decodes (unless cached or already queued) and emits ``loaded``;
     ``prefetch(paths)`` warms the cache for the images the user will likely open next.
     The cache is bounded, so memory stays flat while paging through a folder.
+
+    ``request_full(path)`` decodes at full size (for zooming in past the screen-size decode)
+    and emits ``fullLoaded``; only the last full-size image is kept (``full_cache_size``).
     """
 
     loaded = Signal(str, QImage)
     failed = Signal(str, str)
+    fullLoaded = Signal(str, QImage)
 
     def __init__(self, max_side: int | None = 2048, cache_size: int = 8, threads: int = 2,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, full_cache_size: int = 1) -> None:
         super().__init__(parent)
         self.max_side = max_side
         self.cache_size = cache_size
+        self.full_cache_size = full_cache_size
         self._cache: OrderedDict[str, QImage] = OrderedDict()
         self._pending: set[str] = set()
+        self._full_cache: OrderedDict[str, QImage] = OrderedDict()
+        self._full_pending: set[str] = set()
+        self._full_signals = _LoaderSignals()
+        self._full_signals.loaded.connect(self._on_full_loaded)
+        self._full_signals.failed.connect(self._on_full_failed)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._signals = _LoaderSignals()
@@ -127,6 +137,35 @@ class ImageLoader(QObject):
                 self._pending.add(key)
                 self._pool.start(_DecodeTask(p, self.max_side, self._signals), 0)
 
+    def request_full(self, path: Path) -> None:
+        """Decode ``path`` at full size in the background (ahead of prefetches); emits
+        ``fullLoaded`` (at once when it is the cached full-size image)."""
+        key = str(path)
+        if key in self._full_cache:
+            self._full_cache.move_to_end(key)
+            self.fullLoaded.emit(key, self._full_cache[key])
+            return
+        if key in self._full_pending:
+            return
+        self._full_pending.add(key)
+        self._pool.start(_DecodeTask(path, None, self._full_signals), 20)
+
+    def cached_full(self, path: Path) -> QImage | None:
+        """The full-size decode of ``path`` if it is the one kept."""
+        return self._full_cache.get(str(path))
+
+    def _on_full_loaded(self, key: str, image: QImage) -> None:
+        self._full_pending.discard(key)
+        self._full_cache[key] = image
+        self._full_cache.move_to_end(key)
+        while len(self._full_cache) > self.full_cache_size:
+            self._full_cache.popitem(last=False)
+        self.fullLoaded.emit(key, image)
+
+    def _on_full_failed(self, key: str, message: str) -> None:
+        self._full_pending.discard(key)
+        self.failed.emit(key, message)
+
     def _on_loaded(self, key: str, image: QImage) -> None:
         self._pending.discard(key)
         self._cache[key] = image
@@ -142,6 +181,7 @@ class ImageLoader(QObject):
     def clear(self) -> None:
         """Forget cached images (another folder was opened)."""
         self._cache.clear()
+        self._full_cache.clear()
 
     def wait(self, msecs: int = 5000) -> bool:
         """Wait for queued decodes (tests, shutdown)."""

@@ -118,3 +118,11 @@ def test_hook_register_gui_extensions_example_plugin_dock(qtbot, tmp_path: Path,
         w.close()
     finally:
         plugins.reset()
+
+
+def test_empty_lists_say_what_would_be_there_and_threshold_fades_suggestions(window) -> None:
+    panel = window.review_panel
+    assert panel.suggestions.count() == 0 and "No suggestions" in panel.suggestions.placeholder
+    assert "No open issues" in panel.issues.placeholder and "draw one" in window.shape_panel.placeholder
+    panel.threshold.setValue(0.7)
+    assert window.canvas.min_score == 0.7  # suggestions below it are drawn faint
