@@ -21,7 +21,8 @@ import yaml
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem, LabelerError, UsageError
 from labeler.io.labelfile import save_annotation
-from labeler.model import Annotation
+from labeler.model import Annotation, Shape
+from labeler.predictions import box_iou
 from labeler.plugin_api import Exporter, ExportItem, Importer, Report
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -133,6 +134,22 @@ def assign_splits(items: Sequence[ExportItem], fractions: Sequence[float], seed:
             pos += c
 
 
+def drop_boxes_with_outlines(shapes: list[Shape], iou: float = 0.5) -> tuple[list[Shape], int]:
+    """One object, one label: a rectangle with an outline (polygon or mask) of the same class
+    over it (box IoU >= ``iou``, e.g. SAM's outline of a person's box) is dropped."""
+    outlines = [s for s in shapes if s.shape_type in ("polygon", "mask") and s.points]
+    if not outlines:
+        return shapes, 0
+    keep: list[Shape] = []
+    for s in shapes:
+        if s.shape_type == "rectangle" and len(s.points) >= 2 and any(
+            o.label == s.label and box_iou(o.bbox(), s.bbox()) >= iou for o in outlines
+        ):
+            continue
+        keep.append(s)
+    return keep, len(shapes) - len(keep)
+
+
 def select_for_export(
     dataset: Dataset, options: ExportOptions, report: Report
 ) -> tuple[list[ExportItem], list[str]]:
@@ -191,6 +208,9 @@ def select_for_export(
                     dropped[lab.label] += 1
             shapes = [s for s in shapes if s.label in allowed]
             labels = [lab for lab in labels if lab.label in allowed]
+        shapes, merged = drop_boxes_with_outlines(shapes)
+        if merged:
+            report.add("boxes replaced by their outlines", merged)
         view = ann.model_copy(deep=True)
         view.shapes = [s.model_copy(deep=True) for s in shapes]
         view.meta.image_labels = [lab.model_copy(deep=True) for lab in labels]

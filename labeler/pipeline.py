@@ -4,7 +4,8 @@ Batching, progress, resume, per-image error isolation, and the merge rules for m
 
 - a plugin's earlier *unreviewed* suggestions are replaced by its new ones (no stacking);
 - shapes a person drew or accepted are never changed, and a new suggestion that duplicates one
-  (same label, IoU >= ``match_iou``) is dropped;
+  (same label, IoU >= ``match_iou``) is dropped, except an outline (polygon or mask) over a
+  rectangle, which refines it (SAM turning boxes into masks);
 - a suggestion a person rejected does not come back (same label, IoU >= ``match_iou``);
 - a check replaces its own earlier findings; one a person dismissed stays dismissed.
 
@@ -123,7 +124,11 @@ def merge_suggestions(
     for shape in new_shapes:
         if any(_same_object(r.label, r, shape.label, shape, match_iou) for r in ann.meta.rejected):
             continue
-        if any(_same_object(s.label, s, shape.label, shape, match_iou) for s in others):
+        if any(
+            _same_object(s.label, s, shape.label, shape, match_iou)
+            for s in others
+            if not _refines(shape, s)
+        ):
             continue
         kept.append(shape)
         added += 1
@@ -145,6 +150,12 @@ def merge_suggestions(
         added += 1
     ann.meta.image_labels = labels
     return removed, added
+
+
+def _refines(new: Shape, existing: Shape) -> bool:
+    """An outline (polygon or mask) for an object that so far has only a box is new information:
+    SAM turning a person's rectangle into a mask must not be dropped as a duplicate."""
+    return new.shape_type in ("polygon", "mask") and existing.shape_type == "rectangle"
 
 
 def reject_shape(ann: Annotation, index: int) -> Shape:

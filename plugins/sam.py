@@ -18,6 +18,7 @@ configuration in the checkpoint (``sample_data/models/``). Both load through
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -95,11 +96,14 @@ class SamOptions(BaseModel):
     )
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
-        description="Image encoder numerics. bf16 is ~2-4x faster on CPUs with AVX-512 bf16 "
+        description="Image encoder numerics. bf16 is ~2x faster on CPUs with AVX-512 bf16 "
         "and on GPUs; masks change slightly (see bench/README.md).",
     )
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
     cache_size: int = Field(4, ge=1, description="Image embeddings kept in memory (LRU).")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (default: every core this process may use)."
+    )
     batch: int = Field(1, ge=1, description="Images per predict() call.")
 
 
@@ -204,6 +208,21 @@ def load_sam(checkpoint: str | Path | None, model_type: str = "auto") -> tuple[A
     return model, kind
 
 
+def cpu_threads(requested: int | None = None) -> int:
+    """``requested``, else every core this process may use.
+
+    Importing ultralytics sets ``OMP_NUM_THREADS=1`` (when unset) and its CPU device selection
+    sets torch to ``cpu_count - 1`` threads: on a 2-core machine the SAM encoder would run on one
+    core, at half speed. The sam plugin sets the thread count explicitly instead.
+    """
+    if requested:
+        return requested
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def pick_device(device: str | None) -> str:
     """The requested device, or the GPU when there is one, else the CPU."""
     import torch
@@ -299,12 +318,18 @@ class SamSession:
         precision: str = "fp32",
         cache: EmbeddingCache | None = None,
         model_id: str = "",
+        threads: int | None = None,
     ) -> None:
         from segment_anything.utils.transforms import ResizeLongestSide
 
         self.device = pick_device(device)
+        self.threads = cpu_threads(threads)
         self.model = model.to(self.device).eval()
         self.precision = precision
+        if precision == "bf16":
+            import torch
+
+            self.model.image_encoder.to(torch.bfloat16)
         self.cache = cache if cache is not None else EmbeddingCache()
         self.model_id = model_id or f"{id(model)}"
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
@@ -318,12 +343,12 @@ class SamSession:
     @classmethod
     def from_checkpoint(
         cls, checkpoint: str | Path | None, model_type: str = "auto", device: str | None = None,
-        precision: str = "fp32", cache_size: int = 4,
+        precision: str = "fp32", cache_size: int = 4, threads: int | None = None,
     ) -> SamSession:
         """Load a checkpoint (see :func:`load_sam`) into a new session."""
         model, kind = load_sam(checkpoint, model_type)
         session = cls(model, device=device, precision=precision, cache=EmbeddingCache(cache_size),
-                      model_id=f"{kind}:{checkpoint}:{precision}")
+                      model_id=f"{kind}:{checkpoint}:{precision}", threads=threads)
         session.multimask_single_click = kind in CHECKPOINTS
         return session
 
@@ -332,15 +357,16 @@ class SamSession:
         """Run the image encoder (no cache); ``image`` is (H, W, 3) uint8 RGB."""
         import torch
 
+        if self.device == "cpu":
+            torch.set_num_threads(self.threads)
         resized = self.transform.apply_image(image)
         x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         with torch.inference_mode():
             x = self.model.preprocess(x.float())
             if self.precision == "bf16":
-                dev = "cuda" if self.device.startswith("cuda") else "cpu"
-                with torch.autocast(dev, dtype=torch.bfloat16):
-                    feats = self.model.image_encoder(x)
-                feats = feats.float()
+                # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
+                # encoder and mask decoder stay fp32 and get fp32 features.
+                feats = self.model.image_encoder(x.to(torch.bfloat16)).float()
             else:
                 feats = self.model.image_encoder(x)
         return Embedding(feats, (image.shape[0], image.shape[1]), (resized.shape[0], resized.shape[1]))
@@ -372,6 +398,8 @@ class SamSession:
             raise RuntimeError("call set_image() before predict()")
         emb = self.embedding
         dev = self.device
+        if dev == "cpu":
+            torch.set_num_threads(self.threads)
         pts = None
         if points is not None:
             coords = self.transform.apply_coords(np.asarray(points, dtype=np.float32), emb.original_size)
@@ -534,6 +562,7 @@ class SamAutolabeler(Autolabeler):
         self.session = SamSession.from_checkpoint(
             path, self.options.model_type, device=self.options.device,
             precision=self.options.precision, cache_size=self.options.cache_size,
+            threads=self.options.threads,
         )
 
     def output_kind(self) -> str:

@@ -134,7 +134,7 @@ def predictions_from_ultralytics(result: Any) -> Predictions:
 
 #: Options that change speed, not results: left out of the resume key, so that a run resumed
 #: with another batch size or device does not redo finished images.
-RUNTIME_OPTIONS = frozenset({"batch", "device", "cache_size"})
+RUNTIME_OPTIONS = frozenset({"batch", "device", "cache_size", "threads"})
 
 
 def results_key(options: BaseModel, source: Source, runtime: frozenset[str] = RUNTIME_OPTIONS) -> str:

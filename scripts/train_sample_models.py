@@ -1,6 +1,6 @@
 """Train the sample model bundle in ``sample_data/models/`` from the labeled sample scenes.
 
-- ``scenes_yolo.pt``: a small YOLOv8 detector (YOLOv8n layout at width 0.125, ~0.5 M params)
+- ``scenes_yolo.pt``: a small YOLOv8 detector (YOLOv8n layout at width 0.125, ~0.9 M params)
   trained from random init by ``labeler train`` (the yolo plugin's ``train``) on the reviewed
   labels of ``sample_data/scenes``, i.e. the 16 labeled scenes.
 - ``scenes_sam_tiny.pth``: a reduced Segment Anything (segment_anything.modeling's own

@@ -23,10 +23,7 @@ from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, Importer, Report
 from labeler.plugins import get_registry
 
-try:  # the tests folder as a package (pythonpath=.) or on sys.path (pytest's default)
-    from tests.conftest import SAMPLE, make_image, snapshot
-except ImportError:  # pragma: no cover
-    from conftest import SAMPLE, make_image, snapshot  # type: ignore[no-redef]
+from tests.conftest import SAMPLE, labelme_json, make_image, snapshot, write_json
 
 FORMATS = ("yolo", "yolo-seg", "coco", "imagefolder", "csv", "labelme")
 
@@ -159,3 +156,24 @@ def test_import_never_changes_the_source(tmp_path: Path) -> None:
     rep = run_import(importer("labelme"), src, tmp_path / "out")
     assert rep.counts["images"] == len(list(src.glob("scene_*.json")))
     assert snapshot(src) == before
+
+
+def test_a_box_and_its_outline_export_as_one_object(tmp_path) -> None:
+    """After SAM outlines a person's box, YOLO and COCO get one object, not two."""
+    from labeler.dataset import open_dataset
+    from labeler.exporting import ExportOptions, run_export
+
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (40, 40))
+    outline = {"label": "car", "points": [[2, 1], [30, 3], [29, 30], [3, 29]], "shape_type": "polygon",
+               "group_id": None, "flags": {}, "description": "",
+               "labeler": {"review": "suggested", "score": 0.9, "source": {"plugin": "sam"}}}
+    other = {"label": "car", "points": [[32, 32], [39, 39]], "shape_type": "rectangle", "group_id": None,
+             "flags": {}, "description": ""}
+    box = {"label": "car", "points": [[1, 1], [31, 31]], "shape_type": "rectangle", "group_id": None,
+           "flags": {}, "description": ""}
+    write_json(root / "a.json", labelme_json("a.png", (40, 40), [box, outline, other]))
+    rep = run_export(open_dataset(root), exporter("yolo-seg"), tmp_path / "out", ExportOptions())
+    lines = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()
+    assert len(lines) == 2 and len(lines[0].split()) == 9  # the outline, and the other box
+    assert rep.counts["boxes replaced by their outlines"] == 1

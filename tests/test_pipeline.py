@@ -182,3 +182,14 @@ def test_merge_findings_replaces_own_and_keeps_dismissals() -> None:
     states = {tuple(i.related_files): i.state for i in ann.meta.issues if i.kind == "duplicate"}
     assert states == {("b.jpg",): "dismissed", ("d.jpg",): "open"}
     assert other in ann.meta.issues
+
+
+def test_outline_suggestion_over_a_human_rectangle_is_kept() -> None:
+    """SAM turning a person's box into a mask is new information, not a duplicate."""
+    ann = labeler.Annotation(imagePath="a.jpg")
+    ann.add_shape(Shape(label="car", points=[(0, 0), (10, 10)], shape_type="rectangle"))
+    meta = ShapeMeta(review="suggested", source=Source(plugin="sam"))
+    outline = Shape(label="car", points=[(1, 0), (10, 2), (9, 10), (0, 9)], shape_type="polygon", labeler=meta)
+    box = Shape(label="car", points=[(0, 0), (10, 9)], shape_type="rectangle", labeler=meta)
+    assert merge_suggestions(ann, [outline, box], "sam") == (0, 1)
+    assert [s.shape_type for s in ann.shapes] == ["rectangle", "polygon"]
