@@ -22,8 +22,8 @@ from labeler.dataset import Dataset
 from labeler.errors import FileProblem, LabelerError, UsageError
 from labeler.io.labelfile import save_annotation
 from labeler.model import Annotation, Shape
-from labeler.predictions import box_iou
 from labeler.plugin_api import Exporter, ExportItem, Importer, Report
+from labeler.predictions import box_iou
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -485,9 +485,7 @@ def run_fix(
             try:
                 if dry_run and plugin.modifies_images:
                     # Its fix writes image files: describe it, do not call it.
-                    if undo and issue.state == "fixed" and issue.fixed_by == plugin.name:
-                        touched += 1
-                    elif not undo and plugin.applies_to(issue) and (issue.score or 0.0) >= min_score:
+                    if undo and issue.state == "fixed" and issue.fixed_by == plugin.name or not undo and plugin.applies_to(issue) and (issue.score or 0.0) >= min_score:
                         touched += 1
                     continue
                 if undo:

@@ -22,7 +22,6 @@ from labeler.formats import (
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, Importer, Report
 from labeler.plugins import get_registry
-
 from tests.conftest import SAMPLE, labelme_json, make_image, snapshot, write_json
 
 FORMATS = ("yolo", "yolo-seg", "coco", "imagefolder", "csv", "labelme")
