@@ -159,7 +159,6 @@ def test_bf16_encoder_runs(micro_checkpoint: Path) -> None:
     assert torch.allclose(a, b, atol=0.1, rtol=0.1)
 
 
-@pytest.mark.skipif(not SAMPLE_SAM.exists(), reason="sample models not built")
 def test_sample_model_outlines_scene_objects() -> None:
     """The shipped tiny SAM turns true boxes of an unlabeled scene into good masks."""
     import json

@@ -70,7 +70,6 @@ def test_sam_unavailable_is_reported(window) -> None:
     assert "Segment Anything is not available" in window.errors[-1]
 
 
-@pytest.mark.skipif(find_checkpoint() is None, reason="no SAM sample checkpoint in sample_data/models")
 def test_real_sam_plugin_session(qtbot, gui_dataset: Path) -> None:
     pytest.importorskip("segment_anything")
     factory = plugin_session_factory(find_checkpoint())
