@@ -113,6 +113,19 @@ def _dataset_args(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _plugin_options(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The repeatable ``-o KEY VALUE`` option every plugin-running command takes."""
+    return click.option(
+        "-o",
+        "--option",
+        "options",
+        type=(str, str),
+        multiple=True,
+        metavar="KEY VALUE",
+        help=help_text,
+    )
+
+
 def _open(directory: Path, labels: Path | None) -> Dataset:
     from labeler.dataset import open_dataset
 
@@ -419,15 +432,7 @@ def _format_names(kind: str) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="New dataset folder.",
 )
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Format option.",
-)
+@_plugin_options("Format option.")
 @click.option("--overwrite", is_flag=True, help="Replace label files that already exist in OUT.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def import_cmd(
@@ -502,15 +507,7 @@ def import_cmd(
     default=None,
     help="Rename classes: old=new,old2=new2 (old= drops) or a YAML/JSON file.",
 )
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Format option.",
-)
+@_plugin_options("Format option.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option(
     "--class-weights",
@@ -594,15 +591,7 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
 @click.option(
     "--plugin", "plugin_name", required=True, help="Autolabeler to run (see 'labeler plugins')."
 )
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Plugin option, e.g. -o conf 0.4 (repeatable).",
-)
+@_plugin_options("Plugin option, e.g. -o conf 0.4 (repeatable).")
 @click.option(
     "--redo",
     is_flag=True,
@@ -660,15 +649,7 @@ def autolabel_cmd(
 @cli.command("check", cls=PluginHelpCommand, plugin_kind="checks")
 @_dataset_args
 @click.option("--plugin", "plugin_names", required=True, help="Check(s) to run, comma-separated.")
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Check option (name.key for one of several checks).",
-)
+@_plugin_options("Check option (name.key for one of several checks).")
 @click.option(
     "--report",
     "report_path",
@@ -748,15 +729,7 @@ def check_cmd(
 @click.option(
     "--plugin", "plugin_name", required=True, help="Fixer to apply (see 'labeler plugins')."
 )
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Fixer option.",
-)
+@_plugin_options("Fixer option.")
 @click.option("--kind", "kinds", multiple=True, help="Only issues of this kind (repeatable).")
 @click.option(
     "--min-score", default=0.0, show_default=True, help="Only issues scored at least this."
@@ -797,15 +770,7 @@ def fix_cmd(
 @cli.command("train")
 @_dataset_args
 @click.option("--plugin", "plugin_name", required=True, help="Trainable autolabeler (e.g. yolo).")
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    type=(str, str),
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Training option, e.g. -o epochs 50 (see below).",
-)
+@_plugin_options("Training option, e.g. -o epochs 50 (see below).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 def train_cmd(
     directory: Path,

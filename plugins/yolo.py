@@ -39,6 +39,26 @@ def _as_class_list(value: Any) -> Any:
     return [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in value]
 
 
+
+def import_yolo() -> Any:
+    """Import ultralytics' ``YOLO`` without letting it talk on stdout or patch Pillow.
+
+    Its logger writes to the stdout of the moment it is imported: importing it with stdout
+    sent to stderr keeps ``labeler ... --json`` output machine-readable. It also replaces
+    ``PIL.Image.open`` process-wide (to try pi_heif on unknown files); the original is put back
+    so that labeler's own image checks keep their error messages.
+    """
+    import contextlib
+    import sys
+
+    import PIL.Image
+
+    original_open = PIL.Image.open
+    with contextlib.redirect_stdout(sys.stderr):
+        from ultralytics import YOLO
+    PIL.Image.open = original_open
+    return YOLO
+
 class YoloOptions(BaseModel):
     """Options of ``yolo`` (``-o model best.pt -o conf 0.4``; in ``yolo_sam``: ``-o yolo.conf 0.4``)."""
 
@@ -241,9 +261,8 @@ class YoloAutolabeler(Autolabeler):
         if self.model is not None:
             return
         self.ensure_requirements()
-        from ultralytics import YOLO
-
-        path = self.model_path()
+        path = self.model_path()  # a missing file is reported before ultralytics says anything
+        YOLO = import_yolo()  # noqa: N806
         self.model = YOLO(str(path) if path is not None else self.options.model)
         self._class_ids = self._resolve_classes(self.options.classes)
 
@@ -301,7 +320,7 @@ class YoloAutolabeler(Autolabeler):
                 )
             n_train = len(list((tmp / "data" / "images" / "train").glob("*")))
             n_val = len(list((tmp / "data" / "images" / "val").glob("*"))) if (tmp / "data" / "images" / "val").is_dir() else 0
-            from ultralytics import YOLO
+            YOLO = import_yolo()  # noqa: N806
 
             start = options.model
             if not _is_config(start):

@@ -92,7 +92,7 @@ def test_main_job_outlines_the_unlabeled_scenes(scenes: Path) -> None:
     human = {p.name: json.loads(p.read_text())["shapes"] for p in scenes.glob("*.json")}
     res = CliRunner().invoke(cli, ["autolabel", str(scenes), *MAIN_JOB, "--no-progress", "--json"])
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)
     assert summary["processed"] == 24 and summary["failed"] == []
     assert set(summary["per_class"]) <= {"ball", "box", "star", "elephant"}
     for name, shapes in human.items():  # human shapes are untouched
