@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,7 +174,10 @@ def describe_options(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     rows = []
     for name, info in model.model_fields.items():
         ann = info.annotation
-        typ = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+        if typing.get_origin(ann) is typing.Literal:
+            typ = "|".join(str(a) for a in typing.get_args(ann))
+        else:
+            typ = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
         default = "" if info.is_required() else repr(info.get_default(call_default_factory=True))
         rows.append((name, typ, default, info.description or ""))
     return rows
