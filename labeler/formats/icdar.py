@@ -199,6 +199,30 @@ def load_icdar(src: Path, report: Report, label: str = "text") -> Iterator[Impor
         )
 
 
+def export_regions(
+    shapes: Sequence[Shape], report: Report, fmt: str, skipped: Counter[str]
+) -> list[tuple[list[tuple[float, float]], str]]:
+    """(quad, transcription) of every text region among ``shapes``, for the quad formats.
+
+    Shapes that are not regions are counted in ``skipped`` by type; polygons with other than
+    4 points become their minimum-area rectangle (noted once in ``report``).
+    """
+    out = []
+    for shape in shapes:
+        pts = region_points(shape)
+        if pts is None:
+            skipped[shape.shape_type] += 1
+            continue
+        if len(pts) != 4:
+            add_note_once(
+                report,
+                f"{fmt}: polygons with other than 4 points are written as their "
+                "minimum-area rectangle",
+            )
+        out.append((to_quad(pts), export_text(shape, report, fmt)))
+    return out
+
+
 def save_icdar(
     items: Sequence[ExportItem], out: Path, report: Report, hardlink: bool = True
 ) -> None:
@@ -212,19 +236,10 @@ def save_icdar(
         if export_size(e, report) is None:
             report.add("skipped")
             continue
-        lines = []
-        for shape in e.annotation.shapes:
-            pts = region_points(shape)
-            if pts is None:
-                skipped[shape.shape_type] += 1
-                continue
-            if len(pts) != 4:
-                add_note_once(
-                    report,
-                    "icdar2015: polygons with other than 4 points are written as their "
-                    "minimum-area rectangle",
-                )
-            lines.append(format_line(to_quad(pts), export_text(shape, report, "icdar2015")))
+        lines = [
+            format_line(quad, text)
+            for quad, text in export_regions(e.annotation.shapes, report, "icdar2015", skipped)
+        ]
         name = names[e.item.rel]
         try:
             place_image(e.item.image_path, safe_join(out, f"{prefix}images/{name}"), hardlink)

@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from labeler.formats import (
-    add_note_once,
     check_inside,
     export_size,
     flat_names,
@@ -30,11 +29,9 @@ from labeler.formats import (
 )
 from labeler.formats.icdar import (
     DONT_CARE,
-    export_text,
-    region_points,
+    export_regions,
     split_prefix,
     text_shape,
-    to_quad,
 )
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape
@@ -149,26 +146,14 @@ def save_paddleocr(
             continue
         prefix = split_prefix(e.split)
         name = names[e.item.rel]
-        regions = []
-        for shape in e.annotation.shapes:
-            pts = region_points(shape)
-            if pts is None:
-                skipped[shape.shape_type] += 1
-                continue
-            if len(pts) != 4:
-                add_note_once(
-                    report,
-                    "paddleocr: polygons with other than 4 points are written as their "
-                    "minimum-area rectangle",
-                )
-            text = export_text(shape, report, "paddleocr")
-            regions.append(
-                {
-                    "transcription": text,
-                    "points": [[int(round(x)), int(round(y))] for x, y in to_quad(pts)],
-                    "difficult": text == DONT_CARE,
-                }
-            )
+        regions = [
+            {
+                "transcription": text,
+                "points": [[int(round(x)), int(round(y))] for x, y in quad],
+                "difficult": text == DONT_CARE,
+            }
+            for quad, text in export_regions(e.annotation.shapes, report, "paddleocr", skipped)
+        ]
         try:
             place_image(e.item.image_path, safe_join(out, f"{prefix}images/{name}"), hardlink)
         except (OSError, ValueError) as err:
