@@ -125,3 +125,17 @@ def test_paddle_import_reports_missing_images_and_bad_lines(tmp_path: Path) -> N
     assert items[0].annotation.shapes[0].text == "x"
     assert any("missing.png" in p for p in report.problems)
     assert any(":3:" in p for p in report.problems)
+
+
+def test_ufo_image_names_cannot_leave_the_source(tmp_path: Path) -> None:
+    """A hostile image name in a UFO file is refused; nothing outside the source is read."""
+    from labeler.formats.ufo import load_ufo
+
+    outside = tmp_path / "secret.png"
+    Image.new("RGB", (20, 10)).save(outside)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ufo.json").write_text(json.dumps({"images": {"../secret.png": {"words": {}}}}))
+    report = Report()
+    assert list(load_ufo(src, report)) == []
+    assert any("outside" in p for p in report.problems), report.problems

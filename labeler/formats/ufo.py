@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from labeler.exporting import write_json
-from labeler.formats import export_size, flat_names, image_info_or_report, place_image, safe_join
+from labeler.formats import (
+    check_inside,
+    export_size,
+    flat_names,
+    image_info_or_report,
+    place_image,
+    safe_join,
+)
 from labeler.formats.icdar import (
     export_text,
     images_under,
@@ -100,6 +107,12 @@ def load_ufo(src: Path, report: Report, label: str = "text") -> Iterator[Importe
                 image = by_name.get(Path(name).name)
             if image is None:
                 report.problem(f"{where}: image file not found")
+                report.add("skipped")
+                continue
+            try:
+                check_inside(root, image)
+            except ValueError as err:
+                report.problem(f"{where}: {err}")
                 report.add("skipped")
                 continue
             info = image_info_or_report(image, report)
