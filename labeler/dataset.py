@@ -195,9 +195,9 @@ class Dataset:
         ann = self.load(item)
         return ann if ann is not None else self.new_annotation(item)
 
-    def save(self, item: Item, ann: Annotation) -> None:
-        """Write the item's annotation atomically."""
-        save_annotation(ann, item.label_path)
+    def save(self, item: Item, ann: Annotation, text: str | None = None) -> None:
+        """Write the item's annotation atomically (``text``: its ``dumps_annotation``, if known)."""
+        save_annotation(ann, item.label_path, text)
 
     def annotations(
         self, errors: list[FileProblem] | None = None, include_unlabeled: bool = False

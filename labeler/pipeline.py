@@ -185,7 +185,7 @@ def _save_if_changed(dataset: Dataset, item: Item, ann: Annotation, before: str 
     after = dumps_annotation(ann)
     if before is not None and after == before:
         return False
-    dataset.save(item, ann)
+    dataset.save(item, ann, after)
     return True
 
 

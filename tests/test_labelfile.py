@@ -132,3 +132,25 @@ def test_kill_during_writes_never_leaves_a_broken_file(tmp_path) -> None:
         proc.wait()
         data = json.loads(p.read_text())
         assert len(data["shapes"]) == 3000
+
+
+def test_fast_dumps_is_exactly_jsons_indented_layout() -> None:
+    """dumps_annotation renders point lists itself: the text must be json's, to the byte."""
+    import random
+
+    rng = random.Random(0)
+    values = [0.0, -0.0, 1.0, -3.5, 1e-7, 2.5e16, 123456789.123, 0.1 + 0.2, 1e300, -1e-300]
+    shapes = []
+    for i in range(30):
+        n = rng.choice([1, 2, 3, 40])
+        pts = [[rng.choice(values + [rng.uniform(-1e4, 1e4)]), rng.uniform(0, 100)] for _ in range(n)]
+        kind = {1: "point", 2: "line"}.get(n, "polygon")
+        shapes.append(Shape(label=f"é \"{i}\"\n", points=pts, shape_type=kind, flags={"k": [1, 2]}))
+    ann = Annotation(imagePath="a.png", imageHeight=100, imageWidth=100, shapes=shapes, flags={"x": True})
+    expected = json.dumps(ann.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert labelfile.dumps_annotation(ann) == expected
+    # anything but plain numbers goes through json itself
+    assert labelfile._points_text([[1.0, float("nan")], [2.0, 3.0]], 6) is None
+    assert labelfile._points_text([[1.0, "2"], [2.0, 3.0]], 6) is None
+    assert labelfile._points_text([[1.0, True], [2.0, 3.0]], 6) is None
+    assert labelfile._points_text([[], [2.0, 3.0]], 6) is None

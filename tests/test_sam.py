@@ -177,3 +177,82 @@ def test_sample_model_outlines_scene_objects() -> None:
         gt = polygon_to_mask([tuple(p) for p in o["polygon"]], img.size)
         ious.append(np.logical_and(m, gt).sum() / np.logical_or(m, gt).sum())
     assert np.mean(ious) > 0.75, ious
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize(("windows", "side"), [(25, 14), (1, 32)])
+def test_chunked_attention_is_bit_identical_at_vit_b_sizes(
+    monkeypatch: pytest.MonkeyPatch, dtype: str, windows: int, side: int
+) -> None:
+    """vit_b's attention (768 wide, 12 heads, non-zero relative positions), windowed (25
+    windows of 14 x 14) and global: the banded forward gives exactly the stock numbers."""
+    from segment_anything.modeling.image_encoder import Attention
+
+    torch.manual_seed(1)
+    attn = Attention(768, 12, use_rel_pos=True, input_size=(side, side)).eval()
+    torch.nn.init.normal_(attn.rel_pos_h, std=0.5)
+    torch.nn.init.normal_(attn.rel_pos_w, std=0.5)
+    attn = attn.to(getattr(torch, dtype))
+    x = torch.randn(windows, side, side, 768).to(attn.qkv.weight.dtype)
+    with torch.inference_mode():
+        stock = attn(x)
+        for chunk in (1 << 20, 4 << 20, samplug.ATTENTION_CHUNK_BYTES):  # several bands, one band
+            monkeypatch.setattr(samplug, "ATTENTION_CHUNK_BYTES", chunk)
+            assert torch.equal(samplug.chunked_attention_forward(attn, x), stock)
+
+
+def test_chunked_attention_swapped_into_the_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    torch.manual_seed(1)
+    stock = samplug.build_sam_from_config(MICRO).eval()
+    for block in stock.image_encoder.blocks:
+        torch.nn.init.normal_(block.attn.rel_pos_h, std=0.5)
+        torch.nn.init.normal_(block.attn.rel_pos_w, std=0.5)
+    model = copy.deepcopy(stock)
+    assert samplug.chunk_encoder_attention(model) == len(stock.image_encoder.blocks)
+    assert samplug.chunk_encoder_attention(model) == 0  # once only
+    # the global block of MICRO is 8 x 8 tokens, 2 heads: two query rows per band
+    monkeypatch.setattr(samplug, "ATTENTION_CHUNK_BYTES", 2 * 2 * 8 * 64 * 4)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        # tiny matrices (head width 8) take other matmul kernels: equal to float rounding
+        torch.testing.assert_close(model.image_encoder(x), stock.image_encoder(x), atol=1e-5, rtol=1e-5)
+
+
+def test_session_model_keeps_its_state_dict_keys(micro_checkpoint: Path) -> None:
+    """The faster attention changes no module: checkpoints saved from a session still load."""
+    session = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    fresh = samplug.build_sam_from_config(MICRO)
+    assert set(session.model.state_dict()) == set(fresh.state_dict())
+
+
+def test_boxes_decoded_in_chunks_match_one_call(micro_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    session.set_image(_image())
+    boxes = [[30, 20, 80, 60], [5, 5, 50, 40], [60, 10, 118, 88], [0, 0, 119, 89], [40, 30, 70, 50]]
+    one_call, iou_one = session.predict_boxes(boxes)
+    calls = []
+    decode = session._decode
+    monkeypatch.setattr(session, "_decode", lambda *a, **k: calls.append(len(a[2])) or decode(*a, **k))
+    monkeypatch.setattr(samplug, "DECODER_CHUNK_BYTES", 2 * 4 * 120 * 90)  # two boxes per call
+    chunked, iou_chunked = session.predict_boxes(boxes)
+    assert calls == [2, 2, 1]
+    assert chunked.shape == one_call.shape == (5, 90, 120)
+    assert (chunked != one_call).sum() <= 5  # float rounding at the threshold, at most
+    np.testing.assert_allclose(iou_chunked, iou_one, atol=1e-5)
+
+
+def test_malloc_tuning_is_glibc_only_and_respects_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(samplug, "_MALLOC_TUNED", False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")
+    assert samplug.keep_freed_memory() is False
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    try:
+        glibc = bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (ValueError, OSError):
+        glibc = False
+    assert samplug.keep_freed_memory() is glibc
