@@ -44,9 +44,39 @@ class KnownWeights:
 
 
 _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
-_YOLO_BASE = "https://github.com/ultralytics/assets/releases/download/v8.2.0/"
+#: The release ultralytics 8.4 itself downloads from.
+_YOLO_BASE = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
 
-#: Official files the resolver may download. SAM digests are the published checkpoints'.
+#: sha256 of Ultralytics' v8.4.0 release assets (the digests GitHub publishes for each asset,
+#: cross-checked against independent projects that pin the same files). None: no digest that
+#: could be confirmed; such a download is used unverified (its own sha256 is still recorded in
+#: every suggestion's source).
+_YOLO_SHA256: dict[str, str | None] = {
+    "yolov8n.pt": "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36",
+    "yolov8s.pt": "1f47a78bf100391c2a140b7ac73a1caae18c32779be7d310658112f7ac9aa78a",
+    "yolov8m.pt": "5d4a90cdc7a21786cc59cd19778e9eafff836df9e2da32524737c7ee6efe4fe5",
+    "yolov8l.pt": "64c9115303f6a25575f82200d1b22ec409fa6bd7d08d0313884fc20d919478cd",
+    "yolov8x.pt": "3df4ada6b4dad6d657868f2fdf7faecfb34dcfccf3a25c4b82079064718524c8",
+    "yolov8n-seg.pt": "a7cd8f929e1903d78a12a48efecab430209f18dc46cb96c3599a5980c63c423c",
+    "yolov8s-seg.pt": "0bac0770b55e5eb5b76a61bc535673288dcec36c2bc0cd25ee0d584c632f3413",
+    "yolov8m-seg.pt": None,
+    "yolov8l-seg.pt": "ca3ec94c445aeaf79c2b57982fb451060f18a7561e2c20b4d26bb9dc1fcabf93",
+    "yolov8x-seg.pt": "c333d6a7aff884ec821050eacdab29871f3edd10d996cf48746a02f8e01f1b5d",
+    "yolov8n-obb.pt": "fa6e4cd2691f132875c143135affaa66b5d89394ebb1d07d19770a9b6382c1b8",
+    "yolov8s-obb.pt": None,
+    "yolov8m-obb.pt": None,
+    "yolov8l-obb.pt": None,
+    "yolov8x-obb.pt": None,
+    "yolo11n.pt": "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1",
+    "yolo11s.pt": "85a76fe86dd8afe384648546b56a7a78580c7cb7b404fc595f97969322d502d5",
+    "yolo11m.pt": "d5ffc1a674953a08e11a8d21e022781b1b23a19b730afc309290bd9fb5305b95",
+    "yolo11l.pt": "9ebd0e09d59811db4b1d61e2bc6730649608b1ac47f8dd01e2da6bca7c20023f",
+    "yolo11x.pt": "7bc158aa95c0ebfdd87f70f01653c1131b93e92522dbe15c228bcd742e773a24",
+    "yolo11n-seg.pt": "55ed65c56c91713d23e8402371c6c49a6fd84f257f7dce452e8d70e41dcbe152",
+    "yolo11s-seg.pt": "1caa81c0195412efa411b632bcfb8c184939dddb6ae41f6a80c41b211ff257c3",
+}
+
+#: Official files the resolver may download, with their pinned sha256 where there is one.
 KNOWN_WEIGHTS: dict[str, KnownWeights] = {
     k.filename: k
     for k in (
@@ -69,14 +99,8 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
             "Segment Anything ViT-H (2.6 GB)",
         ),
         *(
-            KnownWeights(
-                f"yolov8{s}{t}.pt",
-                f"{_YOLO_BASE}yolov8{s}{t}.pt",
-                None,
-                f"Ultralytics YOLOv8{s}{t} (COCO)",
-            )
-            for s in "nsmlx"
-            for t in ("", "-seg", "-obb")
+            KnownWeights(name, _YOLO_BASE + name, digest, f"Ultralytics {name.removesuffix('.pt')} ({'DOTA' if '-obb' in name else 'COCO'})")
+            for name, digest in _YOLO_SHA256.items()
         ),
     )
 }

@@ -90,3 +90,18 @@ def test_failed_download_is_a_missing_weights_error(tmp_path: Path, monkeypatch:
     monkeypatch.setitem(weights.KNOWN_WEIGHTS, "gone.pth", known)
     with pytest.raises(MissingWeightsError, match="download failed"):
         resolve_weights("gone.pth")
+
+
+def test_official_downloads_are_pinned() -> None:
+    """Every SAM checkpoint and the common YOLO assets carry a well-formed sha256."""
+    import re
+
+    pinned = {name for name, k in weights.KNOWN_WEIGHTS.items() if k.sha256}
+    for name in ("sam_vit_b_01ec64.pth", "sam_vit_l_0b3195.pth", "sam_vit_h_4b8939.pth",
+                 "yolov8n.pt", "yolov8s.pt", "yolov8n-seg.pt", "yolo11n.pt", "yolo11n-seg.pt"):
+        assert name in pinned, name
+    for k in weights.KNOWN_WEIGHTS.values():
+        assert k.url.endswith("/" + k.filename)
+        assert k.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", k.sha256), k.filename
+    digests = [k.sha256 for k in weights.KNOWN_WEIGHTS.values() if k.sha256]
+    assert len(digests) == len(set(digests))  # no copy-paste slip
