@@ -108,6 +108,7 @@ def side(args: argparse.Namespace) -> None:
     det, sam = make_models(work)
     images = make_images(work, args.repeat)
     n = len(list(images.glob("*.png")))
+    before = resource.getrusage(resource.RUSAGE_SELF)
     if args.side == "ultralytics":
         out = work / "ultralytics_labels"
         shutil.rmtree(out, ignore_errors=True)
@@ -117,9 +118,13 @@ def side(args: argparse.Namespace) -> None:
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(images, copy)  # no label files yet: a fresh run
         res = run_labeler(copy, det, sam, "bf16" if args.side == "labeler-bf16" else "fp32")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     res.update(
         side=args.side, images=n, images_per_s=n / res["seconds"], threads=torch.get_num_threads(),
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        # CPU seconds in user code and in the kernel (mostly page faults: zeroing fresh memory)
+        cpu_user_s=usage.ru_utime - before.ru_utime, cpu_sys_s=usage.ru_stime - before.ru_stime,
+        page_faults=usage.ru_minflt - before.ru_minflt,
     )
     print(json.dumps(res))
 
@@ -190,6 +195,15 @@ def profile(work: Path) -> dict:
         t = time.perf_counter()
         masks, _ = session.predict_boxes(boxes)
         out[f"sam_decoder_{len(boxes)}_boxes_s"] = time.perf_counter() - t
+        # the same encoder with segment-anything's own attention (whole score maps at once)
+        for block in session.model.image_encoder.blocks:
+            del block.attn.forward, block.attn._labeler_chunked
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.perf_counter()
+        session.encode(img)
+        out[f"sam_encoder_{precision}_stock_attention_s"] = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        out[f"sam_encoder_{precision}_stock_attention_kernel_s"] = after.ru_stime - before.ru_stime
     t = time.perf_counter()
     for m in masks:
         mask_to_polygons(m, 1.0)
@@ -228,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[name]
         print(f"{name:<13} {r['images']} images  {r['seconds']:7.1f} s  {r['images_per_s']:.4f} images/s  "
-              f"peak {r['peak_rss_mb']:.0f} MB  ({r['objects']} objects)", flush=True)
+              f"peak {r['peak_rss_mb']:.0f} MB  ({r['objects']} objects)  CPU user {r['cpu_user_s']:.0f} s, "
+              f"kernel {r['cpu_sys_s']:.0f} s, {r['page_faults'] / 1e6:.1f} M page faults", flush=True)
     base = results.get("ultralytics")
     if base:
         for name, r in results.items():
