@@ -6,8 +6,8 @@ Resolution order for a name such as ``sam_vit_b_01ec64.pth``:
 2. ``$LABELER_MODELS/<file name>`` when the environment variable is set;
 3. the user cache folder, ``~/.cache/labeler/models/<file name>`` (``$XDG_CACHE_HOME`` is
    honoured; ``%LOCALAPPDATA%`` on Windows);
-4. the official download, for files listed in :data:`KNOWN_WEIGHTS`, into the first folder
-   of 2-3, checked against the pinned sha256 (a mismatch is deleted and reported).
+4. the official download, for files listed in :data:`KNOWN_WEIGHTS` with a pinned sha256,
+   into the first folder of 2-3, checked against it (a mismatch is deleted and reported).
 
 When nothing works a :class:`~labeler.errors.MissingWeightsError` says which file, where to
 put it and where it comes from, in one line. ``LABELER_OFFLINE=1`` (or ``YOLO_OFFLINE``,
@@ -48,9 +48,8 @@ _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 _YOLO_BASE = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
 
 #: sha256 of Ultralytics' v8.4.0 release assets (the digests GitHub publishes for each asset,
-#: cross-checked against independent projects that pin the same files). None: no digest that
-#: could be confirmed; such a download is used unverified (its own sha256 is still recorded in
-#: every suggestion's source).
+#: cross-checked against independent projects that pin the same files). None: no digest could
+#: be confirmed; such a file is never downloaded (the error names its URL, to fetch by hand).
 _YOLO_SHA256: dict[str, str | None] = {
     "yolov8n.pt": "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36",
     "yolov8s.pt": "1f47a78bf100391c2a140b7ac73a1caae18c32779be7d310658112f7ac9aa78a",
@@ -213,6 +212,10 @@ def resolve_weights(name: str | Path, option: str = "model", allow_download: boo
     known = KNOWN_WEIGHTS.get(p.name)
     if known is None or not allow_download:
         raise MissingWeightsError(missing_message(str(name), option))
+    if known.sha256 is None:
+        raise MissingWeightsError(
+            missing_message(str(name), option, "no confirmed sha256 to check a download against, so not downloaded")
+        )
     if is_offline():
         raise MissingWeightsError(missing_message(str(name), option, "offline, so not downloaded"))
     try:

@@ -86,7 +86,7 @@ def test_download_with_wrong_hash_is_discarded(tmp_path: Path, monkeypatch: pyte
 
 
 def test_failed_download_is_a_missing_weights_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    known = KnownWeights("gone.pth", (tmp_path / "nope.pth").as_uri(), None, "a test file")
+    known = KnownWeights("gone.pth", (tmp_path / "nope.pth").as_uri(), "0" * 64, "a test file")
     monkeypatch.setitem(weights.KNOWN_WEIGHTS, "gone.pth", known)
     with pytest.raises(MissingWeightsError, match="download failed"):
         resolve_weights("gone.pth")
@@ -105,3 +105,13 @@ def test_official_downloads_are_pinned() -> None:
         assert k.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", k.sha256), k.filename
     digests = [k.sha256 for k in weights.KNOWN_WEIGHTS.values() if k.sha256]
     assert len(digests) == len(set(digests))  # no copy-paste slip
+
+
+def test_no_unchecked_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known file without a pinned digest is never fetched; the error says where it is."""
+    known = _fake_known(tmp_path, b"weights", None)
+    monkeypatch.setitem(weights.KNOWN_WEIGHTS, "fake.pth", known)
+    with pytest.raises(MissingWeightsError, match="no confirmed sha256") as err:
+        resolve_weights("fake.pth")
+    assert known.url in str(err.value)
+    assert not (tmp_path / "cache" / "labeler" / "models" / "fake.pth").exists()
