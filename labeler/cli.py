@@ -758,6 +758,7 @@ def fix_cmd(
     Examples:
       labeler fix sample_data/sketches --plugin duplicates
       labeler fix sample_data/sketches --plugin duplicates --undo
+      labeler fix DIR --plugin relabel --kind mislabel --min-score 0.9 --dry-run
     """
     from labeler.pipeline import run_fix
 

@@ -181,6 +181,11 @@ def accept_shape(ann: Annotation, index: int) -> Shape:
     return shape
 
 
+def _would_change(ann: Annotation, before: str | None) -> int:
+    """1 when saving ``ann`` would write its file (a dry run's count), else 0."""
+    return int(before is None or dumps_annotation(ann) != before)
+
+
 def _save_if_changed(dataset: Dataset, item: Item, ann: Annotation, before: str | None) -> bool:
     after = dumps_annotation(ann)
     if before is not None and after == before:
@@ -330,6 +335,7 @@ def _apply_predictions(
     summary.processed += 1
     if summary.dry_run:
         summary.changes.append(f"{sample.item.rel}: {count} suggestion(s) from {plugin.name}")
+        summary.changed += _would_change(ann, before)
         return
     try:
         if _save_if_changed(dataset, sample.item, ann, before):
@@ -441,6 +447,7 @@ def run_check(
         if dry_run:
             if issues:
                 summary.changes.append(f"{item.rel}: {len(issues)} issue(s)")
+            summary.changed += _would_change(ann, befores.get(item.rel))
             continue
         try:
             if _save_if_changed(dataset, item, ann, befores.get(item.rel)):
@@ -513,6 +520,7 @@ def run_fix(
             summary.changes.append(
                 f"{item.rel}: {touched} issue(s) {'reverted' if undo else 'fixed'}"
             )
+            summary.changed += 1
             continue
         try:
             if _save_if_changed(dataset, item, ann, before):

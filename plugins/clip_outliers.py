@@ -440,7 +440,7 @@ class ClipOutliers(Check):
         if is_mislabel:
             yield issue("mislabel", s.mislabel[i],
                         f"{what} looks like {sug!r} (p={p_sug:.2f}) rather than {t.label!r} (p={p_given:.2f})",
-                        {"action": "relabel", "label": sug})
+                        {"action": "relabel", "label": sug, "from": t.label})
         elif s.judged[i] and s.ambiguity[i] >= o.ambiguous_ratio and yi in (s.suggested[i], s.runner_up[i]):
             other = classes[int(s.runner_up[i] if s.suggested[i] == yi else s.suggested[i])]
             yield issue("ambiguous", s.ambiguity[i],
@@ -457,7 +457,7 @@ class ClipOutliers(Check):
                 yield issue("prompt_mismatch", 1.0 - float(pz[yi]),
                             f"{what}: CLIP matches the prompt for {classes[best]!r} (p={pz[best]:.2f}), "
                             f"not {t.label!r} (p={pz[yi]:.2f})",
-                            {"action": "relabel", "label": classes[best]})
+                            {"action": "relabel", "label": classes[best], "from": t.label})
 
 
 @hookimpl

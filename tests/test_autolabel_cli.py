@@ -142,6 +142,7 @@ def test_dry_run_writes_nothing(scenes: Path) -> None:
     res = CliRunner().invoke(cli, ["autolabel", str(scenes), *MAIN_JOB, "--dry-run", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "would change scene_0003.jpg" in res.output
+    assert "24 file(s) would change" in res.output
     assert before == {p.name: p.read_bytes() for p in scenes.iterdir()}
 
 

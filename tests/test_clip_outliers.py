@@ -129,7 +129,7 @@ def test_plugin_flags_the_wrong_image_label(tmp_path: Path) -> None:
     summary, findings = run_check(open_dataset(root), plugin)
     mis = [f for f in findings if f.issue.kind == "mislabel"]
     assert [f.rel for f in mis] == ["red_3.png"]
-    assert mis[0].issue.suggested_fix == {"action": "relabel", "label": "red"}
+    assert mis[0].issue.suggested_fix == {"action": "relabel", "label": "red", "from": "green"}
     assert mis[0].issue.score is not None and mis[0].issue.score >= 0.5
     assert mis[0].issue.source is not None and mis[0].issue.source.model == "test-color"
     saved = open_dataset(root).load(open_dataset(root).item("red_3.png"))
@@ -157,7 +157,7 @@ def test_plugin_judges_shape_crops(tmp_path: Path) -> None:
     _summary, findings = run_check(open_dataset(root), plugin, dry_run=True)
     mis = [f for f in findings if f.issue.kind == "mislabel"]
     assert [(f.rel, f.issue.shape_index) for f in mis] == [("im5.png", 1)]
-    assert mis[0].issue.suggested_fix == {"action": "relabel", "label": "green", "shape_index": 1}
+    assert mis[0].issue.suggested_fix == {"action": "relabel", "label": "green", "from": "blue", "shape_index": 1}
 
 
 def test_prompt_check_with_a_text_embedder(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_prompt_check_with_a_text_embedder(tmp_path: Path) -> None:
     _summary, findings = run_check(open_dataset(root), plugin, dry_run=True)
     prompt = [f for f in findings if f.issue.kind == "prompt_mismatch"]
     assert [f.rel for f in prompt] == ["red_3.png"]
-    assert prompt[0].issue.suggested_fix == {"action": "relabel", "label": "red"}
+    assert prompt[0].issue.suggested_fix == {"action": "relabel", "label": "red", "from": "green"}
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ from labeler.masks import encode_mask_png, shape_mask_to_full
 from labeler.model import Issue, Shape, Source
 from labeler.pipeline import run_fix
 from labeler.plugin_api import Sample
-from tests.conftest import SAMPLE, labelme_json, write_json
+from tests.conftest import SAMPLE, labelme_json, snapshot, write_json
 
 RECEIPTS = SAMPLE / "receipts"
 TRUTH = json.loads((SAMPLE / "truth" / "receipts_noise.json").read_text(encoding="utf-8"))
@@ -150,6 +150,17 @@ def test_fix_keeps_the_original_rotates_shapes_and_undo_restores_everything(tmp_
     original = json.loads(before_json)
     assert [s["points"] for s in after["shapes"]] == [s["points"] for s in original["shapes"]]
     assert after["labeler"]["issues"][0].get("state", "open") == "open"
+
+
+def test_dry_run_touches_no_file(tmp_path: Path) -> None:
+    """The fixer writes image files, so a dry run must describe the fix without calling it."""
+    root = tmp_path / "ds"
+    make_dataset(root)
+    before = snapshot(root)
+    summary = run_fix(open_dataset(root), OrientationFixer(), dry_run=True)
+    assert summary.per_class["fixed"] == 1 and summary.changes == ["page.png: 1 issue(s) fixed"]
+    assert snapshot(root) == before
+    assert not (root / ORIGINALS_DIR).exists()
 
 
 def test_jpeg_fix_resets_the_exif_orientation(tmp_path: Path) -> None:

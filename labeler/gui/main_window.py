@@ -949,10 +949,14 @@ class MainWindow(QMainWindow):
             return
         issue = doc.annotation.meta.issues[k]
         fixer = self._fixer_for(issue)
-        if fixer is not None:
-            ok = doc.apply_fix(k, lambda ann, iss: fixer.fix(doc.dataset, doc.item, ann, iss), fixer.name)
-        else:
-            ok = doc.apply_fix(k, _builtin_fix, "gui")
+        try:
+            if fixer is not None:
+                ok = doc.apply_fix(k, lambda ann, iss: fixer.fix(doc.dataset, doc.item, ann, iss), fixer.name)
+            else:
+                ok = doc.apply_fix(k, _builtin_fix, "gui")
+        except (LabelerError, OSError, ValueError) as err:
+            self._error(f"Cannot apply the proposed fix of this {issue.kind} issue: {err}")
+            return
         if not ok:
             self._error(f"No fixer can apply the proposed fix of this {issue.kind} issue; "
                         "fix it by hand and dismiss it (Shift+F)")
@@ -1263,31 +1267,7 @@ class MainWindow(QMainWindow):
 
 
 def _builtin_fix(ann: Any, issue: Any) -> bool:
-    """Apply the simple ``suggested_fix`` actions when no fixer plugin handles the issue."""
-    fix = issue.suggested_fix or {}
-    action = fix.get("action")
-    if action == "relabel" and fix.get("label"):
-        new = str(fix["label"])
-        if issue.shape_index is not None and 0 <= issue.shape_index < len(ann.shapes):
-            issue.undo = {"label": ann.shapes[issue.shape_index].label}
-            ann.shapes[issue.shape_index].label = new
-            return True
-        old = [lab.label for lab in ann.meta.image_labels]
-        issue.undo = {"image_labels": old}
-        from labeler.model import ImageLabel
+    """Apply the generic ``suggested_fix`` actions when no fixer plugin handles the issue."""
+    from labeler.fixes import apply_suggested_fix
 
-        ann.meta.image_labels = [ImageLabel(label=new)]
-        return True
-    if action == "exclude":
-        issue.undo = {"exclude": ann.meta.exclude, "exclude_reason": ann.meta.exclude_reason}
-        ann.meta.exclude = True
-        ann.meta.exclude_reason = str(fix.get("reason") or issue.kind)
-        return True
-    if action in ("set_text", "text") and issue.shape_index is not None and "text" in fix:
-        shape = ann.shapes[issue.shape_index]
-        if shape.meta is None:
-            shape.meta = ShapeMeta()
-        issue.undo = {"text": shape.meta.text}
-        shape.meta.text = str(fix["text"])
-        return True
-    return False
+    return apply_suggested_fix(ann, issue)

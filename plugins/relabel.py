@@ -1,0 +1,48 @@
+"""``relabel``: apply the label a check proposes for a likely mislabeled image or shape.
+
+``clip_outliers`` raises ``mislabel`` (and, with a CLIP model, ``prompt_mismatch``) issues
+whose suggested fix is ``{"action": "relabel", "label": NEW, "from": OLD}``. This fixer applies
+them from the command line, the way the GUI's F key does one at a time::
+
+    labeler check DIR --plugin clip_outliers
+    labeler fix DIR --plugin relabel --kind mislabel --min-score 0.9 --dry-run
+    labeler fix DIR --plugin relabel --kind mislabel --min-score 0.9
+    labeler fix DIR --plugin relabel --undo
+
+A shape that a person relabelled since the check ran is left alone (the fix names the label it
+judged); ``--undo`` reverts only labels nobody changed since. See :mod:`labeler.fixes`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from labeler import hookimpl
+from labeler.dataset import Dataset, Item
+from labeler.fixes import apply_suggested_fix, fix_action, undo_suggested_fix
+from labeler.model import Annotation, Issue
+from labeler.plugin_api import Fixer
+
+
+class Relabel(Fixer):
+    """Gives shapes and images the label their ``relabel`` suggested fix proposes (reversible)."""
+
+    name = "relabel"
+    description = "Apply proposed labels of mislabel issues (clip_outliers); --min-score to keep the sure ones."
+    kinds: ClassVar[tuple[str, ...]] = ("mislabel", "prompt_mismatch")
+
+    def applies_to(self, issue: Issue) -> bool:
+        """Open issues whose suggested fix is a relabel (any kind listed in ``kinds``)."""
+        return issue.state == "open" and issue.kind in self.kinds and fix_action(issue) == "relabel"
+
+    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        return apply_suggested_fix(annotation, issue)
+
+    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        return undo_suggested_fix(annotation, issue)
+
+
+@hookimpl
+def register_fixers(register: Any) -> None:
+    """Provide the ``relabel`` fixer."""
+    register(Relabel)
