@@ -22,6 +22,10 @@ import numpy as np
 
 from labeler.errors import MissingDependencyError
 
+#: The direction classifier's certainty above which rapidocr turns a line before reading it
+#: (its ``cls_thresh`` default).
+CLS_THRESHOLD = 0.9
+
 _lock = threading.Lock()
 _engine: OcrEngine | None = None
 
@@ -96,7 +100,25 @@ class OcrEngine:
         for box, text, score in result or []:
             quad = np.asarray(box, dtype=np.float32).reshape(4, 2)
             lines.append(OcrLine(quad=quad, text=str(text), score=float(score)))
+        if use_cls and lines:
+            self._text_first(image, lines)
         return lines
+
+    def _text_first(self, image: np.ndarray, lines: list[OcrLine]) -> None:
+        """Start each upside-down line's quad at the text's own top-left corner.
+
+        The detector orders corners clockwise from the top-left in image terms; for a line the
+        direction classifier reads as turned 180 degrees (as sure as rapidocr needs to turn it
+        before recognition) that corner is the text's bottom-right, so the quad is rotated by
+        two corners: p0->p1 then runs along the top of the text, in reading direction, as in
+        every labelme/ICDAR text box.
+        """
+        crops = [crop_quad(image, line.quad) for line in lines]
+        todo = [i for i, c in enumerate(crops) if c is not None]
+        directions = self.classify([crops[i] for i in todo])  # type: ignore[misc]
+        for i, (degrees, prob) in zip(todo, directions, strict=True):
+            if degrees == 180 and prob >= CLS_THRESHOLD:
+                lines[i].quad = np.roll(lines[i].quad, 2, axis=0)
 
     # -- crops -------------------------------------------------------------------------------
     def classify(self, crops: Sequence[np.ndarray]) -> list[tuple[int, float]]:

@@ -12,6 +12,7 @@ import labeler_plugins.ocr as ocr
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from labeler import plugins
 from labeler.cli import cli
@@ -119,3 +120,20 @@ def test_autolabel_cli_finds_the_text_of_a_receipt(tmp_path: Path, registry: Non
     # A rerun with the same settings is skipped (resume).
     res = CliRunner().invoke(cli, ["autolabel", str(root), "--plugin", "ocr", "--no-progress", "--json"])
     assert json.loads(res.output)["already_done"] == 1
+
+
+@pytest.mark.slow
+def test_upside_down_lines_start_at_the_texts_top_left() -> None:
+    """Quads run along the top of the text in reading direction, also on a page turned 180."""
+    img = np.asarray(Image.open(RECEIPTS / "receipt_01.jpg").convert("RGB"))
+    engine = get_engine()
+    upright = engine.read(img)
+    turned = engine.read(np.ascontiguousarray(img[::-1, ::-1]))
+    assert len(upright) >= 20 and len(turned) >= 20
+    assert all(line.quad[1][0] > line.quad[0][0] for line in upright)  # p0->p1 runs right
+    assert all(line.quad[1][0] < line.quad[0][0] for line in turned)  # ... and left when turned
+    h, w = img.shape[:2]
+    first = min(upright, key=lambda line: line.quad[0][1])  # the top line: the shop's name
+    twin = min(turned, key=lambda line: np.abs(line.quad[0] - (w - first.quad[0][0], h - first.quad[0][1])).sum())
+    assert twin.text == first.text
+    assert np.allclose(twin.quad[0], (w, h) - first.quad[0], atol=6)
