@@ -423,8 +423,9 @@ class SamSession:
         self.threads = cpu_threads(threads)
         self.model = model.to(self.device).eval()
         self.precision = precision
-        chunk_encoder_attention(self.model)
         if self.device == "cpu":
+            # Both only matter where fresh memory costs page faults; GPUs keep their own cache.
+            chunk_encoder_attention(self.model)
             keep_freed_memory()
         if precision == "bf16":
             import torch
