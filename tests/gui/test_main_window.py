@@ -146,6 +146,18 @@ def test_issue_fix_a_key_away(gui, window, gui_dataset: Path) -> None:
     assert window.doc.annotation.meta.issues[0].state == "dismissed"
 
 
+def test_fix_of_a_shape_edited_since_the_check_is_refused(gui, window, gui_dataset: Path) -> None:
+    data = json.loads((gui_dataset / "c.json").read_text())
+    data["labeler"]["issues"][0]["suggested_fix"]["from"] = "wolf"  # judged as "wolf", now "dog"
+    (gui_dataset / "c.json").write_text(json.dumps(data))
+    gui.open(gui_dataset)
+    window.open_rel("c.jpg")
+    _shortcut(window, "apply_fix")
+    assert window.doc.shapes[0].label == "dog"
+    assert window.doc.annotation.meta.issues[0].state == "open" and not window.doc.dirty
+    assert "now 'dog', not 'wolf'" in window.errors[-1]
+
+
 def test_file_list_status_filters_and_search(gui, window, gui_dataset: Path) -> None:
     gui.open(gui_dataset)
     statuses = {it.rel: st.kind for it, st in zip(window.items, window.file_model.statuses, strict=True)}
