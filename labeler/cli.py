@@ -104,9 +104,10 @@ def _dataset_args(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--labels",
         "labels",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
         default=None,
-        help="Folder holding the JSON files, when they are not beside the images.",
+        help="Folder holding the JSON files, when they are not beside the images "
+        "(must exist: mkdir it first to start an empty one).",
     )(func)
     func = click.argument(
         "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -220,15 +221,20 @@ def _options_epilog(kind: str) -> str:
     from labeler.plugins import get_registry
 
     reg = get_registry()
-    table: dict[str, type[Plugin]] = getattr(reg, kind)
+    training = kind == "train"
+    table: dict[str, type[Plugin]] = getattr(reg, "autolabelers" if training else kind)
+    if training:  # trainable autolabelers, with their training options
+        table = {n: c for n, c in table.items() if getattr(c, "TrainOptions", None) is not None}
     if not table:
         return ""
-    lines = ["\b", "Installed plugins and their options (-o NAME VALUE):"]
+    what = "Trainable plugins and their training options" if training else "Installed plugins and their options"
+    lines = ["\b", f"{what} (-o NAME VALUE):"]
     for name, cls in sorted(table.items()):
         missing = cls.missing_requirements()
         note = f"  [needs: {cls.install_command()}]" if missing else ""
         lines.append(f"  {name}: {cls.description}{note}")
-        for opt, typ, default, desc in describe_options(cls.Options):
+        options_model = cls.TrainOptions if training else cls.Options  # type: ignore[attr-defined]
+        for opt, typ, default, desc in describe_options(options_model):
             if isinstance(getattr(cls, "first", None), type):
                 continue
             d = f" (default {default})" if default else ""
@@ -427,7 +433,9 @@ def _format_names(kind: str) -> list[str]:
 @cli.command("import")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--from", "fmt", required=True, help="Source format: yolo, coco, imagefolder, csv, labelme, ..."
+    "--from", "fmt", required=True,
+    help="Source format: yolo, coco, imagefolder, csv, labelme, icdar2015, ufo, paddleocr "
+    "(and any a plugin adds; see 'labeler plugins').",
 )
 @click.option(
     "--out",
@@ -470,7 +478,8 @@ def import_cmd(
     "--to",
     "fmt",
     required=True,
-    help="Target format: yolo, yolo-seg, coco, imagefolder, csv, labelme, ...",
+    help="Target format: yolo, yolo-seg, coco, imagefolder, csv, labelme, icdar2015, ufo, "
+    "paddleocr (and any a plugin adds).",
 )
 @click.option(
     "--out",
@@ -695,6 +704,7 @@ def check_cmd(
     names = [n.strip() for n in plugin_names.split(",") if n.strip()]
     ds = _open(directory, labels)
     all_findings = []
+    settled = 0
     failed = False
     for name in names:
         own = [
@@ -705,16 +715,19 @@ def check_cmd(
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
             summary, findings = run_check(ds, plugin, dry_run=dry_run, progress=update)  # type: ignore[arg-type]
-        _print_summary(summary, as_json, "checked", unit="issues by kind")
-        all_findings.extend(findings)
+        _print_summary(summary, as_json, "checked", unit="open issues by kind")
+        all_findings.extend(f for f in findings if f.issue.state == "open")
+        settled += sum(f.issue.state != "open" for f in findings)
         failed = failed or bool(summary.failed)
+    if not as_json and settled:
+        _console().print(f"{settled} finding(s) already fixed or dismissed (not listed)")
     if not as_json and all_findings:
         con = _console()
         ranked = sorted(all_findings, key=lambda f: -(f.issue.score or 0.0))
         con.print("[bold]Top findings[/]")
         for f in ranked[:15]:
             score = f"{f.issue.score:.2f}" if f.issue.score is not None else "  - "
-            con.print(f"  {score}  {f.issue.kind:<12} {f.rel}  {f.issue.detail}")
+            con.print(f"  {score}  {f.issue.kind:<14} {f.rel}  {f.issue.detail}")
     if report_path is not None:
         from labeler.io.atomic import atomic_write_text
 
@@ -752,7 +765,10 @@ def fix_cmd(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Apply the proposed fixes of open issues, reversibly (never touches image files).
+    """Apply the proposed fixes of open issues, reversibly.
+
+    Fixers edit the label files only, except those that must change pixels (orientation),
+    which first move the original image aside so that --undo can put it back.
 
     \b
     Examples:
@@ -772,7 +788,7 @@ def fix_cmd(
         sys.exit(EXIT_PROBLEMS)
 
 
-@cli.command("train")
+@cli.command("train", cls=PluginHelpCommand, plugin_kind="train")
 @_dataset_args
 @click.option("--plugin", "plugin_name", required=True, help="Trainable autolabeler (e.g. yolo).")
 @_plugin_options("Training option, e.g. -o epochs 50 (see below).")
@@ -791,7 +807,7 @@ def train_cmd(
     \b
     Examples:
       labeler train sample_data/scenes --plugin yolo -o epochs 30
-      labeler autolabel sample_data/scenes --plugin yolo -o model runs/labeler-train/weights/best.pt
+      labeler autolabel sample_data/scenes --plugin yolo -o model runs/labeler-train/yolo/weights/best.pt
     """
     from labeler.plugins import get_registry
 

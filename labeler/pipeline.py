@@ -361,6 +361,7 @@ def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> Non
             issue.state = "dismissed"
         elif k in fixed:
             # The fix is still applied (and recorded there for undo): keep that record.
+            issue.state = "fixed"  # the finding says so too (not listed as a problem again)
             issue = fixed.pop(k)
         keep.append(issue)
     # A fixed issue the check no longer finds keeps its record: its undo data is still needed.
@@ -435,7 +436,6 @@ def run_check(
     by_rel: dict[str, list[Issue]] = {}
     for f in findings:
         by_rel.setdefault(f.rel, []).append(f.issue)
-        summary.per_class[f.issue.kind] += 1
     for item, ann in loaded:
         if item.rel in unchecked:
             continue  # not checked this time: keep what an earlier run found
@@ -454,6 +454,9 @@ def run_check(
                 summary.changed += 1
         except LabelFileError as err:
             summary.failed.append(str(err))
+    for f in findings:  # after merging: fixed and dismissed ones are not open problems
+        if f.issue.state == "open":
+            summary.per_class[f.issue.kind] += 1
     summary.seconds = time.perf_counter() - start
     return summary, findings
 

@@ -336,7 +336,11 @@ class YoloAutolabeler(Autolabeler):
                 "seed": options.seed, "plots": False, "verbose": False,
             }
             args.update(options.extra)
-            model.train(**args)
+            import contextlib
+            import sys
+
+            with contextlib.redirect_stdout(sys.stderr):  # its progress bars: stdout stays for --json
+                model.train(**args)
             trainer = model.trainer
             metrics = {k: float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items()}
             kind = "M" if options.segment else "B"

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -134,3 +135,17 @@ def test_labelme_classification_flags_import_as_image_labels(tmp_path) -> None:
     data = json.loads((tmp_path / "out" / "a.json").read_text())
     assert data["labeler"]["image_labels"] == [{"label": "cat"}]
     assert data["flags"] == {"cat": True, "dog": False}
+
+
+def test_a_missing_labels_folder_is_an_error_not_a_new_folder(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (20, 20))
+    typo = tmp_path / "lables"
+    for args in (["stats", str(root)], ["autolabel", str(root), "--plugin", "yolo"]):
+        res = CliRunner().invoke(cli, [*args, "--labels", str(typo)])
+        assert res.exit_code == 2
+        assert "lables" in res.output and "does not exist" in res.output
+    assert not typo.exists()
+    typo.mkdir()  # an empty labels folder on purpose: fine
+    res = CliRunner().invoke(cli, ["stats", str(root), "--labels", str(typo)])
+    assert res.exit_code == 0, res.output

@@ -262,6 +262,11 @@ def test_cli_check_fix_undo_on_sample_receipts(tmp_path: Path, registry: None) -
     xs = [p[0] for p in doc["shapes"][0]["points"]]
     ys = [p[1] for p in doc["shapes"][0]["points"]]
     assert max(xs) - min(xs) > 3 * (max(ys) - min(ys)) and max(ys) < doc["imageHeight"] / 4
+    # Checking again: the fixed pages are not listed as problems any more.
+    res = run(cli, ["check", str(root), "--plugin", "orientation", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "2 finding(s) already fixed or dismissed" in res.output
+    assert "Top findings" not in res.output and "rotated" not in res.output
     res = run(cli, ["fix", str(root), "--plugin", "orientation", "--undo", "--json"])
     assert res.exit_code == 0, res.output
     assert {n: sha(root / n) for n in names} == hashes

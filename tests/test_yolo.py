@@ -234,3 +234,27 @@ def test_images_array_order_is_kept(tiny_yolo: Path, scenes: Path) -> None:
     assert len(preds) == 4
     for s, p in zip(samples, preds, strict=True):
         assert (p.xyxy[:, 2] <= s.image.width + 1).all()
+
+
+def test_cli_train_json_is_clean(scenes: Path, tmp_path: Path) -> None:
+    """ultralytics' progress bars go to stderr: ``--json`` prints nothing but the result."""
+    import json
+
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+
+    ds = open_dataset(scenes)
+    for item in ds.items:  # trust every label there is
+        ann = ds.load(item)
+        if ann is not None:
+            ann.meta.reviewed = True
+            ds.save(item, ann)
+    res = CliRunner().invoke(cli, [
+        "train", str(scenes), "--plugin", "yolo", "-o", "model", "yolov8n.yaml", "-o", "epochs", "1",
+        "-o", "imgsz", "64", "-o", "batch", "2", "-o", "val_fraction", "0", "-o", "device", "cpu",
+        "-o", "project", str(tmp_path / "runs"), "--json",
+    ])
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    assert Path(result["weights"]).is_file()
