@@ -15,6 +15,7 @@ The CLI and the GUI both call it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -181,9 +182,21 @@ def accept_shape(ann: Annotation, index: int) -> Shape:
     return shape
 
 
-def _would_change(ann: Annotation, before: str | None) -> int:
-    """1 when saving ``ann`` would write its file (a dry run's count), else 0."""
-    return int(before is None or dumps_annotation(ann) != before)
+def _would_change(ann: Annotation, before: str | None, processed_by: str | None = None) -> int:
+    """1 when saving ``ann`` would change its file (a dry run's count), else 0.
+
+    ``processed_by``: a plugin whose run record is renewed on every run; its new time alone
+    does not count as a change.
+    """
+    if before is None:
+        return 1
+    record = ann.meta.processed.get(processed_by) if processed_by else None
+    if record is not None:
+        old = (json.loads(before).get("labeler") or {}).get("processed", {}).get(processed_by) or {}
+        if "at" in old:
+            ann = ann.model_copy(deep=True)
+            ann.meta.processed[processed_by].at = old["at"]  # type: ignore[index]
+    return int(dumps_annotation(ann) != before)
 
 
 def _save_if_changed(dataset: Dataset, item: Item, ann: Annotation, before: str | None) -> bool:
@@ -334,8 +347,9 @@ def _apply_predictions(
             summary.per_class[lab.label] += 1
     summary.processed += 1
     if summary.dry_run:
-        summary.changes.append(f"{sample.item.rel}: {count} suggestion(s) from {plugin.name}")
-        summary.changed += _would_change(ann, before)
+        if _would_change(ann, before, plugin.name):
+            summary.changes.append(f"{sample.item.rel}: {count} suggestion(s) from {plugin.name}")
+            summary.changed += 1
         return
     try:
         if _save_if_changed(dataset, sample.item, ann, before):

@@ -144,6 +144,11 @@ def test_dry_run_writes_nothing(scenes: Path) -> None:
     assert "would change scene_0003.jpg" in res.output
     assert "24 file(s) would change" in res.output
     assert before == {p.name: p.read_bytes() for p in scenes.iterdir()}
+    # After a real run, a dry --redo would only renew the run's time: no file would change.
+    assert CliRunner().invoke(cli, ["autolabel", str(scenes), *MAIN_JOB, "--no-progress"]).exit_code == 0
+    res = CliRunner().invoke(cli, ["autolabel", str(scenes), *MAIN_JOB, "--redo", "--dry-run", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "0 file(s) would change" in res.output and "would change scene" not in res.output
 
 
 def test_mask_output_and_a_bad_image(scenes: Path) -> None:
