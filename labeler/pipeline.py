@@ -412,7 +412,11 @@ def run_check(
     try:
         if plugin.scope == "dataset":
             try:
+                plugin.skipped_images = []
                 findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
+                for skipped, problem in plugin.skipped_images:
+                    summary.failed.append(f"{skipped.image_path}: {problem}")
+                    unchecked.add(skipped.rel)
             except (KeyboardInterrupt, LabelerError):
                 raise
             except Exception as err:  # noqa: BLE001 - plugin code may raise anything

@@ -229,6 +229,16 @@ class Check(Plugin):
     def setup(self) -> None:
         """Load models or resources once before running."""
 
+    def skip_image(self, item: Item, problem: str) -> None:
+        """For :meth:`run`: report an image it could not check (unreadable...) and go on.
+
+        The pipeline lists it as failed (with the file name) and keeps that image's earlier
+        findings, as for a per-image check.
+        """
+        if not hasattr(self, "skipped_images"):
+            self.skipped_images: list[tuple[Item, str]] = []
+        self.skipped_images.append((item, problem))
+
     def check_sample(self, sample: Sample) -> list[Issue]:
         """Issues for one image (per-image checks)."""
         raise NotImplementedError

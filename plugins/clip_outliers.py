@@ -407,6 +407,11 @@ class ClipOutliers(Check):
         reqs = [EmbedRequest(t.item.image_path, t.box) for t in targets]
         result = embed_requests(self.embedder, reqs, cache, progress, o.batch)
         self.notes.append(f"{result.embedded} embedded, {result.cached} from cache, {result.seconds:.1f} s")
+        reported: set[str] = set()
+        for i, problem in result.failed.items():  # one line per image, even with many shapes
+            if targets[i].item.rel not in reported:
+                reported.add(targets[i].item.rel)
+                self.skip_image(targets[i].item, problem.removeprefix(f"{targets[i].item.image_path}: "))
         keep = [i for i in range(len(targets)) if i not in result.failed]
         targets = [targets[i] for i in keep]
         x = result.vectors[keep]

@@ -269,9 +269,14 @@ class Duplicates(Check):
                     if total >= o.brute_force_below:
                         rec.inv = inv
                 rec.area = (ann.imageWidth or 0) * (ann.imageHeight or 0)
-            except (OSError, ImageFileError):
+            except ImageFileError as err:
+                self.skip_image(item, str(err).removeprefix(f"{item.image_path}: "))
                 progress(n, total)
-                continue  # unreadable images are reported by `labeler validate`, not here
+                continue
+            except OSError as err:
+                self.skip_image(item, f"cannot read: {err.strerror or err}")
+                progress(n, total)
+                continue
             imgs.append(rec)
             progress(n, total)
         uf = _UnionFind(len(imgs))

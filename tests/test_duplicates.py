@@ -23,7 +23,7 @@ from PIL import Image
 from labeler.cli import cli
 from labeler.dataset import open_dataset
 from labeler.pipeline import run_check, run_fix
-from tests.conftest import SAMPLE, labelme_json, write_json
+from tests.conftest import SAMPLE, labelme_json, make_image, rect, write_json
 
 pytest.importorskip("scipy")
 
@@ -234,3 +234,18 @@ def test_fix_keeps_an_earlier_exclusion_on_undo(tmp_path: Path) -> None:
     run_fix(ds, ExcludeDuplicates(), undo=True)
     after = ds.load(item)
     assert after is not None and after.meta.exclude and after.meta.exclude_reason == "blurry"
+
+
+def test_an_unreadable_image_is_reported_not_skipped_silently(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+
+    root = tmp_path / "ds"
+    for i in range(3):
+        make_image(root / f"im{i}.png", (32, 32), seed=i)
+        write_json(root / f"im{i}.json", labelme_json(f"im{i}.png", (32, 32), [rect("a", 1, 1, 9, 9)]))
+    (root / "im1.png").write_bytes(b"this is not an image")
+    res = CliRunner().invoke(cli, ["check", str(root), "--plugin", "duplicates", "--no-progress"])
+    assert res.exit_code == 1
+    assert "im1.png" in res.output and "1 failed" in res.output
