@@ -638,7 +638,7 @@ def autolabel_cmd(
 
     \b
     Examples:
-      labeler autolabel sample_data/scenes --plugin yolo_sam
+      labeler autolabel photos --plugin yolo_sam                 # yolov8n + SAM vit_b, downloaded once
       labeler autolabel photos --plugin yolo -o model best.pt -o conf 0.4
       labeler autolabel photos --plugin yolo --dry-run
     """
@@ -779,6 +779,13 @@ def fix_cmd(
     from labeler.pipeline import run_fix
 
     plugin = _make_plugin("fixers", plugin_name, options)
+    handled = tuple(getattr(plugin, "kinds", ()))
+    unknown = [k for k in kinds if handled and k not in handled]
+    if unknown:
+        raise UsageError(
+            f"fixer {plugin_name!r} does not handle issue kind {unknown[0]!r} "
+            f"(it handles: {', '.join(handled)})"
+        )
     ds = _open(directory, labels)
     summary = run_fix(
         ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run

@@ -52,6 +52,11 @@ def parse_split(text: str | None) -> list[float] | None:
     if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts) or sum(parts) <= 0:
         raise UsageError(f"--split {text!r}: give 1 to 3 non-negative fractions (train,val,test)")
     total = sum(parts)
+    if abs(total - 1) > 1e-3 and abs(total - 100) > 0.1:
+        raise UsageError(
+            f"--split {text!r} adds up to {total:g}: give fractions that add up to 1 (0.8,0.2) "
+            "or percentages that add up to 100 (80,10,10)"
+        )
     return [p / total for p in parts]
 
 

@@ -536,10 +536,11 @@ def run_fix(
         if not touched:
             continue
         summary.processed += 1
-        summary.per_class["undone" if undo else "fixed"] += touched
+        verb = ("to revert" if undo else "to fix") if dry_run else ("undone" if undo else "fixed")
+        summary.per_class[verb] += touched
         if dry_run:
             summary.changes.append(
-                f"{item.rel}: {touched} issue(s) {'reverted' if undo else 'fixed'}"
+                f"{item.rel}: {touched} issue(s) to {'revert' if undo else 'fix'}"
             )
             summary.changed += 1
             continue

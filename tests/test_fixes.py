@@ -119,3 +119,5 @@ def test_cli_relabel_reports_a_shape_edited_since_the_check(tmp_path: Path) -> N
     assert res.exit_code == 1
     assert "im0.json" in res.output and "now 'horse', not 'cat'" in res.output
     assert _labels(root) == ["horse", "dog", "dog"]  # the other file was still fixed
+    res = CliRunner().invoke(cli, ["fix", str(root), "--plugin", "relabel", "--kind", "mislabl"])
+    assert res.exit_code == 2 and "does not handle issue kind 'mislabl'" in res.output

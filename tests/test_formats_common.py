@@ -176,3 +176,17 @@ def test_a_box_and_its_outline_export_as_one_object(tmp_path) -> None:
     lines = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()
     assert len(lines) == 2 and len(lines[0].split()) == 9  # the outline, and the other box
     assert rep.counts["boxes replaced by their outlines"] == 1
+
+
+def test_split_must_add_up() -> None:
+    import pytest
+
+    from labeler.errors import UsageError
+    from labeler.exporting import parse_split
+
+    assert parse_split("0.8,0.2") == [0.8, 0.2]
+    assert parse_split("80,10,10") == [0.8, 0.1, 0.1]
+    assert parse_split("0.7,0.2,0.1") is not None  # float rounding is fine
+    for bad in ("0.5,0.2", "0.8,0.3", "50,20"):
+        with pytest.raises(UsageError, match="adds up to"):
+            parse_split(bad)

@@ -158,7 +158,7 @@ def test_dry_run_touches_no_file(tmp_path: Path) -> None:
     make_dataset(root)
     before = snapshot(root)
     summary = run_fix(open_dataset(root), OrientationFixer(), dry_run=True)
-    assert summary.per_class["fixed"] == 1 and summary.changes == ["page.png: 1 issue(s) fixed"]
+    assert summary.per_class["to fix"] == 1 and summary.changes == ["page.png: 1 issue(s) to fix"]
     assert snapshot(root) == before
     assert not (root / ORIGINALS_DIR).exists()
 
