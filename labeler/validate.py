@@ -77,7 +77,12 @@ def shape_problems(shape: Shape, index: int, size: tuple[int, int] | None) -> li
             sum(pts[i][0] * pts[i - 1][1] - pts[i - 1][0] * pts[i][1] for i in range(len(pts)))
         )
         if area <= 0:
-            out.append(f"{where}: polygon has zero area")
+            from labeler.masks import self_intersects
+
+            if self_intersects(pts):
+                out.append(f"{where}: polygon crosses itself (its points are out of order)")
+            else:
+                out.append(f"{where}: polygon has zero area")
     if shape.shape_type == "mask":
         if not shape.mask:
             out.append(f"{where}: mask shape without mask data")

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
 from labeler.formats.icdar import TEXT_SHAPE_TYPES, is_dont_care
+from labeler.masks import self_intersects
 from labeler.model import Annotation, Issue, Shape, Source
 from labeler.plugin_api import Check, Fixer, Sample
 
@@ -51,31 +52,6 @@ def signed_area(points: Sequence[Point]) -> float:
         x2, y2 = points[(i + 1) % n]
         s += x1 * y2 - x2 * y1
     return s / 2.0
-
-
-def _cross(o: Point, a: Point, b: Point) -> float:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
-def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
-    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
-    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
-    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and d1 * d2 < 0 and d3 * d4 < 0
-
-
-def self_intersects(points: Sequence[Point]) -> bool:
-    """True when two non-adjacent edges of the closed polygon cross."""
-    n = len(points)
-    if n < 4:
-        return False
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing edge
-            if _segments_cross(*edges[i], *edges[j]):
-                return True
-    return False
 
 
 def order_around_center(points: Sequence[Point]) -> list[Point]:

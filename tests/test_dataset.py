@@ -87,3 +87,14 @@ def test_listing_does_not_decode_images(tmp_path, monkeypatch) -> None:
     ds = labeler.open_dataset(root)
     assert len(ds) == 10_000
     assert time.perf_counter() - t < 5.0
+
+
+def test_validate_names_a_crossed_polygon() -> None:
+    from labeler.model import Annotation, Shape
+    from labeler.validate import shape_problems
+
+    crossed = Shape(label="t", points=[(0, 0), (10, 10), (10, 0), (0, 10)], shape_type="polygon")  # a bow tie
+    flat = Shape(label="t", points=[(0, 0), (5, 0), (10, 0)], shape_type="polygon")
+    ann = Annotation(imagePath="a.png", imageWidth=20, imageHeight=20, shapes=[crossed, flat])
+    problems = [p for i, s in enumerate(ann.shapes) for p in shape_problems(s, i, (20, 20))]
+    assert any("crosses itself" in p for p in problems) and any("zero area" in p for p in problems)
