@@ -19,7 +19,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from labeler.dataset import Dataset
-from labeler.errors import FileProblem, LabelerError, UsageError
+from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError
+from labeler.io.images import check_image_file
 from labeler.io.labelfile import save_annotation
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, ExportItem, Importer, Report
@@ -216,6 +217,11 @@ def select_for_export(
         shapes, merged = drop_boxes_with_outlines(shapes)
         if merged:
             report.add("boxes replaced by their outlines", merged)
+        try:
+            check_image_file(item.image_path)  # a truncated or non-image file is not exported
+        except ImageFileError as err:
+            errors.append(err)
+            continue
         view = ann.model_copy(deep=True)
         view.shapes = [s.model_copy(deep=True) for s in shapes]
         view.meta.image_labels = [lab.model_copy(deep=True) for lab in labels]

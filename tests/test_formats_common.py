@@ -190,3 +190,28 @@ def test_split_must_add_up() -> None:
     for bad in ("0.5,0.2", "0.8,0.3", "50,20"):
         with pytest.raises(UsageError, match="adds up to"):
             parse_split(bad)
+
+
+def test_truncated_and_non_images_are_reported_not_exported(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+    from tests.conftest import labelme_json, make_image, rect, write_json
+
+    root = tmp_path / "ds"
+    for i, suffix in enumerate(["jpg", "png", "jpg", "png"]):
+        make_image(root / f"im{i}.{suffix}", (64, 48), seed=i)
+        write_json(root / f"im{i}.json", labelme_json(f"im{i}.{suffix}", (64, 48), [rect("a", 1, 1, 30, 30)]))
+    for name in ("im2.jpg", "im3.png"):  # cut in half
+        data = (root / name).read_bytes()
+        (root / name).write_bytes(data[: len(data) // 2])
+    # a JPEG with bytes appended after its end (as phones do) is fine
+    (root / "im0.jpg").write_bytes((root / "im0.jpg").read_bytes() + b"\x00" * 5000)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["export", str(root), "--to", "coco", "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert "im2.jpg" in res.output and "im3.png" in res.output and "truncated" in res.output
+    import json
+
+    coco = json.loads(next(out.rglob("*.json")).read_text())
+    assert sorted(img["file_name"].rsplit("/", 1)[-1] for img in coco["images"]) == ["im0.jpg", "im1.png"]

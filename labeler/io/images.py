@@ -83,6 +83,32 @@ def read_image_info(path: str | Path, max_pixels: int = MAX_PIXELS) -> ImageInfo
     return ImageInfo(width=w, height=h, format=fmt, orientation=orientation)
 
 
+def check_image_file(path: str | Path) -> ImageInfo:
+    """Header checks plus a cheap completeness test; raises :class:`ImageFileError`.
+
+    A JPEG must have its end-of-image marker in its last kilobyte and a PNG its ``IEND``
+    chunk at the end; a file that does not is decoded in full to find out (a truncated file
+    then fails with "truncated image file", while a JPEG with data appended after the image,
+    such as a phone's motion photo, decodes and passes). Costs two small reads per image,
+    so exports can run it on every image.
+    """
+    path = Path(path)
+    info = read_image_info(path)
+    tail_marker = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(info.format or "")
+    if tail_marker is None:
+        return info
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(max(0, size - 1024))
+            tail = f.read()
+    except OSError as err:
+        raise ImageFileError(path, f"cannot read: {err.strerror or err}") from None
+    if tail_marker not in tail:
+        open_image(path, mode=None)  # raises ImageFileError when it really is incomplete
+    return info
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) as displayed, read from the header."""
     return read_image_info(path).size
