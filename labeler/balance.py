@@ -38,11 +38,15 @@ def effective_number_weights(counts: Mapping[str, int], beta: float = 0.999) -> 
     return {c: (w * k / total if total > 0 else 0.0) for c, w in raw.items()}
 
 
-def count_labels(annotations: Sequence[Any]) -> Counter[str]:
-    """Labels per class over annotations: shapes (not rejected) and image-level labels."""
+def count_labels(annotations: Sequence[Any], what: str = "all") -> Counter[str]:
+    """Labels per class over annotations: shapes (not rejected) and/or image-level labels
+    (``what``: ``"all"``, ``"shapes"`` or ``"image_labels"``)."""
     counts: Counter[str] = Counter()
     for ann in annotations:
-        counts.update(ann.labels())
+        if what in ("all", "shapes"):
+            counts.update(s.label for s in ann.shapes if s.review != "rejected")
+        if what in ("all", "image_labels"):
+            counts.update(ann.image_labels)
     return counts
 
 
@@ -65,17 +69,23 @@ def class_weights_document(counts: Mapping[str, int], classes: Sequence[str] | N
     }
 
 
-def write_class_weights(dataset: Any, options: Any, out: Path, beta: float = 0.999) -> Path:
+def write_class_weights(
+    dataset: Any, options: Any, out: Path, beta: float = 0.999, what: str = "all"
+) -> Path | None:
     """Write ``out/class_weights.json`` for an export with ``options`` (counted on its train split).
 
-    Uses the same selection, mapping and seeded split as the export itself.
+    Uses the same selection, mapping and seeded split as the export itself, and counts what
+    the format exports (``what``: shapes for detection formats, image labels for
+    classification ones). Returns None, writing nothing, when there is nothing to count.
     """
     from labeler.exporting import select_for_export
     from labeler.plugin_api import Report
 
     items, classes = select_for_export(dataset, options, Report())
     train = [e for e in items if e.split in ("", "train")]
-    counts = count_labels([e.annotation for e in train])
+    counts = count_labels([e.annotation for e in train], what)
+    if not sum(counts.values()):
+        return None
     doc = class_weights_document(counts, classes, beta, "train split" if options.split else "all exported")
     path = Path(out) / "class_weights.json"
     atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

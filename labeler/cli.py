@@ -575,7 +575,15 @@ def export_cmd(
     if class_weights:
         from labeler.balance import write_class_weights
 
-        report.notes.append(f"class weights: {write_class_weights(ds, opts, out)}")
+        if exporter.format == "labelme":
+            what = "all"
+        else:
+            what = "image_labels" if exporter.task == "classification" else "shapes"
+        written = write_class_weights(ds, opts, out, what=what)
+        report.notes.append(
+            f"class weights: {written}" if written is not None
+            else f"class weights not written: no {what.replace('_', ' ')} exported to count"
+        )
     _print_report(report, as_json, f"exported to {out}")
 
 

@@ -60,3 +60,20 @@ def test_export_writes_class_weights_for_the_train_split(tmp_path: Path) -> None
     out2 = tmp_path / "out2"
     CliRunner().invoke(cli, ["export", str(SAMPLE / "sketches"), "--to", "imagefolder", "--out", str(out2)])
     assert not (out2 / "class_weights.json").exists()
+
+
+def test_class_weights_count_what_the_format_exports(tmp_path: Path) -> None:
+    """Image labels do not count for a detection format (and nothing counted: no file)."""
+    out = tmp_path / "yolo"
+    res = CliRunner().invoke(cli, ["export", str(SAMPLE / "sketches"), "--to", "yolo", "--out", str(out),
+                                   "--class-weights"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "class_weights.json").exists()
+    assert "class weights not written: no shapes exported" in res.output
+    out = tmp_path / "scenes"
+    res = CliRunner().invoke(cli, ["export", str(SAMPLE / "scenes"), "--to", "coco", "--out", str(out),
+                                   "--class-weights"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "class_weights.json").read_text())
+    coco = json.loads(next(p for p in out.rglob("*.json") if p.name != "class_weights.json").read_text())
+    assert sum(doc["counts"].values()) == len(coco["annotations"])
