@@ -186,7 +186,7 @@ def describe_options(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
 
 def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) -> BaseModel:
     """``-o KEY VALUE`` pairs -> the plugin's validated options (clear errors)."""
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
     raw: dict[str, Any] = {}
     fields = cls.Options.model_fields
@@ -198,7 +198,14 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
             continue
         if key not in fields:
             known = ", ".join(fields) or "none"
-            raise UsageError(f"plugin {cls.name!r} has no option {key!r} (options: {known})")
+            # A chained plugin's stages are options holding options: say which stage has it.
+            stages = [
+                f"{name}.{key}" for name, f in fields.items()
+                if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+                and key.replace("-", "_") in f.annotation.model_fields
+            ]
+            hint = f"; did you mean {' or '.join(f'-o {s}' for s in stages)}?" if stages else ""
+            raise UsageError(f"plugin {cls.name!r} has no option {key!r} (options: {known}){hint}")
         raw[key] = _coerce(value)
     try:
         return cls.Options.model_validate(raw)

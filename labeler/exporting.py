@@ -252,7 +252,8 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
     items, classes = select_for_export(dataset, options, report)
     out.mkdir(parents=True, exist_ok=True)
     exporter.export(items, out, classes, report)
-    report.counts.setdefault("images", len(items))
+    if "exported images" not in report.counts:  # the exporter did not count them itself
+        report.counts.setdefault("images", len(items))
     report.counts.setdefault("classes", len(classes))
     return report
 

@@ -149,3 +149,11 @@ def test_a_missing_labels_folder_is_an_error_not_a_new_folder(tmp_path: Path) ->
     typo.mkdir()  # an empty labels folder on purpose: fine
     res = CliRunner().invoke(cli, ["stats", str(root), "--labels", str(typo)])
     assert res.exit_code == 0, res.output
+
+
+def test_an_option_of_a_chained_stage_gets_a_hint(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (20, 20))
+    res = CliRunner().invoke(cli, ["autolabel", str(root), "--plugin", "yolo_sam", "-o", "conf", "0.4"])
+    assert res.exit_code == 2
+    assert "did you mean -o yolo.conf?" in res.output
