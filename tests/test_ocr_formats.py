@@ -139,3 +139,9 @@ def test_ufo_image_names_cannot_leave_the_source(tmp_path: Path) -> None:
     report = Report()
     assert list(load_ufo(src, report)) == []
     assert any("outside" in p for p in report.problems), report.problems
+
+
+def test_a_degenerate_region_is_named_as_such(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["export", str(SAMPLE / "receipts"), "--to", "icdar2015", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "1 polygon shape(s) with fewer than 3 points not exported" in res.output  # receipt_02's broken box

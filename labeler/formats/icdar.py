@@ -204,14 +204,17 @@ def export_regions(
 ) -> list[tuple[list[tuple[float, float]], str]]:
     """(quad, transcription) of every text region among ``shapes``, for the quad formats.
 
-    Shapes that are not regions are counted in ``skipped`` by type; polygons with other than
+    Shapes that are not regions are counted in ``skipped`` (by type and why); polygons with other than
     4 points become their minimum-area rectangle (noted once in ``report``).
     """
     out = []
     for shape in shapes:
         pts = region_points(shape)
         if pts is None:
-            skipped[shape.shape_type] += 1
+            if shape.shape_type in TEXT_SHAPE_TYPES:
+                skipped[f"{shape.shape_type} shape(s) with fewer than 3 points"] += 1
+            else:
+                skipped[f"{shape.shape_type} shape(s) (not a text region)"] += 1
             continue
         if len(pts) != 4:
             add_note_once(
@@ -252,4 +255,4 @@ def save_icdar(
         report.add("exported images")
         report.add("text regions", len(lines))
     for kind, n in sorted(skipped.items()):
-        report.notes.append(f"icdar2015: {n} {kind} shape(s) not exported (not a text region)")
+        report.notes.append(f"icdar2015: {n} {kind} not exported")

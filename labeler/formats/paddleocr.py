@@ -168,4 +168,4 @@ def save_paddleocr(
     for prefix, rows in lines.items():
         atomic_write_text(safe_join(out, f"{prefix}Label.txt"), "".join(r + "\n" for r in rows))
     for kind, n in sorted(skipped.items()):
-        report.notes.append(f"paddleocr: {n} {kind} shape(s) not exported (not a text region)")
+        report.notes.append(f"paddleocr: {n} {kind} not exported")

@@ -212,4 +212,4 @@ def save_ufo(items: Sequence[ExportItem], out: Path, report: Report, hardlink: b
     for prefix, images in docs.items():
         write_json(safe_join(out, f"{prefix}ufo.json"), {"images": images})
     for kind, n in sorted(skipped.items()):
-        report.notes.append(f"ufo: {n} {kind} shape(s) not exported (not a text region)")
+        report.notes.append(f"ufo: {n} {kind} not exported")
