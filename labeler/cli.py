@@ -661,6 +661,7 @@ def autolabel_cmd(
 
     plugin = _make_plugin("autolabelers", plugin_name, options)
     ds = _open(directory, labels)
+    plugin.source()  # finds the model files now: a missing one is reported before any progress
     with _progress(
         f"autolabel {plugin_name}", len(ds), enabled=not (no_progress or as_json)
     ) as update:

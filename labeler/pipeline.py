@@ -458,10 +458,10 @@ def run_check(
         if item.rel in unchecked:
             continue  # not checked this time: keep what an earlier run found
         issues = by_rel.get(item.rel, [])
+        summary.processed += 1
         if befores.get(item.rel) is None and not issues:
             continue  # never create a label file just to say "nothing found"
         merge_findings(ann, plugin.name, issues)
-        summary.processed += 1
         if dry_run:
             if issues:
                 summary.changes.append(f"{item.rel}: {len(issues)} issue(s)")

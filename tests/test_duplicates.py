@@ -249,3 +249,16 @@ def test_an_unreadable_image_is_reported_not_skipped_silently(tmp_path: Path) ->
     res = CliRunner().invoke(cli, ["check", str(root), "--plugin", "duplicates", "--no-progress"])
     assert res.exit_code == 1
     assert "im1.png" in res.output and "1 failed" in res.output
+
+
+def test_images_without_label_file_are_counted_as_checked(tmp_path: Path) -> None:
+    from labeler.dataset import open_dataset
+    from labeler.pipeline import run_check
+
+    root = tmp_path / "ds"
+    for i in range(3):
+        make_image(root / f"im{i}.png", (32, 32), seed=i)
+    write_json(root / "im0.json", labelme_json("im0.png", (32, 32), [rect("a", 1, 1, 9, 9)]))
+    summary, findings = run_check(open_dataset(root), Duplicates())
+    assert summary.total == 3 and summary.processed == 3 and not findings
+    assert not (root / "im1.json").exists()  # nothing found: no file created
