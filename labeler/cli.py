@@ -205,13 +205,15 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
                 and key.replace("-", "_") in f.annotation.model_fields
             ]
             hint = f"; did you mean {' or '.join(f'-o {s}' for s in stages)}?" if stages else ""
-            raise UsageError(f"plugin {cls.name!r} has no option {key!r} (options: {known}){hint}")
+            who = cls.name or getattr(cls, "format", "") or cls.__name__
+            raise UsageError(f"plugin {who!r} has no option {key!r} (options: {known}){hint}")
         raw[key] = _coerce(value)
     try:
         return cls.Options.model_validate(raw)
     except ValidationError as err:
         msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
-        raise UsageError(f"plugin {cls.name!r} options: {msgs}") from None
+        who = cls.name or getattr(cls, "format", "") or cls.__name__
+        raise UsageError(f"plugin {who!r} options: {msgs}") from None
 
 
 def _coerce(value: str) -> Any:
@@ -718,8 +720,16 @@ def check_cmd(
     from labeler.report import findings_to_json, write_html_report
 
     names = [n.strip() for n in plugin_names.split(",") if n.strip()]
+    if len(names) > 1:  # every option must say which check it is for
+        for key, _value in options:
+            if key.split(".", 1)[0] not in names:
+                raise UsageError(
+                    f"-o {key}: with several checks, give each option as CHECK.KEY "
+                    f"(checks: {', '.join(names)})"
+                )
     ds = _open(directory, labels)
     all_findings = []
+    summaries: list[dict[str, Any]] = []
     settled = 0
     failed = False
     for name in names:
@@ -731,10 +741,15 @@ def check_cmd(
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
             summary, findings = run_check(ds, plugin, dry_run=dry_run, progress=update)  # type: ignore[arg-type]
-        _print_summary(summary, as_json, "checked", unit="open issues by kind")
+        if as_json:
+            summaries.append(summary.to_dict())
+        else:
+            _print_summary(summary, as_json, "checked", unit="open issues by kind")
         all_findings.extend(f for f in findings if f.issue.state == "open")
         settled += sum(f.issue.state != "open" for f in findings)
         failed = failed or bool(summary.failed)
+    if as_json:  # one document: the summary, or {"checks": [...]} for several
+        click.echo(json.dumps(summaries[0] if len(summaries) == 1 else {"checks": summaries}, indent=2))
     if not as_json and settled:
         _console().print(f"{settled} finding(s) already fixed or dismissed (not listed)")
     if not as_json and all_findings:

@@ -251,7 +251,12 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
         raise UsageError(f"--out {out} must not be the dataset folder itself")
     items, classes = select_for_export(dataset, options, report)
     out.mkdir(parents=True, exist_ok=True)
-    exporter.export(items, out, classes, report)
+    try:
+        exporter.export(items, out, classes, report)
+    except (KeyboardInterrupt, LabelerError):
+        raise
+    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+        report.problem(f"{out}: exporter {exporter.format!r} failed: {type(err).__name__}: {err}")
     if "exported images" not in report.counts:  # the exporter did not count them itself
         report.counts.setdefault("images", len(items))
     report.counts.setdefault("classes", len(classes))

@@ -507,6 +507,7 @@ def run_fix(
             continue
         before = dumps_annotation(ann)
         touched = 0
+        broken = False
         for issue in ann.meta.issues:
             if wanted is not None and issue.kind not in wanted:
                 continue
@@ -533,7 +534,14 @@ def run_fix(
                         touched += 1
             except (LabelerError, OSError, ValueError) as err:
                 summary.failed.append(f"{item.label_path}: {plugin.name}: {err}")
-        if not touched:
+            except KeyboardInterrupt:
+                raise
+            except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+                # The annotation may be half-edited: this image is not saved, the run goes on.
+                summary.failed.append(f"{item.label_path}: {plugin.name} failed: {type(err).__name__}: {err}")
+                broken = True
+                break
+        if not touched or broken:
             continue
         summary.processed += 1
         verb = ("to revert" if undo else "to fix") if dry_run else ("undone" if undo else "fixed")

@@ -157,3 +157,16 @@ def test_an_option_of_a_chained_stage_gets_a_hint(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["autolabel", str(root), "--plugin", "yolo_sam", "-o", "conf", "0.4"])
     assert res.exit_code == 2
     assert "did you mean -o yolo.conf?" in res.output
+
+
+def test_several_checks_options_need_a_prefix_and_json_is_one_document(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    for i in range(3):
+        make_image(root / f"im{i}.png", (32, 32), seed=i)
+    res = CliRunner().invoke(cli, ["check", str(root), "--plugin", "duplicates,orientation", "-o", "max_distance", "3"])
+    assert res.exit_code == 2 and "give each option as CHECK.KEY" in res.output
+    res = CliRunner().invoke(cli, ["check", str(root), "--plugin", "duplicates,duplicates", "--json",
+                                   "-o", "duplicates.max_distance", "3", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [c["plugin"] for c in doc["checks"]] == ["duplicates", "duplicates"]

@@ -193,3 +193,50 @@ def test_outline_suggestion_over_a_human_rectangle_is_kept() -> None:
     box = Shape(label="car", points=[(0, 0), (10, 9)], shape_type="rectangle", labeler=meta)
     assert merge_suggestions(ann, [outline, box], "sam") == (0, 1)
     assert [s.shape_type for s in ann.shapes] == ["rectangle", "polygon"]
+
+
+def _issues_dataset(root, n: int = 3):  # noqa: ANN001, ANN202
+    from labeler.dataset import open_dataset
+
+    for i in range(n):
+        make_image(root / f"im{i}.png", (20, 20), seed=i)
+        write_json(root / f"im{i}.json", labelme_json(f"im{i}.png", (20, 20), [rect("a", 1, 1, 9, 9)], labeler={
+            "issues": [{"kind": "odd", "score": 0.9, "suggested_fix": {"action": "exclude"}}]}))
+    return open_dataset(root)
+
+
+def test_a_crashing_fixer_fails_one_image_and_leaves_it_untouched(tmp_path) -> None:  # noqa: ANN001
+    from labeler.pipeline import run_fix
+    from labeler.plugin_api import Fixer
+
+    class Flaky(Fixer):
+        name = "flaky"
+        kinds = ("odd",)
+
+        def fix(self, dataset, item, annotation, issue):  # noqa: ANN001, ANN202
+            annotation.meta.exclude = True  # edits first, then crashes on one image
+            if item.rel == "im1.png":
+                raise RuntimeError("boom")
+            return True
+
+    ds = _issues_dataset(tmp_path / "ds")
+    before = (tmp_path / "ds" / "im1.json").read_text()
+    summary = run_fix(ds, Flaky())
+    assert summary.per_class["fixed"] == 2
+    assert summary.failed == [f"{tmp_path / 'ds' / 'im1.json'}: flaky failed: RuntimeError: boom"]
+    assert (tmp_path / "ds" / "im1.json").read_text() == before  # the half-edited one not saved
+    assert json.loads((tmp_path / "ds" / "im0.json").read_text())["labeler"]["exclude"] is True
+
+
+def test_a_crashing_exporter_is_a_reported_problem(tmp_path) -> None:  # noqa: ANN001
+    from labeler.exporting import ExportOptions, run_export
+    from labeler.plugin_api import Exporter
+
+    class Broken(Exporter):
+        format = "broken"
+
+        def export(self, items, out, classes, report):  # noqa: ANN001, ANN202
+            raise KeyError("no such column")
+
+    report = run_export(_issues_dataset(tmp_path / "ds"), Broken(), tmp_path / "out", ExportOptions())
+    assert len(report.problems) == 1 and "exporter 'broken' failed: KeyError" in report.problems[0]
