@@ -353,7 +353,7 @@ def plugins_cmd(as_json: bool) -> None:
     for row in rows:
         provides = "\n".join(f"{k}: {', '.join(v)}" for k, v in row["provides"].items()) or "-"
         if row["error"]:
-            deps = f"[red]error: {row['error']}[/]"
+            deps = "[red]error (below)[/]"
         elif row["missing"]:
             deps = f"[yellow]missing {', '.join(row['missing'])}[/]\n" + "\n".join(row["install"])
         else:
@@ -361,6 +361,9 @@ def plugins_cmd(as_json: bool) -> None:
         table.add_row(row["name"], row["version"] or "-", provides, deps)
     con = _console()
     con.print(table)
+    for row in rows:  # in full, not cut to the table's width
+        if row["error"]:
+            con.print(f"[red]error:[/] plugin {row['name']!r}: {row['error']}", markup=True, highlight=False)
     for w in reg.warnings:
         con.print(f"[yellow]warning:[/] {w}")
 

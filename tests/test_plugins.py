@@ -201,6 +201,14 @@ def test_plugin_that_fails_to_import_is_reported_and_others_load(
     assert reg.plugins["missing"].error.startswith("ModuleNotFoundError")
     assert reg.plugins["example"].error is None
     assert "example_blobs" in reg.autolabelers
+    # `labeler plugins` prints each error in full, on a line of its own (not cut to a column).
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+
+    out = CliRunner().invoke(cli, ["plugins"], terminal_width=60).output
+    assert "error: plugin 'broken': RuntimeError: boom at import" in out
+    assert "error: plugin 'missing': ModuleNotFoundError" in out
     # A second look does not retry (or re-raise) the broken import.
     plugins.reset_registry()
     assert plugins.get_registry().plugins["broken"].error == "RuntimeError: boom at import"
