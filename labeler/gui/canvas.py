@@ -132,8 +132,12 @@ class Canvas(QWidget):
             self.fit(self.fit_mode)
         self.update()
 
-    def set_image(self, image: QImage | None) -> None:
-        """The decoded image (any size: it is stretched over the annotation's frame)."""
+    def set_image(self, image: QImage | None, problem: str | None = None) -> None:
+        """The decoded image (any size: it is stretched over the annotation's frame).
+
+        ``problem``: why there is no image (shown on the canvas instead of "loading…").
+        """
+        self.image_problem = problem
         self._pixmap = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
         self._full = None
         self._full_wanted = False
@@ -684,7 +688,11 @@ class Canvas(QWidget):
         else:
             p.fillRect(target, QColor(30, 30, 30))
             p.setPen(QColor(150, 150, 150))
-            p.drawText(target, Qt.AlignmentFlag.AlignCenter, "loading…")
+            problem = getattr(self, "image_problem", None)
+            if problem:
+                p.setPen(QColor(235, 120, 110))
+            p.drawText(target, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       f"cannot show this image:\n{problem}" if problem else "loading…")
         if not self.hide_shapes:
             for i, shape in enumerate(self.shapes()):
                 if shape.review == "rejected":

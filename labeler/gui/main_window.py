@@ -459,7 +459,12 @@ class MainWindow(QMainWindow):
         out: list[int] = []
         proxy_row = self.file_proxy.mapFromSource(self.file_model.index(start)).row()
         if proxy_row < 0:
-            return out
+            # The open image is filtered out (e.g. its last issue was just fixed): step from
+            # where it would sit in the filtered list.
+            n = self.file_proxy.rowCount()
+            rows = [self.file_proxy.mapToSource(self.file_proxy.index(r, 0)).row() for r in range(n)]
+            after = [i for i, src in enumerate(rows) if src > start]
+            proxy_row = (after[0] if after else n) - (1 if step > 0 else 0)
         r = proxy_row + step
         while 0 <= r < self.file_proxy.rowCount() and len(out) < count:
             out.append(self.file_proxy.mapToSource(self.file_proxy.index(r, 0)).row())
@@ -487,6 +492,10 @@ class MainWindow(QMainWindow):
     def _image_failed(self, key: str, message: str) -> None:
         if self.doc is not None and str(self.doc.item.image_path) == key:
             self._error(message)
+            self.canvas.set_image(None, problem=message)
+            row = self.current_row()
+            if row is not None:  # the file list shows it as broken too
+                self.file_model.set_status(row, ItemStatus(error=message))
 
     def _select_in_list(self, row: int) -> None:
         idx = self.file_proxy.mapFromSource(self.file_model.index(row))
@@ -512,8 +521,14 @@ class MainWindow(QMainWindow):
         if row is None:
             return self.open_row(0) if self.items else False
         if predicate is None:
-            nxt = self._visible_rows(row, 1, step)
-            return self.open_row(nxt[0]) if nxt else False
+            # An unreadable label file cannot be opened (its error is shown and its row marked):
+            # step over it to the next one that opens.
+            cur = row
+            while nxt := self._visible_rows(cur, 1, step):
+                if self.open_row(nxt[0]):
+                    return True
+                cur = nxt[0]
+            return False
         r = row + step
         while 0 <= r < len(self.items):
             if predicate(r):
@@ -729,9 +744,11 @@ class MainWindow(QMainWindow):
         if self.doc is not None:
             self.sam.set_image(self.doc.item.image_path)
 
-    def _ask_label_dialog(self, label: str = "", text: str | None = None) -> LabelAnswer | None:
+    def _ask_label_dialog(
+        self, label: str = "", text: str | None = None, group_id: int | None = None
+    ) -> LabelAnswer | None:
         self.label_dialog.set_labels(self.classes)
-        return self.label_dialog.ask(label, text)
+        return self.label_dialog.ask(label, text, group_id)
 
     def _shape_drawn(self, shape_type: str, points: list[tuple[float, float]]) -> None:
         if self.doc is None:
@@ -761,11 +778,13 @@ class MainWindow(QMainWindow):
         if not indices:
             return
         first = doc.shapes[indices[0]]
-        answer = self.ask_label(first.label, first.text)
+        answer = self.ask_label(first.label, first.text, first.group_id)
         if answer is None:
             return
         with doc.edit("Edit label"):
-            doc.set_label(indices, answer.label)
+            # The group shown was the first shape's: a changed value applies to all of them.
+            same_group = answer.group_id == first.group_id
+            doc.set_label(indices, answer.label, group_id=answer.group_id, keep_group=same_group)
             if len(indices) == 1:
                 doc.set_text(indices[0], answer.text)
         self._add_class(answer.label)

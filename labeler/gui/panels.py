@@ -186,7 +186,7 @@ class ReviewPanel(QWidget):
         self.issues = PlaceholderList("No open issues on this image")
         self.issues.setMinimumHeight(60)
         self.issues.setWordWrap(True)
-        self.issues.currentRowChanged.connect(lambda _r: self._show_related())
+        self.issues.currentRowChanged.connect(lambda _r: None if self._updating else self._show_related())
         self.fix_btn = QPushButton("Apply fix (F)")
         self.dismiss_btn = QPushButton("Dismiss (Shift+F)")
         self.fix_btn.clicked.connect(self.fixRequested)
@@ -233,10 +233,10 @@ class ReviewPanel(QWidget):
         self._updating = True
         self._doc = doc
         keep_issue = self.issues.currentRow()
+        self._rows = []  # first: clearing the lists emits row changes that read these
+        self._issue_rows = []
         self.suggestions.clear()
         self.issues.clear()
-        self._rows = []
-        self._issue_rows = []
         if doc is None:
             self.summary.setText("No image")
             self._updating = False
@@ -304,7 +304,8 @@ class ReviewPanel(QWidget):
                 w.deleteLater()
         k = self.current_issue()
         doc = self._doc
-        if doc is None or k is None or not doc.annotation.meta.issues[k].related_files:
+        issues = doc.annotation.meta.issues if doc is not None else []
+        if doc is None or k is None or k >= len(issues) or not issues[k].related_files:
             self.related_scroll.hide()
             return
         issue = doc.annotation.meta.issues[k]

@@ -72,9 +72,11 @@ class Answers:
     def __init__(self) -> None:
         self.queue: list[LabelAnswer | None] = []
         self.asked: list[tuple[str, str | None]] = []
+        self.groups: list[int | None] = []
 
-    def __call__(self, label: str = "", text: str | None = None) -> LabelAnswer | None:
+    def __call__(self, label: str = "", text: str | None = None, group_id: int | None = None) -> LabelAnswer | None:
         self.asked.append((label, text))
+        self.groups.append(group_id)
         return self.queue.pop(0) if self.queue else None
 
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 
 from labeler.gui.main_window import MainWindow
+from tests.gui.conftest import labelme_json, make_image, rect, write_json
 
 
 def _shortcut(window: MainWindow, name: str) -> None:
@@ -228,3 +229,62 @@ def test_shortcuts_dialog_lists_commands(window) -> None:
     keys = {dlg.table.item(r, 0).text() for r in range(dlg.table.rowCount())}
     assert "Ctrl+R" in keys and "D" in keys and "Y" in keys
     assert len({k for c in COMMANDS for k in c.keys}) == sum(len(c.keys) for c in COMMANDS), "duplicate key"
+
+
+def test_edit_label_changes_the_group_id_too(gui, window, gui_dataset: Path) -> None:
+    from labeler.gui.label_dialog import LabelAnswer
+
+    gui.open(gui_dataset)
+    window.open_rel("a.jpg")
+    window.canvas.select([0])
+    window.answers.queue.append(LabelAnswer(label="cat", group_id=7))
+    window.edit_label()
+    assert window.answers.groups[-1] is None  # the dialog was shown the shape's group (none)
+    assert window.doc.shapes[0].group_id == 7
+    window.save()
+    assert json.loads((gui_dataset / "a.json").read_text())["shapes"][0]["group_id"] == 7
+    window.answers.queue.append(LabelAnswer(label="cat", group_id=7))
+    window.edit_label()
+    assert window.answers.groups[-1] == 7
+
+
+def test_paging_on_after_the_open_image_leaves_the_filtered_list(gui, window, gui_dataset: Path, qtbot) -> None:
+    """Fixing the last issue drops the image from an 'issues' filter: D and A still step,
+    and showing an image without issues after one with a dismissed issue raises nothing."""
+    make_image(gui_dataset / "e.jpg", (120, 90), seed=5)
+    write_json(gui_dataset / "e.json", labelme_json("e.jpg", (120, 90), [rect("dog", 10, 10, 50, 50)], labeler={
+        "issues": [{"kind": "outlier", "score": 0.7, "source": {"plugin": "fakecheck"}}]}))
+    gui.open(gui_dataset)
+    window.status_filter.setCurrentIndex(window.status_filter.findData("issues"))
+    window.open_rel("c.jpg")
+    _shortcut(window, "dismiss_issue")
+    assert window.doc.item.rel == "c.jpg"
+    _shortcut(window, "next_image")
+    assert window.doc.item.rel == "e.jpg"
+    _shortcut(window, "prev_image")  # c.jpg is filtered out now: back to nothing before it
+    window.status_filter.setCurrentIndex(0)
+    window.open_rel("a.jpg")  # no issues: the review panel empties without an error
+    assert window.review_panel.issues.count() == 0
+
+
+def test_paging_steps_over_an_unreadable_label_file(gui, window, gui_dataset: Path) -> None:
+    (gui_dataset / "b.json").write_text("{ not json", encoding="utf-8")
+    gui.open(gui_dataset)
+    window.open_rel("a.jpg")
+    _shortcut(window, "next_image")
+    assert window.doc.item.rel == "c.jpg"  # b.jpg reported and skipped
+    assert any("b.json" in e for e in window.errors)
+
+
+def test_a_broken_image_says_so_on_the_canvas_and_in_the_list(gui, window, gui_dataset: Path, qtbot) -> None:
+    """A label file whose image is broken opens (its shapes are there) and says why there is
+    no picture; a broken image without a label file is reported and marked in the list."""
+    write_json(gui_dataset / "d.json", labelme_json("d.jpg", (120, 90), [rect("dog", 10, 10, 50, 50)]))
+    (gui_dataset / "d.jpg").write_bytes(b"definitely not a jpeg")
+    gui.open(gui_dataset)
+    window.open_rel("d.jpg")
+    assert window.doc.item.rel == "d.jpg" and len(window.doc.shapes) == 1
+    qtbot.waitUntil(lambda: bool(getattr(window.canvas, "image_problem", None)), timeout=5000)
+    assert "d.jpg" in window.canvas.image_problem
+    row = [i.rel for i in window.items].index("d.jpg")
+    assert window.file_model.statuses[row].error
