@@ -75,6 +75,7 @@ class Canvas(QWidget):
     vertexInserted = Signal(int, int, float, float)  # shape, position, x, y (Alt+click on an edge)
     vertexRemoved = Signal(int, int)  # shape, vertex (Shift+click, Delete on a selected vertex)
     fullResolutionWanted = Signal()  # zoomed in past the resolution of the displayed decode
+    drawingChanged = Signal(bool)  # a shape is (or is no longer) half drawn
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -404,6 +405,7 @@ class Canvas(QWidget):
                 self._drawing = [cp]
                 self._drag = "draw"
         self.update()
+        self.drawingChanged.emit(self.is_drawing)
 
     def _press_insert(self, p: tuple[float, float]) -> bool:
         """Alt+press on an edge: a new vertex there, dragged until the release (labelme)."""

@@ -269,6 +269,8 @@ class MainWindow(QMainWindow):
         c.pointsEdited.connect(lambda i, pts: self.doc and self.doc.set_points(i, pts))
         c.vertexInserted.connect(self._insert_vertex)
         c.vertexRemoved.connect(self._remove_vertex)
+        c.drawingChanged.connect(  # while drawing, undo removes the last point
+            lambda drawing: self.actions["undo"].setEnabled(bool(self.doc and (self.doc.can_undo or drawing))))
         c.fullResolutionWanted.connect(self._want_full_resolution)
         c.context_actions = [self.actions[n] for n in ("edit_label", "delete", "copy", "paste", "duplicate")]
         c.selectionChanged.connect(self._selection_changed)
@@ -319,6 +321,8 @@ class MainWindow(QMainWindow):
         self._set_doc(None)
         self.loader.clear()
         self.classes = []
+        if self.canvas.fit_mode is None:  # a zoom from the last folder does not carry over
+            self.canvas.fit_mode = "window"
         # Show the first image at once; the full listing (seconds for 100,000 images) follows.
         self.file_model.set_items([first] if first is not None else [])
         self._rows = {first.rel: 0} if first is not None else {}
@@ -578,6 +582,8 @@ class MainWindow(QMainWindow):
         self.shape_panel.show_document(doc, self.canvas.selected)
         self.class_panel.show_classes(self.classes, doc)
         self.review_panel.show_document(doc)
+        if self.canvas.selected:  # keep the review list's highlight on the selected suggestion
+            self.review_panel.select_shape(self.canvas.selected[0])
         self.actions["undo"].setEnabled(bool(doc and (doc.can_undo or self.canvas.is_drawing)))
         self.actions["redo"].setEnabled(bool(doc and doc.can_redo))
 

@@ -288,3 +288,34 @@ def test_a_broken_image_says_so_on_the_canvas_and_in_the_list(gui, window, gui_d
     assert "d.jpg" in window.canvas.image_problem
     row = [i.rel for i in window.items].index("d.jpg")
     assert window.file_model.statuses[row].error
+
+
+def test_undo_while_drawing_works_on_a_fresh_image(gui, window, gui_dataset: Path) -> None:
+    gui.open(gui_dataset)
+    window.open_rel("d.jpg")  # nothing to undo yet
+    assert not window.actions["undo"].isEnabled()
+    _shortcut(window, "mode_polygon")
+    for x, y in [(70, 10), (110, 10), (110, 60)]:
+        gui.click(x, y)
+    assert window.actions["undo"].isEnabled()
+    _shortcut(window, "undo")
+    assert len(window.canvas._drawing) == 2
+
+
+def test_another_folder_opens_fitted_not_at_the_last_zoom(gui, window, gui_dataset: Path, tmp_path: Path) -> None:
+    gui.open(gui_dataset)
+    window.canvas.zoom_by(3.0)
+    assert window.canvas.fit_mode is None
+    other = tmp_path / "other"
+    make_image(other / "x.jpg", (120, 90), seed=9)
+    gui.open(other)
+    assert window.canvas.fit_mode == "window"
+
+
+def test_review_list_keeps_the_highlight_after_accept_above(gui, window, gui_dataset: Path) -> None:
+    gui.open(gui_dataset)
+    window.open_rel("b.jpg")
+    window.canvas.select([1])  # the 0.3 cat
+    window.accept_above(0.5)  # accepts the 0.9 dog only
+    assert window.doc.shapes[0].review == "accepted" and window.doc.shapes[1].is_suggestion
+    assert window.review_panel.current_suggestion() == 1
