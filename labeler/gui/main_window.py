@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from labeler.dataset import Dataset, Item
 from labeler.errors import LabelerError
 from labeler.gui.canvas import Canvas
+from labeler.gui.colors import assign_colors, reset_colors
 from labeler.gui.document import Document, ExternalChangeError
 from labeler.gui.file_list import FileFilterModel, FileListModel, RelRole
 from labeler.gui.label_dialog import LabelAnswer, LabelDialog
@@ -321,6 +322,7 @@ class MainWindow(QMainWindow):
         self._set_doc(None)
         self.loader.clear()
         self.classes = []
+        reset_colors()
         if self.canvas.fit_mode is None:  # a zoom from the last folder does not carry over
             self.canvas.fit_mode = "window"
         # Show the first image at once; the full listing (seconds for 100,000 images) follows.
@@ -614,6 +616,8 @@ class MainWindow(QMainWindow):
         new = sorted(labels)
         if new != self.classes:
             self.classes = new
+            assign_colors(new)
+            self.canvas.update()
             self.label_dialog.set_labels(new)
             self.class_panel.show_classes(new, self.doc)
             self._fill_combo(self.label_filter, "Any label", new)
@@ -773,6 +777,7 @@ class MainWindow(QMainWindow):
     def _add_class(self, label: str) -> None:
         if label not in self.classes:
             self.classes = sorted({*self.classes, label})
+            assign_colors(self.classes)
             self.label_dialog.set_labels(self.classes)
             self.class_panel.show_classes(self.classes, self.doc)
 

@@ -319,3 +319,15 @@ def test_review_list_keeps_the_highlight_after_accept_above(gui, window, gui_dat
     window.accept_above(0.5)  # accepts the 0.9 dog only
     assert window.doc.shapes[0].review == "accepted" and window.doc.shapes[1].is_suggestion
     assert window.review_panel.current_suggestion() == 1
+
+
+def test_the_datasets_classes_get_distinct_colours(gui, window, gui_dataset: Path, qtbot) -> None:
+    from labeler.gui.colors import label_color
+
+    gui.open(gui_dataset)
+    qtbot.waitUntil(lambda: set(window.classes) >= {"cat", "dog"}, timeout=5000)
+    colours = {c: label_color(c).name() for c in window.classes}
+    assert len(set(colours.values())) == len(colours)
+    window._add_class("zebra")  # a new class: the others keep theirs
+    assert {c: label_color(c).name() for c in colours} == colours
+    assert label_color("zebra").name() not in colours.values()
