@@ -222,6 +222,9 @@ def get_registry() -> Registry:
                     reg.warnings.append(
                         f"{_attr[:-1]} {ident!r} from plugin {_rec.name!r} replaces an earlier one"
                     )
+                problem = _option_defaults_problem(cls)
+                if problem:
+                    reg.warnings.append(f"plugin {_rec.name!r}: {_attr[:-1]} {ident!r}: {problem}")
                 _t[ident] = cls
                 _rec.provides.setdefault(_attr, []).append(ident)
                 if cls not in _rec.classes:
@@ -238,6 +241,36 @@ def get_registry() -> Registry:
         reg.plugins[impl.plugin_name].gui_extensions = True
     _registry = reg
     return reg
+
+
+def _option_defaults_problem(cls: type[Plugin]) -> str | None:
+    """A sentence when an options model's own defaults do not pass its validation (a typo such
+    as ``threshold: float = "high"``, which pydantic never checks by itself), else None."""
+    import warnings
+
+    from pydantic import ValidationError
+
+    for attr in ("Options", "TrainOptions"):
+        model = getattr(cls, attr, None)
+        if model is None:
+            continue
+        try:
+            defaults = model()
+        except ValidationError:
+            continue  # required options: nothing to check without values
+        except Exception:  # noqa: BLE001 - a broken model is reported when it is used
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.model_validate(defaults.model_dump())
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return f"the default of option {where!r} is invalid: {first['msg']}"
+        except Exception:  # noqa: BLE001
+            continue
+    return None
 
 
 def add_plugin_commands(cli: Any, on_error: Callable[[str], None] | None = None) -> None:

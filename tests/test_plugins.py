@@ -392,3 +392,30 @@ def test_importer_and_exporter_share_a_format_name_without_clashing(
     reg = plugins.get_registry()
     assert reg.importers["bbox-csv"].format == reg.exporters["bbox-csv"].format == "bbox-csv"
     assert reg.warnings == []
+
+
+def test_an_option_default_of_the_wrong_type_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import BaseModel, Field
+
+    from labeler.plugin_api import Check
+
+    monkeypatch.setenv(plugins.ENV_VAR, "")
+
+    class Opts(BaseModel):
+        threshold: float = Field("high", description="a typo'd default")  # type: ignore[assignment]
+
+    class Sloppy(Check):
+        name = "sloppy"
+        Options = Opts
+
+    class Plugin:
+        @labeler.hookimpl
+        def register_checks(self, register):  # noqa: ANN001
+            register(Sloppy)
+
+    plugins.register_plugin(Plugin(), "sloppy_plugin")
+    reg = plugins.get_registry()
+    assert "sloppy" in reg.checks  # still usable with explicit values
+    assert any("check 'sloppy'" in w and "option 'threshold'" in w for w in reg.warnings), reg.warnings
+    plugins.unregister_plugin("sloppy_plugin")
+    plugins.reset()
