@@ -14,7 +14,6 @@ returns a ``QWidget`` (shown as a dock), a ``QAction`` (added to the Plugins men
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Protocol
 
 
@@ -41,7 +40,7 @@ def collect_gui_extensions(errors: list[str] | None = None) -> list[GuiExtension
 
         try:
             impl.function(register=register)
-        except Exception:  # noqa: BLE001 - one broken plugin must not stop the window
+        except Exception as err:  # noqa: BLE001 - one broken plugin must not stop the window
             if errors is not None:
-                errors.append(f"plugin {impl.plugin_name!r}: {traceback.format_exc(limit=2)}")
+                errors.append(f"plugin {impl.plugin_name!r}: GUI extension: {type(err).__name__}: {err}")
     return found

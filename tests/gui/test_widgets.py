@@ -69,9 +69,15 @@ def test_hook_register_gui_extensions_adds_dock_and_action(qtbot, tmp_path: Path
             register(Action())
             register(Broken())
 
+    class Wrong:
+        @hookimpl
+        def register_gui_extensions(self, register):  # noqa: ANN001
+            register("a dock, I promise")
+
     pm = pluggy.PluginManager("labeler")
     pm.add_hookspecs(hookspecs)
     pm.register(Plugin(), name="guiplugin")
+    pm.register(Wrong(), name="wrongplugin")
     monkeypatch.setattr(plugins, "get_plugin_manager", lambda: pm)
     monkeypatch.setattr(plugins, "_registry", None)
     w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), max_side=256)
@@ -79,6 +85,8 @@ def test_hook_register_gui_extensions_adds_dock_and_action(qtbot, tmp_path: Path
     assert isinstance(w.extensions["My dock"], QLabel)
     assert "Do my thing" in [a.text() for a in w.plugins_menu.actions()]
     assert any("Broken" in e for e in w.errors)
+    wrong = [e for e in w.errors if "wrongplugin" in e]
+    assert len(wrong) == 1 and "\n" not in wrong[0] and "needs a name and a create(window) method" in wrong[0]
     w.close()
 
 
