@@ -157,6 +157,7 @@ class Dataset:
         stored ``imageWidth``/``imageHeight`` disagree with the image (and
         :class:`ImageFileError` when the image itself is bad).
         """
+        self._refuse_shared_label(item)
         if not item.label_path.is_file():
             return None
         ann = load_annotation(item.label_path, allowed_root=self.root)
@@ -197,7 +198,17 @@ class Dataset:
 
     def save(self, item: Item, ann: Annotation, text: str | None = None) -> None:
         """Write the item's annotation atomically (``text``: its ``dumps_annotation``, if known)."""
+        self._refuse_shared_label(item)
         save_annotation(ann, item.label_path, text)
+
+    def _refuse_shared_label(self, item: Item) -> None:
+        """``a.jpg`` and ``a.png`` in one folder would share ``a.json``: neither may use it."""
+        images = self.scan().conflicts.get(item.label_path)
+        if images:
+            names = ", ".join(p.name for p in images)
+            raise LabelFileReadError(
+                item.label_path, f"one label file for several images ({names}): rename one of them"
+            )
 
     def annotations(
         self, errors: list[FileProblem] | None = None, include_unlabeled: bool = False

@@ -20,6 +20,7 @@ import yaml
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError
+from labeler.io.atomic import temp_sibling
 from labeler.io.images import check_image_file
 from labeler.io.labelfile import save_annotation
 from labeler.model import Annotation, Shape
@@ -249,6 +250,11 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
     out = Path(out)
     if out.resolve() == dataset.root.resolve():
         raise UsageError(f"--out {out} must not be the dataset folder itself")
+    if out.resolve().is_relative_to(dataset.root.resolve()):
+        raise UsageError(
+            f"--out {out} is inside the dataset {dataset.root}: its images would be read as part "
+            f"of the dataset next time; export next to it, e.g. --out {dataset.root.parent / (dataset.root.name + '-export')}"
+        )
     items, classes = select_for_export(dataset, options, report)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -299,7 +305,7 @@ def run_import(
         try:
             if copy_images and imported.source_image.resolve() != dest_img.resolve():
                 dest_img.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest_img.with_name(f".{dest_img.name}.tmp")
+                tmp = temp_sibling(dest_img)
                 shutil.copyfile(imported.source_image, tmp)
                 tmp.replace(dest_img)
             ann = imported.annotation

@@ -401,7 +401,9 @@ def run_check(
     befores: dict[str, str | None] = {}
     for item in items:
         try:
-            ann = dataset.load(item)
+            # check_image: a label file whose stored size disagrees with its image is reported
+            # and left alone (as autolabel and export do), never written into.
+            ann = dataset.load(item, check_image=True)
             befores[item.rel] = dumps_annotation(ann) if ann is not None else None
             loaded.append((item, ann if ann is not None else dataset.new_annotation(item)))
         except (LabelFileError, ImageFileError) as err:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
-from labeler.io.atomic import atomic_write_bytes
+from labeler.io.atomic import atomic_write_bytes, temp_sibling
 from labeler.io.images import read_image_info
 from labeler.model import Annotation, Issue, Shape, Source
 from labeler.plugin_api import Check, Fixer, Sample
@@ -350,7 +350,7 @@ def _keep_original(src: Path, dest: Path) -> Path:
     try:
         os.link(src, target)
     except OSError:
-        tmp = target.with_name(f".{target.name}.tmp")
+        tmp = temp_sibling(target)
         shutil.copy2(src, tmp)
         os.replace(tmp, target)
     return target

@@ -98,3 +98,41 @@ def test_validate_names_a_crossed_polygon() -> None:
     ann = Annotation(imagePath="a.png", imageWidth=20, imageHeight=20, shapes=[crossed, flat])
     problems = [p for i, s in enumerate(ann.shapes) for p in shape_problems(s, i, (20, 20))]
     assert any("crosses itself" in p for p in problems) and any("zero area" in p for p in problems)
+
+
+def test_two_images_sharing_one_label_file_are_refused_everywhere(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+    from tests.conftest import labelme_json, make_image, rect, snapshot, write_json
+
+    root = tmp_path / "ds"
+    make_image(root / "a.jpg", (40, 30), seed=1)
+    make_image(root / "a.png", (40, 30), seed=2)
+    make_image(root / "b.png", (40, 30), seed=3)
+    write_json(root / "a.json", labelme_json("a.jpg", (40, 30), [rect("cat", 1, 1, 20, 20)]))
+    write_json(root / "b.json", labelme_json("b.png", (40, 30), [rect("dog", 1, 1, 20, 20)]))
+    before = snapshot(root)
+    res = CliRunner().invoke(cli, ["export", str(root), "--to", "yolo", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1 and res.output.count("one label file for several images (a.jpg, a.png)") == 2
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.txt")) == ["b.txt"]
+    res = CliRunner().invoke(cli, ["check", str(root), "--plugin", "duplicates", "--no-progress"])
+    assert res.exit_code == 1 and "one label file for several images" in res.output
+    assert snapshot(root)["a.json"] == before["a.json"]
+
+
+def test_check_leaves_a_label_file_of_the_wrong_size_alone(tmp_path) -> None:  # noqa: ANN001
+    from labeler_plugins.duplicates import Duplicates
+
+    from labeler.dataset import open_dataset
+    from labeler.pipeline import run_check
+
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (40, 30), seed=1)
+    make_image(root / "b.png", (40, 30), seed=1)  # an exact copy: a finding for one of them
+    for name in ("a", "b"):
+        write_json(root / f"{name}.json", labelme_json(f"{name}.png", (300, 100), [rect("cat", 1, 1, 20, 20)]))
+    before = {p.name: p.read_text() for p in root.glob("*.json")}
+    summary, _ = run_check(open_dataset(root), Duplicates())
+    assert len(summary.failed) == 2 and all("300x100" in f for f in summary.failed)
+    assert {p.name: p.read_text() for p in root.glob("*.json")} == before

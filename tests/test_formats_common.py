@@ -215,3 +215,40 @@ def test_truncated_and_non_images_are_reported_not_exported(tmp_path) -> None:  
 
     coco = json.loads(next(out.rglob("*.json")).read_text())
     assert sorted(img["file_name"].rsplit("/", 1)[-1] for img in coco["images"]) == ["im0.jpg", "im1.png"]
+
+
+def test_export_into_the_dataset_is_refused(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+    from tests.conftest import labelme_json, make_image, rect, write_json
+
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (40, 30))
+    write_json(root / "a.json", labelme_json("a.png", (40, 30), [rect("cat", 1, 1, 20, 20)]))
+    res = CliRunner().invoke(cli, ["export", str(root), "--to", "yolo", "--out", str(root / "export")])
+    assert res.exit_code == 2 and "is inside the dataset" in res.output
+    assert not (root / "export").exists()
+
+
+def test_long_file_names_export_and_save(tmp_path) -> None:  # noqa: ANN001
+    """Names near the 255-byte limit: label files save (short temp names) and deep folded
+    export names stay legal."""
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+    from tests.conftest import labelme_json, make_image, rect, write_json
+
+    root = tmp_path / "ds"
+    long_stem = "本" * 80  # 240 bytes
+    make_image(root / f"{long_stem}.jpg", (40, 30))
+    for d in ("D" * 120, "E" * 120):  # the same 200-byte name in two folders: folded paths
+        make_image(root / d / f"{'L' * 200}.jpg", (40, 30), seed=len(d))
+        write_json(root / d / f"{'L' * 200}.json", labelme_json(f"{'L' * 200}.jpg", (40, 30), [rect("a", 1, 1, 9, 9)]))
+    res = CliRunner().invoke(cli, ["autolabel", str(root), "--plugin", "example_blobs", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert (root / f"{long_stem}.json").is_file()
+    res = CliRunner().invoke(cli, ["export", str(root), "--to", "yolo", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    labels = list((tmp_path / "out").rglob("*.txt"))
+    assert len(labels) == 3 and all(len(p.name.encode()) <= 255 for p in labels)

@@ -14,6 +14,7 @@ names, copying (or hard-linking) images, reading image sizes with errors collect
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem, ImageFileError
 from labeler.exporting import safe_rel
+from labeler.io.atomic import short_name, temp_sibling
 from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
 from labeler.model import Shape
 from labeler.plugin_api import ExportItem, Report
@@ -99,6 +101,10 @@ def safe_name(name: str) -> str | None:
     return name
 
 
+#: Longest flat export name, in UTF-8 bytes (file systems allow 255; room for suffixes).
+MAX_NAME_BYTES = 200
+
+
 def flat_names(rels: Iterable[str]) -> dict[str, str]:
     """Map dataset-relative image paths to unique flat file names.
 
@@ -114,6 +120,10 @@ def flat_names(rels: Iterable[str]) -> dict[str, str]:
         p = PurePosixPath(rel)
         name = p.name if stems[p.stem.lower()] == 1 else "__".join(p.parts)
         stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
+        if len(name.encode("utf-8")) > MAX_NAME_BYTES:  # folded deep paths: keep the name legal
+            digest = hashlib.sha1(rel.encode("utf-8")).hexdigest()[:8]
+            stem = f"{short_name(stem, MAX_NAME_BYTES - 40)}_{digest}"
+            name = stem + suffix
         candidate, n = name, 1
         while candidate.lower().rsplit(".", 1)[0] in used:
             candidate = f"{stem}_{n}{suffix}"
@@ -133,7 +143,7 @@ def place_image(src: Path, dest: Path, hardlink: bool = True) -> str:
     with contextlib.suppress(OSError):
         if dest.exists() and os.path.samefile(src, dest):
             return "same"
-    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp = temp_sibling(dest)
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     how = "copied"
@@ -175,7 +185,8 @@ def export_size(item: ExportItem, report: Report) -> tuple[int, int] | None:
     if info is None:
         return None
     ann = item.annotation
-    if ann.imageWidth and ann.imageHeight and (ann.imageWidth, ann.imageHeight) != info.size:
+    stored = (ann.imageWidth, ann.imageHeight)
+    if stored != (None, None) and stored != info.size:  # 0 or -5 is a wrong size too
         report.problem(
             str(
                 FileProblem(

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import LabelerError
+from labeler.gui.app import guard_none_refcount
 from labeler.gui.canvas import Canvas
 from labeler.gui.colors import assign_colors, reset_colors
 from labeler.gui.document import Document, ExternalChangeError
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None, sam_factory: SessionFactory | None = None,
                  max_side: int | None = None, autosave: bool = True) -> None:
+        guard_none_refcount()  # PySide6 6.12 on Python < 3.12 (see labeler.gui.app)
         super().__init__()
         self.settings = settings if settings is not None else QSettings("labeler", "labeler")
         self.dataset: Dataset | None = None

@@ -10,12 +10,27 @@ import os
 import tempfile
 from pathlib import Path
 
+#: Bytes of the target's name kept in a temp file's name (file names are at most 255 bytes).
+_TEMP_NAME_BYTES = 200
+
+
+def short_name(name: str, limit: int = _TEMP_NAME_BYTES) -> str:
+    """``name`` cut to at most ``limit`` UTF-8 bytes (whole characters)."""
+    raw = name.encode("utf-8")
+    return name if len(raw) <= limit else raw[:limit].decode("utf-8", errors="ignore")
+
+
+def temp_sibling(path: Path) -> Path:
+    """A hidden temp path next to ``path`` (``.<name>.tmp``), short enough to be legal even
+    when ``path``'s own name is near the 255-byte limit."""
+    return path.with_name(f".{short_name(path.name)}.tmp")
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (same-folder temp file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{short_name(path.name)}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
