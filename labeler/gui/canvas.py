@@ -284,10 +284,13 @@ class Canvas(QWidget):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         delta = event.angleDelta()
         mods = event.modifiers()
+        # Qt on X11 turns Alt+wheel (and some mice's tilt) into a horizontal delta: use
+        # whichever axis carries the turn.
+        turn = delta.y() if delta.y() else delta.x()
         if mods & Qt.KeyboardModifier.ShiftModifier:
-            self.pan_by(delta.y() / 2, 0)
+            self.pan_by(turn / 2, 0)
         elif mods & Qt.KeyboardModifier.AltModifier:
-            self.pan_by(0, delta.y() / 2)
+            self.pan_by(0, turn / 2)
         else:
             self.zoom_by(1.0015 ** delta.y(), event.position())
         event.accept()

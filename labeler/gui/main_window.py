@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
         self.dataset = ds
         self._docs.clear()
         self._set_doc(None)
+        self.canvas.set_image(None)  # nothing of the last folder stays on screen
         self.loader.clear()
         self.classes = []
         reset_colors()
@@ -331,7 +332,7 @@ class MainWindow(QMainWindow):
         self.file_model.set_items([first] if first is not None else [])
         self._rows = {first.rel: 0} if first is not None else {}
         self._update_count()
-        self._remember_recent(ds.root)
+        self._remember_recent(ds.root, ds.labels_dir)
         self.setWindowTitle(f"labeler — {ds.root}")
         if first is not None:
             self.open_row(0)
@@ -526,8 +527,8 @@ class MainWindow(QMainWindow):
     def _step(self, step: int, predicate: Callable[[int], bool] | None = None) -> bool:
         self.ensure_listed()
         row = self.current_row()
-        if row is None:
-            return self.open_row(0) if self.items else False
+        if row is None:  # nothing open (the first image's label file may be unreadable)
+            return any(self.open_row(r) for r in range(len(self.items)))
         if predicate is None:
             # An unreadable label file cannot be opened (its error is shown and its row marked):
             # step over it to the next one that opens.
@@ -620,6 +621,7 @@ class MainWindow(QMainWindow):
             self.classes = new
             assign_colors(new)
             self.canvas.update()
+            self.shape_panel.show_document(self.doc, self.canvas.selected)
             self.label_dialog.set_labels(new)
             self.class_panel.show_classes(new, self.doc)
             self._fill_combo(self.label_filter, "Any label", new)
@@ -1249,8 +1251,12 @@ class MainWindow(QMainWindow):
         self.errors.append(message)
         self.statusBar().showMessage(message.splitlines()[0], 10000)
 
-    def _remember_recent(self, root: Path) -> None:
-        recent = [str(root)] + [p for p in self._recent() if p != str(root)]
+    #: Between a folder and its separate labels folder in the "recent" setting.
+    _LABELS_SEP = " | labels: "
+
+    def _remember_recent(self, root: Path, labels: Path | None = None) -> None:
+        entry = str(root) + (f"{self._LABELS_SEP}{labels}" if labels is not None else "")
+        recent = [entry] + [p for p in self._recent() if p != entry]
         self.settings.setValue("recent", recent[:10])
         self._update_recent_menu()
 
@@ -1260,10 +1266,14 @@ class MainWindow(QMainWindow):
             return [value]
         return [str(v) for v in value or []]
 
+    def _open_recent(self, entry: str) -> bool:
+        root, _, labels = entry.partition(self._LABELS_SEP)
+        return self.open_folder(root, labels or None)
+
     def _update_recent_menu(self) -> None:
         self.recent_menu.clear()
         for p in self._recent():
-            self.recent_menu.addAction(p, lambda p=p: self.open_folder(p))
+            self.recent_menu.addAction(p, lambda p=p: self._open_recent(p))
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def quit(self) -> None:

@@ -239,6 +239,8 @@ class ReviewPanel(QWidget):
         self.issues.clear()
         if doc is None:
             self.summary.setText("No image")
+            for w in (self.accept_btn, self.reject_btn, self.above_btn, self.fix_btn, self.dismiss_btn):
+                w.setEnabled(False)
             self._updating = False
             return
         ann = doc.annotation

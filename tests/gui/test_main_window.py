@@ -331,3 +331,31 @@ def test_the_datasets_classes_get_distinct_colours(gui, window, gui_dataset: Pat
     window._add_class("zebra")  # a new class: the others keep theirs
     assert {c: label_color(c).name() for c in colours} == colours
     assert label_color("zebra").name() not in colours.values()
+
+
+def test_open_recent_remembers_the_labels_folder(gui, window, tmp_path: Path) -> None:
+    images, labels = tmp_path / "sep" / "images", tmp_path / "sep" / "labels"
+    make_image(images / "a.jpg", (120, 90), seed=1)
+    labels.mkdir(parents=True)
+    write_json(labels / "a.json", labelme_json("../images/a.jpg", (120, 90), [rect("cat", 10, 10, 50, 40)]))
+    assert window.open_folder(images, labels)
+    other = tmp_path / "other"
+    make_image(other / "x.jpg", (120, 90), seed=2)
+    gui.open(other)
+    entry = next(e for e in window._recent() if e.startswith(str(images)))
+    assert window._open_recent(entry)
+    assert window.dataset.labels_dir == labels
+    window.open_rel("a.jpg")
+    assert [s.label for s in window.doc.shapes] == ["cat"]
+
+
+def test_paging_from_an_unreadable_first_image(gui, window, tmp_path: Path, qtbot) -> None:
+    root = tmp_path / "ds"
+    make_image(root / "a.jpg", (120, 90), seed=1)
+    (root / "a.json").write_text('{"shapes": [', encoding="utf-8")
+    make_image(root / "b.jpg", (120, 90), seed=2)
+    window.open_folder(root)
+    window.wait_for_scan()
+    assert window.doc is None and not window.review_panel.accept_btn.isEnabled()
+    _shortcut(window, "next_image")
+    assert window.doc is not None and window.doc.item.rel == "b.jpg"
