@@ -1199,6 +1199,15 @@ class MainWindow(QMainWindow):
     def _worker_error(self, message: str) -> None:
         self._finish_worker()
         self._error(message)
+        # A status-bar line is gone in 10 s: a run that failed as a whole also gets a window
+        # (not modal: the work in the window goes on).
+        first, _, rest = message.partition("\n")
+        box = QMessageBox(QMessageBox.Icon.Warning, "The plugin run failed", first, parent=self)
+        if rest.strip():
+            box.setDetailedText(rest)
+        box.setModal(False)
+        box.show()
+        self._error_box = box
         self.pluginFinished.emit(None)
 
     def cancel_plugin(self) -> None:

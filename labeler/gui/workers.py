@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from labeler.dataset import Dataset, Item
+from labeler.errors import LabelerError
 from labeler.gui.status import ItemStatus, status_of_file
 from labeler.io.images import IMAGE_EXTENSIONS, open_image, read_image_info
 
@@ -282,6 +283,9 @@ class PluginWorker(QThread):
                 self._cancel.is_set,
                 lambda item, ann: self.result.emit(item, ann.model_copy(deep=True)),
             )
+        except LabelerError as err:  # expected (missing weights, bad option...): its sentence
+            self.error.emit(str(err))
+            return
         except Exception as err:  # noqa: BLE001 - shown in the window
             self.error.emit(f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=4)}")
             return

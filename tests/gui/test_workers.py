@@ -95,3 +95,22 @@ def test_image_loader_prefetches_neighbours(gui, window, gui_dataset: Path, qtbo
     with qtbot.assertNotEmitted(window.loader.loaded, wait=0):
         window.next_image()
     assert window.canvas.has_image  # shown synchronously from the prefetch cache
+
+
+class NoWeights(FakeDetector):
+    name = "noweights"
+
+    def setup(self) -> None:
+        from labeler.errors import MissingWeightsError
+
+        raise MissingWeightsError("model file 'yolov8n.pt' not found: put it at ~/.cache/labeler/models")
+
+
+def test_a_run_that_fails_as_a_whole_gets_a_window(gui, window, gui_dataset: Path, qtbot) -> None:
+    gui.open(gui_dataset)
+    with qtbot.waitSignal(window.pluginFinished, timeout=10000):
+        window.run_autolabeler("noweights", current_only=True, plugin=NoWeights())
+    box = window._error_box
+    assert box.isVisible() and not box.isModal()
+    assert box.text().startswith("model file 'yolov8n.pt' not found")  # the sentence, no traceback
+    box.close()
