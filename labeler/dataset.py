@@ -173,10 +173,13 @@ class Dataset:
             return
         hint = ""
         if (h, w) == info.size:
-            hint = (
-                " (width and height swapped: the annotation was probably made without applying "
-                f"the image's EXIF orientation {info.orientation})"
-            )
+            hint = " (width and height swapped"
+            if info.orientation != 1:
+                hint += (
+                    ": the annotation was probably made without applying the image's EXIF "
+                    f"orientation {info.orientation}"
+                )
+            hint += ")"
         raise LabelFileReadError(
             item.label_path,
             f"imageWidth x imageHeight is {w}x{h} but the image {item.rel} is "

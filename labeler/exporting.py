@@ -215,6 +215,11 @@ def select_for_export(
                     dropped[lab.label] += 1
             shapes = [s for s in shapes if s.label in allowed]
             labels = [lab for lab in labels if lab.label in allowed]
+        blank = [s for s in shapes if not s.label.strip()] + [lab for lab in labels if not lab.label.strip()]
+        if blank:  # a class named "" cannot be trained on (and is lost in CSV)
+            report.add("labels left out: empty class name", len(blank))
+            shapes = [s for s in shapes if s.label.strip()]
+            labels = [lab for lab in labels if lab.label.strip()]
         shapes, merged = drop_boxes_with_outlines(shapes)
         if merged:
             report.add("boxes replaced by their outlines", merged)

@@ -120,7 +120,7 @@ def validate_annotation(
         try:
             from labeler.dataset import Item
 
-            ds.check_size(Item(image_path, label_path, ""), ann, info)
+            ds.check_size(Item(image_path, label_path, image_path.name), ann, info)
         except LabelFileReadError as err:
             errors.append(str(err))
     if image_path is not None and ann.imagePath:

@@ -33,7 +33,7 @@ class _CopyOptions(_Options):
     hardlink: bool = Field(
         default=True,
         description="Hard-link images into the output when possible (else copy). Images are "
-        "never moved; with --no-hardlink they are always copied.",
+        "never moved; with -o hardlink false they are always copied.",
     )
 
 

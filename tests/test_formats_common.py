@@ -252,3 +252,19 @@ def test_long_file_names_export_and_save(tmp_path) -> None:  # noqa: ANN001
     assert res.exit_code == 0, res.output
     labels = list((tmp_path / "out").rglob("*.txt"))
     assert len(labels) == 3 and all(len(p.name.encode()) <= 255 for p in labels)
+
+
+def test_an_empty_class_name_is_not_exported(tmp_path) -> None:  # noqa: ANN001
+    from labeler.dataset import open_dataset
+    from labeler.exporting import ExportOptions, select_for_export
+    from labeler.plugin_api import Report
+    from tests.conftest import labelme_json, make_image, rect, write_json
+
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (40, 30))
+    write_json(root / "a.json", labelme_json("a.png", (40, 30), [rect("", 1, 1, 9, 9), rect(" ", 2, 2, 9, 9),
+                                                                  rect("cat", 1, 1, 20, 20)]))
+    report = Report()
+    items, classes = select_for_export(open_dataset(root), ExportOptions(), report)
+    assert classes == ["cat"] and [s.label for s in items[0].annotation.shapes] == ["cat"]
+    assert report.counts["labels left out: empty class name"] == 2
