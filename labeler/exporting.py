@@ -144,7 +144,10 @@ def assign_splits(items: Sequence[ExportItem], fractions: Sequence[float], seed:
 def drop_boxes_with_outlines(shapes: list[Shape], iou: float = 0.5) -> tuple[list[Shape], int]:
     """One object, one label: a rectangle with an outline (polygon or mask) of the same class
     over it (box IoU >= ``iou``, e.g. SAM's outline of a person's box) is dropped."""
-    outlines = [s for s in shapes if s.shape_type in ("polygon", "mask") and s.points]
+    outlines = [
+        s for s in shapes
+        if (s.shape_type == "polygon" and len(s.points) >= 3) or (s.shape_type == "mask" and s.points)
+    ]
     if not outlines:
         return shapes, 0
     keep: list[Shape] = []

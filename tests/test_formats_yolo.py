@@ -311,3 +311,19 @@ def test_masks_without_opencv_are_reported(tmp_path: Path, monkeypatch: pytest.M
     assert len(rep.problems) == 1 and "OpenCV" in rep.problems[0]
     assert any("opencv" in n.lower() for n in rep.notes)
     assert (tmp_path / "o" / "labels" / "train" / "a.txt").read_text() == ""
+
+
+def test_a_two_point_polygon_is_degenerate_for_boxes_too(tmp_path) -> None:  # noqa: ANN001
+    from labeler.dataset import open_dataset
+    from labeler.exporting import ExportOptions, run_export
+    from labeler.plugins import get_registry
+    from tests.conftest import labelme_json, make_image, rect, write_json
+
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (40, 30))
+    two = {"label": "cat", "points": [[1, 1], [20, 20]], "shape_type": "polygon", "group_id": None, "flags": {}}
+    write_json(root / "a.json", labelme_json("a.png", (40, 30), [two, rect("cat", 1, 1, 20, 20)]))
+    exporter = get_registry().get("exporters", "yolo")()
+    report = run_export(open_dataset(root), exporter, tmp_path / "out", ExportOptions())
+    lines = next((tmp_path / "out").rglob("a.txt")).read_text().splitlines()
+    assert len(lines) == 1 and report.counts["degenerate shapes skipped"] == 1

@@ -111,6 +111,9 @@ def shapes_to_lines(
         if stype not in AREA_TYPES or not shape.points:
             skipped[stype if stype not in AREA_TYPES else "without points"] += 1
             continue
+        if stype == "polygon" and len(shape.points) < 3:  # as coco and yolo-seg: not an area
+            report.add("degenerate shapes skipped")
+            continue
         if not segment:
             box = mask_extent(shape) if stype == "mask" else shape.bbox()
             x1, y1, x2, y2 = clip_box(box, width, height)
