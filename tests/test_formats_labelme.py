@@ -166,3 +166,13 @@ def test_labelme_export_mapping_and_plain(tmp_path: Path, tiny_dataset: Path) ->
     run_export(open_dataset(tiny_dataset), LabelmeExporter(), keep, ExportOptions(only_reviewed=True))
     a2 = load_annotation(keep / "a.json") if (keep / "a.json").exists() else None
     assert a2 is None  # a suggestion still waits for review: the image is left out
+
+
+def test_embedded_image_data_that_is_not_an_image(tmp_path: Path) -> None:
+    import base64
+
+    src = tmp_path / "src"
+    src.mkdir()
+    write_json(src / "x.json", labelme_json("x.jpg", (10, 10), imageData=base64.b64encode(b"hello").decode()))
+    rep = run_import(importer("labelme"), src, tmp_path / "out")
+    assert any("x.json: imageData is not a readable image (not an image)" in p for p in rep.problems), rep.problems
