@@ -327,3 +327,21 @@ def test_a_two_point_polygon_is_degenerate_for_boxes_too(tmp_path) -> None:  # n
     report = run_export(open_dataset(root), exporter, tmp_path / "out", ExportOptions())
     lines = next((tmp_path / "out").rglob("a.txt")).read_text().splitlines()
     assert len(lines) == 1 and report.counts["degenerate shapes skipped"] == 1
+
+
+def test_a_symlink_out_of_the_export_folder_gets_nothing(tmp_path) -> None:  # noqa: ANN001
+    from labeler.dataset import open_dataset
+    from labeler.exporting import ExportOptions, run_export
+    from labeler.plugins import get_registry
+    from tests.conftest import labelme_json, make_image, rect, write_json
+
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (40, 30))
+    write_json(root / "a.json", labelme_json("a.png", (40, 30), [rect("cat", 1, 1, 20, 20)]))
+    out, evil = tmp_path / "out", tmp_path / "evil"
+    out.mkdir()
+    evil.mkdir()
+    (out / "images").symlink_to(evil)
+    report = run_export(open_dataset(root), get_registry().get("exporters", "yolo")(), out, ExportOptions())
+    assert report.problems and all("leads outside" in p for p in report.problems)
+    assert list(evil.iterdir()) == []

@@ -241,8 +241,11 @@ def save_yolo(
         report.notes.append(f"{fmt}: the split has no val images: val points at train")
     for split in ("train", "val", "test"):
         if split in used_splits or split == "train":
-            (out / "images" / split).mkdir(parents=True, exist_ok=True)
-            (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+            for kind in ("images", "labels"):  # checked: a symlinked folder must not lead out
+                try:
+                    safe_join(out, f"{kind}/{split}/x").parent.mkdir(parents=True, exist_ok=True)
+                except ValueError as err:
+                    report.problem(str(err))
     atomic_write_text(out / "data.yaml", data_yaml_text(out, sorted(used_splits), classes))
 
 
