@@ -135,7 +135,9 @@ def _decode_image_data(b64: str, label_file: Path) -> tuple[bytes, str]:
             fmt = img.format or ""
             img.verify()
     except Exception as err:  # noqa: BLE001 - Pillow raises many kinds
-        what = "not an image" if isinstance(err, Image.UnidentifiedImageError) else str(err)
+        # ImportError: ultralytics, once imported, patches Image.open to try pi_heif on unknown data
+        unknown = isinstance(err, (Image.UnidentifiedImageError, ImportError))
+        what = "not an image" if unknown else str(err)
         raise FileProblem(label_file, f"imageData is not a readable image ({what})") from None
     return raw, _PIL_SUFFIX.get(fmt, ".png")
 
