@@ -141,23 +141,46 @@ def assign_splits(items: Sequence[ExportItem], fractions: Sequence[float], seed:
             pos += c
 
 
-def drop_boxes_with_outlines(shapes: list[Shape], iou: float = 0.5) -> tuple[list[Shape], int]:
-    """One object, one label: a rectangle with an outline (polygon or mask) of the same class
-    over it (box IoU >= ``iou``, e.g. SAM's outline of a person's box) is dropped."""
+def drop_boxes_with_outlines(
+    shapes: list[Shape], iou: float = 0.5
+) -> tuple[list[Shape], int, int]:
+    """One object, one label: a rectangle and an outline (polygon or mask) of the same class
+    over it (box IoU >= ``iou``: SAM's outline of a box) are exported once.
+
+    Pairs are matched one to one, best overlap first. The outline is kept, and the box
+    dropped, unless the box is a person's (drawn or accepted) and the outline an unreviewed
+    suggestion: machine output never replaces a person's label, so then the box is kept and
+    the outline left out until someone accepts it. Returns (shapes, boxes replaced by their
+    outlines, unreviewed outlines left out).
+    """
     outlines = [
-        s for s in shapes
+        i for i, s in enumerate(shapes)
         if (s.shape_type == "polygon" and len(s.points) >= 3) or (s.shape_type == "mask" and s.points)
     ]
-    if not outlines:
-        return shapes, 0
-    keep: list[Shape] = []
-    for s in shapes:
-        if s.shape_type == "rectangle" and len(s.points) >= 2 and any(
-            o.label == s.label and box_iou(o.bbox(), s.bbox()) >= iou for o in outlines
-        ):
+    boxes = [i for i, s in enumerate(shapes) if s.shape_type == "rectangle" and len(s.points) >= 2]
+    if not outlines or not boxes:
+        return shapes, 0, 0
+    pairs = []
+    for b in boxes:
+        for o in outlines:
+            if shapes[o].label == shapes[b].label:
+                overlap = box_iou(shapes[o].bbox(), shapes[b].bbox())
+                if overlap >= iou:
+                    pairs.append((overlap, b, o))
+    drop: set[int] = set()
+    used: set[int] = set()
+    replaced = left_out = 0
+    for _overlap, b, o in sorted(pairs, key=lambda t: -t[0]):
+        if b in used or o in used:
             continue
-        keep.append(s)
-    return keep, len(shapes) - len(keep)
+        used.update((b, o))
+        if shapes[b].is_trusted and not shapes[o].is_trusted:
+            drop.add(o)
+            left_out += 1
+        else:
+            drop.add(b)
+            replaced += 1
+    return [s for i, s in enumerate(shapes) if i not in drop], replaced, left_out
 
 
 def select_for_export(
@@ -223,9 +246,11 @@ def select_for_export(
             report.add("labels left out: empty class name", len(blank))
             shapes = [s for s in shapes if s.label.strip()]
             labels = [lab for lab in labels if lab.label.strip()]
-        shapes, merged = drop_boxes_with_outlines(shapes)
+        shapes, merged, left_out = drop_boxes_with_outlines(shapes)
         if merged:
             report.add("boxes replaced by their outlines", merged)
+        if left_out:
+            report.add("unreviewed outlines of a person's box left out (accept them to export them)", left_out)
         try:
             check_image_file(item.image_path)  # a truncated or non-image file is not exported
         except ImageFileError as err:

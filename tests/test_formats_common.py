@@ -157,25 +157,52 @@ def test_import_never_changes_the_source(tmp_path: Path) -> None:
     assert snapshot(src) == before
 
 
-def test_a_box_and_its_outline_export_as_one_object(tmp_path) -> None:
-    """After SAM outlines a person's box, YOLO and COCO get one object, not two."""
+def test_a_box_and_its_outline_export_as_one_object(tmp_path) -> None:  # noqa: ANN001
+    """A box and an outline of it export once: the outline when it is trusted or the box is a
+    suggestion too (YOLO then SAM), the person's box when the outline is unreviewed."""
     from labeler.dataset import open_dataset
     from labeler.exporting import ExportOptions, run_export
 
-    root = tmp_path / "ds"
-    make_image(root / "a.png", (40, 40))
-    outline = {"label": "car", "points": [[2, 1], [30, 3], [29, 30], [3, 29]], "shape_type": "polygon",
-               "group_id": None, "flags": {}, "description": "",
-               "labeler": {"review": "suggested", "score": 0.9, "source": {"plugin": "sam"}}}
-    other = {"label": "car", "points": [[32, 32], [39, 39]], "shape_type": "rectangle", "group_id": None,
-             "flags": {}, "description": ""}
-    box = {"label": "car", "points": [[1, 1], [31, 31]], "shape_type": "rectangle", "group_id": None,
-           "flags": {}, "description": ""}
-    write_json(root / "a.json", labelme_json("a.png", (40, 40), [box, outline, other]))
-    rep = run_export(open_dataset(root), exporter("yolo-seg"), tmp_path / "out", ExportOptions())
-    lines = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()
-    assert len(lines) == 2 and len(lines[0].split()) == 9  # the outline, and the other box
-    assert rep.counts["boxes replaced by their outlines"] == 1
+    def poly(pts, review=None):  # noqa: ANN001, ANN202
+        meta = {"labeler": {"review": review, "score": 0.9, "source": {"plugin": "sam"}}} if review else {}
+        return {"label": "car", "points": pts, "shape_type": "polygon", "group_id": None, "flags": {}, **meta}
+
+    def box(pts, review=None):  # noqa: ANN001, ANN202
+        meta = {"labeler": {"review": review, "score": 0.8, "source": {"plugin": "yolo"}}} if review else {}
+        return {"label": "car", "points": pts, "shape_type": "rectangle", "group_id": None, "flags": {}, **meta}
+
+    square = [[2, 1], [30, 3], [29, 30], [3, 29]]
+    cases = {
+        "person_box_suggested_outline": ([box([[1, 1], [31, 31]]), poly(square, "suggested")], "box", (0, 1)),
+        "person_box_accepted_outline": ([box([[1, 1], [31, 31]]), poly(square, "accepted")], "outline", (1, 0)),
+        "suggested_box_suggested_outline": ([box([[1, 1], [31, 31]], "suggested"), poly(square, "suggested")],
+                                            "outline", (1, 0)),
+    }
+    for name, (shapes, winner, (replaced, left_out)) in cases.items():
+        root = tmp_path / name
+        make_image(root / "a.png", (40, 40))
+        other = box([[32, 32], [39, 39]])  # a second object, untouched
+        write_json(root / "a.json", labelme_json("a.png", (40, 40), [*shapes, other]))
+        out = tmp_path / f"{name}-out"
+        rep = run_export(open_dataset(root), exporter("yolo-seg"), out, ExportOptions())
+        lines = (out / "labels" / "train" / "a.txt").read_text().splitlines()
+        assert len(lines) == 2, name
+        first_x = lines[0].split()[1]  # the outline starts at x=2, the box (as 4 corners) at x=1
+        assert first_x == {"outline": "0.050000", "box": "0.025000"}[winner], name
+        assert rep.counts.get("boxes replaced by their outlines", 0) == replaced, name
+        left = rep.counts.get("unreviewed outlines of a person's box left out (accept them to export them)", 0)
+        assert left == left_out, name
+
+
+def test_one_outline_replaces_one_box() -> None:
+    from labeler.exporting import drop_boxes_with_outlines
+    from labeler.model import Shape
+
+    a = Shape(label="car", points=[(0, 0), (10, 10)], shape_type="rectangle")
+    b = Shape(label="car", points=[(1, 1), (10, 10)], shape_type="rectangle")
+    o = Shape(label="car", points=[(0, 0), (10, 0), (10, 10), (0, 10)], shape_type="polygon")
+    kept, replaced, left_out = drop_boxes_with_outlines([a, b, o])
+    assert replaced == 1 and left_out == 0 and len(kept) == 2 and kept[-1] is o
 
 
 def test_split_must_add_up() -> None:
