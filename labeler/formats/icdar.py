@@ -200,7 +200,8 @@ def load_icdar(src: Path, report: Report, label: str = "text") -> Iterator[Impor
 
 
 def export_regions(
-    shapes: Sequence[Shape], report: Report, fmt: str, skipped: Counter[str]
+    shapes: Sequence[Shape], report: Report, fmt: str, skipped: Counter[str],
+    size: tuple[int, int] | None = None,
 ) -> list[tuple[list[tuple[float, float]], str]]:
     """(quad, transcription) of every text region among ``shapes``, for the quad formats.
 
@@ -222,7 +223,22 @@ def export_regions(
                 f"{fmt}: polygons with other than 4 points are written as their "
                 "minimum-area rectangle",
             )
-        out.append((to_quad(pts), export_text(shape, report, fmt)))
+        quad = to_quad(pts)
+        if size is not None:  # as the YOLO export does: points inside the image, counted
+            w, h = size
+            clipped = [(min(max(x, 0.0), w - 1.0), min(max(y, 0.0), h - 1.0)) for x, y in quad]
+            if clipped != quad:
+                report.add("regions clipped to the image")
+                quad = clipped
+        if len(quad) == 4:
+            from labeler.masks import self_intersects
+
+            area2 = sum(quad[i][0] * quad[(i + 1) % 4][1] - quad[(i + 1) % 4][0] * quad[i][1] for i in range(4))
+            if self_intersects(quad):
+                report.add("crossed quads written as they are (labeler check --plugin ocr_cleanup)")
+            elif area2 < 0:
+                report.add("counter-clockwise quads written as they are (labeler check --plugin ocr_cleanup)")
+        out.append((quad, export_text(shape, report, fmt)))
     return out
 
 
@@ -236,12 +252,13 @@ def save_icdar(
     skipped: Counter[str] = Counter()
     for e in items:
         prefix = split_prefix(e.split)
-        if export_size(e, report) is None:
+        size = export_size(e, report)
+        if size is None:
             report.add("skipped")
             continue
         lines = [
             format_line(quad, text)
-            for quad, text in export_regions(e.annotation.shapes, report, "icdar2015", skipped)
+            for quad, text in export_regions(e.annotation.shapes, report, "icdar2015", skipped, size)
         ]
         name = names[e.item.rel]
         try:

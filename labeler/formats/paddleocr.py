@@ -141,7 +141,8 @@ def save_paddleocr(
     lines: dict[str, list[str]] = {}
     skipped: Counter[str] = Counter()
     for e in items:
-        if export_size(e, report) is None:
+        size = export_size(e, report)
+        if size is None:
             report.add("skipped")
             continue
         prefix = split_prefix(e.split)
@@ -152,7 +153,7 @@ def save_paddleocr(
                 "points": [[int(round(x)), int(round(y))] for x, y in quad],
                 "difficult": text == DONT_CARE,
             }
-            for quad, text in export_regions(e.annotation.shapes, report, "paddleocr", skipped)
+            for quad, text in export_regions(e.annotation.shapes, report, "paddleocr", skipped, size)
         ]
         try:
             place_image(e.item.image_path, safe_join(out, f"{prefix}images/{name}"), hardlink)
