@@ -96,6 +96,17 @@ def mask_to_polygons(
     return [p for _, p in polys]
 
 
+def signed_area(points: Sequence[tuple[float, float]]) -> float:
+    """Shoelace area; positive when the points go clockwise on screen (y down)."""
+    s = 0.0
+    n = len(points)
+    for i in range(n):
+        x1, y1 = points[i]
+        x2, y2 = points[(i + 1) % n]
+        s += x1 * y2 - x2 * y1
+    return s / 2.0
+
+
 def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 

@@ -72,13 +72,10 @@ def shape_problems(shape: Shape, index: int, size: tuple[int, int] | None) -> li
         if x2 - x1 <= 0 or y2 - y1 <= 0:
             out.append(f"{where}: rectangle has zero width or height")
     if shape.shape_type == "polygon" and len(shape.points) >= 3:
-        pts = shape.points
-        area = 0.5 * abs(
-            sum(pts[i][0] * pts[i - 1][1] - pts[i - 1][0] * pts[i][1] for i in range(len(pts)))
-        )
-        if area <= 0:
-            from labeler.masks import self_intersects
+        from labeler.masks import self_intersects, signed_area
 
+        pts = shape.points
+        if signed_area(pts) == 0:
             if self_intersects(pts):
                 out.append(f"{where}: polygon crosses itself (its points are out of order)")
             else:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
 from labeler.formats.icdar import TEXT_SHAPE_TYPES, is_dont_care
-from labeler.masks import self_intersects
+from labeler.masks import self_intersects, signed_area
 from labeler.model import Annotation, Issue, Shape, Source
 from labeler.plugin_api import Check, Fixer, Sample
 
@@ -43,17 +43,6 @@ Point = tuple[float, float]
 
 
 # -- geometry helpers --------------------------------------------------------------------------
-def signed_area(points: Sequence[Point]) -> float:
-    """Shoelace area; positive when the points go clockwise on screen (y down)."""
-    s = 0.0
-    n = len(points)
-    for i in range(n):
-        x1, y1 = points[i]
-        x2, y2 = points[(i + 1) % n]
-        s += x1 * y2 - x2 * y1
-    return s / 2.0
-
-
 def order_around_center(points: Sequence[Point]) -> list[Point]:
     """The points sorted clockwise around their centroid, starting with the original first."""
     cx = sum(p[0] for p in points) / len(points)

@@ -26,6 +26,7 @@ from labeler.errors import FileProblem, ImageFileError
 from labeler.exporting import safe_rel
 from labeler.io.atomic import short_name, temp_sibling
 from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
+from labeler.masks import signed_area
 from labeler.model import Shape
 from labeler.plugin_api import ExportItem, Report
 
@@ -221,15 +222,7 @@ def warn_if_not_empty(folder: Path, report: Report) -> None:
 
 def polygon_area(points: Sequence[tuple[float, float]]) -> float:
     """Area of a simple polygon (shoelace formula), always >= 0."""
-    n = len(points)
-    if n < 3:
-        return 0.0
-    s = 0.0
-    for i in range(n):
-        x1, y1 = points[i]
-        x2, y2 = points[(i + 1) % n]
-        s += x1 * y2 - x2 * y1
-    return abs(s) / 2.0
+    return abs(signed_area(points))
 
 
 def mask_extent(shape: Shape) -> tuple[float, float, float, float]:

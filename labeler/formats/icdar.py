@@ -231,12 +231,11 @@ def export_regions(
                 report.add("regions clipped to the image")
                 quad = clipped
         if len(quad) == 4:
-            from labeler.masks import self_intersects
+            from labeler.masks import self_intersects, signed_area
 
-            area2 = sum(quad[i][0] * quad[(i + 1) % 4][1] - quad[(i + 1) % 4][0] * quad[i][1] for i in range(4))
             if self_intersects(quad):
                 report.add("crossed quads written as they are (labeler check --plugin ocr_cleanup)")
-            elif area2 < 0:
+            elif signed_area(quad) < 0:
                 report.add("counter-clockwise quads written as they are (labeler check --plugin ocr_cleanup)")
         out.append((quad, export_text(shape, report, fmt)))
     return out
