@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
 from labeler.errors import ImageFileError
+from labeler.fixes import apply_suggested_fix, undo_suggested_fix
 from labeler.io.images import open_image
 from labeler.model import Annotation, Issue
 from labeler.plugin_api import Check, Finding, Fixer, Progress
@@ -342,18 +343,10 @@ class ExcludeDuplicates(Fixer):
     kinds: ClassVar[tuple[str, ...]] = ("duplicate", "near_duplicate", "leakage")
 
     def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        meta = annotation.meta
-        issue.undo = {"exclude": meta.exclude, "exclude_reason": meta.exclude_reason}
-        meta.exclude = True
-        fix = issue.suggested_fix or {}
-        meta.exclude_reason = str(fix.get("reason") or issue.kind)
-        return True
+        return apply_suggested_fix(annotation, issue)  # the issue's {"action": "exclude"}
 
     def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        before = issue.undo or {}
-        annotation.meta.exclude = bool(before.get("exclude", False))
-        annotation.meta.exclude_reason = before.get("exclude_reason")
-        return True
+        return undo_suggested_fix(annotation, issue)
 
 
 @hookimpl
