@@ -190,6 +190,7 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
 
     raw: dict[str, Any] = {}
     fields = cls.Options.model_fields
+    who = cls.name or getattr(cls, "format", "") or cls.__name__  # exporters have a format only
     for key, value in pairs:
         key = key.replace("-", "_")
         if "." in key:  # chained plugins: -o sam.model_type vit_b
@@ -205,14 +206,12 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
                 and key.replace("-", "_") in f.annotation.model_fields
             ]
             hint = f"; did you mean {' or '.join(f'-o {s}' for s in stages)}?" if stages else ""
-            who = cls.name or getattr(cls, "format", "") or cls.__name__
             raise UsageError(f"plugin {who!r} has no option {key!r} (options: {known}){hint}")
         raw[key] = _coerce(value)
     try:
         return cls.Options.model_validate(raw)
     except ValidationError as err:
         msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
-        who = cls.name or getattr(cls, "format", "") or cls.__name__
         raise UsageError(f"plugin {who!r} options: {msgs}") from None
 
 
