@@ -272,8 +272,7 @@ class MainWindow(QMainWindow):
         c.pointsEdited.connect(lambda i, pts: self.doc and self.doc.set_points(i, pts))
         c.vertexInserted.connect(self._insert_vertex)
         c.vertexRemoved.connect(self._remove_vertex)
-        c.drawingChanged.connect(  # while drawing, undo removes the last point
-            lambda drawing: self.actions["undo"].setEnabled(bool(self.doc and (self.doc.can_undo or drawing))))
+        c.drawingChanged.connect(lambda _drawing: self._update_undo_actions())
         c.fullResolutionWanted.connect(self._want_full_resolution)
         c.context_actions = [self.actions[n] for n in ("edit_label", "delete", "copy", "paste", "duplicate")]
         c.selectionChanged.connect(self._selection_changed)
@@ -589,6 +588,10 @@ class MainWindow(QMainWindow):
         self.review_panel.show_document(doc)
         if self.canvas.selected:  # keep the review list's highlight on the selected suggestion
             self.review_panel.select_shape(self.canvas.selected[0])
+        self._update_undo_actions()
+
+    def _update_undo_actions(self) -> None:
+        doc = self.doc  # while drawing, undo removes the last point
         self.actions["undo"].setEnabled(bool(doc and (doc.can_undo or self.canvas.is_drawing)))
         self.actions["redo"].setEnabled(bool(doc and doc.can_redo))
 
