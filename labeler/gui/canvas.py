@@ -84,6 +84,8 @@ class Canvas(QWidget):
         self.setMinimumSize(200, 150)
         self.document: Document | None = None
         self._pixmap: QPixmap | None = None
+        #: Why there is no image to show (set with set_image), painted over the shapes.
+        self.image_problem: str | None = None
         self._full: QPixmap | None = None  # the full-size decode, once zoomed in past _pixmap
         self._full_wanted = False
         #: Window actions appended to the right-click menu (edit label, delete...).
@@ -693,11 +695,8 @@ class Canvas(QWidget):
         else:
             p.fillRect(target, QColor(30, 30, 30))
             p.setPen(QColor(150, 150, 150))
-            problem = getattr(self, "image_problem", None)
-            if problem:
-                p.setPen(QColor(235, 120, 110))
-            p.drawText(target, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       f"cannot show this image:\n{problem}" if problem else "loading…")
+            if not self.image_problem:  # a problem is written over the shapes, below
+                p.drawText(target, Qt.AlignmentFlag.AlignCenter, "loading…")
         if not self.hide_shapes:
             for i, shape in enumerate(self.shapes()):
                 if shape.review == "rejected":
@@ -710,7 +709,19 @@ class Canvas(QWidget):
         self._paint_image_labels(p)
         self._paint_drawing(p)
         self._paint_sam(p)
+        if self._pixmap is None and self.image_problem:
+            self._paint_problem(p)
         p.end()
+
+    def _paint_problem(self, p: QPainter) -> None:
+        """Why the image cannot be shown, on a dark band across the middle of the view."""
+        text = f"cannot show this image:\n{self.image_problem}"
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        area = QRectF(self.rect()).adjusted(20, 0, -20, 0)
+        box = p.boundingRect(area, flags, text).adjusted(-10, -6, 10, 6)
+        p.fillRect(box, QColor(20, 20, 20, 220))
+        p.setPen(QColor(235, 120, 110))
+        p.drawText(area, flags, text)
 
     def _paint_image_labels(self, p: QPainter) -> None:
         """Image-level class labels as chips in the top-left corner (suggested ones dashed)."""

@@ -284,7 +284,7 @@ def test_a_broken_image_says_so_on_the_canvas_and_in_the_list(gui, window, gui_d
     gui.open(gui_dataset)
     window.open_rel("d.jpg")
     assert window.doc.item.rel == "d.jpg" and len(window.doc.shapes) == 1
-    qtbot.waitUntil(lambda: bool(getattr(window.canvas, "image_problem", None)), timeout=5000)
+    qtbot.waitUntil(lambda: bool(window.canvas.image_problem), timeout=5000)
     assert "d.jpg" in window.canvas.image_problem
     row = [i.rel for i in window.items].index("d.jpg")
     assert window.file_model.statuses[row].error
