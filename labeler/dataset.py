@@ -10,15 +10,36 @@ that mirrors the image folder's layout. Listing never decodes an image.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labeler.errors import FileProblem, ImageFileError, LabelFileReadError
+from labeler.errors import FileProblem, ImageFileError, LabelFileReadError, LabelFileWriteError
+from labeler.io.atomic import atomic_write_bytes
 from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
-from labeler.io.labelfile import load_annotation, save_annotation
+from labeler.io.labelfile import (
+    annotation_from_bytes,
+    dumps_annotation,
+    encode_annotation,
+    load_annotation,
+)
+from labeler.io.writes import (
+    ConcurrentChangeError,
+    DatasetLock,
+    Recovery,
+    Transaction,
+    is_stale_temp,
+    read_bytes_or_none,
+    recover,
+    replace_if_unchanged,
+    update_file,
+)
 from labeler.model import Annotation
+
+#: ``change(current)`` for :meth:`Dataset.update`: the annotation to write, or None.
+Change = Callable[[Annotation | None], Annotation | None]
 
 #: Folders never scanned: labeler's own cache and the usual noise.
 SKIP_DIRS = frozenset({".labeler", "__pycache__", ".git", "node_modules"})
@@ -52,6 +73,8 @@ class ScanResult:
     conflicts: dict[Path, list[Path]] = field(default_factory=dict)
     #: label files with no image beside them
     orphan_labels: list[Path] = field(default_factory=list)
+    #: temp files of writers that died (removed by :meth:`Dataset.recover`)
+    stale_temp: list[Path] = field(default_factory=list)
 
 
 class Dataset:
@@ -69,6 +92,8 @@ class Dataset:
         ):
             raise FileProblem(self.labels_dir, "labels path is not a folder")
         self._scan: ScanResult | None = None
+        self._lock: DatasetLock | None = None
+        self._txn: Transaction | None = None
 
     def __repr__(self) -> str:
         return f"Dataset({str(self.root)!r}, labels={str(self.labels_dir) if self.labels_dir else None!r})"
@@ -81,13 +106,15 @@ class Dataset:
         rel = image_path.relative_to(self.root)
         return (self.labels_dir / rel).with_suffix(".json")
 
-    def _walk(self, folder: Path) -> Iterator[os.DirEntry[str]]:
+    def _walk(self, folder: Path, stale: list[Path] | None = None) -> Iterator[os.DirEntry[str]]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             return
         for entry in entries:
             if entry.name.startswith("."):
+                if stale is not None and is_stale_temp(entry.name):
+                    stale.append(Path(entry.path))
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
@@ -96,7 +123,7 @@ class Dataset:
                     path = Path(entry.path)
                     if self.labels_dir is not None and path == self.labels_dir:
                         continue
-                    yield from self._walk(path)
+                    yield from self._walk(path, stale)
                 elif entry.is_file():
                     yield entry
             except OSError:
@@ -109,7 +136,7 @@ class Dataset:
         result = ScanResult()
         by_label: dict[Path, list[Path]] = {}
         label_files: list[Path] = []
-        for entry in self._walk(self.root):
+        for entry in self._walk(self.root, result.stale_temp):
             suffix = os.path.splitext(entry.name)[1].lower()
             path = Path(entry.path)
             if suffix in IMAGE_EXTENSIONS:
@@ -122,6 +149,7 @@ class Dataset:
         if self.labels_dir is not None and self.labels_dir.is_dir():
             for dirpath, _dirs, files in os.walk(self.labels_dir):
                 label_files.extend(Path(dirpath) / f for f in files if f.lower().endswith(".json"))
+                result.stale_temp.extend(Path(dirpath) / f for f in files if is_stale_temp(f))
         result.conflicts = {k: v for k, v in by_label.items() if len(v) > 1}
         result.orphan_labels = sorted(p for p in label_files if p not in by_label)
         self._scan = result
@@ -199,10 +227,127 @@ class Dataset:
         ann = self.load(item)
         return ann if ann is not None else self.new_annotation(item)
 
-    def save(self, item: Item, ann: Annotation, text: str | None = None) -> None:
-        """Write the item's annotation atomically (``text``: its ``dumps_annotation``, if known)."""
+    # -- the one write path (labeler.io.writes) -----------------------------------------------
+    @property
+    def lock(self) -> DatasetLock:
+        """The dataset's write lock (shared with every other labeler process)."""
+        if self._lock is None:
+            self._lock = DatasetLock(self.root)
+        return self._lock
+
+    def recover(self) -> Recovery:
+        """Roll interrupted multi-file changes forward or back and remove temp files left by
+        writers that died. Every command that opens a dataset for work calls this first."""
+        stale = self.scan().stale_temp
+        result = recover(self.root, self.lock, iter({p.parent for p in stale}) if stale else None)
+        if result:
+            self.scan(refresh=True)
+        return result
+
+    def save(self, item: Item, ann: Annotation, text: str | None = None,
+             expect: bytes | None | type[...] = ...) -> None:
+        """Write the item's annotation atomically, under the dataset lock.
+
+        ``text``: its ``dumps_annotation``, if known. ``expect``: the bytes the file must still
+        hold (None: no file yet); when it differs, :class:`ConcurrentChangeError` is raised and
+        nothing is written. Inside :meth:`transaction` the write is staged into it.
+        """
         self._refuse_shared_label(item)
-        save_annotation(ann, item.label_path, text)
+        data = encode_annotation(ann, item.label_path, text)
+        if self._txn is not None:
+            self._txn.write(item.label_path, data, expect)
+            return
+        try:
+            with self.lock:
+                if expect is ...:
+                    atomic_write_bytes(item.label_path, data)
+                else:
+                    replace_if_unchanged(item.label_path, data, expect)  # type: ignore[arg-type]
+        except ConcurrentChangeError:
+            raise
+        except OSError as err:
+            raise LabelFileWriteError(item.label_path, f"cannot write: {err.strerror or err}") from None
+
+    def update(self, item: Item, change: Change) -> bool:
+        """Apply ``change`` to the item's annotation as it is on disk *now* and write the result.
+
+        Under the dataset lock the file is read again and ``change(current)`` is called with
+        its annotation (None when there is no file); it returns the annotation to write (it may
+        edit ``current`` in place), or None to leave the file alone. When another program saves
+        the file meanwhile, ``change`` is applied again to that content: an edit saved by
+        anyone is never overwritten with a stale copy. Returns True when the file was written.
+        Raises :class:`LabelFileReadError` when the current file is unreadable.
+        """
+        self._refuse_shared_label(item)
+        path = item.label_path
+
+        def on_bytes(current: bytes | None) -> bytes | None:
+            ann = annotation_from_bytes(path, current, self.root) if current is not None else None
+            before = dumps_annotation(ann) if ann is not None else None
+            new = change(ann)
+            if new is None:
+                return None
+            text = dumps_annotation(new)
+            if text == before:
+                return None
+            return encode_annotation(new, path, text)
+
+        try:
+            return update_file(self.lock, path, on_bytes)
+        except ConcurrentChangeError:
+            raise
+        except OSError as err:
+            raise LabelFileWriteError(path, f"cannot write: {err.strerror or err}") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Group writes that must happen together (an image and its JSON, several files).
+
+        Inside the block :meth:`save`, :meth:`write_file` and :meth:`remove_file` are staged;
+        on a clean exit they are committed at once (journaled under ``.labeler/journal``, so a
+        crash at any point is rolled forward or back by :meth:`recover`); on an exception
+        nothing is changed. The dataset lock is held for the whole block.
+        """
+        if self._txn is not None:
+            yield self._txn  # nested: part of the outer transaction
+            return
+        with self.lock:
+            txn = Transaction(self.root, self.lock)
+            self._txn = txn
+            try:
+                yield txn
+            except BaseException:
+                txn.discard()
+                raise
+            finally:
+                self._txn = None
+            txn.commit()
+
+    def read_file(self, path: Path) -> bytes | None:
+        """A file's bytes as the current transaction will leave them (None: no file)."""
+        if self._txn is not None:
+            return self._txn.pending(path)
+        return read_bytes_or_none(path)
+
+    def write_file(self, path: Path, data: bytes, expect: bytes | None | type[...] = ...) -> None:
+        """Write a dataset file (an image, a kept original) atomically, or stage it into the
+        current :meth:`transaction`. ``expect`` as for :meth:`save`."""
+        if self._txn is not None:
+            self._txn.write(path, data, expect)
+            return
+        with self.lock:
+            if expect is ...:
+                atomic_write_bytes(path, data)
+            else:
+                replace_if_unchanged(path, data, expect)  # type: ignore[arg-type]
+
+    def remove_file(self, path: Path) -> None:
+        """Remove a dataset file, or stage its removal into the current transaction."""
+        if self._txn is not None:
+            self._txn.delete(path)
+            return
+        with self.lock, contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
     def _refuse_shared_label(self, item: Item) -> None:
         """``a.jpg`` and ``a.png`` in one folder would share ``a.json``: neither may use it."""

@@ -130,3 +130,37 @@ def undo_suggested_fix(ann: Annotation, issue: Issue) -> bool:
         shape.meta.text = before["text"]
         return True
     return False
+
+
+def describe_fix(ann: Annotation, issue: Issue, undo: bool = False) -> str:
+    """One line saying what applying (or with ``undo`` reverting) the issue's fix changes:
+    ``shape 2 'cat' -> 'dog'``, ``include -> exclude (duplicate)``, ``text 'l0' -> 'lo'``."""
+    fix = issue.suggested_fix or {}
+    action = fix_action(issue)
+    before = issue.undo or {}
+    where = f"{issue.kind}: "
+    if action == "relabel":
+        new = str(fix.get("label") or "")
+        if issue.shape_index is not None:
+            i = issue.shape_index
+            current = ann.shapes[i].label if 0 <= i < len(ann.shapes) else "?"
+            if undo:
+                return f"{where}shape {i} {current!r} -> {before.get('label')!r}"
+            return f"{where}shape {i} {current!r} -> {new!r}"
+        current_labels = ", ".join(ann.image_labels) or "(none)"
+        if undo:
+            old = [lab.get("label") for lab in before.get("image_labels", []) if isinstance(lab, dict)]
+            return f"{where}image label {current_labels!r} -> {', '.join(map(str, old)) or '(none)'!r}"
+        return f"{where}image label {current_labels!r} -> {new!r}"
+    if action == "exclude":
+        if undo:
+            return f"{where}excluded -> {'excluded' if before.get('exclude') else 'included'}"
+        return f"{where}{'excluded' if ann.meta.exclude else 'included'} -> excluded ({fix.get('reason') or issue.kind})"
+    if action == "set_text":
+        i = issue.shape_index
+        current = ann.shapes[i].text if i is not None and 0 <= i < len(ann.shapes) else None
+        target = before.get("text") if undo else fix.get("text")
+        return f"{where}shape {i} text {current!r} -> {target!r}"
+    other = ", ".join(f"{k}={v}" for k, v in fix.items() if k != "action")
+    verb = "undo" if undo else str(fix.get("action") or "fix")
+    return f"{where}{verb} {other}".rstrip()

@@ -77,6 +77,12 @@ class ShapeMeta(_Keep):
         description="None for a human shape; 'suggested' until a person accepts or rejects it.",
     )
     text: str | None = Field(default=None, description="OCR transcription of a text region.")
+    made: str | None = Field(
+        default=None,
+        description="Fingerprint of the suggestion as the plugin made it (label, type, points). "
+        "A suggestion that no longer matches it was edited by a person in another program "
+        "(labelme) and counts as accepted.",
+    )
 
 
 class Shape(_Keep):
@@ -156,6 +162,23 @@ class Shape(_Keep):
         if self.meta is None:
             self.meta = ShapeMeta()
         self.meta.review = state
+
+    def fingerprint(self) -> str:
+        """A short hash of the label, shape type and points (to 2 decimals)."""
+        import hashlib
+
+        key = [self.label, self.shape_type, [[round(x, 2), round(y, 2)] for x, y in self.points]]
+        return hashlib.sha1(repr(key).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+    def seal(self) -> None:
+        """Record the fingerprint of a machine suggestion as made (see ``ShapeMeta.made``)."""
+        if self.meta is not None and self.meta.review == "suggested":
+            self.meta.made = self.fingerprint()
+
+    @property
+    def edited_since_made(self) -> bool:
+        """True for a suggestion whose label or geometry changed since its plugin made it."""
+        return bool(self.meta and self.meta.made and self.meta.made != self.fingerprint())
 
     def bbox(self) -> tuple[float, float, float, float]:
         """Axis-aligned (xmin, ymin, xmax, ymax) of the shape's geometry."""
@@ -310,10 +333,16 @@ class Annotation(_Keep):
         return bool(self.shapes) or bool(self.image_labels)
 
     def mark_loaded(self) -> Annotation:
-        """Remember that this document came from a file, so saving keeps its key set."""
+        """Remember that this document came from a file, so saving keeps its key set.
+
+        A suggestion a person changed in another program (labelme keeps our ``labeler`` block
+        on shapes it edits) is theirs now: it is read as accepted, so no rerun replaces it.
+        """
         self._from_file = True
         for shape in self.shapes:
             shape._from_file = True
+            if shape.is_suggestion and shape.edited_since_made:
+                shape.set_review("accepted")
         return self
 
     def to_dict(self) -> dict[str, Any]:

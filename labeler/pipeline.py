@@ -26,6 +26,7 @@ from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelerError, LabelFileError
 from labeler.io.images import open_image
 from labeler.io.labelfile import dumps_annotation
+from labeler.io.writes import ConcurrentChangeError, Transaction, read_bytes_or_none
 from labeler.model import (
     Annotation,
     ImageLabel,
@@ -39,6 +40,7 @@ from labeler.model import (
 )
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer, Sample
 from labeler.predictions import Predictions, box_iou
+from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 
 #: ``progress(done, total, message)``
 ProgressFn = Callable[[int, int, str], None]
@@ -112,11 +114,8 @@ def merge_suggestions(
     """
 
     def own_unreviewed(shape: Shape) -> bool:
-        return (
-            shape.review == "suggested"
-            and shape.source is not None
-            and shape.source.plugin == plugin
-        )
+        # is_suggestion: a suggestion a person edited in another program is theirs now.
+        return shape.is_suggestion and shape.source is not None and shape.source.plugin == plugin
 
     removed = sum(1 for s in ann.shapes if own_unreviewed(s))
     kept = [s for s in ann.shapes if not own_unreviewed(s)]
@@ -131,6 +130,7 @@ def merge_suggestions(
             if not _refines(shape, s)
         ):
             continue
+        shape.seal()
         kept.append(shape)
         added += 1
     ann.shapes = kept
@@ -199,14 +199,6 @@ def _would_change(ann: Annotation, before: str | None, processed_by: str | None 
     return int(dumps_annotation(ann) != before)
 
 
-def _save_if_changed(dataset: Dataset, item: Item, ann: Annotation, before: str | None) -> bool:
-    after = dumps_annotation(ann)
-    if before is not None and after == before:
-        return False
-    dataset.save(item, ann, after)
-    return True
-
-
 # -- autolabel --------------------------------------------------------------------------------
 def run_autolabel(
     dataset: Dataset,
@@ -218,12 +210,15 @@ def run_autolabel(
     progress: ProgressFn = _no_progress,
     should_stop: Callable[[], bool] = lambda: False,
     on_result: Callable[[Item, Annotation], None] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
 ) -> RunSummary:
     """Run an autolabeler over ``items`` (default: the whole dataset) and merge its suggestions.
 
     Images already processed with the same options and model are skipped unless ``redo``: an
-    interrupted run resumes where it stopped. Each image's file is written atomically as soon as
-    its batch is done. A failing image is recorded and skipped; the run goes on.
+    interrupted run resumes where it stopped. Each image's file is written as soon as its batch
+    is done, through the dataset's write path: the suggestions are merged onto the file as it
+    is at that moment (a person's edit saved during the run is kept). A failing image, or one
+    the plugin takes more than ``timeout`` seconds on, is recorded and skipped; the run goes on.
     """
     summary = RunSummary(plugin=plugin.name, dry_run=dry_run)
     items = list(items if items is not None else dataset.items)
@@ -240,7 +235,7 @@ def run_autolabel(
         nonlocal pending
         if not pending:
             return
-        results = _predict_isolated(plugin, [s for s, _ in pending], summary)
+        results = _predict_isolated(plugin, [s for s, _ in pending], summary, timeout)
         for (sample, before), preds in zip(pending, results, strict=True):
             if preds is None:
                 continue
@@ -291,11 +286,15 @@ def run_autolabel(
 
 
 def _predict_isolated(
-    plugin: Autolabeler, batch: list[Sample], summary: RunSummary
+    plugin: Autolabeler, batch: list[Sample], summary: RunSummary, timeout: float | None = None
 ) -> list[Predictions | None]:
-    """Predict a batch; if it fails, retry image by image so one bad image fails alone."""
+    """Predict a batch; if it fails, retry image by image so one bad image fails alone.
+
+    ``timeout``: seconds per image (the batch gets that times its size).
+    """
     try:
-        out = plugin.predict(batch)
+        with time_limit(timeout * len(batch) if timeout else None):
+            out = plugin.predict(batch)
         if len(out) != len(batch):
             raise RuntimeError(f"plugin returned {len(out)} results for {len(batch)} images")
         return list(out)
@@ -309,7 +308,7 @@ def _predict_isolated(
             return [None]
     results: list[Predictions | None] = []
     for sample in batch:
-        results.extend(_predict_isolated(plugin, [sample], summary))
+        results.extend(_predict_isolated(plugin, [sample], summary, timeout))
     return results
 
 
@@ -324,38 +323,72 @@ def _apply_predictions(
     match_iou: float,
     summary: RunSummary,
 ) -> None:
-    ann = sample.annotation
-    shapes = preds.to_shapes(source, prefer=plugin.output_kind())
-    labels = [
-        ImageLabel(label=lab, score=round(float(score), 4), source=source, review="suggested")
-        for lab, score in preds.image_labels
-    ]
-    _removed, added = merge_suggestions(ann, shapes, plugin.name, match_iou, labels)
-    count = len(
-        [s for s in ann.shapes if s.is_suggestion and s.source and s.source.plugin == plugin.name]
-    )
-    ann.meta.processed[plugin.name] = ProcessedRecord(at=utc_now(), config=key, count=count)
-    for s in ann.shapes:
-        if s.is_suggestion and s.source is not None and s.source.plugin == plugin.name:
-            summary.per_class[s.label] += 1
-    for lab in ann.meta.image_labels:
-        if (
-            lab.review == "suggested"
-            and lab.source is not None
-            and lab.source.plugin == plugin.name
-        ):
-            summary.per_class[lab.label] += 1
-    summary.processed += 1
+    item = sample.item
+    try:
+        # Plugin output is turned into shapes here, inside this image's isolation.
+        shapes = preds.to_shapes(source, prefer=plugin.output_kind())
+        labels = [
+            ImageLabel(label=str(lab), score=round(float(score), 4), source=source, review="suggested")
+            for lab, score in preds.image_labels
+        ]
+    except Exception as err:  # noqa: BLE001 - hostile plugin output
+        summary.failed.append(f"{item.image_path}: {plugin.name} returned unusable output: "
+                              f"{type(err).__name__}: {err}")
+        return
+
+    def change(current: Annotation | None) -> Annotation:
+        if current is None:
+            current = dataset.new_annotation(item)
+        elif current is not sample.annotation:
+            dataset.check_size(item, current)
+        merge_suggestions(
+            current,
+            [s.model_copy(deep=True) for s in shapes],
+            plugin.name,
+            match_iou,
+            [lab.model_copy(deep=True) for lab in labels],
+        )
+        count = len(_own_suggestions(current, plugin.name))
+        current.meta.processed[plugin.name] = ProcessedRecord(at=utc_now(), config=key, count=count)
+        return current
+
     if summary.dry_run:
+        ann = change(sample.annotation)
+        summary.processed += 1
+        _count_suggestions(ann, plugin.name, summary)
         if _would_change(ann, before, plugin.name):
-            summary.changes.append(f"{sample.item.rel}: {count} suggestion(s) from {plugin.name}")
+            count = ann.meta.processed[plugin.name].count
+            summary.changes.append(f"{item.rel}: {count} suggestion(s) from {plugin.name}")
             summary.changed += 1
         return
+    written: list[Annotation] = []
+
+    def change_and_keep(current: Annotation | None) -> Annotation:
+        written[:] = [change(current)]
+        return written[0]
+
     try:
-        if _save_if_changed(dataset, sample.item, ann, before):
+        if dataset.update(item, change_and_keep):
             summary.changed += 1
-    except LabelFileError as err:
-        summary.failed.append(str(err))
+    except (LabelFileError, OSError) as err:
+        summary.failed.append(problem_text(err, item.label_path))
+        return
+    summary.processed += 1
+    if written:
+        sample.annotation = written[0]
+        _count_suggestions(written[0], plugin.name, summary)
+
+
+def _own_suggestions(ann: Annotation, plugin: str) -> list[Shape]:
+    return [s for s in ann.shapes if s.is_suggestion and s.source and s.source.plugin == plugin]
+
+
+def _count_suggestions(ann: Annotation, plugin: str, summary: RunSummary) -> None:
+    for s in _own_suggestions(ann, plugin):
+        summary.per_class[s.label] += 1
+    for lab in ann.meta.image_labels:
+        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin:
+            summary.per_class[lab.label] += 1
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -390,8 +423,16 @@ def run_check(
     dry_run: bool = False,
     progress: ProgressFn = _no_progress,
     should_stop: Callable[[], bool] = lambda: False,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
 ) -> tuple[RunSummary, list[Finding]]:
-    """Run a check and write its findings into the label files (replacing its earlier ones)."""
+    """Run a check and write its findings into the label files (replacing its earlier ones).
+
+    Each file is written through the dataset's write path: findings are merged onto the file
+    as it is then. A file whose shapes a person changed during the run keeps its edit and is
+    reported (shape findings would point at the wrong shapes); image-level findings merge onto
+    anything. A check that takes more than ``timeout`` seconds on one image (a dataset-wide
+    check: per image of the dataset) fails it.
+    """
     summary = RunSummary(plugin=plugin.name, dry_run=dry_run)
     start = time.perf_counter()
     items = list(items if items is not None else dataset.items)
@@ -415,7 +456,8 @@ def run_check(
         if plugin.scope == "dataset":
             try:
                 plugin.skipped_images = []
-                findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
+                with time_limit(timeout * max(1, len(loaded)) if timeout else None):
+                    findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
                 for skipped, problem in plugin.skipped_images:
                     summary.failed.append(f"{skipped.image_path}: {problem}")
                     unchecked.add(skipped.rel)
@@ -433,7 +475,12 @@ def run_check(
                 try:
                     image = open_image(item.image_path) if plugin.needs_image else None
                     sample = Sample(item=item, annotation=ann, image=image)  # type: ignore[arg-type]
-                    findings.extend(Finding(item.rel, i) for i in plugin.check_sample(sample))
+                    with time_limit(timeout):
+                        found = list(plugin.check_sample(sample))
+                    for i in found:
+                        if not isinstance(i, Issue):
+                            raise TypeError(f"check_sample returned {type(i).__name__}, not an Issue")
+                    findings.extend(Finding(item.rel, i) for i in found)
                 except ImageFileError as err:
                     summary.failed.append(str(err))
                     unchecked.add(item.rel)
@@ -463,22 +510,60 @@ def run_check(
         summary.processed += 1
         if befores.get(item.rel) is None and not issues:
             continue  # never create a label file just to say "nothing found"
-        merge_findings(ann, plugin.name, issues)
         if dry_run:
+            merge_findings(ann, plugin.name, issues)
             if issues:
                 summary.changes.append(f"{item.rel}: {len(issues)} issue(s)")
             summary.changed += _would_change(ann, befores.get(item.rel))
             continue
         try:
-            if _save_if_changed(dataset, item, ann, befores.get(item.rel)):
+            if _write_findings(dataset, item, ann, plugin.name, issues):
                 summary.changed += 1
-        except LabelFileError as err:
-            summary.failed.append(str(err))
+        except (LabelFileError, OSError) as err:
+            summary.failed.append(problem_text(err, item.label_path))
     for f in findings:  # after merging: fixed and dismissed ones are not open problems
         if f.issue.state == "open":
             summary.per_class[f.issue.kind] += 1
     summary.seconds = time.perf_counter() - start
     return summary, findings
+
+
+def _shapes_key(ann: Annotation) -> list[tuple[str, str, str]]:
+    return [(s.label, s.shape_type, s.fingerprint()) for s in ann.shapes]
+
+
+def _write_findings(
+    dataset: Dataset, item: Item, checked: Annotation, plugin: str, issues: list[Issue]
+) -> bool:
+    """Merge ``issues`` onto the item's file as it is now; True when it was written."""
+    checked_shapes = _shapes_key(checked)
+    by_shape = any(i.shape_index is not None for i in issues) or any(
+        i.shape_index is not None for i in checked.meta.issues
+        if i.source is not None and i.source.plugin == plugin
+    )
+    attempt: list[Issue] = []
+
+    def change(current: Annotation | None) -> Annotation | None:
+        if current is None:
+            if not issues:
+                return None
+            current = dataset.new_annotation(item)
+        else:
+            dataset.check_size(item, current)
+            if by_shape and _shapes_key(current) != checked_shapes:
+                raise ConcurrentChangeError(
+                    item.label_path,
+                    "its shapes changed during the check; left as the person saved it "
+                    "(run the check again)",
+                )
+        attempt[:] = [i.model_copy(deep=True) for i in issues]
+        merge_findings(current, plugin, attempt)
+        return current
+
+    written = dataset.update(item, change)
+    for original, merged in zip(issues, attempt, strict=False):
+        original.state = merged.state  # fixed and dismissed ones are not counted as open
+    return written
 
 
 # -- fixes ------------------------------------------------------------------------------------
@@ -492,80 +577,115 @@ def run_fix(
     dry_run: bool = False,
     progress: ProgressFn = _no_progress,
 ) -> RunSummary:
-    """Apply (or with ``undo`` revert) a fixer's fixes to the open issues it handles."""
+    """Apply (or with ``undo`` revert) a fixer's fixes to the open issues it handles.
+
+    Each image is one transaction (:meth:`Dataset.transaction`): the fixer works on the label
+    file as it is under the dataset lock, and everything it writes (a rotated image, a kept
+    original) is committed together with the label file, or not at all. A dry run describes
+    every change as ``old -> new`` and writes nothing.
+    """
     summary = RunSummary(plugin=plugin.name, dry_run=dry_run)
     start = time.perf_counter()
     items = list(items if items is not None else dataset.items)
     summary.total = len(items)
     wanted = set(kinds) if kinds else None
+
+    def selected(issue: Issue) -> bool:
+        if wanted is not None and issue.kind not in wanted:
+            return False
+        if undo:
+            return issue.state == "fixed" and issue.fixed_by == plugin.name
+        return plugin.applies_to(issue) and (issue.score or 0.0) >= min_score
+
     for n, item in enumerate(items, 1):
         progress(n, len(items), item.rel)
         try:
-            ann = dataset.load(item)
-        except LabelFileError as err:
-            summary.failed.append(str(err))
+            if dry_run:
+                _fix_dry(dataset, item, plugin, undo, selected, summary)
+            else:
+                with dataset.transaction() as txn:
+                    _fix_item(dataset, item, plugin, undo, selected, summary, txn)
+        except _Broken:
             continue
-        if ann is None:
-            continue
-        before = dumps_annotation(ann)
-        touched = 0
-        broken = False
-        for issue in ann.meta.issues:
-            if wanted is not None and issue.kind not in wanted:
-                continue
-            try:
-                if dry_run and plugin.modifies_images:
-                    # Its fix writes image files: describe it, do not call it.
-                    if undo and issue.state == "fixed" and issue.fixed_by == plugin.name or not undo and plugin.applies_to(issue) and (issue.score or 0.0) >= min_score:
-                        touched += 1
-                    continue
-                if undo:
-                    if issue.state != "fixed" or issue.fixed_by != plugin.name:
-                        continue
-                    if plugin.undo(dataset, item, ann, issue):
-                        issue.state = "open"
-                        issue.fixed_by = None
-                        issue.undo = None
-                        touched += 1
-                else:
-                    if not plugin.applies_to(issue) or (issue.score or 0.0) < min_score:
-                        continue
-                    if plugin.fix(dataset, item, ann, issue):
-                        issue.state = "fixed"
-                        issue.fixed_by = plugin.name
-                        touched += 1
-            except (LabelerError, OSError, ValueError) as err:
-                summary.failed.append(f"{item.label_path}: {plugin.name}: {err}")
-            except KeyboardInterrupt:
-                raise
-            except Exception as err:  # noqa: BLE001 - plugin code may raise anything
-                # The annotation may be half-edited: this image is not saved, the run goes on.
-                summary.failed.append(f"{item.label_path}: {plugin.name} failed: {type(err).__name__}: {err}")
-                broken = True
-                break
-        if not touched or broken:
-            continue
-        summary.processed += 1
-        verb = ("to revert" if undo else "to fix") if dry_run else ("undone" if undo else "fixed")
-        summary.per_class[verb] += touched
-        if dry_run:
-            summary.changes.append(
-                f"{item.rel}: {touched} issue(s) to {'revert' if undo else 'fix'}"
-            )
-            summary.changed += 1
-            continue
-        try:
-            if _save_if_changed(dataset, item, ann, before):
-                summary.changed += 1
-        except LabelFileError as err:
-            summary.failed.append(str(err))
+        except (LabelFileError, OSError) as err:
+            summary.failed.append(problem_text(err, item.label_path))
     summary.seconds = time.perf_counter() - start
     return summary
 
 
+class _Broken(Exception):
+    """A fixer crashed on this image: its transaction is discarded, the run goes on."""
+
+
+def _fix_dry(
+    dataset: Dataset, item: Item, plugin: Fixer, undo: bool,
+    selected: Callable[[Issue], bool], summary: RunSummary,
+) -> None:
+    ann = dataset.load(item)
+    if ann is None:
+        return
+    lines = [plugin.describe(ann, issue, undo=undo) for issue in ann.meta.issues if selected(issue)]
+    if not lines:
+        return
+    summary.processed += 1
+    summary.changed += 1
+    summary.per_class["to revert" if undo else "to fix"] += len(lines)
+    summary.changes.extend(f"{item.rel}: {line}" for line in lines)
+
+
+def _fix_item(
+    dataset: Dataset, item: Item, plugin: Fixer, undo: bool,
+    selected: Callable[[Issue], bool], summary: RunSummary, txn: Transaction,
+) -> None:
+    """Fix one image inside its transaction (the dataset lock is held)."""
+    raw = read_bytes_or_none(item.label_path)
+    ann = dataset.load(item)
+    if ann is None:
+        return
+    before = dumps_annotation(ann)
+    touched = 0
+    for index, issue in enumerate(ann.meta.issues):
+        if not selected(issue):
+            continue
+        mark = txn.savepoint()
+        backup = ann.model_copy(deep=True)
+        try:
+            if undo:
+                changed = plugin.undo(dataset, item, ann, issue)
+                if changed:
+                    issue.state, issue.fixed_by, issue.undo = "open", None, None
+            else:
+                changed = plugin.fix(dataset, item, ann, issue)
+                if changed:
+                    issue.state, issue.fixed_by = "fixed", plugin.name
+            touched += bool(changed)
+        except (LabelerError, OSError, ValueError) as err:
+            # Refused: this issue's staged files and edits are dropped; the others go on.
+            txn.rollback_to(mark)
+            ann = backup
+            issue = ann.meta.issues[index]
+            summary.failed.append(f"{item.label_path}: {plugin.name}: {err}")
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+            summary.failed.append(
+                f"{item.label_path}: {plugin.name} failed: {type(err).__name__}: {err}"
+            )
+            raise _Broken from err  # the transaction is discarded: nothing of it is written
+    if not touched:
+        txn.rollback_to(0)
+        return
+    summary.processed += 1
+    summary.per_class["undone" if undo else "fixed"] += touched
+    text = dumps_annotation(ann)
+    if text != before or txn.ops:
+        dataset.save(item, ann, text, expect=raw)
+        summary.changed += 1
+
+
 def problem_text(err: BaseException, path: Path | None = None) -> str:
     """A one-line ``"<file>: <problem>"`` for any error."""
-    if isinstance(err, FileProblem):
+    if isinstance(err, (FileProblem, ConcurrentChangeError)):
         return str(err)
     where = f"{path}: " if path is not None else ""
     return f"{where}{type(err).__name__}: {err}"

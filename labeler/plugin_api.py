@@ -275,6 +275,13 @@ class Fixer(Plugin):
         """Revert a fix made by :meth:`fix`; return True when something changed."""
         raise NotImplementedError
 
+    def describe(self, annotation: Annotation, issue: Issue, undo: bool = False) -> str:
+        """One line for ``fix --dry-run``: what the fix (or its undo) would change, as
+        ``old -> new``. The default describes the generic ``suggested_fix`` actions."""
+        from labeler.fixes import describe_fix
+
+        return describe_fix(annotation, issue, undo=undo)
+
 
 @dataclass
 class ImportedImage:

@@ -21,11 +21,8 @@ back and rotates the shapes back.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Literal
@@ -35,7 +32,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
-from labeler.io.atomic import atomic_write_bytes, temp_sibling
 from labeler.io.images import read_image_info
 from labeler.model import Annotation, Issue, Shape, Source
 from labeler.plugin_api import Check, Fixer, Sample
@@ -73,10 +69,19 @@ def _clean(v: float) -> float:
 
 
 def rotate_shape(shape: Shape, size: tuple[int, int], degrees_cw: int) -> None:
-    """Rotate one shape in place (points, and the PNG of mask shapes) with its image."""
+    """Rotate one shape in place (points, and the PNG of mask shapes) with its image.
+
+    An unedited suggestion stays one (its fingerprint is renewed)."""
     d = degrees_cw % 360
     if d == 0:
         return
+    sealed = shape.meta is not None and shape.meta.made is not None and not shape.edited_since_made
+    _rotate_geometry(shape, size, d)
+    if sealed:
+        shape.seal()
+
+
+def _rotate_geometry(shape: Shape, size: tuple[int, int], d: int) -> None:
     if shape.shape_type == "mask" and shape.mask and len(shape.points) >= 2:
         from labeler.masks import decode_mask_png, encode_mask_png
 
@@ -334,25 +339,14 @@ def encode_like(original: Path, img: Any) -> bytes:
     return buf.getvalue()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _keep_original(src: Path, dest: Path) -> Path:
-    """Put the untouched original at ``dest`` (a hard link, else a copy); never overwrite:
-    when ``dest`` exists, use ``<stem>.1<suffix>``, ``.2``, ... Returns where it went."""
+def _original_path(dataset: Dataset, dest: Path) -> Path:
+    """Where to keep an original: ``dest``, or ``<stem>.1<suffix>``, ``.2``, ... when taken
+    (on disk, or by this transaction)."""
     n = 0
     target = dest
-    while target.exists():
+    while dataset.read_file(target) is not None:
         n += 1
         target = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, target)
-    except OSError:
-        tmp = temp_sibling(target)
-        shutil.copy2(src, tmp)
-        os.replace(tmp, target)
     return target
 
 
@@ -366,13 +360,20 @@ class OrientationFixer(Fixer):
     modifies_images: ClassVar[bool] = True
 
     def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        """Write the rotated image, keep the original, rotate the shapes; record the undo."""
+        """Write the rotated image, keep the original, rotate the shapes; record the undo.
+
+        The image, the kept original and the label file are one transaction (the pipeline
+        commits them together): never a rotated image with unrotated shapes.
+        """
         from PIL import Image, ImageOps
 
         degrees = int((issue.suggested_fix or {}).get("degrees_cw", 0)) % 360
         if degrees not in (90, 180, 270):
             return False
         path = item.image_path
+        original = dataset.read_file(path)
+        if original is None:
+            raise ValueError(f"{path} is missing; not rotating")
         info = read_image_info(path)
         size = info.size
         stored = (annotation.imageWidth, annotation.imageHeight)
@@ -381,13 +382,14 @@ class OrientationFixer(Fixer):
                 f"the annotation is {stored[0]}x{stored[1]} but the image is "
                 f"{size[0]}x{size[1]}; not rotating"
             )
-        with Image.open(path) as src:
+        with Image.open(io.BytesIO(original)) as src:
             src.load()
             shown = ImageOps.exif_transpose(src)  # the frame the shapes are in
             turned = shown.transpose(getattr(Image.Transpose, _TRANSPOSE[degrees]))
         data = encode_like(path, turned)
-        kept = _keep_original(path, dataset.root / ORIGINALS_DIR / PurePosixPath(item.rel))
-        atomic_write_bytes(path, data)
+        kept = _original_path(dataset, dataset.root / ORIGINALS_DIR / PurePosixPath(item.rel))
+        dataset.write_file(kept, original, expect=None)
+        dataset.write_file(path, data, expect=original)
         before = [list(map(list, s.points)) for s in annotation.shapes]
         rotate_annotation(annotation, size, degrees)
         if annotation.imageData:
@@ -402,16 +404,29 @@ class OrientationFixer(Fixer):
         }
         return True
 
+    def describe(self, annotation: Annotation, issue: Issue, undo: bool = False) -> str:
+        """``rotated: image 300x100 -> 100x300 (90 clockwise), 2 shape(s) turned with it``."""
+        rec = issue.undo or {}
+        degrees = int((rec if undo else issue.suggested_fix or {}).get("degrees_cw", 0)) % 360
+        w, h = annotation.imageWidth or 0, annotation.imageHeight or 0
+        nw, nh = rotated_size((w, h), degrees)
+        turn = f"{(360 - degrees) % 360 if undo else degrees} clockwise"
+        what = "original put back" if undo else "image"
+        return (f"{issue.kind}: {what} {w}x{h} -> {nw}x{nh} ({turn}), "
+                f"{len(annotation.shapes)} shape(s) turned with it")
+
     def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        """Move the original back and rotate the shapes back."""
+        """Put the original back and rotate the shapes back (one transaction, as the fix)."""
         rec = issue.undo or {}
         if "original" not in rec:
             return False
         original = dataset.root / PurePosixPath(rec["original"])
-        if not original.is_file():
+        kept = dataset.read_file(original)
+        if kept is None:
             raise ValueError(f"the original image {original} is missing; cannot undo")
         path = item.image_path
-        if path.exists() and _sha256(path) != rec.get("image_sha256"):
+        current = dataset.read_file(path)
+        if current is not None and hashlib.sha256(current).hexdigest() != rec.get("image_sha256"):
             raise ValueError(
                 f"{path} changed since the rotation; not replacing it (the original is at "
                 f"{original})"
@@ -419,9 +434,8 @@ class OrientationFixer(Fixer):
         degrees = int(rec["degrees_cw"])
         size = tuple(rec["size"])
         turned = rotated_size(size, degrees)  # type: ignore[arg-type]
-        os.replace(original, path)
-        with contextlib.suppress(OSError):
-            original.parent.rmdir()  # only when empty
+        dataset.write_file(path, kept, expect=current)
+        dataset.remove_file(original)
         back = (360 - degrees) % 360
         previous = {
             tuple(map(tuple, pts)): pts for pts in rec.get("points", []) if isinstance(pts, list)
@@ -435,12 +449,14 @@ class OrientationFixer(Fixer):
                     for a, b in zip(key, shape.points, strict=True)
                 ):
                     shape.points = [(float(x), float(y)) for x, y in pts]
+                    if shape.meta is not None and shape.meta.made is not None:
+                        shape.seal()
                     break
         for rej in annotation.meta.rejected:
             rej.points = [rotate_point(x, y, turned, back) for x, y in rej.points]  # type: ignore[arg-type]
         annotation.imageWidth, annotation.imageHeight = int(size[0]), int(size[1])
         if annotation.imageData:
-            annotation.imageData = base64.b64encode(path.read_bytes()).decode("ascii")
+            annotation.imageData = base64.b64encode(kept).decode("ascii")
         return True
 
 

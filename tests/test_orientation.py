@@ -158,7 +158,9 @@ def test_dry_run_touches_no_file(tmp_path: Path) -> None:
     make_dataset(root)
     before = snapshot(root)
     summary = run_fix(open_dataset(root), OrientationFixer(), dry_run=True)
-    assert summary.per_class["to fix"] == 1 and summary.changes == ["page.png: 1 issue(s) to fix"]
+    assert summary.per_class["to fix"] == 1 and summary.changes == [
+        "page.png: rotated: image 60x40 -> 40x60 (90 clockwise), 3 shape(s) turned with it"
+    ]
     assert snapshot(root) == before
     assert not (root / ORIGINALS_DIR).exists()
 

@@ -1,13 +1,15 @@
 """Atomic file writes: temp file in the same folder, fsync, ``os.replace``.
 
 A crash or kill at any moment leaves either the old file or the new one, never a broken one.
+Temp files are named ``.<name>.<pid>.<random>.tmp`` so that the next command can tell a temp
+file whose writer died and remove it (:func:`labeler.io.writes.recover`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 #: Bytes of the target's name kept in a temp file's name (file names are at most 255 bytes).
@@ -21,35 +23,50 @@ def short_name(name: str, limit: int = _TEMP_NAME_BYTES) -> str:
 
 
 def temp_sibling(path: Path) -> Path:
-    """A hidden temp path next to ``path`` (``.<name>.tmp``), short enough to be legal even
-    when ``path``'s own name is near the 255-byte limit."""
-    return path.with_name(f".{short_name(path.name)}.tmp")
+    """A hidden temp path next to ``path`` (``.<name>.<pid>.<random>.tmp``), short enough to
+    be legal even when ``path``'s own name is near the 255-byte limit, and unique per writer."""
+    return path.with_name(f".{short_name(path.name)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def write_temp(path: Path, data: bytes, tmp: Path | None = None) -> Path:
+    """Write ``data`` to a new temp file next to ``path`` (or at ``tmp``), fsynced, with the
+    permissions of the file it will replace; returns the temp path."""
+    from labeler.io.writes import fault_point  # the test hooks for crashes and full disks
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp or temp_sibling(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            fault_point(f"stage {path.name}")
+            os.fsync(fh.fileno())
+        try:
+            mode = path.stat().st_mode & 0o7777  # keep the permissions of the file we replace
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (same-folder temp file, fsync, rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{short_name(path.name)}.", suffix=".tmp", dir=path.parent)
+    tmp = write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            # Keep the permissions of the file we replace.
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
@@ -57,8 +74,8 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
     atomic_write_bytes(path, text.encode(encoding))
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Make the rename itself durable; not possible on every platform (Windows).
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; not possible on every platform (Windows)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from labeler.errors import LabelFileReadError, LabelFileWriteError, SchemaVersionError
-from labeler.io.atomic import atomic_write_text
+from labeler.io.atomic import atomic_write_bytes
 from labeler.migrations import migrate
 from labeler.model import SCHEMA_VERSION, Annotation
 
@@ -96,6 +96,13 @@ def load_annotation_dict(path: str | Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as err:
         raise LabelFileReadError(path, f"cannot read: {err.strerror or err}") from None
+    return parse_annotation_dict(path, raw)
+
+
+def parse_annotation_dict(path: Path, raw: bytes) -> dict[str, Any]:
+    """Parse the bytes of a label file (named ``path`` in errors) into its JSON object."""
+    if not raw:
+        raise LabelFileReadError(path, "empty file (0 bytes)")
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
@@ -122,7 +129,24 @@ def load_annotation(path: str | Path, allowed_root: str | Path | None = None) ->
     Absolute ``imagePath`` values are always refused.
     """
     path = Path(path)
-    data = load_annotation_dict(path)
+    return _annotation_from_dict(path, load_annotation_dict(path), allowed_root)
+
+
+def annotation_from_bytes(
+    path: Path, raw: bytes, allowed_root: str | Path | None = None
+) -> Annotation:
+    """:func:`load_annotation` for bytes already read from ``path`` (the write path re-reads
+    under its lock and parses what it read, so that it compares what it parsed)."""
+    if len(raw) > MAX_LABEL_FILE_BYTES:
+        raise LabelFileReadError(
+            path, f"file is {len(raw) / 2**20:.0f} MiB, over the {MAX_LABEL_FILE_BYTES >> 20} MiB limit"
+        )
+    return _annotation_from_dict(path, parse_annotation_dict(path, raw), allowed_root)
+
+
+def _annotation_from_dict(
+    path: Path, data: dict[str, Any], allowed_root: str | Path | None
+) -> Annotation:
     image_data = data.get("imageData")
     if isinstance(image_data, str) and len(image_data) > MAX_IMAGE_DATA_CHARS:
         raise LabelFileReadError(
@@ -200,18 +224,27 @@ def dumps_annotation(ann: Annotation) -> str:
     return text + "\n"
 
 
-def save_annotation(ann: Annotation, path: str | Path, text: str | None = None) -> None:
-    """Write ``ann`` to ``path`` atomically; on failure the old file is left as it was.
-
-    ``text``: ``dumps_annotation(ann)`` when the caller already has it.
-    """
-    path = Path(path)
+def encode_annotation(ann: Annotation, path: Path, text: str | None = None) -> bytes:
+    """The bytes of ``ann``'s label file (``text``: its :func:`dumps_annotation`, if known);
+    :class:`LabelFileWriteError` naming ``path`` when it cannot be serialised."""
     try:
         if text is None:
             text = dumps_annotation(ann)
-    except (TypeError, ValueError) as err:
+        return text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as err:
         raise LabelFileWriteError(path, f"cannot serialise annotation: {err}") from None
+
+
+def save_annotation(ann: Annotation, path: str | Path, text: str | None = None) -> None:
+    """Write ``ann`` to ``path`` atomically; on failure the old file is left as it was.
+
+    ``text``: ``dumps_annotation(ann)`` when the caller already has it. This writes one file
+    outside any dataset; inside a dataset, :meth:`labeler.dataset.Dataset.save` and
+    :meth:`~labeler.dataset.Dataset.update` also take the dataset lock.
+    """
+    path = Path(path)
+    data = encode_annotation(ann, path, text)
     try:
-        atomic_write_text(path, text)
+        atomic_write_bytes(path, data)
     except OSError as err:
         raise LabelFileWriteError(path, f"cannot write: {err.strerror or err}") from None

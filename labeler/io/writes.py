@@ -1,0 +1,442 @@
+"""The one write path for a dataset's files: lock, re-read, re-apply, replace; journals.
+
+Every labeler process (CLI commands, the GUI, Ray drivers, scripts using the API) writes a
+dataset's label files and images through this module:
+
+- **One lock per dataset** (``<root>/.labeler/lock``, an advisory ``flock`` taken through the
+  ``filelock`` package, plus a thread lock inside one process). The kernel drops it when its
+  holder dies, so a killed process never leaves a stale lock behind.
+- **Compare and swap.** Under the lock the file is read again; the caller's change is a
+  function of what is there *now*, never a stale copy. Just before the rename the file is read
+  once more: a program that does not take the lock (labelme, an editor, a script) and saved in
+  between makes the write start over on its content, so an edit it had saved before labeler's
+  write began is never lost.
+- **Transactions** (:class:`Transaction`): a change that spans files (an image and its JSON, a
+  group of duplicates) is staged as complete temp files next to their targets, recorded in a
+  journal under ``<root>/.labeler/journal/``, committed by one atomic rename of the journal
+  entry, then applied. :func:`recover` (run by every command that opens the dataset) rolls a
+  committed entry forward and an uncommitted one back, so a crash, ``kill -9`` or full disk at
+  any point leaves either all of the change or none of it.
+- Temp files left by a killed writer (``.<name>.<pid>.<random>.tmp``, see
+  :mod:`labeler.io.atomic`) are removed by :func:`recover` once their process is gone.
+
+See ``docs/concurrency.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import signal
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labeler.io.atomic import fsync_dir, temp_sibling, write_temp
+
+#: labeler's own folder inside a dataset (hidden, never part of the dataset).
+STATE_DIR = ".labeler"
+JOURNAL_DIR = "journal"
+LOCK_FILE = "lock"
+#: How long a writer waits for the dataset lock before giving up with an error.
+LOCK_TIMEOUT_S = 120.0
+#: Re-reads before a write gives up when another program keeps rewriting the file.
+MAX_ATTEMPTS = 20
+
+
+class ConcurrentChangeError(OSError):
+    """The file changed on disk since it was read, and the change could not be merged."""
+
+    def __init__(self, path: Path, detail: str = "changed on disk during the run") -> None:
+        super().__init__(errno.EBUSY, detail, str(path))
+        self.path = path
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}"
+
+
+# -- fault injection (tests kill a real process at each commit point) --------------------------
+_fault_count = 0
+
+
+def fault_point(what: str) -> None:
+    """A place where a write can be interrupted: the test hooks ``LABELER_CRASH_AT=N`` (SIGKILL
+    this process at the Nth point) and ``LABELER_ENOSPC_AT=N`` (fail it as a full disk) act here.
+    Costs one environment lookup when unset."""
+    global _fault_count
+    crash = os.environ.get("LABELER_CRASH_AT")
+    full = os.environ.get("LABELER_ENOSPC_AT")
+    if not crash and not full:
+        return
+    _fault_count += 1
+    if os.environ.get("LABELER_FAULT_TRACE"):
+        with open(os.environ["LABELER_FAULT_TRACE"], "a", encoding="utf-8") as fh:
+            fh.write(f"{_fault_count} {what}\n")
+    if crash and int(crash) == _fault_count:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if full and int(full) == _fault_count:
+        raise OSError(errno.ENOSPC, "No space left on device (injected)", what)
+
+
+# -- the dataset lock --------------------------------------------------------------------------
+_process_locks: dict[str, threading.RLock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def state_dir(root: Path) -> Path:
+    """``<root>/.labeler``."""
+    return root / STATE_DIR
+
+
+class DatasetLock:
+    """The dataset's write lock: a thread lock within this process, then an advisory file lock
+    between processes. Reentrant within one thread."""
+
+    def __init__(self, root: Path, timeout: float = LOCK_TIMEOUT_S) -> None:
+        from filelock import FileLock
+
+        self.path = state_dir(root) / LOCK_FILE
+        key = str(self.path)
+        with _process_locks_guard:
+            self._thread_lock = _process_locks.setdefault(key, threading.RLock())
+        self._file_lock: Any = None
+        self._timeout = timeout
+        self._depth = 0
+        self._file_lock_cls = FileLock
+
+    def acquire(self) -> None:
+        """Take the lock (waits up to the timeout, then raises ``TimeoutError``)."""
+        if not self._thread_lock.acquire(timeout=self._timeout):
+            raise TimeoutError(f"{self.path}: another thread holds the dataset lock")
+        try:
+            if self._depth == 0:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._file_lock = self._file_lock_cls(str(self.path), thread_local=False)
+                except OSError:
+                    self._file_lock = None  # read-only medium: nobody else can write either
+                if self._file_lock is not None:
+                    from filelock import Timeout
+
+                    try:
+                        self._file_lock.acquire(timeout=self._timeout)
+                    except Timeout:
+                        raise TimeoutError(
+                            f"{self.path}: another labeler process has held the dataset lock "
+                            f"for over {self._timeout:.0f} s"
+                        ) from None
+            self._depth += 1
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        """Give the lock back."""
+        self._depth -= 1
+        if self._depth == 0 and self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
+        self._thread_lock.release()
+
+    def __enter__(self) -> DatasetLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+# -- compare and swap of one file ----------------------------------------------------------------
+def read_bytes_or_none(path: Path) -> bytes | None:
+    """The file's bytes, or None when there is no file. A FIFO, socket or device in its place
+    is an ``OSError`` (opened without blocking, never read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read()
+
+
+def replace_if_unchanged(path: Path, data: bytes, expect: bytes | None) -> None:
+    """Atomically replace ``path`` with ``data`` if it still holds ``expect`` (None: no file).
+
+    The caller holds the dataset lock. Raises :class:`ConcurrentChangeError` when the file
+    differs; the old file is then untouched.
+    """
+    tmp = write_temp(path, data)
+    try:
+        # The last look before the rename: a writer that does not lock may have saved.
+        if read_bytes_or_none(path) != expect:
+            raise ConcurrentChangeError(path)
+        fault_point(f"commit {path.name}")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def update_file(
+    lock: DatasetLock,
+    path: Path,
+    change: Callable[[bytes | None], bytes | None],
+    attempts: int = MAX_ATTEMPTS,
+) -> bool:
+    """Under ``lock``: read ``path``, compute ``change(current_bytes)`` and write it, unless it
+    returns None or the same bytes. When another program rewrites the file meanwhile, start
+    over on its new content. Returns True when the file was written."""
+    with lock:
+        for attempt in range(attempts):
+            current = read_bytes_or_none(path)
+            new = change(current)
+            if new is None or new == current:
+                return False
+            try:
+                replace_if_unchanged(path, new, current)
+                return True
+            except ConcurrentChangeError:
+                time.sleep(min(0.05, 0.002 * (attempt + 1)))
+        raise ConcurrentChangeError(path, f"rewritten by another program {attempts} times while "
+                                    "labeler tried to write it; left alone")
+
+
+# -- transactions ------------------------------------------------------------------------------
+@dataclass
+class _Op:
+    kind: str  # "write" or "delete"
+    target: Path
+    staged: Path | None = None
+    expect: bytes | None = None
+    check: bool = False  # compare the target with ``expect`` before committing
+
+
+@dataclass
+class Transaction:
+    """Files that change together. Stage with :meth:`write` and :meth:`delete`, then
+    :meth:`commit` (under the dataset lock); leaving without commit discards the staged files.
+
+    Used as ``with dataset.transaction() as txn: ...``; the dataset commits it on a clean exit.
+    """
+
+    root: Path
+    lock: DatasetLock
+    id: str = field(default_factory=lambda: f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(3)}")
+    ops: list[_Op] = field(default_factory=list)
+    committed: bool = False
+    _journal: Path | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        """Where this transaction's journal entry lives."""
+        return state_dir(self.root) / JOURNAL_DIR / f"{self.id}.json"
+
+    def _record(self, state: str) -> None:
+        entry = {
+            "id": self.id,
+            "state": state,
+            "pid": os.getpid(),
+            "ops": [
+                {
+                    "op": op.kind,
+                    "target": os.path.relpath(op.target, self.root),
+                    "staged": os.path.relpath(op.staged, self.root) if op.staged else None,
+                }
+                for op in self.ops
+            ],
+        }
+        path = self.journal_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = write_temp(path, json.dumps(entry, indent=1).encode())
+        fault_point(f"journal {state}")
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        self._journal = path
+
+    def pending(self, path: Path) -> bytes | None:
+        """What ``path`` will hold after this transaction (its staged bytes, else the disk's)."""
+        for op in reversed(self.ops):
+            if op.target == path:
+                return op.staged.read_bytes() if op.kind == "write" and op.staged else None
+        return read_bytes_or_none(path)
+
+    def write(self, path: str | Path, data: bytes, expect: bytes | None | type[...] = ...) -> None:
+        """Stage ``data`` as the new content of ``path``. ``expect``: what the file must still
+        hold at commit (bytes, or None for "no file"); ``...`` (default) checks nothing."""
+        path = Path(path).absolute()
+        op = _Op("write", path, staged=temp_sibling(path), check=expect is not ...,
+                 expect=None if expect is ... else expect)  # type: ignore[arg-type]
+        self.ops.append(op)
+        self._record("prepared")  # names the temp file before it exists: recover() finds it
+        write_temp(path, data, op.staged)
+
+    def savepoint(self) -> int:
+        """A mark to :meth:`rollback_to` (the number of staged changes so far)."""
+        return len(self.ops)
+
+    def rollback_to(self, mark: int) -> None:
+        """Drop the changes staged after ``mark``."""
+        for op in self.ops[mark:]:
+            if op.staged is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(op.staged)
+        del self.ops[mark:]
+        if self._journal is not None:
+            self._record("prepared")
+
+    def delete(self, path: str | Path) -> None:
+        """Stage the removal of ``path``."""
+        path = Path(path).absolute()
+        self.ops.append(_Op("delete", path))
+        self._record("prepared")
+
+    def commit(self) -> None:
+        """Check every expectation, record the commit, apply every change, forget the journal.
+
+        Raises :class:`ConcurrentChangeError` (and discards everything) when a checked file
+        changed since it was read.
+        """
+        if not self.ops:
+            self.discard()
+            return
+        with self.lock:
+            for op in self.ops:
+                if op.check and read_bytes_or_none(op.target) != op.expect:
+                    self.discard()
+                    raise ConcurrentChangeError(op.target)
+            self._record("committed")  # the commit point: from here on, roll forward
+            _apply(self.root, self.ops)
+            self._forget()
+        self.committed = True
+
+    def discard(self) -> None:
+        """Remove the staged files and the journal entry; nothing was changed."""
+        for op in self.ops:
+            if op.staged is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(op.staged)
+        self._forget()
+
+    def _forget(self) -> None:
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._journal)
+            fsync_dir(self._journal.parent)
+            self._journal = None
+
+
+def _apply(root: Path, ops: list[_Op]) -> None:
+    """Roll forward: each step is idempotent (a rename already done is skipped)."""
+    touched: set[Path] = set()
+    for op in ops:
+        if op.kind == "write" and op.staged is not None:
+            if op.staged.exists():
+                fault_point(f"apply {op.target.name}")
+                op.target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(op.staged, op.target)
+                touched.add(op.target.parent)
+        elif op.kind == "delete" and op.target.exists():
+            fault_point(f"apply delete {op.target.name}")
+            os.unlink(op.target)
+            touched.add(op.target.parent)
+    for folder in touched:
+        fsync_dir(folder)
+
+
+# -- recovery ----------------------------------------------------------------------------------
+@dataclass
+class Recovery:
+    """What :func:`recover` did."""
+
+    rolled_forward: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    temp_removed: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rolled_forward or self.rolled_back or self.temp_removed or self.problems)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_temp(name: str) -> bool:
+    """True for a temp file of ours (``.<name>.<pid>.<hex>.tmp``) whose process is gone."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return False
+    parts = name[:-4].rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    return not _pid_alive(int(parts[1]))
+
+
+def recover(root: Path, lock: DatasetLock, temp_folders: Iterator[Path] | None = None) -> Recovery:
+    """Finish or undo interrupted transactions under ``root`` and remove stale temp files.
+
+    A journal entry in state ``committed`` is rolled forward (its remaining staged files renamed
+    into place); any other is rolled back (its staged files deleted). ``temp_folders``: the
+    folders to sweep for stale temp files (the dataset's folders).
+    """
+    result = Recovery()
+    jdir = state_dir(root) / JOURNAL_DIR
+    entries = sorted(jdir.glob("*.json")) if jdir.is_dir() else []
+    if not entries and temp_folders is None:
+        return result
+    with lock:
+        for entry in entries:
+            try:
+                data = json.loads(entry.read_text(encoding="utf-8"))
+                ops = [
+                    _Op(
+                        o["op"],
+                        (root / o["target"]).absolute(),
+                        (root / o["staged"]).absolute() if o.get("staged") else None,
+                    )
+                    for o in data["ops"]
+                ]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                result.problems.append(f"{entry}: unreadable journal entry ({err}); left alone")
+                continue
+            if data.get("state") == "committed":
+                _apply(root, ops)
+                result.rolled_forward.append(entry.stem)
+            else:
+                for op in ops:
+                    if op.staged is not None:
+                        with contextlib.suppress(OSError):
+                            os.unlink(op.staged)
+                result.rolled_back.append(entry.stem)
+            with contextlib.suppress(OSError):
+                os.unlink(entry)
+        folders = list(temp_folders or []) + [jdir]
+        for folder in folders:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            for name in names:
+                if is_stale_temp(name):
+                    with contextlib.suppress(OSError):
+                        os.unlink(folder / name)
+                        result.temp_removed.append(folder / name)
+    return result
