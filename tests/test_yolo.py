@@ -321,7 +321,7 @@ def test_a_config_shadowed_by_a_file_in_the_current_folder_is_refused(
     marker = tmp_path / "pwned"
     (tmp_path / "yolov8.yaml").write_text(
         f"nc: 1\nactivation: __import__('pathlib').Path({str(marker)!r}).touch() or nn.SiLU()\n"
-        "backbone: [[-1, 1, Conv, [16, 3, 2]]]\nhead: [[-1, 1, Conv, [16, 3, 2]]]\n"
+        "backbone: [[-1, 1, Conv, [16, 3, 2]]]\nhead: [[[0], 1, Detect, [nc]]]\n"  # a loadable model
     )
     with pytest.raises(UsageError, match=r"yolov8.yaml would be read by ultralytics .*-o model ./yolov8.yaml"):
         YoloAutolabeler({"model": "yolov8n.yaml", "device": "cpu"}).setup()
