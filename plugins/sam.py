@@ -190,9 +190,10 @@ def load_sam(checkpoint: str | Path | None, model_type: str = "auto") -> tuple[A
         obj = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL (\S+)", str(err))
-        what = f" ({found.group(1)})" if found else ""
+        if found is None:  # not a pickle at all
+            raise MissingWeightsError(f"{checkpoint}: not a readable SAM checkpoint (UnpicklingError: {err})") from None
         raise MissingWeightsError(
-            f"{checkpoint}: refused to load: it holds Python objects{what} besides tensors, and a SAM "
+            f"{checkpoint}: refused to load: it holds Python objects ({found.group(1)}) besides tensors, and a SAM "
             "checkpoint is a plain state dict (loaded with torch.load(weights_only=True)); "
             "use the official file or a state dict saved with torch.save(model.state_dict(), PATH)"
         ) from None
