@@ -164,6 +164,8 @@ class OpenClipEmbedder(Embedder):
         import torch
 
         try:
+            # open_clip >= 2.27.1 reads a local checkpoint with torch.load(weights_only=True) (its
+            # default; the keyword's name changed across versions): a state dict, never code.
             model, _, preprocess = open_clip.create_model_and_transforms(
                 model_name, pretrained=pretrained
             )

@@ -52,3 +52,7 @@ class MissingDependencyError(PluginError):
 
 class MissingWeightsError(PluginError):
     """A model file is missing; the message says which file, where to put it, where it comes from."""
+
+
+class WeightsMismatchError(MissingWeightsError):
+    """A file found under an official model name is not the official file (its sha256 differs)."""

@@ -1,13 +1,31 @@
 """Find model weight files: a path the user gave, a models folder, or the official download.
 
-Resolution order for a name such as ``sam_vit_b_01ec64.pth``:
+A model file is code as much as data: an ultralytics ``.pt`` is a full pickle, and loading a
+pickle runs whatever it says. So where a file may come from is a rule, not a convenience:
 
-1. the path itself, when that file exists;
-2. ``$LABELER_MODELS/<file name>`` when the environment variable is set;
-3. the user cache folder, ``~/.cache/labeler/models/<file name>`` (``$XDG_CACHE_HOME`` is
-   honoured; ``%LOCALAPPDATA%`` on Windows);
-4. the official download, for files listed in :data:`KNOWN_WEIGHTS` with a pinned sha256,
-   into the first folder of 2-3, checked against it (a mismatch is deleted and reported).
+* **A path the user wrote** (``-o model ./my.pt``, ``runs/x/best.pt``, ``/abs/yolov8n.pt``,
+  ``~/w.pt``: anything with a folder separator, or starting with ``~``) is the user's own
+  file: it is loaded as is (its sha256 is recorded in each suggestion, not checked).
+* **A bare file name** is never looked up in the current folder or the dataset folder,
+  except an unofficial name the user typed (``-o model best.pt``, with ``best.pt`` in the
+  current folder): defaults are always official names, so a file planted beside the data
+  under a default name is never picked up. To use a file in the current folder that has an
+  official name, write it as a path: ``-o model ./yolov8n.pt``.
+* An official name (one of :data:`KNOWN_WEIGHTS`: ``yolov8n.pt``, ``sam_vit_b_01ec64.pth``...)
+  resolves only through these folders, in order:
+
+  1. ``$LABELER_MODELS/<file name>`` when the environment variable is set;
+  2. the user cache folder, ``~/.cache/labeler/models/<file name>`` (``$XDG_CACHE_HOME`` is
+     honoured; ``%LOCALAPPDATA%`` on Windows);
+  3. the official download, for files with a pinned sha256, into the first folder of 1-2,
+     checked against it (a mismatch is deleted and reported).
+
+  A file found there under an official name must match that name's pinned sha256; if it
+  does not, :class:`WeightsMismatchError` says so and the file is never loaded (the few
+  official names without a confirmed digest are taken as they are).
+
+The result is always an absolute path, so that the library that loads it (ultralytics
+searches the current folder and downloads by name) gets exactly the file checked here.
 
 When nothing works a :class:`~labeler.errors.MissingWeightsError` says which file, where to
 put it and where it comes from, in one line. ``LABELER_OFFLINE=1`` (or ``YOLO_OFFLINE``,
@@ -25,7 +43,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from labeler.errors import MissingWeightsError
+from labeler.errors import MissingWeightsError, WeightsMismatchError
 
 ENV_MODELS = "LABELER_MODELS"
 OFFLINE_VARS = ("LABELER_OFFLINE", "YOLO_OFFLINE", "HF_HUB_OFFLINE")
@@ -197,31 +215,66 @@ def download(known: KnownWeights, dest_dir: Path, timeout: float = DOWNLOAD_TIME
         tmp.unlink(missing_ok=True)
 
 
-def resolve_weights(name: str | Path, option: str = "model", allow_download: bool = True) -> Path:
-    """The local path of weights ``name`` (a path or a file name); see the module docstring.
+def is_user_path(name: str | Path) -> bool:
+    """True when ``name`` is written as a path (absolute, ``~``, or with a folder separator).
 
-    ``option`` is the plugin option that takes the path (named in the error message).
+    ``"./yolov8n.pt"`` is a path; ``"yolov8n.pt"`` is a bare name (see the module docstring).
     """
-    p = Path(name).expanduser()
-    if p.is_file():
-        return p
-    for d in model_dirs():
-        cand = d / p.name
-        if cand.is_file():
-            return cand
-    known = KNOWN_WEIGHTS.get(p.name)
-    if known is None or not allow_download:
-        raise MissingWeightsError(missing_message(str(name), option))
+    s = str(name)
+    seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return os.path.isabs(s) or s.startswith("~") or any(sep in s for sep in seps)
+
+
+def check_official(path: Path, known: KnownWeights, option: str = "model") -> None:
+    """Raise :class:`WeightsMismatchError` unless ``path`` has ``known``'s pinned sha256."""
     if known.sha256 is None:
-        raise MissingWeightsError(
-            missing_message(str(name), option, "no confirmed sha256 to check a download against, so not downloaded")
+        return
+    digest = file_sha256(path)
+    if digest != known.sha256:
+        raise WeightsMismatchError(
+            f"{path} does not match the official sha256 of {known.filename} (expected "
+            f"{known.sha256}, the file has {digest}), so it was not loaded: delete it to have "
+            f"labeler fetch {known.url}, or, to use your own weights, pass them by path "
+            f"(-o {option} {path}, or -o {option} ./{known.filename} for a file in the current folder)"
         )
+
+
+def resolve_weights(name: str | Path, option: str = "model", allow_download: bool = True) -> Path:
+    """The absolute path of weights ``name`` (a path or a file name); see the module docstring.
+
+    ``option`` is the plugin option that takes the path (named in the error messages).
+    Raises :class:`MissingWeightsError` (or its :class:`WeightsMismatchError`).
+    """
+    s = str(name)
+    if is_user_path(s):
+        p = Path(s).expanduser()
+        if p.is_file():
+            return p.absolute()
+        raise MissingWeightsError(missing_message(s, option))
+    known = KNOWN_WEIGHTS.get(s)
+    here = Path(s)
+    if known is None and here.is_file():
+        return here.absolute()  # an unofficial name the user typed: their own file here
+    for d in model_dirs():
+        cand = d / s
+        if cand.is_file():
+            if known is not None:
+                check_official(cand, known, option)
+            return cand.absolute()
+    # An official name in the current folder is not used (it could be planted): say how to opt in.
+    unused = f"the {s} in the current folder is not used unless given as a path (-o {option} ./{s})"
+    note = unused if known is not None and here.is_file() else ""
+    if known is None or not allow_download:
+        raise MissingWeightsError(missing_message(s, option, note))
+    if known.sha256 is None:
+        detail = "no confirmed sha256 to check a download against, so not downloaded"
+        raise MissingWeightsError(missing_message(s, option, "; ".join(filter(None, (detail, note)))))
     if is_offline():
-        raise MissingWeightsError(missing_message(str(name), option, "offline, so not downloaded"))
+        raise MissingWeightsError(missing_message(s, option, "; ".join(filter(None, ("offline, so not downloaded", note)))))
     try:
-        return download(known, model_dirs()[0])
+        return download(known, model_dirs()[0]).absolute()
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         reason = getattr(err, "reason", None) or err
         raise MissingWeightsError(
-            missing_message(str(name), option, f"download failed: {reason}")
+            missing_message(s, option, f"download failed: {reason}")
         ) from None

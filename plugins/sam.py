@@ -78,8 +78,9 @@ class SamOptions(BaseModel):
     )
     checkpoint: str | None = Field(
         None,
-        description="Checkpoint path or file name (default: the official file of model_type, "
-        "looked up in $LABELER_MODELS, ~/.cache/labeler/models, else downloaded).",
+        description="Checkpoint path (./my.pth), or an official file name (default: the one of "
+        "model_type; from $LABELER_MODELS or ~/.cache/labeler/models, sha256-checked, else "
+        "downloaded; never the current folder). Loaded as a plain state dict (weights_only).",
     )
     output: Literal["polygon", "mask"] = Field(
         "polygon", description="Suggest simplified polygons, or labelme mask shapes."
@@ -181,10 +182,24 @@ def load_sam(checkpoint: str | Path | None, model_type: str = "auto") -> tuple[A
             kind = "vit_b" if model_type == "auto" else model_type
             return (build_sam_from_config({}) if kind == "sample_tiny" else sam_model_registry[kind](None)), kind
         return sam_model_registry[model_type](None), model_type
+    import pickle
+    import re
+
     try:
+        # A SAM checkpoint is a plain state dict: never unpickle anything else (that would run code).
         obj = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        if found is None:  # not a pickle at all
+            raise MissingWeightsError(f"{checkpoint}: not a readable SAM checkpoint (UnpicklingError: {err})") from None
+        raise MissingWeightsError(
+            f"{checkpoint}: refused to load: it holds Python objects ({found.group(1)}) besides tensors, and a SAM "
+            "checkpoint is a plain state dict (loaded with torch.load(weights_only=True)); "
+            "use the official file or a state dict saved with torch.save(model.state_dict(), PATH)"
+        ) from None
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise MissingWeightsError(f"{checkpoint}: not a readable SAM checkpoint ({type(err).__name__}: {err})") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise MissingWeightsError(f"{checkpoint}: not a readable SAM checkpoint ({type(err).__name__}: {first})") from None
     if isinstance(obj, dict) and CONFIG_KEY in obj:
         meta = obj[CONFIG_KEY]
         model = build_sam_from_config(meta.get("config", {}))

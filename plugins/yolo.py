@@ -66,8 +66,9 @@ class YoloOptions(BaseModel):
 
     model: str = Field(
         "yolov8n.pt",
-        description="Weights path or a name ultralytics knows (yolov8n.pt, yolov8n-seg.pt, "
-        "yolov8n.yaml for a random init); looked up in $LABELER_MODELS and ~/.cache/labeler/models.",
+        description="Weights path (./best.pt), or an official name (yolov8n.pt, yolov8n-seg.pt; "
+        "from $LABELER_MODELS or ~/.cache/labeler/models, sha256-checked, never the current folder), "
+        "or an ultralytics config (yolov8n.yaml: random init).",
     )
     conf: float = Field(0.25, ge=0.0, le=1.0, description="Minimum score.")
     iou: float = Field(0.7, ge=0.0, le=1.0, description="NMS IoU threshold.")
@@ -95,8 +96,8 @@ class YoloTrainOptions(BaseModel):
 
     model: str = Field(
         "yolov8n.pt",
-        description="Start from these weights (fine-tune), or an ultralytics config such as "
-        "yolov8n.yaml (from scratch).",
+        description="Start from these weights (fine-tune; found like autolabel's model), or an "
+        "ultralytics config such as yolov8n.yaml (from scratch).",
     )
     epochs: int = Field(50, ge=1, description="Training epochs.")
     imgsz: int = Field(640, ge=32, description="Training image size.")
@@ -173,6 +174,33 @@ def results_key(options: BaseModel, source: Source, runtime: frozenset[str] = RU
 
 def _is_config(model: str) -> bool:
     return model.endswith((".yaml", ".yml"))
+
+
+def config_for_ultralytics(model: str) -> str:
+    """What to hand ultralytics for a config ``model``: a user's path made absolute, or a bare
+    name of one of ultralytics' own configs.
+
+    ultralytics reads a bare config name from the current folder first (and the model
+    builder evaluates the activation a config names), so a bare name that a file in the
+    current folder would shadow is refused, with the way to use that file on purpose.
+    """
+    import re
+
+    from labeler.weights import is_user_path
+
+    if is_user_path(model):
+        p = Path(model).expanduser()
+        if not p.is_file():
+            raise UsageError(f"ultralytics config {model} not found")
+        return str(p.absolute())
+    # ultralytics looks for the scale-less name too: yolov8n.yaml -> yolov8.yaml
+    for name in dict.fromkeys((model, re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", model))):
+        if Path(name).exists():
+            raise UsageError(
+                f"{Path(name).absolute()} would be read by ultralytics in place of its own {model} "
+                f"config: pass it as a path (-o model ./{name}) to use it, or run from another folder"
+            )
+    return model
 
 
 class _ReviewedOnly(Exporter):
@@ -263,7 +291,9 @@ class YoloAutolabeler(Autolabeler):
         self.ensure_requirements()
         path = self.model_path()  # a missing file is reported before ultralytics says anything
         YOLO = import_yolo()  # noqa: N806
-        self.model = YOLO(str(path) if path is not None else self.options.model)
+        # Always an absolute path (or a checked config name): ultralytics looks names up in the
+        # current folder and downloads them.
+        self.model = YOLO(str(path) if path is not None else config_for_ultralytics(self.options.model))
         self._class_ids = self._resolve_classes(self.options.classes)
 
     def _resolve_classes(self, classes: list[str | int] | None) -> list[int] | None:
@@ -323,7 +353,9 @@ class YoloAutolabeler(Autolabeler):
             YOLO = import_yolo()  # noqa: N806
 
             start = options.model
-            if not _is_config(start):
+            if _is_config(start):
+                start = config_for_ultralytics(start)
+            else:
                 from labeler.weights import resolve_weights
 
                 start = str(resolve_weights(start, option="model"))
@@ -344,7 +376,7 @@ class YoloAutolabeler(Autolabeler):
             trainer = model.trainer
             metrics = {k: float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items()}
             kind = "M" if options.segment else "B"
-            best = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
+            best = (Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)).absolute()
             return {
                 "train_images": n_train,
                 "val_images": n_val if n_val else f"{n_train} (no val split: validated on train)",

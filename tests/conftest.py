@@ -92,3 +92,22 @@ def image_factory(tmp_path: Path) -> Callable[..., Path]:
         return make_image(tmp_path / name, size, **kw)  # type: ignore[arg-type]
 
     return factory
+
+
+class _Planted:
+    """Unpickling it opens (creates) ``marker``: what a hostile model file could do instead."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def save_planted_pickle(path: Path, marker: Path) -> Path:
+    """A torch.save file (zip, like a real .pt/.pth) whose unpickling creates ``marker``."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": _Planted(marker), "state_dict": {}}, path)
+    return path

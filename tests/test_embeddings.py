@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from labeler import embeddings as E
-from labeler.errors import UsageError
+from labeler.errors import LabelerError, UsageError
 from tests.conftest import SAMPLE, make_image
 
 pytest.importorskip("torch")
@@ -168,3 +168,15 @@ def test_identical_files_are_embedded_once(tmp_path: Path) -> None:
     res = E.embed_requests(emb, [E.EmbedRequest(a), E.EmbedRequest(b)], None)
     assert emb.calls == 1 and res.embedded == 1
     np.testing.assert_array_equal(res.vectors[0], res.vectors[1])
+
+
+def test_a_pickle_given_as_clip_checkpoint_is_refused_unexecuted(tmp_path: Path) -> None:
+    """open_clip reads local checkpoints with weights_only: the hostile file's code never runs."""
+    from tests.conftest import save_planted_pickle
+
+    _tiny_clip(tmp_path)  # registers the tiny-test-clip config
+    marker = tmp_path / "pwned"
+    evil = save_planted_pickle(tmp_path / "evil.pt", marker)
+    with pytest.raises(LabelerError, match="cannot load CLIP tiny-test-clip weights"):
+        E.make_embedder("clip", checkpoint=evil, clip_model="tiny-test-clip")
+    assert not marker.exists()

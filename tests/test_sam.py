@@ -256,3 +256,34 @@ def test_malloc_tuning_is_glibc_only_and_respects_the_user(monkeypatch: pytest.M
     except (ValueError, OSError):
         glibc = False
     assert samplug.keep_freed_memory() is glibc
+
+
+def test_a_pickle_given_as_checkpoint_is_refused_unexecuted(tmp_path: Path) -> None:
+    """weights_only: the hostile file's code (creating the marker) never runs; the error says why."""
+    from tests.conftest import save_planted_pickle
+
+    marker = tmp_path / "pwned"
+    evil = save_planted_pickle(tmp_path / "evil.pth", marker)
+    with pytest.raises(MissingWeightsError, match=r"evil.pth: refused to load: it holds Python objects \(io.open\)") as info:
+        samplug.SamAutolabeler({"checkpoint": str(evil)}).setup()
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def test_an_official_name_must_be_the_official_file(
+    micro_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real (tiny, random) state dict under the vit_b file name: refused from the models folder,
+    loaded when given by path."""
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(micro_checkpoint, models / "sam_vit_b_01ec64.pth")
+    monkeypatch.setenv("LABELER_MODELS", str(models))
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    with pytest.raises(MissingWeightsError, match="does not match the official sha256"):
+        samplug.SamAutolabeler({"model_type": "vit_b"}).setup()
+    plugin = samplug.SamAutolabeler({"checkpoint": str(models / "sam_vit_b_01ec64.pth")})
+    plugin.setup()
+    assert plugin.session is not None and plugin.session.model_id.startswith("sample_tiny:")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labeler import weights
-from labeler.errors import MissingWeightsError
+from labeler.errors import MissingWeightsError, WeightsMismatchError
 from labeler.weights import KnownWeights, resolve_weights
 
 
@@ -115,3 +115,60 @@ def test_no_unchecked_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         resolve_weights("fake.pth")
     assert known.url in str(err.value)
     assert not (tmp_path / "cache" / "labeler" / "models" / "fake.pth").exists()
+
+
+def test_paths_and_bare_names() -> None:
+    assert weights.is_user_path("./yolov8n.pt") and weights.is_user_path("runs/w/best.pt")
+    assert weights.is_user_path("/abs/yolov8n.pt") and weights.is_user_path("~/w.pt")
+    assert not weights.is_user_path("yolov8n.pt") and not weights.is_user_path("best.pt")
+
+
+def test_an_official_name_is_never_taken_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planted yolov8n.pt in the cwd is not used; the error says how to use it on purpose."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    (tmp_path / "yolov8n.pt").write_bytes(b"planted")
+    with pytest.raises(MissingWeightsError) as info:
+        resolve_weights("yolov8n.pt")
+    msg = str(info.value)
+    assert "not found" in msg and "-o model ./yolov8n.pt" in msg and "\n" not in msg
+    # written as a path, it is the user's own file, made absolute for the loader
+    assert resolve_weights("./yolov8n.pt") == tmp_path / "yolov8n.pt"
+    assert resolve_weights("./yolov8n.pt").is_absolute()
+
+
+def test_an_unofficial_name_typed_by_the_user_is_their_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "best.pt").write_bytes(b"mine")
+    assert resolve_weights("best.pt") == tmp_path / "best.pt"
+
+
+def test_an_official_name_in_the_models_folder_must_match_its_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("LABELER_MODELS", str(models))
+    payload = b"official bytes"
+    monkeypatch.setitem(weights.KNOWN_WEIGHTS, "fake.pth", _fake_known(tmp_path, payload, hashlib.sha256(payload).hexdigest()))
+    (models / "fake.pth").write_bytes(b"something else")
+    with pytest.raises(WeightsMismatchError) as info:
+        resolve_weights("fake.pth", option="checkpoint")
+    msg = str(info.value)
+    assert f"{models / 'fake.pth'} does not match the official sha256" in msg
+    assert "delete it" in msg and f"-o checkpoint {models / 'fake.pth'}" in msg and "\n" not in msg
+    assert resolve_weights(str(models / "fake.pth")) == models / "fake.pth"  # by path: the user's choice
+    (models / "fake.pth").write_bytes(payload)
+    assert resolve_weights("fake.pth") == models / "fake.pth"
+
+
+def test_an_official_name_without_a_digest_is_taken_from_the_models_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(weights.KNOWN_WEIGHTS, "fake.pth", _fake_known(tmp_path, b"x", None))
+    cache = tmp_path / "cache" / "labeler" / "models"
+    cache.mkdir(parents=True)
+    (cache / "fake.pth").write_bytes(b"put there by the user")
+    assert resolve_weights("fake.pth") == cache / "fake.pth"

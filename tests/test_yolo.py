@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +28,7 @@ from labeler.dataset import open_dataset  # noqa: E402
 from labeler.errors import UsageError  # noqa: E402
 from labeler.io.labelfile import load_annotation, save_annotation  # noqa: E402
 from labeler.pipeline import reject_shape, run_autolabel  # noqa: E402
+from tests.conftest import save_planted_pickle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENES = ROOT / "sample_data" / "scenes"
@@ -258,3 +261,68 @@ def test_cli_train_json_is_clean(scenes: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
     assert Path(result["weights"]).is_file()
+
+
+def _autolabel(scenes: Path, cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in its own process, run from ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-c", "from labeler.cli import main; main()", "autolabel", str(scenes),
+         "--plugin", "yolo", "--no-progress", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=180,
+    )
+
+
+def test_a_planted_yolov8n_pt_is_never_unpickled(scenes: Path, tmp_path: Path) -> None:
+    """A hostile yolov8n.pt in the current folder, the dataset folder or the models folder: the
+    default model never loads it (its code would create the marker); exit 2 and one clear line."""
+    marker = tmp_path / "pwned"
+    work = tmp_path / "work"
+    save_planted_pickle(work / "yolov8n.pt", marker)
+    shutil.copy(work / "yolov8n.pt", scenes / "yolov8n.pt")
+    env = {k: v for k, v in os.environ.items() if k != "LABELER_MODELS"}
+    env.update(LABELER_OFFLINE="1", YOLO_OFFLINE="1", XDG_CACHE_HOME=str(tmp_path / "cache"),
+               YOLO_CONFIG_DIR=str(tmp_path / "ultralytics"), PYTHONPATH=os.pathsep.join(sys.path))
+    proc = _autolabel(scenes, work, env)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "model file 'yolov8n.pt' not found" in lines[0] and "./yolov8n.pt" in lines[0]
+    assert not marker.exists()
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(work / "yolov8n.pt", models / "yolov8n.pt")
+    proc = _autolabel(scenes, work, {**env, "LABELER_MODELS": str(models)})
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{models / 'yolov8n.pt'} does not match the official sha256" in lines[0]
+    assert not marker.exists()
+    assert not any(p.stat().st_mtime_ns > (work / "yolov8n.pt").stat().st_mtime_ns
+                   for p in scenes.glob("*.json"))  # nothing was written
+
+
+def test_a_file_with_an_official_name_is_used_when_given_as_a_path(
+    tiny_yolo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(tiny_yolo, tmp_path / "yolov8n.pt")
+    plugin = YoloAutolabeler({**_opts(tiny_yolo), "model": "./yolov8n.pt"})
+    assert plugin.model_path() == tmp_path / "yolov8n.pt"
+    plugin.setup()
+    assert Path(plugin.model.ckpt_path) == tmp_path / "yolov8n.pt"  # ultralytics got the absolute path
+
+
+def test_a_config_shadowed_by_a_file_in_the_current_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ultralytics would read ./yolov8.yaml for yolov8n.yaml and eval() its activation."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+    (tmp_path / "yolov8.yaml").write_text(
+        f"nc: 1\nactivation: __import__('pathlib').Path({str(marker)!r}).touch() or nn.SiLU()\n"
+        "backbone: [[-1, 1, Conv, [16, 3, 2]]]\nhead: [[[0], 1, Detect, [nc]]]\n"  # a loadable model
+    )
+    with pytest.raises(UsageError, match=r"yolov8.yaml would be read by ultralytics .*-o model ./yolov8.yaml"):
+        YoloAutolabeler({"model": "yolov8n.yaml", "device": "cpu"}).setup()
+    assert not marker.exists()
