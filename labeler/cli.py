@@ -129,9 +129,39 @@ def _plugin_options(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
 
 
 def _open(directory: Path, labels: Path | None) -> Dataset:
+    """Open the dataset and finish what an interrupted labeler process left half done."""
+    from rich.markup import escape
+
     from labeler.dataset import open_dataset
 
-    return open_dataset(directory, labels=labels)
+    ds = open_dataset(directory, labels=labels)
+    try:
+        done = ds.recover()
+    except (OSError, TimeoutError) as err:
+        _console(stderr=True).print(f"[yellow]could not check for interrupted changes:[/] {escape(str(err))}")
+        return ds
+    con = _console(stderr=True)
+    if done.rolled_forward:
+        con.print(f"finished {len(done.rolled_forward)} change(s) an interrupted labeler process had committed")
+    if done.rolled_back:
+        con.print(f"undid {len(done.rolled_back)} half-made change(s) of an interrupted labeler process")
+    if done.temp_removed:
+        con.print(f"removed {len(done.temp_removed)} temp file(s) left by an interrupted writer")
+    for problem in done.problems:
+        con.print(f"[yellow]{escape(problem)}[/]")
+    return ds
+
+
+def _timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    from labeler.timeouts import DEFAULT_TIMEOUT_S
+
+    return click.option(
+        "--timeout",
+        default=DEFAULT_TIMEOUT_S,
+        show_default=True,
+        type=click.FloatRange(min=0),
+        help="Seconds a plugin may take per image before that image fails (0: no limit).",
+    )(func)
 
 
 @contextmanager
@@ -636,6 +666,7 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
     show_default=True,
     help="IoU above which a suggestion matches a human or rejected shape.",
 )
+@_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def autolabel_cmd(
@@ -646,6 +677,7 @@ def autolabel_cmd(
     redo: bool,
     dry_run: bool,
     match_iou: float,
+    timeout: float,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -670,7 +702,8 @@ def autolabel_cmd(
         f"autolabel {plugin_name}", len(ds), enabled=not (no_progress or as_json)
     ) as update:
         summary = run_autolabel(
-            ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update
+            ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update,
+            timeout=timeout or None,
         )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "processed", unit="suggestions per class")
     if summary.failed:
@@ -696,6 +729,7 @@ def autolabel_cmd(
     help="Write a self-contained HTML report with thumbnails.",
 )
 @click.option("--dry-run", is_flag=True, help="Show findings; write nothing into the label files.")
+@_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def check_cmd(
@@ -706,6 +740,7 @@ def check_cmd(
     report_path: Path | None,
     html_path: Path | None,
     dry_run: bool,
+    timeout: float,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -742,7 +777,9 @@ def check_cmd(
         ]
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
-            summary, findings = run_check(ds, plugin, dry_run=dry_run, progress=update)  # type: ignore[arg-type]
+            summary, findings = run_check(
+                ds, plugin, dry_run=dry_run, progress=update, timeout=timeout or None  # type: ignore[arg-type]
+            )
         if as_json:
             summaries.append(summary.to_dict())
         else:
