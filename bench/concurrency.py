@@ -101,10 +101,10 @@ def _image_check(delay: float) -> Any:
 
 def role_job(job: str, root: Path, seconds: float, delay: float) -> dict[str, Any]:
     """Run ``job`` over the folder again and again for ``seconds``."""
+    from labeler_plugins.relabel import Relabel  # type: ignore[import-not-found]
+
     from labeler.dataset import open_dataset
     from labeler.pipeline import run_autolabel, run_check, run_fix
-
-    from labeler_plugins.relabel import Relabel  # type: ignore[import-not-found]
 
     end = time.monotonic() + seconds
     runs = failed = 0

@@ -824,6 +824,7 @@ def check_cmd(
 @click.option("--undo", is_flag=True, help="Revert this fixer's fixes.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def fix_cmd(
     directory: Path,
     labels: Path | None,
@@ -834,11 +835,14 @@ def fix_cmd(
     undo: bool,
     dry_run: bool,
     as_json: bool,
+    no_progress: bool,
 ) -> None:
     """Apply the proposed fixes of open issues, reversibly.
 
     Fixers edit the label files only, except those that must change pixels (orientation),
-    which first move the original image aside so that --undo can put it back.
+    which first move the original image aside so that --undo can put it back. Each image's
+    change is one transaction: killed or out of disk at any point, the next labeler command
+    finishes it or undoes it. --dry-run lists every change as old -> new.
 
     \b
     Examples:
@@ -857,9 +861,11 @@ def fix_cmd(
             f"(it handles: {', '.join(handled)})"
         )
     ds = _open(directory, labels)
-    summary = run_fix(
-        ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run
-    )  # type: ignore[arg-type]
+    with _progress(f"fix {plugin_name}", len(ds), enabled=not (no_progress or as_json)) as update:
+        summary = run_fix(
+            ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run,
+            progress=update,
+        )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "changed", unit="issues")
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)

@@ -277,8 +277,12 @@ class Transaction:
         path = self.journal_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = write_temp(path, json.dumps(entry, indent=1).encode())
-        fault_point(f"journal {state}")
-        os.replace(tmp, path)
+        try:
+            fault_point(f"journal {state}")
+            os.replace(tmp, path)
+        except BaseException:
+            _remove([tmp])
+            raise
         fsync_dir(path.parent)
         self._journal = path
 
@@ -328,22 +332,23 @@ class Transaction:
                 hook()
             return
         with self.lock:
-            for op in self.ops:
-                if op.check and read_bytes_or_none(op.target) != op.expect:
-                    self.discard()
-                    raise ConcurrentChangeError(op.target)
             try:
                 for op in self.ops:
+                    if op.check and read_bytes_or_none(op.target) != op.expect:
+                        raise ConcurrentChangeError(op.target)
+                for op in self.ops:
                     op.backup = _backup(op.target)
+                self.ops.sort(key=lambda op: not op.check)  # the ones that can still fail first
+                self._record("committed")  # the commit point: from here on, forward or back
             except BaseException:
                 _remove(op.backup for op in self.ops)
                 self.discard()
                 raise
-            self.ops.sort(key=lambda op: not op.check)  # the ones that can still fail first
-            self._record("committed")  # the commit point: from here on, forward or back
             try:
                 _apply(self.ops, verify=True)
-            except ConcurrentChangeError:
+            except BaseException:
+                # A file another program saved meanwhile, or a failing disk: put back what was
+                # applied. Should that fail too, the journal stays for recover() to finish.
                 self._record("rolling_back")
                 _roll_back(self.ops)
                 self._forget()
@@ -470,7 +475,7 @@ def recover(root: Path, lock: DatasetLock, temp_folders: Iterator[Path] | None =
     result = Recovery()
     jdir = state_dir(root) / JOURNAL_DIR
     entries = sorted(jdir.glob("*.json")) if jdir.is_dir() else []
-    if not entries and temp_folders is None:
+    if not jdir.is_dir() and temp_folders is None:
         return result
     with lock:
         for entry in entries:
