@@ -56,9 +56,12 @@ def mask_box_size(points: Sequence[tuple[float, float]]) -> tuple[int, int]:
     return int(x2) - int(x1) + 1, int(y2) - int(y1) + 1
 
 
-def mask_size_problem(points: Sequence[tuple[float, float]], b64: str) -> str | None:
-    """Why a mask shape's PNG must not be decoded, or None: over :data:`MAX_MASK_PIXELS`, or
-    a size that disagrees with the box of its two corner points (labelme itself fails on it).
+def mask_size_problem(
+    points: Sequence[tuple[float, float]], b64: str, image_size: tuple[int, int] | None = None
+) -> str | None:
+    """Why a mask shape's PNG must not be decoded, or None: over :data:`MAX_MASK_PIXELS`,
+    larger than the image (``image_size``, (width, height), when known), or a size that
+    disagrees with the box of its two corner points (labelme itself fails on it).
 
     Reads the PNG header only; a text that is not a PNG is left to :func:`decode_mask_png`.
     """
@@ -68,6 +71,10 @@ def mask_size_problem(points: Sequence[tuple[float, float]], b64: str) -> str | 
     w, h = size
     if w * h > MAX_MASK_PIXELS:
         return f"mask PNG is {w}x{h} pixels, over the {MAX_MASK_PIXELS} pixel limit"
+    if image_size is not None:
+        iw, ih = image_size
+        if w > iw + MASK_SIZE_TOLERANCE or h > ih + MASK_SIZE_TOLERANCE:
+            return f"mask PNG is {w}x{h} pixels, larger than the {iw}x{ih} image"
     if len(points) >= 2:
         bw, bh = mask_box_size(points)
         if abs(bw - w) > MASK_SIZE_TOLERANCE or abs(bh - h) > MASK_SIZE_TOLERANCE:
@@ -85,6 +92,9 @@ def decode_mask_png(b64: str, max_pixels: int = MAX_MASK_PIXELS) -> np.ndarray:
     Only PNG is read; one with more than ``max_pixels`` pixels raises ValueError before any
     pixel is decoded (a small PNG can declare gigantic dimensions).
     """
+    size = mask_png_size(b64)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ValueError(f"mask PNG is {size[0]}x{size[1]} pixels, over the {max_pixels} pixel limit")
     data = base64.b64decode(b64, validate=False)
     try:
         with warnings.catch_warnings():
@@ -99,7 +109,7 @@ def decode_mask_png(b64: str, max_pixels: int = MAX_MASK_PIXELS) -> np.ndarray:
                     return np.asarray(img, dtype=bool)
                 return np.asarray(img.convert("L")) > 0
     except Image.DecompressionBombError as err:
-        raise ValueError(f"mask PNG is too large ({err})") from None
+        raise ValueError(f"mask PNG is over the pixel limit ({err})") from None
 
 
 def mask_to_shape_fields(mask: np.ndarray) -> tuple[list[tuple[float, float]], str | None]:

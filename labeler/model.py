@@ -321,6 +321,20 @@ class Annotation(_Keep):
     def _meta(cls, value: Any) -> Any:
         return ImageMeta() if value is None else value
 
+    @model_validator(mode="after")
+    def _masks_fit_the_image(self) -> Annotation:
+        # Each mask already agrees with its own box (Shape); here: no larger than the image.
+        if self.imageWidth and self.imageHeight and self.imageWidth > 0 and self.imageHeight > 0:
+            for i, shape in enumerate(self.shapes):
+                if shape.shape_type == "mask" and shape.mask:
+                    from labeler.masks import mask_size_problem
+
+                    size = (self.imageWidth, self.imageHeight)
+                    problem = mask_size_problem(shape.points, shape.mask, size)
+                    if problem is not None:
+                        raise ValueError(f"shapes[{i}].mask: {problem}")
+        return self
+
     # -- convenience -------------------------------------------------------------------------
     def add_shape(self, shape: Shape) -> None:
         """Append a shape."""

@@ -96,7 +96,7 @@ def _json_path(parts: list[str | int]) -> str:
 def _number_too_long(text: str) -> str:
     """Where the first integer too long for Python to read is, for the error message."""
     limit = sys.get_int_max_str_digits()
-    match = re.search(r"\d{%d,}" % (limit + 1), text) if limit else None
+    match = re.search(r"\d{" + str(limit + 1) + ",}", text) if limit else None
     if match is None:
         return f"a number has more than {limit} digits"
     line = text.count("\n", 0, match.start()) + 1
