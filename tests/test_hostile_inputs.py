@@ -340,3 +340,47 @@ def test_coco_file_python_cannot_parse_is_reported(tmp_path: Path, body: str, wh
     res = run("import", str(src), "--from", "coco", "--out", str(tmp_path / "out"))
     assert res.exit_code == 1
     assert "instances.json: cannot read COCO JSON" in res.output and what in res.output
+
+
+# -- the other importers and the GUI's file list ----------------------------------------------
+def test_ocr_importers_skip_non_finite_regions_and_unparsable_json(tmp_path: Path) -> None:
+    src = tmp_path / "p"
+    make_image(src / "imgs" / "a.png", SIZE)
+    make_image(src / "imgs" / "b.png", SIZE)
+    good = '[{"transcription": "ok", "points": [[1, 1], [9, 1], [9, 5], [1, 5]]}]'
+    (src / "Label.txt").write_text(
+        'imgs/a.png\t[{"transcription": "x", "points": [[1, 1], [NaN, 1], [9, 5], [1, 5]]}]\n'
+        f"imgs/b.png\t{good}\n"
+        "imgs/b.png\t[" + "1" * 5000 + "]\n"
+        "imgs/b.png\t" + deep(5000) + "\n",
+        encoding="ascii",
+    )
+    res = run("import", str(src), "--from", "paddleocr", "--out", str(tmp_path / "out"))
+    assert "Traceback" not in res.output
+    assert "Label.txt:1: region 0 has fewer than 3 valid points" in res.output
+    assert "Label.txt:3: expected" in res.output and "Label.txt:4: expected" in res.output
+    assert [s.text for s in load_annotation(tmp_path / "out" / "imgs" / "b.json").shapes] == ["ok"]
+
+    icdar = tmp_path / "icdar"
+    make_image(icdar / "img_1.jpg", SIZE)
+    (icdar / "gt_img_1.txt").write_text("1,1,9,1,9,5,nan,5,bad\n1,1,9,1,9,5,1,5,good\n1,1,9,1,inf,5,1,5,bad\n")
+    res = run("import", str(icdar), "--from", "icdar2015", "--out", str(tmp_path / "out2"))
+    assert "Traceback" not in res.output
+    assert "gt_img_1.txt:1: coordinates are not finite numbers" in res.output
+    assert "gt_img_1.txt:3: coordinates are not finite numbers" in res.output
+    assert [s.text for s in load_annotation(tmp_path / "out2" / "img_1.json").shapes] == ["good"]
+
+    ufo = tmp_path / "ufo.json"
+    ufo.write_text('{"images": {"a.png": {"words": {}}}, "n": ' + "2" * 5000 + "}", encoding="ascii")
+    res = run("import", str(ufo), "--from", "ufo", "--out", str(tmp_path / "out3"))
+    assert "Traceback" not in res.output and "5000 digits" in res.output
+
+
+@pytest.mark.parametrize("name", ["int_5000_digits", "deep_in_flags", "deeper_than_the_parser", "surrogate_in_label"])
+def test_gui_file_list_status_reports_hostile_json(tmp_path: Path, name: str) -> None:
+    from labeler.gui.status import status_of_file
+
+    path = tmp_path / "hostile.json"
+    expected = write_hostile(path, name)
+    status = status_of_file(path)
+    assert status.error is not None and expected in status.error
