@@ -7,11 +7,10 @@ import binascii
 import io
 import re
 import struct
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from labeler.io.images import MAX_PIXELS
 
@@ -89,27 +88,29 @@ def mask_size_problem(
 def decode_mask_png(b64: str, max_pixels: int = MAX_MASK_PIXELS) -> np.ndarray:
     """Inverse of :func:`encode_mask_png`: (H, W) bool array.
 
-    Only PNG is read; one with more than ``max_pixels`` pixels raises ValueError before any
-    pixel is decoded (a small PNG can declare gigantic dimensions).
+    Only PNG is read, and one with more than ``max_pixels`` pixels raises ValueError before any
+    pixel is decoded (a small PNG can declare gigantic dimensions). Anything else that is not a
+    PNG raises ValueError; a truncated one, OSError.
     """
-    size = mask_png_size(b64)
-    if size is not None and size[0] * size[1] > max_pixels:
-        raise ValueError(f"mask PNG is {size[0]}x{size[1]} pixels, over the {max_pixels} pixel limit")
     data = base64.b64decode(b64, validate=False)
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("mask is not a PNG image")
+    # PIL's PNG reader itself, not Image.open: no other format is probed, and no hook another
+    # library puts on Image.open (ultralytics installs one that pip-installs HEIF support).
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise ValueError(
-                        f"mask PNG is {w}x{h} pixels, over the {max_pixels} pixel limit"
-                    )
-                if img.mode == "1":
-                    return np.asarray(img, dtype=bool)
-                return np.asarray(img.convert("L")) > 0
-    except Image.DecompressionBombError as err:
-        raise ValueError(f"mask PNG is over the pixel limit ({err})") from None
+        img = PngImagePlugin.PngImageFile(io.BytesIO(data))
+    except (SyntaxError, EOFError, struct.error) as err:  # PIL's words for a broken header
+        raise ValueError(f"mask is not a valid PNG ({err})") from None
+    with img:
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ValueError(f"mask PNG is {w}x{h} pixels, over the {max_pixels} pixel limit")
+        try:
+            if img.mode == "1":
+                return np.asarray(img, dtype=bool)
+            return np.asarray(img.convert("L")) > 0
+        except (SyntaxError, EOFError, struct.error) as err:
+            raise ValueError(f"mask is not a valid PNG ({err})") from None
 
 
 def mask_to_shape_fields(mask: np.ndarray) -> tuple[list[tuple[float, float]], str | None]:

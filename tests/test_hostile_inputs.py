@@ -170,8 +170,14 @@ def test_mask_that_is_not_png_is_not_decoded_as_another_format() -> None:
 
     buf = io.BytesIO()
     Image.new("L", (4, 4), 255).save(buf, format="BMP")
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match="mask is not a PNG image"):
         decode_mask_png(base64.b64encode(buf.getvalue()).decode())
+    png = base64.b64decode(bomb_png(30, 20))
+    with pytest.raises(OSError, match="truncated"):
+        decode_mask_png(base64.b64encode(png[:45]).decode())
+    broken_header = png[:16] + b"\xff" * 8 + png[24:]  # IHDR no longer matches its CRC
+    with pytest.raises(ValueError, match="not a valid PNG"):
+        decode_mask_png(base64.b64encode(broken_header).decode())
 
 
 def test_mask_within_one_pixel_of_its_box_is_accepted() -> None:
