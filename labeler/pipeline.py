@@ -39,7 +39,7 @@ from labeler.model import (
     utc_now,
 )
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer, Sample
-from labeler.predictions import Predictions, box_iou
+from labeler.predictions import Predictions, box_iou, validate_predictions
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 
 #: ``progress(done, total, message)``
@@ -297,7 +297,7 @@ def _predict_isolated(
             out = plugin.predict(batch)
         if len(out) != len(batch):
             raise RuntimeError(f"plugin returned {len(out)} results for {len(batch)} images")
-        return list(out)
+        return _validated(plugin, batch, list(out), summary)
     except (KeyboardInterrupt, LabelerError):
         raise
     except Exception as err:  # noqa: BLE001 - plugin code may raise anything
@@ -309,6 +309,23 @@ def _predict_isolated(
     results: list[Predictions | None] = []
     for sample in batch:
         results.extend(_predict_isolated(plugin, [sample], summary, timeout))
+    return results
+
+
+def _validated(
+    plugin: Autolabeler, batch: list[Sample], out: list[Predictions], summary: RunSummary
+) -> list[Predictions | None]:
+    """Each image's predictions checked (:func:`validate_predictions`); a bad one fails alone."""
+    known = plugin.known_classes()
+    results: list[Predictions | None] = []
+    for sample, preds in zip(batch, out, strict=True):
+        try:
+            results.append(validate_predictions(preds, sample.image.size, known))
+        except ValueError as err:
+            summary.failed.append(
+                f"{sample.item.image_path}: {plugin.name} returned bad predictions: {err}"
+            )
+            results.append(None)
     return results
 
 

@@ -296,6 +296,12 @@ class YoloAutolabeler(Autolabeler):
         self.model = YOLO(str(path) if path is not None else config_for_ultralytics(self.options.model))
         self._class_ids = self._resolve_classes(self.options.classes)
 
+    def known_classes(self) -> list[str] | None:
+        """The model's class names (None before :meth:`setup`)."""
+        if self.model is None:
+            return None
+        return [str(v) for v in dict(self.model.names).values()]
+
     def _resolve_classes(self, classes: list[str | int] | None) -> list[int] | None:
         if classes is None:
             return None

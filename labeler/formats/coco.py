@@ -13,7 +13,7 @@ polygons are ``segmentation`` lists; masks become polygons (OpenCV); ``iscrowd``
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
 from collections import Counter
@@ -37,6 +37,7 @@ from labeler.formats import (
     unsupported_note,
     warn_if_not_empty,
 )
+from labeler.io.labelfile import parse_json_bytes
 from labeler.masks import mask_to_shape_fields
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import ExportItem, ImportedImage, Report
@@ -248,6 +249,14 @@ def _decode_rle(seg: dict[str, Any], height: int, width: int) -> Any:
     return mask_utils.decode(rle).astype(bool)
 
 
+def _finite(value: float) -> bool:
+    """True for a number that is neither NaN, infinite nor too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _is_bbox_polygon(flat: Sequence[float], bbox: Sequence[float] | None) -> bool:
     if bbox is None or len(flat) != 8 or len(bbox) != 4:
         return False
@@ -272,6 +281,18 @@ def coco_annotation_shapes(
     ):
         report.problem(f"{where}: annotation {ann.get('id')}: bad bbox {bbox!r}; skipped")
         return [], next_group
+    if bbox is not None:
+        if not all(_finite(v) for v in bbox):
+            report.problem(
+                f"{where}: annotation {ann.get('id')}: bbox {bbox!r} is not finite numbers; skipped"
+            )
+            return [], next_group
+        if bbox[2] < 0 or bbox[3] < 0:
+            report.problem(
+                f"{where}: annotation {ann.get('id')}: bbox {bbox!r} has a negative width or "
+                "height; skipped"
+            )
+            return [], next_group
     seg = ann.get("segmentation")
     flags: dict[str, Any] = {"iscrowd": True} if ann.get("iscrowd") else {}
     if isinstance(seg, dict):
@@ -308,8 +329,11 @@ def coco_annotation_shapes(
             try:
                 points = [(float(p[i]), float(p[i + 1])) for i in range(0, len(p), 2)]
                 shapes.append(Shape(label=label, points=points, shape_type="polygon", group_id=gid, flags=flags))
-            except (TypeError, ValueError):
-                report.problem(f"{where}: annotation {ann.get('id')}: non-numeric polygon skipped")
+            except (TypeError, ValueError, OverflowError):
+                report.problem(
+                    f"{where}: annotation {ann.get('id')}: polygon with non-numeric or non-finite "
+                    "coordinates skipped"
+                )
         if shapes:
             return shapes, next_group + (1 if gid is not None else 0)
     if bbox is None:
@@ -343,8 +367,9 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
     multi = len(files) > 1
     for json_path in files:
         try:
-            data = json.loads(json_path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            # Not a label file: read as untrusted JSON, but not written back (no tree check).
+            data = parse_json_bytes(json_path.read_bytes(), check_tree=False)
+        except (OSError, ValueError) as err:
             report.problem(f"{json_path}: cannot read COCO JSON: {err}")
             continue
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):

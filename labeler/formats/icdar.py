@@ -17,6 +17,7 @@ transcription in ``labeler.text``; a don't-care region has the text ``###`` or t
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,11 @@ Point = tuple[float, float]
 
 
 # -- shared by the OCR formats -----------------------------------------------------------------
+def all_finite(points: Sequence[Sequence[float]]) -> bool:
+    """True when no coordinate is NaN or infinite (``float("nan")`` reads them happily)."""
+    return all(math.isfinite(c) for p in points for c in p)
+
+
 def text_shape(
     points: Sequence[Sequence[float]],
     text: str,
@@ -147,6 +153,9 @@ def parse_gt(text: str, where: str, report: Report, label: str = "text") -> list
             coords = [float(v) for v in parts[:8]]
         except ValueError:
             report.problem(f"{where}:{n}: coordinates are not numbers")
+            continue
+        if not all_finite([coords]):
+            report.problem(f"{where}:{n}: coordinates are not finite numbers")
             continue
         transcription = parts[8] if len(parts) > 8 else ""
         points = [(coords[i], coords[i + 1]) for i in range(0, 8, 2)]
