@@ -191,7 +191,11 @@ def test_sample_sketches_mislabels_and_duplicates(tmp_path: Path, monkeypatch: p
     wrong = {m["image"]: m["true_label"] for m in truth["mislabeled"]}
     hits = [img for img in wrong if img in mislabels]
     assert len(hits) >= 4, f"found {hits} of {sorted(wrong)}; flagged {sorted(mislabels)}"
-    assert sum(mislabels[i]["suggested_fix"]["label"] == wrong[i] for i in hits) >= len(hits) - 1
+    # A relabel is proposed only where the evidence is strong: those are nearly all right.
+    proposed = {i: m["suggested_fix"]["label"] for i, m in mislabels.items() if m.get("suggested_fix")}
+    assert sum(wrong.get(i) == lab for i, lab in proposed.items()) >= 4, proposed
+    assert sum(i not in wrong for i in proposed) <= 1, proposed
+    assert all(m["score"] >= 0.5 for m in mislabels.values())
     assert len(mislabels) <= 2 * len(wrong)  # most flags are real
     dup_pairs = {frozenset((d["image"], d["original"]))
                  for d in truth["flipped_near_duplicates"] + truth["exact_duplicates"]}
