@@ -256,7 +256,7 @@ def isotonic_calibrate(p: np.ndarray, y: np.ndarray, fid: np.ndarray,
     from sklearn.isotonic import IsotonicRegression
 
     n, c = p.shape
-    out = np.empty_like(p)
+    out = np.empty(p.shape, dtype=np.float64)
     rng = np.random.default_rng(0)
     for f in np.unique(fid):
         test = np.flatnonzero(fid == f)
