@@ -134,8 +134,24 @@ def relabel_effect(proposed: np.ndarray, suggested: np.ndarray, y_true: np.ndarr
             "broken_pct": round(100 * broken / max(right, 1), 2)}
 
 
+#: Score bins of the reliability table (is a score of 0.9 right 9 times in 10?).
+BINS = (0.5, 0.8, 0.9, 0.99, 1.0001)
+
+
+def reliability(score: np.ndarray, outcome: np.ndarray) -> list[dict[str, float]]:
+    """Per score bin: how many, their mean score, and the share whose ``outcome`` is true."""
+    out = []
+    for lo, hi in zip(BINS, BINS[1:], strict=False):
+        m = (score >= lo) & (score < hi)
+        out.append({"from": lo, "n": int(m.sum()), "mean_score": round(float(score[m].mean()), 3) if m.any() else 0.0,
+                    "actual": round(float(outcome[m].mean()), 3) if m.any() else 0.0})
+    return out
+
+
 def run_one(x: np.ndarray, y_true: np.ndarray, n_classes: int, frac: float, seed: int,
-            threshold: float, fix_threshold: float = 0.8) -> dict[str, dict[str, float]]:
+            threshold: float, fix_threshold: float = 0.8,
+            pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None = None,
+            ) -> dict[str, dict[str, float]]:
     """One noise draw: clip_outliers, cleanlab on its usual probabilities, cleanlab on ours."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -150,6 +166,9 @@ def run_one(x: np.ndarray, y_true: np.ndarray, n_classes: int, frac: float, seed
         scores = score_labels(x, noisy, n_classes, seed=seed)
         ours = flag_mislabels(scores, noisy, threshold)
         t_ours = time.perf_counter() - t0
+        if pairs is not None and scores.fix_prob is not None:  # flags: P(wrong), wrong; P(fix), fixed
+            pairs.append((scores.mislabel[ours], flip[ours], scores.fix_prob[ours],
+                          (flip & (scores.suggested == y_true))[ours]))
         row_ours = {**prf(ours, flip), "auroc": round(float(roc_auc_score(flip, scores.mislabel)), 4),
                     "seconds": round(t_ours, 2),
                     **relabel_effect(propose_relabels(scores, noisy, threshold, fix_threshold), scores.suggested, y_true, flip)}
@@ -210,10 +229,15 @@ def main() -> None:
                    "animal-mnist": lambda: load_animal_mnist(args.animal_n)}
         imgs, y, classes = loaders[name]()
         x, secs, model = embed(imgs, args.image_size, args.cache, name)
-        rows = [run_one(x, y, len(classes), args.noise, s, args.threshold, args.fix_threshold) for s in range(args.seeds)]
+        pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        rows = [run_one(x, y, len(classes), args.noise, s, args.threshold, args.fix_threshold, pairs)
+                for s in range(args.seeds)]
         res = mean_rows(rows)
+        cat = [np.concatenate([p[i] for p in pairs]) for i in range(4)]
+        rel = {"mislabel_score": reliability(cat[0], cat[1]), "fix_prob": reliability(cat[2], cat[3])}
         results[name] = {"images": len(y), "noise": args.noise, "seeds": args.seeds, "embedder": model,
-                         "embed_seconds": round(secs, 1), **res}
+                         "embed_seconds": round(secs, 1), **res,
+                         "reliability": rel}
         n_wrong = int(round(args.noise * len(y)))
         print(f"\n{name}: {len(y)} images, {args.noise:.0%} labels flipped ({n_wrong} wrong, "
               f"{len(y) - n_wrong} right), {args.seeds} seed(s), {model}")
@@ -223,6 +247,11 @@ def main() -> None:
             print(f"  {method:<17}{r['precision']:>10.3f}{r['recall']:>8.3f}{r['f1']:>8.3f}"
                   f"{r['auroc']:>8.3f}{r['flagged']:>9.1f}{r['fixed']:>8.1f}{r['broken']:>8.1f}"
                   f"{r['broken_pct']:>8.2f}%{r['seconds']:>7.1f}")
+        print("  clip_outliers flags, all seeds: score bin, count, mean score, actual share "
+              "(mislabel score: label wrong; P(fix): suggestion is the true label)")
+        for what, table in rel.items():
+            cells = "  ".join(f"[{b['from']:g},) {b['n']} {b['mean_score']:.3f} {b['actual']:.3f}" for b in table)
+            print(f"    {what:<15}{cells}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
