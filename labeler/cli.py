@@ -848,7 +848,7 @@ def fix_cmd(
     Examples:
       labeler fix sample_data/sketches --plugin duplicates
       labeler fix sample_data/sketches --plugin duplicates --undo
-      labeler fix DIR --plugin relabel --kind mislabel --min-score 0.9 --dry-run
+      labeler fix DIR --plugin relabel --kind mislabel --dry-run
     """
     from labeler.pipeline import run_fix
 
