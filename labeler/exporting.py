@@ -20,9 +20,10 @@ import yaml
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError
-from labeler.io.atomic import temp_sibling
+from labeler.io.atomic import atomic_write_bytes, temp_sibling
 from labeler.io.images import check_image_file
-from labeler.io.labelfile import save_annotation
+from labeler.io.labelfile import encode_annotation
+from labeler.io.writes import ConcurrentChangeError, DatasetLock, replace_if_unchanged
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, ExportItem, Importer, Report
 from labeler.predictions import box_iou
@@ -323,6 +324,7 @@ def run_import(
     if not src.exists():
         raise UsageError(f"{src}: not found")
     out.mkdir(parents=True, exist_ok=True)
+    lock = DatasetLock(out.absolute())
     for imported in importer.read(src, report):
         try:
             rel = safe_rel(imported.rel)
@@ -343,7 +345,16 @@ def run_import(
                 tmp.replace(dest_img)
             ann = imported.annotation
             ann.imagePath = dest_img.name
-            save_annotation(ann, dest_json)
+            data = encode_annotation(ann, dest_json)
+            with lock:  # OUT may be open in the GUI or another labeler already
+                if overwrite:
+                    atomic_write_bytes(dest_json, data)
+                else:  # created only if still absent: never replaces a file made meanwhile
+                    replace_if_unchanged(dest_json, data, None)
+        except ConcurrentChangeError:
+            report.problem(f"{dest_json}: created by another program meanwhile; kept")
+            report.add("skipped")
+            continue
         except (OSError, LabelerError) as err:
             report.problem(str(err) if isinstance(err, LabelerError) else f"{dest_img}: {err}")
             continue
