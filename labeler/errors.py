@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -52,3 +53,16 @@ class MissingDependencyError(PluginError):
 
 class MissingWeightsError(PluginError):
     """A model file is missing; the message says which file, where to put it, where it comes from."""
+
+
+def near_name_hint(name: str, choices: Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` when ``name`` is close to one of ``choices``, else ``""``.
+
+    The one home of near-name hints (unknown plugins, formats, issue kinds...).
+    """
+    import difflib
+
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -20,7 +20,7 @@ import yaml
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError
-from labeler.io.atomic import temp_sibling
+from labeler.io.atomic import check_writable_folder, temp_sibling
 from labeler.io.images import check_image_file
 from labeler.io.labelfile import save_annotation
 from labeler.model import Annotation, Shape
@@ -288,8 +288,8 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
             f"--out {out} is inside the dataset {dataset.root}: its images would be read as part "
             f"of the dataset next time; export next to it, e.g. --out {dataset.root.parent / (dataset.root.name + '-export')}"
         )
+    check_writable_folder(out, "--out")
     items, classes = select_for_export(dataset, options, report)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         exporter.export(items, out, classes, report)
     except (KeyboardInterrupt, LabelerError):
@@ -322,7 +322,7 @@ def run_import(
     src, out = Path(src), Path(out)
     if not src.exists():
         raise UsageError(f"{src}: not found")
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(out, "--out")
     for imported in importer.read(src, report):
         try:
             rel = safe_rel(imported.rel)

@@ -88,10 +88,11 @@ def _bar(n: int, biggest: int, width: int = 30) -> str:
 
 def render_stats(stats: dict[str, Any], con: Console) -> None:
     """Print the stats as tables with a text bar chart of the class distribution."""
+    from rich.markup import escape
     from rich.table import Table
 
     con.print(
-        f"[bold]{stats['root']}[/]: {stats['images']} image(s), {stats['labeled_images']} labeled, "
+        f"[bold]{escape(str(stats['root']))}[/]: {stats['images']} image(s), {stats['labeled_images']} labeled, "
         f"{stats['unlabeled_images']} without labels, {stats['shapes']} shape(s)"
     )
     classes: dict[str, int] = stats["classes"]
@@ -108,7 +109,7 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
         biggest = max(classes.values())
         for name, n in classes.items():
             table.add_row(
-                name,
+                escape(name),
                 str(stats["shape_classes"].get(name, 0)),
                 str(stats["image_label_classes"].get(name, 0)),
                 str(stats["images_per_class"].get(name, 0)),
@@ -119,14 +120,14 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
     spi = stats["shapes_per_image"]
     con.print(f"shapes per image: mean {spi['mean']}, min {spi['min']}, max {spi['max']}")
     if stats["shape_types"]:
-        con.print("shape types: " + ", ".join(f"{k} {v}" for k, v in stats["shape_types"].items()))
+        con.print(escape("shape types: " + ", ".join(f"{k} {v}" for k, v in stats["shape_types"].items())))
     if stats["review_states"]:
         con.print(
             "review states: " + ", ".join(f"{k} {v}" for k, v in stats["review_states"].items())
         )
     if stats["open_issues"]:
-        con.print("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items()))
+        con.print(escape("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items())))
     if stats["excluded_images"]:
         con.print(f"excluded from export: {stats['excluded_images']}")
     for err in stats["unreadable"]:
-        con.print(f"[red]unreadable[/] {err}")
+        con.print(f"[red]unreadable[/] {escape(str(err))}")
