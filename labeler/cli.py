@@ -735,10 +735,9 @@ def check_cmd(
       labeler check sample_data/sketches --plugin duplicates
       labeler check ds --plugin clip_outliers,duplicates --report findings.json --html report.html
     """
+    from labeler.io.atomic import check_writable_folder
     from labeler.pipeline import run_check
     from labeler.report import findings_to_json, write_html_report
-
-    from labeler.io.atomic import check_writable_folder
 
     for option, path in (("--report", report_path), ("--html", html_path)):
         if path is not None:  # fail now, not after the checks have run

@@ -217,10 +217,7 @@ def check_exclude_kinds(kinds: Sequence[str], known: set[str]) -> None:
     """Refuse ``--exclude`` kinds that no issue in the dataset has and no fixer handles."""
     from labeler.plugins import get_registry
 
-    try:
-        known = known | {k for cls in get_registry().fixers.values() for k in cls.kinds}
-    except Exception:  # noqa: BLE001 - a broken plugin set: the dataset's own kinds still count
-        pass
+    known = known | {k for cls in get_registry().fixers.values() for k in cls.kinds}
     for kind in kinds:
         if kind != "any" and kind not in known:
             hint = near_name_hint(kind, known)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem
+from labeler.exporting import LABELME_RESERVED_CLASSES
+from labeler.io.images import not_regular_reason
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,6 +52,13 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
         excluded += ann.meta.exclude
         reviewed += ann.meta.reviewed
         with_suggestions += bool(ann.suggestions)
+    reserved: Counter[str] = Counter()
+    for name in LABELME_RESERVED_CLASSES:  # not classes: not counted, not exported
+        for table in (shape_classes, image_classes, images_per_class):
+            n = table.pop(name, 0)
+            if table is not images_per_class:
+                reserved[name] += n
+    reserved = +reserved
     total_classes = shape_classes + image_classes
     counts = [n for n in total_classes.values() if n > 0]
     n_images = len(scan.items)
@@ -59,8 +68,10 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
         "label_files": len(per_image),
         "labeled_images": labeled,
         "unlabeled_images": n_images - labeled,
-        "unreadable": [str(e) for e in errors],
+        "unreadable": [str(e) for e in errors]
+        + [f"{p}: {not_regular_reason(p) or 'not a regular file'}" for p in scan.not_regular],
         "classes": dict(total_classes.most_common()),
+        "reserved_labels": dict(reserved.most_common()),
         "shape_classes": dict(shape_classes.most_common()),
         "image_label_classes": dict(image_classes.most_common()),
         "images_per_class": dict(images_per_class.most_common()),
@@ -127,6 +138,13 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
         )
     if stats["open_issues"]:
         con.print(escape("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items())))
+    if stats.get("reserved_labels"):
+        con.print(
+            escape(
+                "labelme's reserved names, not counted as classes (export skips them): "
+                + ", ".join(f"{k} {v}" for k, v in stats["reserved_labels"].items())
+            )
+        )
     if stats["excluded_images"]:
         con.print(f"excluded from export: {stats['excluded_images']}")
     for err in stats["unreadable"]:

@@ -263,7 +263,20 @@ class YoloAutolabeler(Autolabeler):
         self.ensure_requirements()
         path = self.model_path()  # a missing file is reported before ultralytics says anything
         YOLO = import_yolo()  # noqa: N806
-        self.model = YOLO(str(path) if path is not None else self.options.model)
+        target = str(path) if path is not None else self.options.model
+        try:
+            model = YOLO(target)
+            if path is not None and path.suffix.lower() != ".pt":
+                # Other formats load on first use: load now, so that a file that is no model
+                # fails the run once here instead of once per image.
+                model.predict(np.zeros((64, 64, 3), np.uint8), device=pick_device(self.options.device), verbose=False)
+                model.predictor = None  # the real run sets up its own (its own image size)
+        except Exception as err:  # noqa: BLE001 - ultralytics raises anything on a bad file
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UsageError(
+                f"yolo: -o model {target}: not a model ultralytics can load ({type(err).__name__}: {first})"
+            ) from None
+        self.model = model
         self._class_ids = self._resolve_classes(self.options.classes)
 
     def _resolve_classes(self, classes: list[str | int] | None) -> list[int] | None:
