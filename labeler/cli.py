@@ -532,7 +532,8 @@ def import_cmd(
     "exclude",
     multiple=True,
     metavar="KIND",
-    help="Skip images with an open issue of this kind ('any' for every kind). Repeatable.",
+    help="Skip images with an open issue of this kind ('any' for every kind). Repeatable. "
+    "A kind no image has and no fixer handles is refused (a typo would exclude nothing).",
 )
 @click.option(
     "--include-excluded", is_flag=True, help="Also export images marked excluded (e.g. duplicates)."
