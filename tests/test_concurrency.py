@@ -18,11 +18,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import labelme_json, make_image, rect, write_json
-from test_orientation import make_dataset as make_rotated_page
 
 from labeler.dataset import open_dataset
 from labeler.io.images import read_image_info
+from tests.conftest import labelme_json, make_image, rect, write_json
+from tests.test_orientation import make_dataset as make_rotated_page
 
 ROOT = Path(__file__).resolve().parents[1]
 

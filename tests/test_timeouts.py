@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_image
 
 from labeler.dataset import open_dataset
 from labeler.model import Issue
@@ -15,6 +14,7 @@ from labeler.pipeline import run_autolabel, run_check
 from labeler.plugin_api import Autolabeler, Check
 from labeler.predictions import Predictions
 from labeler.timeouts import PluginTimeout, time_limit
+from tests.conftest import make_image
 
 
 def _dataset(tmp_path: Path) -> Path:

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import labelme_json, make_image, rect, write_json
 
 from labeler.dataset import open_dataset
 from labeler.errors import LabelFileWriteError
@@ -24,6 +23,7 @@ from labeler.io.writes import (
     replace_if_unchanged,
 )
 from labeler.model import Shape
+from tests.conftest import labelme_json, make_image, rect, write_json
 
 
 def _dataset(tmp_path: Path, n: int = 2) -> Path:

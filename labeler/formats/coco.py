@@ -39,7 +39,7 @@ from labeler.formats import (
 )
 from labeler.io.labelfile import parse_json_bytes
 from labeler.masks import mask_to_shape_fields
-from labeler.model import Annotation, Shape
+from labeler.model import Annotation, ImageMeta, Shape
 from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 _SPLIT_FROM_NAME = re.compile(r"^instances_(?P<split>.+)\.json$", re.IGNORECASE)
@@ -82,13 +82,16 @@ def build_coco(
     classes: Sequence[str],
     report: Report,
     skipped: Counter[str] | None = None,
+    category_ids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The COCO dict for ``(item, file_name, (width, height))`` triples.
+
+    ``category_ids`` (see :func:`category_ids`) default to 1..N in class-list order.
 
     Shapes that share a ``group_id`` and a label become one annotation with several polygons.
     """
     skipped = skipped if skipped is not None else Counter()
-    cat_ids = {name: i + 1 for i, name in enumerate(classes)}
+    cat_ids = category_ids if category_ids is not None else {name: i + 1 for i, name in enumerate(classes)}
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     for image_id, (e, file_name, (width, height)) in enumerate(items, start=1):
@@ -134,8 +137,52 @@ def build_coco(
         "licenses": [],
         "images": images,
         "annotations": anns,
-        "categories": [{"id": cid, "name": name, "supercategory": ""} for name, cid in cat_ids.items()],
+        "categories": [
+            {"id": cid, "name": name, "supercategory": ""}
+            for name, cid in sorted(cat_ids.items(), key=lambda kv: kv[1])
+        ],
     }
+
+
+#: Key in the labeler metadata of an imported image: the COCO file's ``{name: category id}``.
+COCO_IDS_KEY = "coco_category_ids"
+
+
+def category_ids(
+    items: Sequence[ExportItem], classes: Sequence[str], report: Report
+) -> dict[str, int]:
+    """COCO category ids for ``classes``: those a COCO import stored are kept, so that an
+    import/export round trip keeps the ids; classes without one (or with a conflicting one)
+    get new ids after the largest kept one. Without stored ids: 1..N in class-list order.
+    A note says which way it went whenever stored ids exist."""
+    stored: dict[str, set[int]] = {}
+    for e in items:
+        ids = (e.annotation.meta.model_extra or {}).get(COCO_IDS_KEY)
+        if isinstance(ids, dict):
+            for name, cid in ids.items():
+                if isinstance(cid, int) and not isinstance(cid, bool) and cid > 0:
+                    stored.setdefault(str(name), set()).add(cid)
+    if not stored:
+        return {name: i + 1 for i, name in enumerate(classes)}
+    owners = Counter(cid for name in classes for cid in stored.get(name, ()) if len(stored[name]) == 1)
+    out: dict[str, int] = {}
+    for name in classes:
+        ids = stored.get(name, set())
+        if len(ids) == 1 and owners[next(iter(ids))] == 1:
+            out[name] = next(iter(ids))
+    new = [name for name in classes if name not in out]
+    top = max(out.values(), default=0)
+    for n, name in enumerate(new, start=1):
+        out[name] = top + n
+    if new:
+        report.notes.append(
+            f"coco: category ids of the imported COCO file kept where known; {len(new)} class(es) "
+            f"got new ids ({', '.join(f'{n!r}={out[n]}' for n in new[:5])}"
+            f"{' ...' if len(new) > 5 else ''}): mapped, new or conflicting names"
+        )
+    else:
+        report.notes.append("coco: category ids kept from the imported COCO file")
+    return {name: out[name] for name in classes}
 
 
 def save_coco(
@@ -179,15 +226,16 @@ def save_coco(
         report.add("exported images")
     skipped: Counter[str] = Counter()
     n_image_labels = sum(len(e.annotation.meta.image_labels) for e in items)
+    ids = category_ids(items, classes, report)
     for split, triples in sorted(by_split.items()):
-        data = build_coco(triples, classes, report, skipped)
+        data = build_coco(triples, classes, report, skipped, ids)
         if not copy_images and roots:
             data["info"]["image_root"] = sorted(roots)[0]
         name = f"instances_{split}.json" if split else "instances.json"
         write_json(out / "annotations" / name, data)
         report.add("objects", len(data["annotations"]))
     if not by_split:
-        write_json(out / "annotations" / "instances.json", build_coco([], classes, report))
+        write_json(out / "annotations" / "instances.json", build_coco([], classes, report, category_ids=ids))
     unsupported_note(report, skipped, "coco")
     if n_image_labels:
         report.notes.append(
@@ -381,6 +429,11 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
         for c in data.get("categories") or []:
             if isinstance(c, dict) and "id" in c:
                 cats[c["id"]] = str(c.get("name", c["id"]))
+        names = Counter(cats.values())  # kept for the export: ids survive a round trip
+        file_ids = {
+            name: cid for cid, name in cats.items()
+            if names[name] == 1 and isinstance(cid, int) and not isinstance(cid, bool)
+        }
         by_image: dict[Any, list[dict[str, Any]]] = {}
         for a in data.get("annotations") or []:
             if isinstance(a, dict):
@@ -439,4 +492,6 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
             ann = Annotation(
                 imagePath=os.path.basename(rel), imageWidth=info.width, imageHeight=info.height, shapes=shapes
             )
+            if file_ids:
+                ann.meta = ImageMeta(**{COCO_IDS_KEY: dict(file_ids)})
             yield ImportedImage(source_image=found, rel=rel, annotation=ann)

@@ -134,6 +134,19 @@ def _num(v: float) -> str:
 
 
 # -- ICDAR 2015 --------------------------------------------------------------------------------
+def one_line(text: str, report: Report) -> str:
+    """A transcription fit for a line-based gt file: line breaks become spaces (counted)."""
+    parts = text.splitlines()  # \n, \r\n, \r and the other breaks a reader splits on
+    if len(parts) <= 1 and text == (parts[0] if parts else ""):
+        return text
+    report.add("transcriptions with line breaks (written with spaces)")
+    add_note_once(
+        report,
+        "icdar2015: line breaks in transcriptions are written as spaces (one region, one line)",
+    )
+    return " ".join(parts)
+
+
 def format_line(quad: Sequence[Point], text: str) -> str:
     """One ICDAR 2015 line."""
     return ",".join(_num(c) for p in quad for c in p) + "," + text
@@ -265,7 +278,7 @@ def save_icdar(
             report.add("skipped")
             continue
         lines = [
-            format_line(quad, text)
+            format_line(quad, one_line(text, report))
             for quad, text in export_regions(e.annotation.shapes, report, "icdar2015", skipped, size)
         ]
         name = names[e.item.rel]
