@@ -100,8 +100,8 @@ def check_writable_folder(folder: str | Path, option: str, target: str | Path | 
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".labeler-write-test.", dir=folder)
-        os.close(fd)
+        probe = temp_sibling(folder / "labeler-write-test")  # removed by recover() if killed
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.unlink(probe)
     except OSError as err:
         where = f"{target}: cannot write in {folder}" if target is not None else f"{folder}: cannot write there"
