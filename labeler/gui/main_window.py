@@ -313,10 +313,15 @@ class MainWindow(QMainWindow):
             return False
         try:
             ds = Dataset(directory, labels=labels)
+            done = ds.recover(sweep_temp=False)  # an interrupted fix is finished or undone first
             first = first_item(ds)
         except (LabelerError, OSError) as err:
             self._error(str(err))
             return False
+        if done.rolled_forward or done.rolled_back:
+            self.statusBar().showMessage(
+                f"Finished or undid {len(done.rolled_forward) + len(done.rolled_back)} change(s) "
+                "an interrupted labeler process had left half done", 8000)
         self._stop_scanner()
         self._stop_lister()
         self.dataset = ds
