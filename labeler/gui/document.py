@@ -24,7 +24,8 @@ from labeler.errors import LabelerError
 from labeler.io.images import ImageInfo
 from labeler.io.labelfile import dumps_annotation, save_annotation
 from labeler.model import Annotation, ImageLabel, Issue, Shape, ShapeMeta
-from labeler.pipeline import accept_shape, merge_findings, merge_suggestions, reject_shape
+from labeler.pipeline import merge_findings, merge_suggestions
+from labeler.review import accept_image_label, accept_shape, reject_image_label, reject_shape
 
 #: How many undo steps one image keeps.
 MAX_UNDO = 200
@@ -351,9 +352,9 @@ class Document:
     def accept_image_label(self, label: str, accept: bool = True) -> None:
         """Accept or reject an image-level suggestion."""
         with self.edit("Review image label", what="meta") as ann:
-            for lab in ann.meta.image_labels:
+            for i, lab in enumerate(ann.meta.image_labels):
                 if lab.label == label and lab.review == "suggested":
-                    lab.review = "accepted" if accept else "rejected"
+                    (accept_image_label if accept else reject_image_label)(ann, i)
 
     # -- issues ------------------------------------------------------------------------------
     def set_issue_state(self, index: int, state: str, fixed_by: str | None = None) -> None:
