@@ -262,12 +262,15 @@ def review_annotation(
     return changes
 
 
-def undo_annotation(ann: Annotation, changes: Sequence[ReviewChange]) -> tuple[int, list[str]]:
+def undo_annotation(
+    ann: Annotation, changes: Sequence[ReviewChange], new_block: bool = False
+) -> tuple[int, list[str]]:
     """Revert ``changes`` (one file's part of a run record) on ``ann`` in place.
 
     Only what is still in the state the run left it is reverted: a shape a person has since
-    edited, deleted or restored is left alone. Returns (changes reverted, a description of
-    each change left alone).
+    edited, deleted or restored is left alone. ``new_block``: the run added the file's
+    top-level ``"labeler"`` block; it is removed again when nothing is left in it. Returns
+    (changes reverted, a description of each change left alone).
     """
     reverted = 0
     left: list[str] = []
@@ -304,7 +307,14 @@ def undo_annotation(ann: Annotation, changes: Sequence[ReviewChange]) -> tuple[i
             reverted += 1
         else:
             left.append("image is no longer marked reviewed")
+    if new_block and reverted and not has_image_meta(ann):
+        ann.model_fields_set.discard("meta")  # written back without an empty "labeler" block
     return reverted, left
+
+
+def has_image_meta(ann: Annotation) -> bool:
+    """True when the file's top-level ``"labeler"`` block carries any data."""
+    return bool(ann.meta.model_dump(exclude_defaults=True))
 
 
 def _find_rejected(ann: Annotation, ch: ReviewChange) -> int | None:
@@ -505,7 +515,7 @@ def review_dataset(
             if before_write is not None:
                 before_write(item)
             try:
-                written, done, after = _review_item(dataset, item, accept, reject, reviewed)
+                written, done, after, new_block = _review_item(dataset, item, accept, reject, reviewed)
             except (LabelFileError, OSError) as err:
                 summary.failed.append(_problem(err, item))
                 continue
@@ -515,7 +525,8 @@ def review_dataset(
                 summary.files_changed += 1
                 summary.changes.extend(c.describe(item.rel) for c in done)
                 _count(summary, done)
-                record["files"][item.rel] = [c.to_dict() for c in done]
+                record["files"][item.rel] = {
+                    "changes": [c.to_dict() for c in done], "new_block": new_block}
                 if len(record["files"]) % 100 == 0:  # a killed run still leaves its record
                     _write_record(path, record)
     finally:
@@ -529,22 +540,25 @@ def review_dataset(
 def _review_item(
     dataset: Dataset, item: Item, accept: Selection | None, reject: Selection | None,
     reviewed: bool,
-) -> tuple[bool, list[ReviewChange], Annotation | None]:
-    """Review one file as it is on disk now: (written, changes, the annotation after)."""
+) -> tuple[bool, list[ReviewChange], Annotation | None, bool]:
+    """Review one file as it is on disk now: (written, changes, the annotation after, whether
+    the file had no top-level ``"labeler"`` block before)."""
     done: list[ReviewChange] = []
     after: list[Annotation] = []
+    block: list[bool] = []
 
     def change(current: Annotation | None) -> Annotation | None:
         # Called again on the new content when another program saves the file meanwhile.
-        done[:], after[:] = [], []
+        done[:], after[:], block[:] = [], [], []
         if current is None:
             return None
+        block[:] = ["meta" not in current.model_fields_set]
         done[:] = review_annotation(current, accept, reject, reviewed)
         after[:] = [current]
         return current if done else None
 
     written = dataset.update(item, change)
-    return written, done, after[0] if after else None
+    return written, done, after[0] if after else None, bool(block and block[0])
 
 
 def undo_review(
@@ -563,12 +577,13 @@ def undo_review(
         return None
     path, record = found
     summary = ReviewSummary(dry_run=dry_run, record=path)
-    files: dict[str, list[dict[str, Any]]] = record.get("files", {})
+    files: dict[str, dict[str, Any]] = record.get("files", {})
     summary.images = len(files)
-    retry: dict[str, list[dict[str, Any]]] = {}
-    for n, (rel, entries) in enumerate(sorted(files.items()), 1):
+    retry: dict[str, dict[str, Any]] = {}
+    for n, (rel, entry) in enumerate(sorted(files.items()), 1):
         progress(n, len(files), rel)
-        changes = [ReviewChange.from_dict(e) for e in entries]
+        changes = [ReviewChange.from_dict(e) for e in entry.get("changes", [])]
+        new_block = bool(entry.get("new_block"))
         try:
             item = dataset.item(rel)
         except KeyError:
@@ -577,11 +592,12 @@ def undo_review(
         outcome: list[tuple[int, list[str]]] = []
 
         def change(current: Annotation | None, changes: list[ReviewChange] = changes,
-                   outcome: list[tuple[int, list[str]]] = outcome) -> Annotation | None:
+                   outcome: list[tuple[int, list[str]]] = outcome,
+                   new_block: bool = new_block) -> Annotation | None:
             if current is None:
                 outcome[:] = [(0, ["the label file is gone"])]
                 return None
-            outcome[:] = [undo_annotation(current, changes)]
+            outcome[:] = [undo_annotation(current, changes, new_block)]
             return current if outcome[0][0] else None
 
         try:
@@ -592,7 +608,7 @@ def undo_review(
                 dataset.update(item, change)
         except (LabelFileError, OSError) as err:
             summary.failed.append(_problem(err, item))
-            retry[rel] = entries
+            retry[rel] = entry
             continue
         reverted, left = outcome[0] if outcome else (0, [])
         summary.left_alone.extend(f"{rel}: {why}" for why in left)
