@@ -495,6 +495,7 @@ def review_dataset(
         "command": command or {}, "files": {}, "undone": None,
     }
     path = _new_record_path(dataset)
+    checkpoint = 64
     try:
         for n, item in enumerate(items, 1):
             progress(n, len(items), item.rel)
@@ -527,8 +528,9 @@ def review_dataset(
                 _count(summary, done)
                 record["files"][item.rel] = {
                     "changes": [c.to_dict() for c in done], "new_block": new_block}
-                if len(record["files"]) % 100 == 0:  # a killed run still leaves its record
+                if len(record["files"]) >= checkpoint:  # a killed run still leaves a record
                     _write_record(path, record)
+                    checkpoint *= 2  # doubling: the rewrites cost O(files) in all
     finally:
         if record["files"] and not dry_run:
             _write_record(path, record)
@@ -653,7 +655,7 @@ def _write_record(path: Path, record: dict[str, Any]) -> None:
     from labeler.io.atomic import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def _problem(err: BaseException, item: Item) -> str:
