@@ -912,7 +912,8 @@ def review_cmd(
             "a suggestion would be both accepted and rejected"
         )
     ds = _open(directory, labels)
-    ds.recover()
+    if (acting or undo) and not dry_run:
+        ds.recover()  # finish or roll back an interrupted multi-file write before writing
     narrow = {"plugins": plugins or None, "labels": labels_ or None,
               "shape_types": shape_types or None}
     bar = not (no_progress or as_json)

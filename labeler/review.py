@@ -582,13 +582,13 @@ def undo_review(
     files: dict[str, dict[str, Any]] = record.get("files", {})
     summary.images = len(files)
     retry: dict[str, dict[str, Any]] = {}
+    by_rel = {it.rel: it for it in dataset.items}
     for n, (rel, entry) in enumerate(sorted(files.items()), 1):
         progress(n, len(files), rel)
         changes = [ReviewChange.from_dict(e) for e in entry.get("changes", [])]
         new_block = bool(entry.get("new_block"))
-        try:
-            item = dataset.item(rel)
-        except KeyError:
+        item = by_rel.get(rel)
+        if item is None:
             summary.left_alone.append(f"{rel}: the image is no longer in the dataset")
             continue
         outcome: list[tuple[int, list[str]]] = []

@@ -256,6 +256,27 @@ def test_a_rejected_suggestion_does_not_come_back_on_a_rerun(tmp_path: Path) -> 
     assert removed == 1  # (yolo's own unreviewed cat, replaced by this rerun's output)
 
 
+def test_rejected_by_review_stays_out_of_a_real_autolabel_rerun(tmp_path: Path) -> None:
+    from labeler.pipeline import run_autolabel
+    from tests.test_pipeline import DarkestQuarter, dark_corner_image
+
+    dark_corner_image(tmp_path / "a.png", corner=(1, 0))
+    dark_corner_image(tmp_path / "b.png", corner=(0, 1))
+    ds = labeler.open_dataset(tmp_path)
+    run_autolabel(ds, DarkestQuarter())
+    scores = {n: labeler.load_annotation(tmp_path / f"{n}.json").shapes[0].score for n in "ab"}
+    assert all(s is not None and s > 0.8 for s in scores.values())
+    res = run("review", str(tmp_path), "--reject-below", "1", "--label", "dark", "--no-progress")
+    assert res.exit_code == 0 and "2 rejected" in res.output, res.output
+    run_autolabel(labeler.open_dataset(tmp_path), DarkestQuarter(), redo=True)
+    for n in "ab":
+        ann = labeler.load_annotation(tmp_path / f"{n}.json")
+        assert ann.shapes == [] and len(ann.meta.rejected) == 1
+    # Undo puts them back as suggestions; the next rerun replaces them as its own again.
+    assert run("review", str(tmp_path), "--undo", "--no-progress").exit_code == 0
+    assert states(tmp_path, "a") == [("dark", "darkest", "suggested")]
+
+
 # -- bad files and concurrent edits -------------------------------------------------------------
 def test_a_corrupt_file_is_reported_and_the_others_are_reviewed(tmp_path: Path) -> None:
     build(tmp_path)
