@@ -292,6 +292,21 @@ def test_a_corrupt_file_is_reported_and_the_others_are_reviewed(tmp_path: Path) 
     assert any("broken.json" in f for f in json.loads(listing.output)["failed"])
 
 
+def test_undo_retries_a_file_it_could_not_read(tmp_path: Path) -> None:
+    build(tmp_path)
+    before = label_files(tmp_path)
+    run("review", str(tmp_path), "--accept-above", "0.8", "--no-progress")
+    good_b = (tmp_path / "b.json").read_bytes()
+    (tmp_path / "b.json").write_text("{oops", encoding="utf-8")
+    res = run("review", str(tmp_path), "--undo", "--no-progress")
+    assert res.exit_code == 1 and "b.json" in res.output
+    assert (tmp_path / "a.json").read_bytes() == before["a.json"]  # the others are reverted
+    (tmp_path / "b.json").write_bytes(good_b)  # repaired: a second undo finishes the run
+    res = run("review", str(tmp_path), "--undo", "--no-progress")
+    assert res.exit_code == 0, res.output
+    assert label_files(tmp_path) == before
+
+
 def test_an_edit_saved_between_listing_and_writing_is_kept(tmp_path: Path) -> None:
     ds = build(tmp_path)
 
