@@ -38,6 +38,13 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def _esc(text: object) -> str:
+    """User, file or plugin text made safe to print with rich markup (``[clip]`` stays)."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     """Print ``Error: message`` to stderr and exit with ``code``."""
     click.echo(f"Error: {message}", err=True)
@@ -54,6 +61,9 @@ class LabelerGroup(click.Group):
             fail(str(err))
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except OSError as err:  # a file labeler had to write (or read) failed mid-run: name it
+            where = f"{err.filename}: " if err.filename else ""
+            fail(f"{where}{err.strerror or err}", EXIT_PROBLEMS)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         _load_plugin_commands(self)
@@ -129,9 +139,39 @@ def _plugin_options(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
 
 
 def _open(directory: Path, labels: Path | None) -> Dataset:
+    """Open the dataset and finish what an interrupted labeler process left half done."""
+    from rich.markup import escape
+
     from labeler.dataset import open_dataset
 
-    return open_dataset(directory, labels=labels)
+    ds = open_dataset(directory, labels=labels)
+    try:
+        done = ds.recover()
+    except (OSError, TimeoutError) as err:
+        _console(stderr=True).print(f"[yellow]could not check for interrupted changes:[/] {escape(str(err))}")
+        return ds
+    con = _console(stderr=True)
+    if done.rolled_forward:
+        con.print(f"finished {len(done.rolled_forward)} change(s) an interrupted labeler process had committed")
+    if done.rolled_back:
+        con.print(f"undid {len(done.rolled_back)} half-made change(s) of an interrupted labeler process")
+    if done.temp_removed:
+        con.print(f"removed {len(done.temp_removed)} temp file(s) left by an interrupted writer")
+    for problem in done.problems:
+        con.print(f"[yellow]{escape(problem)}[/]")
+    return ds
+
+
+def _timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    from labeler.timeouts import DEFAULT_TIMEOUT_S
+
+    return click.option(
+        "--timeout",
+        default=DEFAULT_TIMEOUT_S,
+        show_default=True,
+        type=click.FloatRange(min=0),
+        help="Seconds a plugin may take per image before that image fails (0: no limit).",
+    )(func)
 
 
 @contextmanager
@@ -170,17 +210,26 @@ def _progress(
 
 
 # -- plugin options ----------------------------------------------------------------------------
-def describe_options(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
-    """(name, type, default, description) rows of a plugin's options model."""
+def describe_options(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(name, type, default, description) rows of a plugin's options model.
+
+    A field holding options of its own (a chained plugin's stage, such as ``yolo_sam``'s
+    ``yolo``) is listed as its options, named ``stage.key`` as ``-o`` takes them.
+    """
+    from pydantic import BaseModel
+
     rows = []
     for name, info in model.model_fields.items():
         ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(describe_options(ann, prefix=f"{prefix}{name}."))
+            continue
         if typing.get_origin(ann) is typing.Literal:
             typ = "|".join(str(a) for a in typing.get_args(ann))
         else:
             typ = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
         default = "" if info.is_required() else repr(info.get_default(call_default_factory=True))
-        rows.append((name, typ, default, info.description or ""))
+        rows.append((prefix + name, typ, default, info.description or ""))
     return rows
 
 
@@ -243,8 +292,6 @@ def _options_epilog(kind: str) -> str:
         lines.append(f"  {name}: {cls.description}{note}")
         options_model = cls.TrainOptions if training else cls.Options  # type: ignore[attr-defined]
         for opt, typ, default, desc in describe_options(options_model):
-            if isinstance(getattr(cls, "first", None), type):
-                continue
             d = f" (default {default})" if default else ""
             lines.append(f"      {opt} [{typ}]{d} {desc}".rstrip())
     return "\n".join(lines)
@@ -288,9 +335,9 @@ def _print_summary(
     con = _console()
     if summary.dry_run:
         for line in summary.changes:
-            con.print(f"  would change {line}")
+            con.print(f"  would change {_esc(line)}")
     head = (
-        f"[bold]{summary.plugin}[/]: {summary.total} image(s), {summary.processed} {verb}, "
+        f"[bold]{_esc(summary.plugin)}[/]: {summary.total} image(s), {summary.processed} {verb}, "
         f"{summary.skipped_done} already done, {summary.changed} file(s) "
         f"{'would change' if summary.dry_run else 'written'}, {len(summary.failed)} failed, "
         f"{summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)"
@@ -301,10 +348,10 @@ def _print_summary(
         table.add_column("name")
         table.add_column("count", justify="right")
         for name, n in summary.per_class.most_common():
-            table.add_row(name, str(n))
+            table.add_row(_esc(name), str(n))
         con.print(table)
     for f in summary.failed:
-        con.print(f"[red]failed[/] {f}", markup=True)
+        con.print(f"[red]failed[/] {_esc(f)}", markup=True)
     if summary.interrupted:
         con.print("[yellow]Interrupted.[/] Files written so far are complete; run again to resume.")
 
@@ -354,17 +401,17 @@ def plugins_cmd(as_json: bool) -> None:
         if row["error"]:
             deps = "[red]error (below)[/]"
         elif row["missing"]:
-            deps = f"[yellow]missing {', '.join(row['missing'])}[/]\n" + "\n".join(row["install"])
+            deps = f"[yellow]missing {_esc(', '.join(row['missing']))}[/]\n" + _esc("\n".join(row["install"]))
         else:
             deps = "[green]ok[/]"
-        table.add_row(row["name"], row["version"] or "-", provides, deps)
+        table.add_row(_esc(row["name"]), _esc(row["version"] or "-"), _esc(provides), deps)
     con = _console()
     con.print(table)
     for row in rows:  # in full, not cut to the table's width
         if row["error"]:
-            con.print(f"[red]error:[/] plugin {row['name']!r}: {row['error']}", markup=True, highlight=False)
+            con.print(f"[red]error:[/] plugin {_esc(repr(row['name']))}: {_esc(row['error'])}", markup=True, highlight=False)
     for w in reg.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {_esc(w)}")
 
 
 @cli.command("validate")
@@ -397,9 +444,9 @@ def validate_cmd(
     else:
         con = _console()
         for p in result.errors:
-            con.print(f"[red]error[/]   {p}", markup=True)
+            con.print(f"[red]error[/]   {_esc(p)}", markup=True)
         for p in result.warnings:
-            con.print(f"[yellow]warning[/] {p}", markup=True)
+            con.print(f"[yellow]warning[/] {_esc(p)}", markup=True)
         con.print(
             f"{result.images} image(s), {result.label_files} label file(s): "
             f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
@@ -520,7 +567,8 @@ def import_cmd(
     "exclude",
     multiple=True,
     metavar="KIND",
-    help="Skip images with an open issue of this kind ('any' for every kind). Repeatable.",
+    help="Skip images with an open issue of this kind ('any' for every kind). Repeatable. "
+    "A kind no image has and no fixer handles is refused (a typo would exclude nothing).",
 )
 @click.option(
     "--include-excluded", is_flag=True, help="Also export images marked excluded (e.g. duplicates)."
@@ -620,11 +668,11 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
     else:
         con = _console()
         counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
-        con.print(f"{what}: {counts or 'nothing'}")
+        con.print(_esc(f"{what}: {counts or 'nothing'}"))
         for note in report.notes:
-            con.print(f"[cyan]note[/]    {note}")
+            con.print(f"[cyan]note[/]    {_esc(note)}")
         for p in report.problems:
-            con.print(f"[red]problem[/] {p}")
+            con.print(f"[red]problem[/] {_esc(p)}")
     if report.problems:
         sys.exit(EXIT_PROBLEMS)
 
@@ -647,6 +695,7 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
     show_default=True,
     help="IoU above which a suggestion matches a human or rejected shape.",
 )
+@_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def autolabel_cmd(
@@ -657,6 +706,7 @@ def autolabel_cmd(
     redo: bool,
     dry_run: bool,
     match_iou: float,
+    timeout: float,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -681,7 +731,8 @@ def autolabel_cmd(
         f"autolabel {plugin_name}", len(ds), enabled=not (no_progress or as_json)
     ) as update:
         summary = run_autolabel(
-            ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update
+            ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update,
+            timeout=timeout or None,
         )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "processed", unit="suggestions per class")
     if summary.failed:
@@ -707,6 +758,7 @@ def autolabel_cmd(
     help="Write a self-contained HTML report with thumbnails.",
 )
 @click.option("--dry-run", is_flag=True, help="Show findings; write nothing into the label files.")
+@_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def check_cmd(
@@ -717,6 +769,7 @@ def check_cmd(
     report_path: Path | None,
     html_path: Path | None,
     dry_run: bool,
+    timeout: float,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -729,9 +782,13 @@ def check_cmd(
       labeler check sample_data/sketches --plugin duplicates
       labeler check ds --plugin clip_outliers,duplicates --report findings.json --html report.html
     """
+    from labeler.io.atomic import check_writable_folder
     from labeler.pipeline import run_check
     from labeler.report import findings_to_json, write_html_report
 
+    for option, path in (("--report", report_path), ("--html", html_path)):
+        if path is not None:  # fail now, not after the checks have run
+            check_writable_folder(path.absolute().parent, option, target=path)
     names = [n.strip() for n in plugin_names.split(",") if n.strip()]
     if len(names) > 1:  # every option must say which check it is for
         for key, _value in options:
@@ -753,7 +810,9 @@ def check_cmd(
         ]
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
-            summary, findings = run_check(ds, plugin, dry_run=dry_run, progress=update)  # type: ignore[arg-type]
+            summary, findings = run_check(
+                ds, plugin, dry_run=dry_run, progress=update, timeout=timeout or None  # type: ignore[arg-type]
+            )
         if as_json:
             summaries.append(summary.to_dict())
         else:
@@ -771,7 +830,7 @@ def check_cmd(
         con.print("[bold]Top findings[/]")
         for f in ranked[:15]:
             score = f"{f.issue.score:.2f}" if f.issue.score is not None else "  - "
-            con.print(f"  {score}  {f.issue.kind:<14} {f.rel}  {f.issue.detail}")
+            con.print(f"  {score}  {_esc(f'{f.issue.kind:<14} {f.rel}  {f.issue.detail}')}")
     if report_path is not None:
         from labeler.io.atomic import atomic_write_text
 
@@ -798,6 +857,7 @@ def check_cmd(
 @click.option("--undo", is_flag=True, help="Revert this fixer's fixes.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def fix_cmd(
     directory: Path,
     labels: Path | None,
@@ -808,17 +868,20 @@ def fix_cmd(
     undo: bool,
     dry_run: bool,
     as_json: bool,
+    no_progress: bool,
 ) -> None:
     """Apply the proposed fixes of open issues, reversibly.
 
     Fixers edit the label files only, except those that must change pixels (orientation),
-    which first move the original image aside so that --undo can put it back.
+    which first move the original image aside so that --undo can put it back. Each image's
+    change is one transaction: killed or out of disk at any point, the next labeler command
+    finishes it or undoes it. --dry-run lists every change as old -> new.
 
     \b
     Examples:
       labeler fix sample_data/sketches --plugin duplicates
       labeler fix sample_data/sketches --plugin duplicates --undo
-      labeler fix DIR --plugin relabel --kind mislabel --min-score 0.9 --dry-run
+      labeler fix DIR --plugin relabel --kind mislabel --dry-run
     """
     from labeler.pipeline import run_fix
 
@@ -831,9 +894,11 @@ def fix_cmd(
             f"(it handles: {', '.join(handled)})"
         )
     ds = _open(directory, labels)
-    summary = run_fix(
-        ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run
-    )  # type: ignore[arg-type]
+    with _progress(f"fix {plugin_name}", len(ds), enabled=not (no_progress or as_json)) as update:
+        summary = run_fix(
+            ds, plugin, undo=undo, kinds=kinds or None, min_score=min_score, dry_run=dry_run,
+            progress=update,
+        )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "changed", unit="issues")
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)
@@ -1049,7 +1114,7 @@ def train_cmd(
     else:
         con = _console()
         for key, value in result.items():
-            con.print(f"{key}: {value}")
+            con.print(_esc(f"{key}: {value}"))
 
 
 @cli.command("gui")

@@ -75,6 +75,8 @@ class ScanResult:
     orphan_labels: list[Path] = field(default_factory=list)
     #: temp files of writers that died (removed by :meth:`Dataset.recover`)
     stale_temp: list[Path] = field(default_factory=list)
+    #: image names that are not regular files (FIFOs, sockets, devices, broken links): never opened
+    not_regular: list[Path] = field(default_factory=list)
 
 
 class Dataset:
@@ -124,7 +126,7 @@ class Dataset:
                     if self.labels_dir is not None and path == self.labels_dir:
                         continue
                     yield from self._walk(path, stale)
-                elif entry.is_file():
+                else:  # files, and special files (FIFOs...) that scan() lists apart
                     yield entry
             except OSError:
                 continue
@@ -139,6 +141,10 @@ class Dataset:
         for entry in self._walk(self.root, result.stale_temp):
             suffix = os.path.splitext(entry.name)[1].lower()
             path = Path(entry.path)
+            if not entry.is_file():  # follows links: a link to a FIFO is no image either
+                if suffix in IMAGE_EXTENSIONS:
+                    result.not_regular.append(path)
+                continue
             if suffix in IMAGE_EXTENSIONS:
                 label = self.label_path_for(path)
                 by_label.setdefault(label, []).append(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -56,3 +57,16 @@ class MissingWeightsError(PluginError):
 
 class WeightsMismatchError(MissingWeightsError):
     """A file found under an official model name is not the official file (its sha256 differs)."""
+
+
+def near_name_hint(name: str, choices: Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` when ``name`` is close to one of ``choices``, else ``""``.
+
+    The one home of near-name hints (unknown plugins, formats, issue kinds...).
+    """
+    import difflib
+
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"

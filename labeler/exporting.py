@@ -8,6 +8,7 @@ dataset folder (atomically, never overwriting existing label files unless asked)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
@@ -18,11 +19,12 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from labeler.dataset import Dataset
-from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError
-from labeler.io.atomic import temp_sibling
-from labeler.io.images import check_image_file
-from labeler.io.labelfile import save_annotation
+from labeler.dataset import Dataset, Item
+from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError, near_name_hint
+from labeler.io.atomic import atomic_write_bytes, check_writable_folder, temp_sibling
+from labeler.io.images import check_image_file, not_regular_reason
+from labeler.io.labelfile import encode_annotation
+from labeler.io.writes import ConcurrentChangeError, DatasetLock, replace_if_unchanged
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, ExportItem, Importer, Report
 from labeler.predictions import box_iou
@@ -184,6 +186,51 @@ def drop_boxes_with_outlines(
     return [s for i, s in enumerate(shapes) if i not in drop], replaced, left_out
 
 
+#: labelme's reserved class names (labels.txt conventions): ``__ignore__`` marks regions to
+#: ignore and ``_background_`` the background class; labelme's own converters never export
+#: them as classes, and neither does labeler (unless ``--classes`` lists them).
+LABELME_RESERVED_CLASSES = ("__ignore__", "_background_")
+
+
+def _image_source_problem(dataset: Dataset, item: Item) -> str | None:
+    """Why an item's image must not be exported as it is (a link leading outside the
+    dataset), or None. Special files never get here: the scan lists them apart."""
+    if not item.image_path.is_symlink():
+        return None
+    target = item.image_path.resolve()
+    if not target.is_relative_to(dataset.root.resolve()):
+        return f"symbolic link to {target}, outside the dataset; not exported"
+    return None
+
+
+def _export_rel(rel: str, taken: set[str]) -> str:
+    """``rel`` with backslashes (legal in a POSIX file name, a folder separator to every
+    Windows tool and to labeler's own importers) replaced by ``_``, unique among ``taken``."""
+    new = rel.replace("\\", "_")
+    stem, dot, suffix = new.rpartition(".")
+    n = 1
+    while new in taken:
+        new = f"{stem}_{n}{dot}{suffix}" if dot else f"{new}_{n}"
+        n += 1
+    return new
+
+
+def check_exclude_kinds(kinds: Sequence[str], known: set[str]) -> None:
+    """Refuse ``--exclude`` kinds that no issue in the dataset has and no fixer handles."""
+    if not kinds or set(kinds) <= known | {"any"}:
+        return
+    from labeler.plugins import get_registry
+
+    known = known | {k for cls in get_registry().fixers.values() for k in cls.kinds}
+    for kind in kinds:
+        if kind != "any" and kind not in known:
+            hint = near_name_hint(kind, known)
+            raise UsageError(
+                f"--exclude {kind!r}: unknown issue kind (known: any, {', '.join(sorted(known)) or '-'})"
+                + (f"; {hint}" if hint else "")
+            )
+
+
 def select_for_export(
     dataset: Dataset, options: ExportOptions, report: Report
 ) -> tuple[list[ExportItem], list[str]]:
@@ -191,8 +238,16 @@ def select_for_export(
     errors: list[FileProblem] = []
     out: list[ExportItem] = []
     dropped: Counter[str] = Counter()
+    reserved: Counter[str] = Counter()
+    keep_reserved = set(options.classes or ()) & set(LABELME_RESERVED_CLASSES)
     flagged = set(options.exclude_flagged)
+    seen_kinds: set[str] = set()
+    taken_rels = {it.rel for it in dataset.items}
+    renamed: list[tuple[str, str]] = []
+    for path in dataset.scan().not_regular:
+        errors.append(ImageFileError(path, not_regular_reason(path) or "not a regular file"))
     for item, ann in dataset.annotations(errors=errors):
+        seen_kinds.update(i.kind for i in ann.meta.issues)
         if ann.meta.exclude and not options.include_excluded:
             report.add("excluded")
             continue
@@ -251,6 +306,12 @@ def select_for_export(
                     dropped[lab.label] += 1
             shapes = [s for s in shapes if s.label in allowed]
             labels = [lab for lab in labels if lab.label in allowed]
+        for name in set(LABELME_RESERVED_CLASSES) - keep_reserved:
+            n = sum(s.label == name for s in shapes) + sum(lab.label == name for lab in labels)
+            if n:
+                reserved[name] += n
+                shapes = [s for s in shapes if s.label != name]
+                labels = [lab for lab in labels if lab.label != name]
         blank = [s for s in shapes if not s.label.strip()] + [lab for lab in labels if not lab.label.strip()]
         if blank:  # a class named "" cannot be trained on (and is lost in CSV)
             report.add("labels left out: empty class name", len(blank))
@@ -261,6 +322,10 @@ def select_for_export(
             report.add("boxes replaced by their outlines", merged)
         if left_out:
             report.add("unreviewed outlines of a person's box left out (accept them to export them)", left_out)
+        link_problem = _image_source_problem(dataset, item)
+        if link_problem is not None:
+            errors.append(ImageFileError(item.image_path, link_problem))
+            continue
         try:
             check_image_file(item.image_path)  # a truncated or non-image file is not exported
         except ImageFileError as err:
@@ -269,9 +334,28 @@ def select_for_export(
         view = ann.model_copy(deep=True)
         view.shapes = [s.model_copy(deep=True) for s in shapes]
         view.meta.image_labels = [lab.model_copy(deep=True) for lab in labels]
+        if "\\" in item.rel:
+            new_rel = _export_rel(item.rel, taken_rels)
+            taken_rels.add(new_rel)
+            renamed.append((item.rel, new_rel))
+            item = dataclasses.replace(item, rel=new_rel)
         out.append(ExportItem(item=item, annotation=view))
+    check_exclude_kinds(sorted(flagged), seen_kinds)
     for err in errors:
         report.problem(str(err))
+    for name, n in sorted(reserved.items()):
+        report.notes.append(
+            f"class {name!r} not exported ({n} label(s)): labelme's reserved name, skipped as "
+            "labelme's own converters skip it (list it in --classes to export it)"
+        )
+    if renamed:
+        sample = ", ".join(f"{a!r} -> {b!r}" for a, b in renamed[:3])
+        more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+        report.notes.append(
+            f"{len(renamed)} image name(s) with a backslash renamed in the export, in the files "
+            f"and in every annotation alike ({sample}{more}): Windows tools and importers read a "
+            "backslash as a folder separator"
+        )
     for label, n in sorted(dropped.items()):
         report.notes.append(
             f"class {label!r} not exported ({n} label(s)): not in the class list/mapping"
@@ -324,8 +408,8 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
             f"--out {out} is inside the dataset {dataset.root}: its images would be read as part "
             f"of the dataset next time; export next to it, e.g. --out {dataset.root.parent / (dataset.root.name + '-export')}"
         )
+    check_writable_folder(out, "--out")
     items, classes = select_for_export(dataset, options, report)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         exporter.export(items, out, classes, report)
     except (KeyboardInterrupt, LabelerError):
@@ -360,7 +444,8 @@ def run_import(
     src, out = Path(src), Path(out)
     if not src.exists():
         raise UsageError(f"{src}: not found")
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(out, "--out")
+    lock = DatasetLock(out.absolute())
     for imported in importer.read(src, report):
         try:
             rel = safe_rel(imported.rel)
@@ -381,7 +466,16 @@ def run_import(
                 tmp.replace(dest_img)
             ann = imported.annotation
             ann.imagePath = dest_img.name
-            save_annotation(ann, dest_json)
+            data = encode_annotation(ann, dest_json)
+            with lock:  # OUT may be open in the GUI or another labeler already
+                if overwrite:
+                    atomic_write_bytes(dest_json, data)
+                else:  # created only if still absent: never replaces a file made meanwhile
+                    replace_if_unchanged(dest_json, data, None)
+        except ConcurrentChangeError:
+            report.problem(f"{dest_json}: created by another program meanwhile; kept")
+            report.add("skipped")
+            continue
         except (OSError, LabelerError) as err:
             report.problem(str(err) if isinstance(err, LabelerError) else f"{dest_img}: {err}")
             continue

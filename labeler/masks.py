@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import re
+import struct
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
+
+from labeler.io.images import MAX_PIXELS
 
 
 def encode_mask_png(mask: np.ndarray) -> str:
@@ -18,11 +23,94 @@ def encode_mask_png(mask: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def decode_mask_png(b64: str) -> np.ndarray:
-    """Inverse of :func:`encode_mask_png`: (H, W) bool array."""
+#: A mask PNG with more pixels than this is refused before it is decoded (the limit of images).
+MAX_MASK_PIXELS = MAX_PIXELS
+#: The PNG stored in a mask shape may differ from its box by this many pixels (rounding).
+MASK_SIZE_TOLERANCE = 1
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_BASE64_ALPHABET = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def mask_png_size(b64: str) -> tuple[int, int] | None:
+    """(width, height) from the header of a base64 mask PNG, without decoding any pixel.
+
+    None when the text does not start like a PNG (:func:`decode_mask_png` says what is wrong).
+    """
+    head = _BASE64_ALPHABET.sub(b"", b64[:128].encode("ascii", "replace"))[:32]
+    try:
+        raw = base64.b64decode(head)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < 24 or raw[:8] != _PNG_SIGNATURE or raw[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", raw[16:24])
+    return int(width), int(height)
+
+
+def mask_box_size(points: Sequence[tuple[float, float]]) -> tuple[int, int]:
+    """(width, height) of the PNG a mask shape's two corner points call for (labelme's rule:
+    the crop ``mask[y1:y2+1, x1:x2+1]`` with the corners truncated to integers)."""
+    (x1, y1), (x2, y2) = points[0], points[1]
+    return int(x2) - int(x1) + 1, int(y2) - int(y1) + 1
+
+
+def mask_size_problem(
+    points: Sequence[tuple[float, float]], b64: str, image_size: tuple[int, int] | None = None
+) -> str | None:
+    """Why a mask shape's PNG must not be decoded, or None: over :data:`MAX_MASK_PIXELS`,
+    larger than the image (``image_size``, (width, height), when known), or a size that
+    disagrees with the box of its two corner points (labelme itself fails on it).
+
+    Reads the PNG header only; a text that is not a PNG is left to :func:`decode_mask_png`.
+    """
+    size = mask_png_size(b64)
+    if size is None:
+        return None
+    w, h = size
+    if w * h > MAX_MASK_PIXELS:
+        return f"mask PNG is {w}x{h} pixels, over the {MAX_MASK_PIXELS} pixel limit"
+    if image_size is not None:
+        iw, ih = image_size
+        if w > iw + MASK_SIZE_TOLERANCE or h > ih + MASK_SIZE_TOLERANCE:
+            return f"mask PNG is {w}x{h} pixels, larger than the {iw}x{ih} image"
+    if len(points) >= 2:
+        bw, bh = mask_box_size(points)
+        if abs(bw - w) > MASK_SIZE_TOLERANCE or abs(bh - h) > MASK_SIZE_TOLERANCE:
+            (x1, y1), (x2, y2) = points[0], points[1]
+            return (
+                f"mask PNG is {w}x{h} pixels but the shape's box ({x1:g}, {y1:g})-({x2:g}, {y2:g}) "
+                f"is {bw}x{bh}"
+            )
+    return None
+
+
+def decode_mask_png(b64: str, max_pixels: int = MAX_MASK_PIXELS) -> np.ndarray:
+    """Inverse of :func:`encode_mask_png`: (H, W) bool array.
+
+    Only PNG is read, and one with more than ``max_pixels`` pixels raises ValueError before any
+    pixel is decoded (a small PNG can declare gigantic dimensions). Anything else that is not a
+    PNG raises ValueError; a truncated one, OSError.
+    """
     data = base64.b64decode(b64, validate=False)
-    with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img.convert("L")) > 0
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("mask is not a PNG image")
+    # PIL's PNG reader itself, not Image.open: no other format is probed, and no hook another
+    # library puts on Image.open (ultralytics installs one that pip-installs HEIF support).
+    try:
+        img = PngImagePlugin.PngImageFile(io.BytesIO(data))
+    except (SyntaxError, EOFError, struct.error) as err:  # PIL's words for a broken header
+        raise ValueError(f"mask is not a valid PNG ({err})") from None
+    with img:
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ValueError(f"mask PNG is {w}x{h} pixels, over the {max_pixels} pixel limit")
+        try:
+            if img.mode == "1":
+                return np.asarray(img, dtype=bool)
+            return np.asarray(img.convert("L")) > 0
+        except (SyntaxError, EOFError, struct.error) as err:
+            raise ValueError(f"mask is not a valid PNG ({err})") from None
 
 
 def mask_to_shape_fields(mask: np.ndarray) -> tuple[list[tuple[float, float]], str | None]:

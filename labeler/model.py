@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 #: Version of labeler's own keys in the file. Bump it only with a migration in
 #: ``labeler.migrations`` (see docs/format.md, "Schema versions").
@@ -49,6 +49,14 @@ IssueState = Literal["open", "fixed", "dismissed"]
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string (seconds precision)."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def finite_points(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``points`` unchanged, or ValueError when a coordinate is NaN or infinite."""
+    for x, y in points:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError("points must be finite numbers")
+    return points
 
 
 class _Keep(BaseModel):
@@ -110,16 +118,25 @@ class Shape(_Keep):
     @field_validator("points")
     @classmethod
     def _finite(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        for x, y in value:
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise ValueError("points must be finite numbers")
-        return value
+        return finite_points(value)
 
     @field_validator("shape_type", mode="before")
     @classmethod
     def _shape_type(cls, value: Any) -> Any:
         # labelme 3.x files have no shape_type (or null): they were polygons.
         return "polygon" if value is None else value
+
+    @model_validator(mode="after")
+    def _mask_size(self) -> Shape:
+        # Checked on the PNG header only: a gigantic or mis-sized mask is refused before any
+        # command decodes it (labelme itself fails on a mask that does not fit its box).
+        if self.shape_type == "mask" and self.mask:
+            from labeler.masks import mask_size_problem
+
+            problem = mask_size_problem(self.points, self.mask)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
 
     # -- our additions, as convenient properties ---------------------------------------------
     @property
@@ -248,6 +265,11 @@ class RejectedShape(_Keep):
     points: list[tuple[float, float]] = Field(default_factory=list)
     source: Source | None = None
 
+    @field_validator("points")
+    @classmethod
+    def _finite(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return finite_points(value)
+
 
 class ProcessedRecord(_Keep):
     """Record that a plugin ran on this image (also when it found nothing)."""
@@ -298,6 +320,20 @@ class Annotation(_Keep):
     @classmethod
     def _meta(cls, value: Any) -> Any:
         return ImageMeta() if value is None else value
+
+    @model_validator(mode="after")
+    def _masks_fit_the_image(self) -> Annotation:
+        # Each mask already agrees with its own box (Shape); here: no larger than the image.
+        if self.imageWidth and self.imageHeight and self.imageWidth > 0 and self.imageHeight > 0:
+            for i, shape in enumerate(self.shapes):
+                if shape.shape_type == "mask" and shape.mask:
+                    from labeler.masks import mask_size_problem
+
+                    size = (self.imageWidth, self.imageHeight)
+                    problem = mask_size_problem(shape.points, shape.mask, size)
+                    if problem is not None:
+                        raise ValueError(f"shapes[{i}].mask: {problem}")
+        return self
 
     # -- convenience -------------------------------------------------------------------------
     def add_shape(self, shape: Shape) -> None:

@@ -25,8 +25,8 @@ from pathlib import Path
 from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelerError, LabelFileError
 from labeler.io.images import open_image
-from labeler.io.labelfile import dumps_annotation
-from labeler.io.writes import ConcurrentChangeError, Transaction, read_bytes_or_none
+from labeler.io.labelfile import annotation_from_bytes, dumps_annotation
+from labeler.io.writes import MAX_ATTEMPTS, ConcurrentChangeError, Transaction, read_bytes_or_none
 from labeler.model import (
     Annotation,
     ImageLabel,
@@ -38,7 +38,7 @@ from labeler.model import (
     utc_now,
 )
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer, Sample
-from labeler.predictions import Predictions, box_iou
+from labeler.predictions import Predictions, box_iou, validate_predictions
 from labeler.review import accept_shape, reject_shape  # noqa: F401 - their old home
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 
@@ -274,7 +274,7 @@ def _predict_isolated(
             out = plugin.predict(batch)
         if len(out) != len(batch):
             raise RuntimeError(f"plugin returned {len(out)} results for {len(batch)} images")
-        return list(out)
+        return _validated(plugin, batch, list(out), summary)
     except (KeyboardInterrupt, LabelerError):
         raise
     except Exception as err:  # noqa: BLE001 - plugin code may raise anything
@@ -286,6 +286,23 @@ def _predict_isolated(
     results: list[Predictions | None] = []
     for sample in batch:
         results.extend(_predict_isolated(plugin, [sample], summary, timeout))
+    return results
+
+
+def _validated(
+    plugin: Autolabeler, batch: list[Sample], out: list[Predictions], summary: RunSummary
+) -> list[Predictions | None]:
+    """Each image's predictions checked (:func:`validate_predictions`); a bad one fails alone."""
+    known = plugin.known_classes()
+    results: list[Predictions | None] = []
+    for sample, preds in zip(batch, out, strict=True):
+        try:
+            results.append(validate_predictions(preds, sample.image.size, known))
+        except ValueError as err:
+            summary.failed.append(
+                f"{sample.item.image_path}: {plugin.name} returned bad predictions: {err}"
+            )
+            results.append(None)
     return results
 
 
@@ -580,8 +597,15 @@ def run_fix(
             if dry_run:
                 _fix_dry(dataset, item, plugin, undo, selected, summary)
             else:
-                with dataset.transaction() as txn:
-                    _fix_item(dataset, item, plugin, undo, selected, summary, txn)
+                for attempt in range(MAX_ATTEMPTS):
+                    # Another program saved the file meanwhile: fix what it saved instead.
+                    try:
+                        with dataset.transaction() as txn:
+                            _fix_item(dataset, item, plugin, undo, selected, summary, txn)
+                        break
+                    except ConcurrentChangeError:
+                        if attempt == MAX_ATTEMPTS - 1:
+                            raise
         except _Broken:
             continue
         except (LabelFileError, OSError) as err:
@@ -615,10 +639,11 @@ def _fix_item(
     selected: Callable[[Issue], bool], summary: RunSummary, txn: Transaction,
 ) -> None:
     """Fix one image inside its transaction (the dataset lock is held)."""
+    dataset.load(item)  # the shared-label-file refusal, and a missing file reads as None
     raw = read_bytes_or_none(item.label_path)
-    ann = dataset.load(item)
-    if ann is None:
+    if raw is None:
         return
+    ann = annotation_from_bytes(item.label_path, raw, dataset.root)
     before = dumps_annotation(ann)
     touched = 0
     for index, issue in enumerate(ann.meta.issues):
@@ -652,12 +677,16 @@ def _fix_item(
     if not touched:
         txn.rollback_to(0)
         return
-    summary.processed += 1
-    summary.per_class["undone" if undo else "fixed"] += touched
     text = dumps_annotation(ann)
     if text != before or txn.ops:
         dataset.save(item, ann, text, expect=raw)
-        summary.changed += 1
+        txn.commit_hooks.append(lambda: _count_fixed(summary, touched, undo))
+
+
+def _count_fixed(summary: RunSummary, touched: int, undo: bool) -> None:
+    summary.processed += 1
+    summary.changed += 1
+    summary.per_class["undone" if undo else "fixed"] += touched
 
 
 def problem_text(err: BaseException, path: Path | None = None) -> str:

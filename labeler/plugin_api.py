@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -149,6 +149,12 @@ class Autolabeler(Plugin):
     def output_kind(self) -> str:
         """The shape type choice for :meth:`Predictions.to_shapes`."""
         return getattr(self.options, "output", None) or self.shape_output
+
+    def known_classes(self) -> Collection[str] | None:
+        """The class names this plugin can predict (after :meth:`setup`), or None when any
+        name may come (prompts, labels already in the file). A prediction naming another
+        class fails its image (see :func:`labeler.predictions.validate_predictions`)."""
+        return None
 
     def effective_batch_size(self) -> int:
         """Batch size from the options when they have one, else the class default."""

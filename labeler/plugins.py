@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from labeler import hookspecs
-from labeler.errors import UsageError
+from labeler.errors import UsageError, near_name_hint
 from labeler.plugin_api import Autolabeler, Check, Exporter, Fixer, Importer, Plugin
 
 ENTRY_POINT_GROUP = "labeler"
@@ -34,6 +34,15 @@ KINDS: dict[str, tuple[str, type[Plugin], str]] = {
     "register_fixers": ("fixers", Fixer, "name"),
     "register_importers": ("importers", Importer, "format"),
     "register_exporters": ("exporters", Exporter, "format"),
+}
+
+#: registry attribute -> (what one is, the command that runs it), for "X is a fixer" hints
+KIND_COMMANDS: dict[str, tuple[str, str]] = {
+    "autolabelers": ("an autolabeler", "labeler autolabel DIR --plugin"),
+    "checks": ("a check", "labeler check DIR --plugin"),
+    "fixers": ("a fixer", "labeler fix DIR --plugin"),
+    "importers": ("an import format", "labeler import SRC --out DIR --from"),
+    "exporters": ("an export format", "labeler export DIR --out OUT --to"),
 }
 
 
@@ -85,8 +94,15 @@ class Registry:
         table: dict[str, Any] = getattr(self, kind)
         if name not in table:
             known = ", ".join(sorted(table)) or "none installed"
+            hint = near_name_hint(name, table)
+            if not hint:  # the right name for another command: say which one
+                for other, (what, command) in KIND_COMMANDS.items():
+                    if other != kind and name in getattr(self, other):
+                        hint = f"{name} is {what}: {command} {name}"
+                        break
             raise UsageError(
                 f"unknown {kind[:-1]} {name!r} (available: {known}); see 'labeler plugins'"
+                + (f"; {hint}" if hint else "")
             )
         return table[name]
 

@@ -7,7 +7,8 @@ objects live with the plugins that use them (duck typing, no import here).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,137 @@ class Predictions:
                 pts = [(round(x1, 2), round(y1, 2)), (round(x2, 2), round(y2, 2))]
                 shapes.append(Shape(label=label, points=pts, shape_type="rectangle", labeler=meta))
         return shapes
+
+
+def _where(i: int, name: object) -> str:
+    return f"object {i} ({name!s:.40})"
+
+
+def _check_text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is a {type(value).__name__}, not a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} {value!r} cannot be written as UTF-8 (a lone surrogate)") from None
+    return value
+
+
+def _check_score(value: object, what: str) -> float:
+    try:
+        score = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} {value!r} is not a number") from None
+    if not math.isfinite(score) or not -1e-6 <= score <= 1 + 1e-6:
+        raise ValueError(f"{what} {score} is not in [0, 1]")
+    return min(max(score, 0.0), 1.0)
+
+
+def _check_points(
+    pts: np.ndarray, what: str, width: int, height: int
+) -> np.ndarray:
+    """Finite (K, 2) points, not far outside the image, clipped to it."""
+    if not np.isfinite(pts).all():
+        raise ValueError(f"{what} has a coordinate that is not a finite number")
+    far_x = (pts[:, 0] < -width) | (pts[:, 0] > 2 * width)
+    far_y = (pts[:, 1] < -height) | (pts[:, 1] > 2 * height)
+    if (far_x | far_y).any():
+        x, y = pts[np.flatnonzero(far_x | far_y)[0]]
+        raise ValueError(
+            f"{what} has the point ({x:g}, {y:g}), far outside the {width}x{height} image"
+        )
+    out = pts.copy()
+    np.clip(out[:, 0], 0, width, out=out[:, 0])
+    np.clip(out[:, 1], 0, height, out=out[:, 1])
+    return out
+
+
+def validate_predictions(
+    preds: object, image_size: tuple[int, int], known_classes: Collection[str] | None = None
+) -> Predictions:
+    """Check a plugin's output for one image; return a safe copy or raise ValueError.
+
+    ``image_size`` is (width, height) of ``Sample.image``. Refused, with one sentence naming
+    the object: not a :class:`Predictions`, arrays of different lengths, a box, polygon or
+    quad coordinate that is NaN or infinite, an inverted box (x2 < x1 or y2 < y1), a box that
+    lies entirely outside the image or a point more than one image width or height outside
+    it, masks whose (H, W) is not the image's, a confidence or image-label score outside
+    [0, 1], a class name (or OCR text) that is not a string or not encodable as UTF-8, and,
+    when ``known_classes`` is given, a class name not in it.
+
+    Clipped, not refused: boxes, polygons and quads partly outside the image are clipped to
+    it (0..width, 0..height); scores within 1e-6 of [0, 1] are clipped into it.
+    """
+    if not isinstance(preds, Predictions):
+        raise ValueError(f"the plugin returned a {type(preds).__name__}, not Predictions")
+    width, height = image_size
+    known = set(known_classes) if known_classes is not None else None
+    try:  # re-run the shape checks: fields may have been replaced after creation
+        preds = Predictions(
+            xyxy=preds.xyxy, class_name=preds.class_name, confidence=preds.confidence,
+            polygons=preds.polygons, masks=preds.masks, texts=preds.texts, quads=preds.quads,
+            image_labels=list(preds.image_labels), data=dict(preds.data),
+        )
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"malformed predictions: {err}") from None
+    n = len(preds)
+    names = [_check_text(c, f"class name of object {i}") for i, c in enumerate(preds.class_name)]
+    if known is not None:
+        for i, name in enumerate(names):
+            if name not in known:
+                shown = ", ".join(sorted(known)[:20]) + (", ..." if len(known) > 20 else "")
+                raise ValueError(f"{_where(i, name)}: class {name!r} is not one of the plugin's "
+                                 f"classes ({shown})")
+    xyxy = preds.xyxy.astype(np.float64)
+    for i in range(n):
+        where = _where(i, names[i])
+        x1, y1, x2, y2 = xyxy[i]
+        if not np.isfinite(xyxy[i]).all():
+            raise ValueError(f"{where}: box ({x1}, {y1}, {x2}, {y2}) is not finite numbers")
+        if x2 < x1 or y2 < y1:
+            raise ValueError(f"{where}: box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) is inverted "
+                             "(x2 < x1 or y2 < y1)")
+        if x2 < 0 or y2 < 0 or x1 > width or y1 > height:
+            raise ValueError(f"{where}: box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies entirely "
+                             f"outside the {width}x{height} image")
+        xyxy[i] = _check_points(xyxy[i].reshape(2, 2), f"{where}: box", width, height).reshape(4)
+    confidence = [_check_score(c, f"{_where(i, names[i])}: confidence")
+                  for i, c in enumerate(preds.confidence)]
+    polygons = None
+    if preds.polygons is not None:
+        polygons = []
+        for i, poly in enumerate(preds.polygons):
+            try:
+                pts = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+            except (TypeError, ValueError):
+                raise ValueError(f"{_where(i, names[i])}: polygon is not (K, 2) numbers") from None
+            polygons.append(_check_points(pts, f"{_where(i, names[i])}: polygon", width, height))
+    quads = None
+    if preds.quads is not None:
+        quads = np.stack([_check_points(q.astype(np.float64), f"{_where(i, names[i])}: quad",
+                                        width, height) for i, q in enumerate(preds.quads)]
+                         ) if n else preds.quads
+    if preds.masks is not None and n and preds.masks.shape[1:] != (height, width):
+        h, w = preds.masks.shape[1:]
+        raise ValueError(f"masks are {w}x{h} but the image is {width}x{height}")
+    texts = None
+    if preds.texts is not None:
+        texts = [_check_text(t, f"text of {_where(i, names[i])}") for i, t in enumerate(preds.texts)]
+    image_labels = []
+    for j, pair in enumerate(preds.image_labels):
+        try:
+            label, score = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"image label {j} is {pair!r}, not a (label, score) pair") from None
+        label = _check_text(label, f"image label {j}")
+        if known is not None and label not in known:
+            raise ValueError(f"image label {label!r} is not one of the plugin's classes")
+        image_labels.append((label, _check_score(score, f"score of image label {label!r}")))
+    return Predictions(
+        xyxy=xyxy, class_name=np.asarray(names, dtype=object), confidence=confidence,
+        polygons=polygons, masks=preds.masks, texts=texts, quads=quads,
+        image_labels=image_labels, data=preds.data,
+    )
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

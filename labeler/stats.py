@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem
+from labeler.exporting import LABELME_RESERVED_CLASSES
+from labeler.io.images import not_regular_reason
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,6 +52,13 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
         excluded += ann.meta.exclude
         reviewed += ann.meta.reviewed
         with_suggestions += bool(ann.suggestions)
+    reserved: Counter[str] = Counter()
+    for name in LABELME_RESERVED_CLASSES:  # not classes: not counted, not exported
+        for table in (shape_classes, image_classes, images_per_class):
+            n = table.pop(name, 0)
+            if table is not images_per_class:
+                reserved[name] += n
+    reserved = +reserved
     total_classes = shape_classes + image_classes
     counts = [n for n in total_classes.values() if n > 0]
     n_images = len(scan.items)
@@ -59,8 +68,10 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
         "label_files": len(per_image),
         "labeled_images": labeled,
         "unlabeled_images": n_images - labeled,
-        "unreadable": [str(e) for e in errors],
+        "unreadable": [str(e) for e in errors]
+        + [f"{p}: {not_regular_reason(p) or 'not a regular file'}" for p in scan.not_regular],
         "classes": dict(total_classes.most_common()),
+        "reserved_labels": dict(reserved.most_common()),
         "shape_classes": dict(shape_classes.most_common()),
         "image_label_classes": dict(image_classes.most_common()),
         "images_per_class": dict(images_per_class.most_common()),
@@ -88,10 +99,11 @@ def _bar(n: int, biggest: int, width: int = 30) -> str:
 
 def render_stats(stats: dict[str, Any], con: Console) -> None:
     """Print the stats as tables with a text bar chart of the class distribution."""
+    from rich.markup import escape
     from rich.table import Table
 
     con.print(
-        f"[bold]{stats['root']}[/]: {stats['images']} image(s), {stats['labeled_images']} labeled, "
+        f"[bold]{escape(str(stats['root']))}[/]: {stats['images']} image(s), {stats['labeled_images']} labeled, "
         f"{stats['unlabeled_images']} without labels, {stats['shapes']} shape(s)"
     )
     classes: dict[str, int] = stats["classes"]
@@ -108,7 +120,7 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
         biggest = max(classes.values())
         for name, n in classes.items():
             table.add_row(
-                name,
+                escape(name),
                 str(stats["shape_classes"].get(name, 0)),
                 str(stats["image_label_classes"].get(name, 0)),
                 str(stats["images_per_class"].get(name, 0)),
@@ -119,14 +131,21 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
     spi = stats["shapes_per_image"]
     con.print(f"shapes per image: mean {spi['mean']}, min {spi['min']}, max {spi['max']}")
     if stats["shape_types"]:
-        con.print("shape types: " + ", ".join(f"{k} {v}" for k, v in stats["shape_types"].items()))
+        con.print(escape("shape types: " + ", ".join(f"{k} {v}" for k, v in stats["shape_types"].items())))
     if stats["review_states"]:
         con.print(
             "review states: " + ", ".join(f"{k} {v}" for k, v in stats["review_states"].items())
         )
     if stats["open_issues"]:
-        con.print("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items()))
+        con.print(escape("open issues: " + ", ".join(f"{k} {v}" for k, v in stats["open_issues"].items())))
+    if stats.get("reserved_labels"):
+        con.print(
+            escape(
+                "labelme's reserved names, not counted as classes (export skips them): "
+                + ", ".join(f"{k} {v}" for k, v in stats["reserved_labels"].items())
+            )
+        )
     if stats["excluded_images"]:
         con.print(f"excluded from export: {stats['excluded_images']}")
     for err in stats["unreadable"]:
-        con.print(f"[red]unreadable[/] {err}")
+        con.print(f"[red]unreadable[/] {escape(str(err))}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem, ImageFileError, LabelFileReadError
-from labeler.io.images import ImageInfo, open_image, read_image_info
+from labeler.io.images import ImageInfo, not_regular_reason, open_image, read_image_info
 from labeler.io.labelfile import check_image_path
 from labeler.masks import decode_mask_png
 from labeler.model import KNOWN_SHAPE_TYPES, Annotation, Shape
@@ -144,6 +144,8 @@ def validate_dataset(
         result.errors.append(f"{label}: one label file for several images ({names}); rename one")
     for orphan in scan.orphan_labels:
         result.warnings.append(f"{orphan}: label file without an image (not used)")
+    for path in scan.not_regular:
+        result.errors.append(f"{path}: {not_regular_reason(path) or 'not a regular file'}")
     for n, item in enumerate(scan.items, 1):
         if progress is not None:
             progress(n, result.images, item.rel)

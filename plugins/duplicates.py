@@ -10,8 +10,11 @@ Check ``duplicates`` (dataset-wide):
   other's 24 (8 transforms of the whole image and of two centre crops). Large sets first
   shortlist neighbours on a flip- and rotation-invariant vector (the standardised magnitudes of
   those DCT coefficients, for each crop), blockwise, so memory stays bounded;
-- groups: matches are joined into groups with one representative (labeled first, then the
-  image in ``train``, then the largest, then the first by path), which is kept;
+- groups: matches are joined into groups with one representative, which is kept: the member a
+  person labeled or reviewed, then any labeled one, then the one in ``train``, then the upright
+  one (in the orientation most members share; on a tie, the one whose hash is closest to its
+  class's), then the most pixels, then the least compressed (JPEG quality estimate, bytes per
+  pixel), and only then the first by path;
 - leakage: a group spanning splits (a folder named train/val/test anywhere in the path) is a
   ``leakage`` issue on the copies outside the representative's split.
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 import numpy as np
@@ -235,14 +238,75 @@ def near_pairs(hashes: np.ndarray, max_distance: int, inv: np.ndarray | None = N
     return sorted(pairs)
 
 
+#: IJG's standard luminance quantisation table (JPEG Annex K), the basis of libjpeg's quality scale.
+_IJG_LUMA_SUM = sum((
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+))
+
+
+def jpeg_quality(luma_table: Sequence[int]) -> float:
+    """libjpeg quality (1-100) whose scaled standard table best matches ``luma_table`` (on average)."""
+    scale = 100.0 * sum(luma_table) / _IJG_LUMA_SUM  # libjpeg: 5000/q below 50, 200 - 2q above
+    return float(np.clip(5000.0 / scale if scale > 100.0 else (200.0 - scale) / 2.0, 1.0, 100.0))
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How much of the picture a file holds: pixels, then compression (lossless counts as 100)."""
+
+    pixels: int
+    quality: float  # JPEG quality estimate; 100 for lossless formats
+    bytes_per_pixel: float  # lossy formats only (0 for lossless, where it says nothing)
+
+
+def image_fidelity(path: Any) -> Fidelity:
+    """Pixels and compression of an image file, from its header (EXIF rotation does not matter)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            fmt = im.format
+            tables = getattr(im, "quantization", None) or {}
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageFileError(path, f"cannot read header: {err}") from None
+    pixels = w * h
+    if fmt == "JPEG" and 0 in tables:
+        size = Path(path).stat().st_size
+        return Fidelity(pixels, round(jpeg_quality(list(tables[0])), 1), size / max(pixels, 1))
+    lossy = fmt in ("WEBP", "MPO")
+    return Fidelity(pixels, 100.0 if not lossy else 90.0,
+                    Path(path).stat().st_size / max(pixels, 1) if lossy else 0.0)
+
+
+def person_labeled(ann: Annotation) -> bool:
+    """A person labeled or reviewed this image: marked reviewed, or a human or accepted label."""
+    return (ann.meta.reviewed
+            or any(lab.review in (None, "accepted") for lab in ann.meta.image_labels)
+            or any(s.review in (None, "accepted") for s in ann.shapes))
+
+
+def _class_of(ann: Annotation) -> str:
+    labels = ann.labels()
+    return max(set(labels), key=labels.count) if labels else ""
+
+
+#: Transforms that leave a picture upright (a mirror image of an animal is still upright).
+_UPRIGHT = {TRANSFORMS.index("identical"), TRANSFORMS.index("flipped horizontally")}
+
+
 @dataclass
 class _Img:
     item: Item
     labeled: bool
+    person: bool = False
+    label: str = ""
     digest: str = ""
     hashes: np.ndarray | None = None
     inv: np.ndarray | None = None
-    area: int = 0
+    fidelity: Fidelity = Fidelity(0, 0.0, 0.0)
 
 
 class Duplicates(Check):
@@ -262,14 +326,14 @@ class Duplicates(Check):
         imgs: list[_Img] = []
         total = len(items)
         for n, (item, ann) in enumerate(items, 1):
-            rec = _Img(item, ann.is_labeled)
+            rec = _Img(item, ann.is_labeled, person_labeled(ann), _class_of(ann))
             try:
                 rec.digest = hashlib.sha256(item.image_path.read_bytes()).hexdigest()
                 if o.near:
                     rec.hashes, inv = image_hashes(item.image_path)
                     if total >= o.brute_force_below:
                         rec.inv = inv
-                rec.area = (ann.imageWidth or 0) * (ann.imageHeight or 0)
+                rec.fidelity = image_fidelity(item.image_path)
             except ImageFileError as err:
                 self.skip_image(item, str(err).removeprefix(f"{item.image_path}: "))
                 progress(n, total)
@@ -295,15 +359,20 @@ class Duplicates(Check):
         groups: dict[int, list[int]] = {}
         for i in range(len(imgs)):
             groups.setdefault(uf.find(i), []).append(i)
+        centroids = _ClassCentroids(imgs, hashes) if hashes is not None else None
         for members in groups.values():
             if len(members) > 1:
-                yield from self._group_findings(imgs, members, hashes)
+                yield from self._group_findings(imgs, members, hashes, centroids)
 
-    def _group_findings(self, imgs: list[_Img], members: list[int],
-                        hashes: np.ndarray | None) -> Iterator[Finding]:
+    def _group_findings(self, imgs: list[_Img], members: list[int], hashes: np.ndarray | None,
+                        centroids: _ClassCentroids | None = None) -> Iterator[Finding]:
+        upright = self._orientation_rank(imgs, members, hashes, centroids)
+
         def rank(i: int) -> tuple[Any, ...]:
             r = imgs[i]
-            return (not r.labeled, _SPLIT_RANK[split_of(r.item.rel)], -r.area, r.item.rel)
+            f = r.fidelity
+            return (not r.person, not r.labeled, _SPLIT_RANK[split_of(r.item.rel)], upright[i],
+                    -f.pixels, -f.quality, -f.bytes_per_pixel, r.item.rel)
 
         members = sorted(members, key=rank)
         rep = imgs[members[0]]
@@ -333,6 +402,60 @@ class Duplicates(Check):
                 suggested_fix={"action": "exclude", "reason": f"{kind.replace('_', ' ')} of {rep.item.rel}",
                                "keep": rep.item.rel},
             ))
+
+
+    def _orientation_rank(self, imgs: list[_Img], members: list[int], hashes: np.ndarray | None,
+                          centroids: _ClassCentroids | None) -> dict[int, tuple[int, float]]:
+        """Per member: (minus the members sharing its orientation, distance of that set to its class).
+
+        Two members share an orientation when one is the other unrotated (as it is, rescaled,
+        recompressed, cropped or mirrored left-right). The orientation most members share wins;
+        on a tie (an image and its rotation), the set whose hashes are closest to the rest of
+        its class.
+        """
+        if hashes is None or len(members) < 2:
+            return {i: (0, 0.0) for i in members}
+        same: dict[int, frozenset[int]] = {}
+        for i in members:
+            same[i] = frozenset(j for j in members if j == i or self._same_orientation(hashes, i, j))
+        dist: dict[frozenset[int], float] = {}
+        for group in set(same.values()):
+            dist[group] = (round(float(np.mean([centroids.distance(imgs, j, members) for j in sorted(group)])), 2)
+                           if centroids is not None else 0.0)
+        return {i: (-len(same[i]), dist[same[i]]) for i in members}
+
+    def _same_orientation(self, hashes: np.ndarray, i: int, j: int) -> bool:
+        d, t = best_match(hashes[i], hashes[j])
+        return t in _UPRIGHT and d <= self.options.max_distance
+
+
+class _ClassCentroids:
+    """Mean plain hash bits per class (and overall), to say which orientation a class usually has."""
+
+    def __init__(self, imgs: list[_Img], hashes: np.ndarray) -> None:
+        self.bits = np.unpackbits(hashes[:, 0].astype(">u8").view(np.uint8), axis=1).astype(np.float32)
+        self.labels = [r.label for r in imgs]
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, int] = {}
+        for lab, row in zip(self.labels, self.bits, strict=True):
+            self.sums[lab] = self.sums.get(lab, 0) + row
+            self.counts[lab] = self.counts.get(lab, 0) + 1
+        self.total, self.n = self.bits.sum(axis=0), len(imgs)
+
+    def distance(self, imgs: list[_Img], i: int, group: list[int]) -> float:
+        """Expected bit difference between ``i`` and the other images of its class (outside ``group``)."""
+        lab = self.labels[i]
+        inside = [j for j in group if self.labels[j] == lab]
+        count = self.counts.get(lab, 0) - len(inside)
+        total = self.sums.get(lab, 0) - self.bits[inside].sum(axis=0) if count > 0 else None
+        if total is None:  # no other image of its class: compare with everything else
+            count = self.n - len(group)
+            if count <= 0:
+                return 0.0
+            total = self.total - self.bits[group].sum(axis=0)
+        mean = total / count
+        row = self.bits[i]
+        return float((row * (1 - mean) + (1 - row) * mean).sum())
 
 
 class ExcludeDuplicates(Fixer):

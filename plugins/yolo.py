@@ -293,8 +293,27 @@ class YoloAutolabeler(Autolabeler):
         YOLO = import_yolo()  # noqa: N806
         # Always an absolute path (or a checked config name): ultralytics looks names up in the
         # current folder and downloads them.
-        self.model = YOLO(str(path) if path is not None else config_for_ultralytics(self.options.model))
+        target = str(path) if path is not None else config_for_ultralytics(self.options.model)
+        try:
+            model = YOLO(target)
+            if path is not None and path.suffix.lower() != ".pt":
+                # Other formats load on first use: load now, so that a file that is no model
+                # fails the run once here instead of once per image.
+                model.predict(np.zeros((64, 64, 3), np.uint8), device=pick_device(self.options.device), verbose=False)
+                model.predictor = None  # the real run sets up its own (its own image size)
+        except Exception as err:  # noqa: BLE001 - ultralytics raises anything on a bad file
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UsageError(
+                f"yolo: -o model {target}: not a model ultralytics can load ({type(err).__name__}: {first})"
+            ) from None
+        self.model = model
         self._class_ids = self._resolve_classes(self.options.classes)
+
+    def known_classes(self) -> list[str] | None:
+        """The model's class names (None before :meth:`setup`)."""
+        if self.model is None:
+            return None
+        return [str(v) for v in dict(self.model.names).values()]
 
     def _resolve_classes(self, classes: list[str | int] | None) -> list[int] | None:
         if classes is None:

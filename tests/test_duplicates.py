@@ -14,6 +14,7 @@ from labeler_plugins.duplicates import (
     Duplicates,
     ExcludeDuplicates,
     best_match,
+    image_fidelity,
     image_hashes,
     near_pairs,
     split_of,
@@ -262,3 +263,62 @@ def test_images_without_label_file_are_counted_as_checked(tmp_path: Path) -> Non
     summary, findings = run_check(open_dataset(root), Duplicates())
     assert summary.total == 3 and summary.processed == 3 and not findings
     assert not (root / "im1.json").exists()  # nothing found: no file created
+
+
+def _bad_copies(root: Path) -> Path:
+    """An original photo and three worse copies whose names sort before it: rotated 90 degrees
+    (lossless, as many pixels), half size, recompressed at JPEG quality 8."""
+    root.mkdir(parents=True)
+    original = root / "z_original.jpg"
+    shutil.copy(SAMPLE / "scenes" / "scene_0001.jpg", original)
+    with Image.open(original) as im:
+        im.transpose(Image.Transpose.ROTATE_90).save(root / "a_rotated.png")
+        im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS).save(root / "b_half.jpg", quality=95)
+        im.save(root / "c_recompressed.jpg", quality=8)
+    return original
+
+
+def test_group_keeps_the_upright_largest_least_compressed_original(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    _bad_copies(root)
+    for p in root.iterdir():
+        _label(p, "scene")
+    ds = open_dataset(root)
+    _summary, findings = run_check(ds, Duplicates())
+    by_rel = {f.rel: f.issue for f in findings}
+    assert set(by_rel) == {"a_rotated.png", "b_half.jpg", "c_recompressed.jpg"}, by_rel
+    assert {i.suggested_fix["keep"] for i in by_rel.values()} == {"z_original.jpg"}  # type: ignore[index]
+    assert "rotated" in by_rel["a_rotated.png"].detail
+    run_fix(ds, ExcludeDuplicates())
+    excluded = {it.rel for it, ann in ds.annotations() if ann.meta.exclude}
+    assert excluded == {"a_rotated.png", "b_half.jpg", "c_recompressed.jpg"}
+
+
+def test_group_keeps_the_copy_a_person_labeled(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    original = _bad_copies(root)
+    # Only the half-size copy carries a person's label; the others have a machine suggestion.
+    for p in root.iterdir():
+        if p.suffix != ".json":
+            with Image.open(p) as im:
+                size = im.size
+            lab: dict[str, object] = {"label": "scene"}
+            if p.name != "b_half.jpg":
+                lab.update(review="suggested", source={"plugin": "autolabel"})
+            write_json(p.with_suffix(".json"), labelme_json(p.name, size, labeler={"schema_version": 1, "image_labels": [lab]}))
+    ds = open_dataset(root)
+    _summary, findings = run_check(ds, Duplicates(), dry_run=True)
+    assert {f.rel for f in findings} == {"a_rotated.png", "c_recompressed.jpg", original.name}
+    assert {f.issue.suggested_fix["keep"] for f in findings} == {"b_half.jpg"}  # type: ignore[index]
+
+
+def test_jpeg_quality_estimate_and_fidelity(tmp_path: Path) -> None:
+    with Image.open(SAMPLE / "scenes" / "scene_0001.jpg") as im:
+        for q in (8, 50, 75, 95):
+            im.save(tmp_path / f"q{q}.jpg", quality=q)
+        im.save(tmp_path / "lossless.png")
+    est = {q: image_fidelity(tmp_path / f"q{q}.jpg").quality for q in (8, 50, 75, 95)}
+    assert all(abs(est[q] - q) <= 3 for q in (50, 75, 95)), est
+    assert est[8] < 20  # below ~25 libjpeg clips table entries at 255: still lowest, less exact
+    png = image_fidelity(tmp_path / "lossless.png")
+    assert png.quality == 100.0 and png.pixels == im.width * im.height

@@ -137,10 +137,12 @@ def flat_names(rels: Iterable[str]) -> dict[str, str]:
 def place_image(src: Path, dest: Path, hardlink: bool = True) -> str:
     """Put a copy of ``src`` at ``dest``: a hard link when possible, else a byte copy.
 
-    The source is never moved or modified. The destination appears atomically (temp file and
+    The source is never moved or modified; a symbolic link is followed (the file it points to
+    is linked or copied, never the link). The destination appears atomically (temp file and
     rename). Returns ``"linked"``, ``"copied"`` or ``"same"`` (``dest`` already is ``src``).
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    src = Path(os.path.realpath(src))  # a symbolic link: export the file, never the link
     with contextlib.suppress(OSError):
         if dest.exists() and os.path.samefile(src, dest):
             return "same"

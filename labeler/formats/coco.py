@@ -13,7 +13,7 @@ polygons are ``segmentation`` lists; masks become polygons (OpenCV); ``iscrowd``
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
 from collections import Counter
@@ -37,8 +37,9 @@ from labeler.formats import (
     unsupported_note,
     warn_if_not_empty,
 )
+from labeler.io.labelfile import parse_json_bytes
 from labeler.masks import mask_to_shape_fields
-from labeler.model import Annotation, Shape
+from labeler.model import Annotation, ImageMeta, Shape
 from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 _SPLIT_FROM_NAME = re.compile(r"^instances_(?P<split>.+)\.json$", re.IGNORECASE)
@@ -81,13 +82,16 @@ def build_coco(
     classes: Sequence[str],
     report: Report,
     skipped: Counter[str] | None = None,
+    category_ids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The COCO dict for ``(item, file_name, (width, height))`` triples.
+
+    ``category_ids`` (see :func:`category_ids`) default to 1..N in class-list order.
 
     Shapes that share a ``group_id`` and a label become one annotation with several polygons.
     """
     skipped = skipped if skipped is not None else Counter()
-    cat_ids = {name: i + 1 for i, name in enumerate(classes)}
+    cat_ids = category_ids if category_ids is not None else {name: i + 1 for i, name in enumerate(classes)}
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     for image_id, (e, file_name, (width, height)) in enumerate(items, start=1):
@@ -133,8 +137,52 @@ def build_coco(
         "licenses": [],
         "images": images,
         "annotations": anns,
-        "categories": [{"id": cid, "name": name, "supercategory": ""} for name, cid in cat_ids.items()],
+        "categories": [
+            {"id": cid, "name": name, "supercategory": ""}
+            for name, cid in sorted(cat_ids.items(), key=lambda kv: kv[1])
+        ],
     }
+
+
+#: Key in the labeler metadata of an imported image: the COCO file's ``{name: category id}``.
+COCO_IDS_KEY = "coco_category_ids"
+
+
+def category_ids(
+    items: Sequence[ExportItem], classes: Sequence[str], report: Report
+) -> dict[str, int]:
+    """COCO category ids for ``classes``: those a COCO import stored are kept, so that an
+    import/export round trip keeps the ids; classes without one (or with a conflicting one)
+    get new ids after the largest kept one. Without stored ids: 1..N in class-list order.
+    A note says which way it went whenever stored ids exist."""
+    stored: dict[str, set[int]] = {}
+    for e in items:
+        ids = (e.annotation.meta.model_extra or {}).get(COCO_IDS_KEY)
+        if isinstance(ids, dict):
+            for name, cid in ids.items():
+                if isinstance(cid, int) and not isinstance(cid, bool) and cid > 0:
+                    stored.setdefault(str(name), set()).add(cid)
+    if not stored:
+        return {name: i + 1 for i, name in enumerate(classes)}
+    owners = Counter(cid for name in classes for cid in stored.get(name, ()) if len(stored[name]) == 1)
+    out: dict[str, int] = {}
+    for name in classes:
+        ids = stored.get(name, set())
+        if len(ids) == 1 and owners[next(iter(ids))] == 1:
+            out[name] = next(iter(ids))
+    new = [name for name in classes if name not in out]
+    top = max(out.values(), default=0)
+    for n, name in enumerate(new, start=1):
+        out[name] = top + n
+    if new:
+        report.notes.append(
+            f"coco: category ids of the imported COCO file kept where known; {len(new)} class(es) "
+            f"got new ids ({', '.join(f'{n!r}={out[n]}' for n in new[:5])}"
+            f"{' ...' if len(new) > 5 else ''}): mapped, new or conflicting names"
+        )
+    else:
+        report.notes.append("coco: category ids kept from the imported COCO file")
+    return {name: out[name] for name in classes}
 
 
 def save_coco(
@@ -178,15 +226,16 @@ def save_coco(
         report.add("exported images")
     skipped: Counter[str] = Counter()
     n_image_labels = sum(len(e.annotation.meta.image_labels) for e in items)
+    ids = category_ids(items, classes, report)
     for split, triples in sorted(by_split.items()):
-        data = build_coco(triples, classes, report, skipped)
+        data = build_coco(triples, classes, report, skipped, ids)
         if not copy_images and roots:
             data["info"]["image_root"] = sorted(roots)[0]
         name = f"instances_{split}.json" if split else "instances.json"
         write_json(out / "annotations" / name, data)
         report.add("objects", len(data["annotations"]))
     if not by_split:
-        write_json(out / "annotations" / "instances.json", build_coco([], classes, report))
+        write_json(out / "annotations" / "instances.json", build_coco([], classes, report, category_ids=ids))
     unsupported_note(report, skipped, "coco")
     if n_image_labels:
         report.notes.append(
@@ -248,6 +297,14 @@ def _decode_rle(seg: dict[str, Any], height: int, width: int) -> Any:
     return mask_utils.decode(rle).astype(bool)
 
 
+def _finite(value: float) -> bool:
+    """True for a number that is neither NaN, infinite nor too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _is_bbox_polygon(flat: Sequence[float], bbox: Sequence[float] | None) -> bool:
     if bbox is None or len(flat) != 8 or len(bbox) != 4:
         return False
@@ -272,6 +329,18 @@ def coco_annotation_shapes(
     ):
         report.problem(f"{where}: annotation {ann.get('id')}: bad bbox {bbox!r}; skipped")
         return [], next_group
+    if bbox is not None:
+        if not all(_finite(v) for v in bbox):
+            report.problem(
+                f"{where}: annotation {ann.get('id')}: bbox {bbox!r} is not finite numbers; skipped"
+            )
+            return [], next_group
+        if bbox[2] < 0 or bbox[3] < 0:
+            report.problem(
+                f"{where}: annotation {ann.get('id')}: bbox {bbox!r} has a negative width or "
+                "height; skipped"
+            )
+            return [], next_group
     seg = ann.get("segmentation")
     flags: dict[str, Any] = {"iscrowd": True} if ann.get("iscrowd") else {}
     if isinstance(seg, dict):
@@ -308,8 +377,11 @@ def coco_annotation_shapes(
             try:
                 points = [(float(p[i]), float(p[i + 1])) for i in range(0, len(p), 2)]
                 shapes.append(Shape(label=label, points=points, shape_type="polygon", group_id=gid, flags=flags))
-            except (TypeError, ValueError):
-                report.problem(f"{where}: annotation {ann.get('id')}: non-numeric polygon skipped")
+            except (TypeError, ValueError, OverflowError):
+                report.problem(
+                    f"{where}: annotation {ann.get('id')}: polygon with non-numeric or non-finite "
+                    "coordinates skipped"
+                )
         if shapes:
             return shapes, next_group + (1 if gid is not None else 0)
     if bbox is None:
@@ -343,8 +415,9 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
     multi = len(files) > 1
     for json_path in files:
         try:
-            data = json.loads(json_path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            # Not a label file: read as untrusted JSON, but not written back (no tree check).
+            data = parse_json_bytes(json_path.read_bytes(), check_tree=False)
+        except (OSError, ValueError) as err:
             report.problem(f"{json_path}: cannot read COCO JSON: {err}")
             continue
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
@@ -356,6 +429,11 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
         for c in data.get("categories") or []:
             if isinstance(c, dict) and "id" in c:
                 cats[c["id"]] = str(c.get("name", c["id"]))
+        names = Counter(cats.values())  # kept for the export: ids survive a round trip
+        file_ids = {
+            name: cid for cid, name in cats.items()
+            if names[name] == 1 and isinstance(cid, int) and not isinstance(cid, bool)
+        }
         by_image: dict[Any, list[dict[str, Any]]] = {}
         for a in data.get("annotations") or []:
             if isinstance(a, dict):
@@ -414,4 +492,6 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
             ann = Annotation(
                 imagePath=os.path.basename(rel), imageWidth=info.width, imageHeight=info.height, shapes=shapes
             )
+            if file_ids:
+                ann.meta = ImageMeta(**{COCO_IDS_KEY: dict(file_ids)})
             yield ImportedImage(source_image=found, rel=rel, annotation=ann)

@@ -17,6 +17,7 @@ transcription in ``labeler.text``; a don't-care region has the text ``###`` or t
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,11 @@ Point = tuple[float, float]
 
 
 # -- shared by the OCR formats -----------------------------------------------------------------
+def all_finite(points: Sequence[Sequence[float]]) -> bool:
+    """True when no coordinate is NaN or infinite (``float("nan")`` reads them happily)."""
+    return all(math.isfinite(c) for p in points for c in p)
+
+
 def text_shape(
     points: Sequence[Sequence[float]],
     text: str,
@@ -128,6 +134,19 @@ def _num(v: float) -> str:
 
 
 # -- ICDAR 2015 --------------------------------------------------------------------------------
+def one_line(text: str, report: Report) -> str:
+    """A transcription fit for a line-based gt file: line breaks become spaces (counted)."""
+    parts = text.splitlines()  # \n, \r\n, \r and the other breaks a reader splits on
+    if len(parts) <= 1 and text == (parts[0] if parts else ""):
+        return text
+    report.add("transcriptions with line breaks (written with spaces)")
+    add_note_once(
+        report,
+        "icdar2015: line breaks in transcriptions are written as spaces (one region, one line)",
+    )
+    return " ".join(parts)
+
+
 def format_line(quad: Sequence[Point], text: str) -> str:
     """One ICDAR 2015 line."""
     return ",".join(_num(c) for p in quad for c in p) + "," + text
@@ -147,6 +166,9 @@ def parse_gt(text: str, where: str, report: Report, label: str = "text") -> list
             coords = [float(v) for v in parts[:8]]
         except ValueError:
             report.problem(f"{where}:{n}: coordinates are not numbers")
+            continue
+        if not all_finite([coords]):
+            report.problem(f"{where}:{n}: coordinates are not finite numbers")
             continue
         transcription = parts[8] if len(parts) > 8 else ""
         points = [(coords[i], coords[i + 1]) for i in range(0, 8, 2)]
@@ -256,7 +278,7 @@ def save_icdar(
             report.add("skipped")
             continue
         lines = [
-            format_line(quad, text)
+            format_line(quad, one_line(text, report))
             for quad, text in export_regions(e.annotation.shapes, report, "icdar2015", skipped, size)
         ]
         name = names[e.item.rel]

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from labeler.errors import UsageError
 from labeler.formats import (
     SPLIT_DIR_NAMES,
     flat_names,
@@ -123,21 +124,38 @@ def load_imagefolder(src: Path, report: Report) -> Iterator[ImportedImage]:
     files whose extension is not an image extension.
     """
     src = Path(src)
+    if not src.is_dir():
+        raise UsageError(f"{src}: an imagefolder import reads a folder of class folders")
+    src_real = src.resolve()
     top = sorted(d for d in src.iterdir() if d.is_dir() and not d.name.startswith("."))
     if top and all(d.name.lower() in SPLIT_DIR_NAMES for d in top):
         roots = [(d, d.name) for d in top]
     else:
         roots = [(src, "")]
+    if not any(d.is_dir() and not d.name.startswith(".") for root, _ in roots for d in root.iterdir()):
+        loose = sum(1 for p in src.iterdir() if p.is_file() and is_image_file(p.name))
+        raise UsageError(
+            f"{src}: no class folders (SRC/CLASS/image.jpg)"
+            + (f"; its {loose} image(s) lie in SRC itself: is {src} one class folder? "
+               f"Import its parent folder {src.parent}" if loose else "")
+        )
     ignored = 0
     for root, _split in roots:
         for class_dir in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
             label = class_dir.name
+            if not class_dir.resolve().is_relative_to(src_real):
+                report.problem(f"{class_dir}: symbolic link to {class_dir.resolve()}, outside {src}; skipped")
+                continue
             for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for f in sorted(filenames):
                     path = Path(dirpath, f)
                     if not is_image_file(f):
                         ignored += 1
+                        continue
+                    if not path.resolve().is_relative_to(src_real):
+                        report.problem(f"{path}: symbolic link to {path.resolve()}, outside {src}; skipped")
+                        report.add("skipped")
                         continue
                     info = image_info_or_report(path, report)
                     if info is None:

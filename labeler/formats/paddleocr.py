@@ -29,6 +29,7 @@ from labeler.formats import (
 )
 from labeler.formats.icdar import (
     DONT_CARE,
+    all_finite,
     export_regions,
     split_prefix,
     text_shape,
@@ -45,7 +46,7 @@ def parse_line(line: str) -> tuple[str, list] | None:
     path, _, rest = line.partition("\t")
     try:
         regions = json.loads(rest)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # invalid JSON, a number Python refuses, too deep
         return None
     if not isinstance(regions, list):
         return None
@@ -58,7 +59,7 @@ def region_shape(region: dict, label: str = "text") -> Shape | None:
         pts = [(float(p[0]), float(p[1])) for p in region.get("points") or []]
     except (TypeError, ValueError, IndexError):
         return None
-    if len(pts) < 3:
+    if len(pts) < 3 or not all_finite(pts):
         return None
     text = str(region.get("transcription") or "")
     difficult = bool(region.get("difficult")) or bool(region.get("illegibility"))

@@ -19,7 +19,6 @@ Written: ``ufo.json`` and ``images/`` (under ``<split>/`` when splitting).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from labeler.formats import (
     safe_join,
 )
 from labeler.formats.icdar import (
+    all_finite,
     export_text,
     images_under,
     is_dont_care,
@@ -42,6 +42,7 @@ from labeler.formats.icdar import (
     split_prefix,
     text_shape,
 )
+from labeler.io.labelfile import parse_json_bytes
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import ExportItem, ImportedImage, Report
 
@@ -61,7 +62,7 @@ def word_shape(word_id: str, word: dict[str, Any], label: str = "text") -> Shape
         pts = [(float(p[0]), float(p[1])) for p in points]
     except (TypeError, ValueError, IndexError):
         return None
-    if len(pts) < 3:
+    if len(pts) < 3 or not all_finite(pts):
         return None
     extra = {k: word[k] for k in WORD_KEYS if k in word}
     extra["id"] = word_id
@@ -82,8 +83,8 @@ def load_ufo(src: Path, report: Report, label: str = "text") -> Iterator[Importe
     by_name: dict[str, Path] | None = None
     for path in files:
         try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            data = parse_json_bytes(path.read_bytes(), check_tree=False)
+        except (OSError, ValueError) as err:
             if src.is_file():
                 report.problem(f"{path}: not readable JSON: {err}")
             continue

@@ -5,9 +5,11 @@ through :meth:`Document.edit`, which snapshots the annotation first, so undo and
 and not in the widgets; a drag of many mouse events is one step because the canvas reports it
 once, on release.
 
-Saving is atomic (:func:`labeler.io.labelfile.save_annotation`) and refuses to overwrite a file
-that changed on disk since it was read (:class:`ExternalChangeError`), for example because
-``labeler autolabel`` ran meanwhile.
+Saving goes through the dataset's write path (:meth:`labeler.dataset.Dataset.save`: atomic,
+under the lock every labeler process takes) and refuses to overwrite a file that changed on
+disk since it was read (:class:`ExternalChangeError`), for example because ``labeler
+autolabel`` or labelme saved it meanwhile; :meth:`Document.merge_from_disk` then keeps the
+person's edits and brings in what was saved.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import hashlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import LabelerError
 from labeler.io.images import ImageInfo
-from labeler.io.labelfile import dumps_annotation, save_annotation
+from labeler.io.labelfile import dumps_annotation
+from labeler.io.writes import ConcurrentChangeError
 from labeler.model import Annotation, ImageLabel, Issue, Shape, ShapeMeta
 from labeler.pipeline import merge_findings, merge_suggestions
 from labeler.review import (
@@ -57,6 +60,8 @@ class DiskState:
     mtime_ns: int = 0
     size: int = 0
     digest: str = ""
+    #: The bytes themselves: a save succeeds only while the file still holds them.
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def read(cls, path: Path) -> DiskState:
@@ -66,7 +71,7 @@ class DiskState:
             data = path.read_bytes()
         except FileNotFoundError:
             return cls(exists=False)
-        return cls(True, st.st_mtime_ns, st.st_size, hashlib.sha1(data).hexdigest())
+        return cls(True, st.st_mtime_ns, st.st_size, hashlib.sha1(data).hexdigest(), data)
 
     def differs(self, path: Path) -> str | None:
         """None when ``path`` is as we left it, else ``"changed"`` or ``"deleted"``.
@@ -425,16 +430,40 @@ class Document:
             # Never create a label file for an image nobody labeled.
             self._dirty = False
             return False
-        if not force:
-            state = self.external_change()
-            if state is not None:
-                raise ExternalChangeError(self.item.label_path, state)
-        save_annotation(self.annotation, self.item.label_path)
+        # Through the dataset's write path: under the lock every labeler process takes, and only
+        # while the file still holds what we read (a pipeline or labelme may have saved since).
+        expect = ... if force else (self.disk.data if self.disk.exists else None)
+        try:
+            self.dataset.save(self.item, self.annotation, text, expect=expect)
+        except ConcurrentChangeError:
+            state = self.external_change() or "changed"
+            raise ExternalChangeError(self.item.label_path, state) from None
         self.disk = DiskState.read(self.item.label_path)
         self._saved_text = text
         self._dirty = False
         self._emit("saved")
         return True
+
+    def merge_from_disk(self) -> bool:
+        """Keep our edits and bring in what was saved on disk since we read it, then save.
+
+        From the disk version come every plugin's suggestions and findings (merged with the
+        pipeline's rules, so a rerun's suggestions replace its older ones), their run records,
+        and the shapes another program added (present on disk, absent from the version we
+        read). Our own changes all stay. Returns True when saved; raises
+        :class:`ExternalChangeError` when the file changed yet again meanwhile.
+        """
+        disk = DiskState.read(self.item.label_path)
+        if not disk.exists:
+            return self.save(force=True)
+        theirs = self.dataset.load(self.item)
+        assert theirs is not None
+        base_text = self._saved_text
+        base = Annotation.model_validate_json(base_text) if base_text else None
+        with self.edit("Merge with the file on disk", what="all") as ann:
+            merge_disk_version(ann, base, theirs)
+        self.disk = disk
+        return self.save()
 
     def reload(self) -> None:
         """Discard our version and read the file again (as an undoable step)."""
@@ -445,6 +474,34 @@ class Document:
         self._saved_text = fresh._saved_text
         self._update_dirty()
         self._emit("saved")
+
+
+def merge_disk_version(ours: Annotation, base: Annotation | None, theirs: Annotation) -> None:
+    """Bring into ``ours`` (edited in place) what ``theirs`` (the file now) added since
+    ``base`` (the file as we read it): see :meth:`Document.merge_from_disk`."""
+    plugins = {s.source.plugin for s in theirs.shapes if s.is_suggestion and s.source}
+    plugins |= {i.source.plugin for i in theirs.meta.issues if i.source}
+    plugins |= {lab.source.plugin for lab in theirs.meta.image_labels
+                if lab.review == "suggested" and lab.source}
+    plugins |= set(theirs.meta.processed)
+    for plugin in sorted(plugins):
+        new = [s.model_copy(deep=True) for s in theirs.shapes
+               if s.is_suggestion and s.source is not None and s.source.plugin == plugin]
+        labels = [lab.model_copy(deep=True) for lab in theirs.meta.image_labels
+                  if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin]
+        merge_suggestions(ours, new, plugin, new_image_labels=labels)
+        merge_findings(ours, plugin, [i.model_copy(deep=True) for i in theirs.meta.issues
+                                      if i.source is not None and i.source.plugin == plugin])
+        if plugin in theirs.meta.processed:
+            ours.meta.processed[plugin] = theirs.meta.processed[plugin].model_copy(deep=True)
+    known = {s.fingerprint() for s in (base.shapes if base else [])}
+    known |= {s.fingerprint() for s in ours.shapes}
+    for shape in theirs.shapes:
+        if not shape.is_suggestion and shape.fingerprint() not in known:
+            ours.shapes.append(shape.model_copy(deep=True))  # another program's new shape
+    rejected = {(r.label, tuple(r.points)) for r in ours.meta.rejected}
+    ours.meta.rejected.extend(r for r in theirs.meta.rejected
+                              if (r.label, tuple(r.points)) not in rejected)
 
 
 #: Shapes whose points can be added or removed one by one (as in labelme).

@@ -79,7 +79,8 @@ class MainWindow(QMainWindow):
         self._lister: ListWorker | None = None
         self.last_label = ""
         #: Called as ``resolve(doc, state)`` when a save meets a file changed on disk;
-        #: returns "overwrite", "reload" or "cancel" (a dialog by default; tests replace it).
+        #: returns "merge", "overwrite", "reload" or "cancel" (a dialog by default, whose
+        #: default button is "merge": the person's edits are kept; tests replace it).
         self.resolve_conflict: Callable[[Document, str], str] = self._ask_conflict
         #: Called as ``ask(label, text)``; returns a LabelAnswer or None (tests replace it).
         self.ask_label: Callable[..., LabelAnswer | None] = self._ask_label_dialog
@@ -656,7 +657,13 @@ class MainWindow(QMainWindow):
             saved = doc.save()
         except ExternalChangeError as err:
             choice = self.resolve_conflict(doc, err.state)
-            if choice == "overwrite":
+            if choice == "merge":
+                try:
+                    saved = doc.merge_from_disk()
+                except ExternalChangeError:
+                    self._error(f"{doc.item.label_path.name} keeps changing on disk; not saved yet")
+                    return False
+            elif choice == "overwrite":
                 doc.save(force=True)
                 saved = True
             elif choice == "reload":
@@ -700,13 +707,17 @@ class MainWindow(QMainWindow):
         box.setWindowTitle("File changed on disk")
         box.setText(f"{doc.item.label_path.name} was {state} on disk since you opened it "
                     "(another program, or `labeler autolabel`, wrote it).")
-        box.setInformativeText("Overwrite it with your version, or reload it and lose your changes?")
+        box.setInformativeText(
+            "Merge keeps all your edits and adds what was saved meanwhile (new suggestions, "
+            "findings, shapes). Overwrite keeps only your version; Reload drops your edits.")
+        merge = box.addButton("Merge (keep my edits)", QMessageBox.ButtonRole.AcceptRole)
         over = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
-        reload = box.addButton("Reload from disk", QMessageBox.ButtonRole.AcceptRole)
+        reload = box.addButton("Reload from disk", QMessageBox.ButtonRole.ResetRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(merge)
         box.exec()
         clicked = box.clickedButton()
-        return "overwrite" if clicked is over else "reload" if clicked is reload else "cancel"
+        return {merge: "merge", over: "overwrite", reload: "reload"}.get(clicked, "cancel")
 
     def check_external_change(self) -> None:
         """Poll the open file: reload silently when we have nothing unsaved, else warn once."""

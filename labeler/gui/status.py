@@ -1,16 +1,17 @@
 """Per-image status for the file list, read cheaply from the label file (no Qt, no pydantic).
 
 Validating every file with pydantic would take minutes on a 100,000-image folder; the file list
-only needs a few facts, which plain ``json.loads`` gives.
+only needs a few facts, which parsing the JSON gives (with the same checks for hostile JSON as
+loading: :func:`labeler.io.labelfile.parse_json_bytes`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labeler.io.labelfile import parse_json_bytes
 from labeler.model import Annotation
 
 #: Status names, in the order the filter menu shows them.
@@ -114,9 +115,9 @@ def status_of_file(path: Path) -> ItemStatus:
     except OSError as err:
         return ItemStatus(error=str(err))
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        return ItemStatus(error=f"invalid JSON: {err}")
+        data = parse_json_bytes(raw)  # refuses what loading the file would refuse
+    except ValueError as err:
+        return ItemStatus(error=str(err))
     if not isinstance(data, dict):
         return ItemStatus(error="top level is not an object")
     return status_from_dict(data)

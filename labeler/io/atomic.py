@@ -86,3 +86,23 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_writable_folder(folder: str | Path, option: str, target: str | Path | None = None) -> None:
+    """Create ``folder`` when needed and prove that a file can be written in it.
+
+    Raises :class:`~labeler.errors.UsageError` naming ``option`` and ``target`` (the file the
+    option names, when it is one; default: the folder) otherwise, so
+    that a read-only ``--out`` or ``--report`` place fails at once in one line, before any work.
+    """
+    from labeler.errors import UsageError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = temp_sibling(folder / "labeler-write-test")  # removed by recover() if killed
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as err:
+        where = f"{target}: cannot write in {folder}" if target is not None else f"{folder}: cannot write there"
+        raise UsageError(f"{option} {where} ({err.strerror or err})") from None

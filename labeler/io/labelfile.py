@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -77,8 +78,121 @@ def check_image_path(label_path: Path, image_path: str, allowed_root: Path | Non
     return resolved
 
 
+#: JSON nested deeper than this is refused: labelme files nest about 8 levels, and deeper
+#: structures (in ``flags`` or unknown keys, kept as they are) make writing them fail.
+MAX_JSON_DEPTH = 64
+
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a JSON text can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+def _json_path(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _number_too_long(text: str) -> str:
+    """Where the first integer too long for Python to read is, for the error message."""
+    limit = sys.get_int_max_str_digits()
+    match = re.search(r"\d{" + str(limit + 1) + ",}", text) if limit else None
+    if match is None:
+        return f"a number has more than {limit} digits"
+    line = text.count("\n", 0, match.start()) + 1
+    col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    return (
+        f"a number at line {line} column {col} has {len(match.group())} digits, "
+        f"more than the {limit} Python reads"
+    )
+
+
+def _typed_points(where: list[str | int], key: str) -> bool:
+    """True for the ``points`` lists of shapes and rejected shapes: pydantic reads them as
+    pairs of numbers and refuses anything else, so walking their (many) numbers is not needed."""
+    if key != "points":
+        return False
+    n = len(where)
+    return (n == 2 and where[0] == "shapes") or (n == 3 and where[:2] == ["labeler", "rejected"])
+
+
+def check_json_tree(data: Any, check_strings: bool = True) -> None:
+    """Raise ValueError naming the field when parsed JSON holds what cannot be written back.
+
+    Refused: nesting deeper than :data:`MAX_JSON_DEPTH` (every later step would hit Python's
+    recursion limit or pydantic's serialisation depth) and, with ``check_strings``, strings or
+    keys holding a lone UTF-16 surrogate (``"\\ud800"``: valid JSON, but not encodable as
+    UTF-8, so the file could never be saved again). Iterative: never a RecursionError.
+    """
+    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while stack:
+        value, where = stack.pop()
+        if len(where) > MAX_JSON_DEPTH:
+            shown = _json_path(where[:6])
+            raise ValueError(f"{shown}...: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _typed_points(where, key):
+                    continue
+                if check_strings and not _encodable(key):
+                    raise ValueError(
+                        f"{_json_path(where) + '.' if where else ''}{key!r}: key holds a lone "
+                        "surrogate escape (such as \\ud800), which cannot be written as UTF-8"
+                    )
+                if isinstance(item, dict | list) or (check_strings and isinstance(item, str)):
+                    stack.append((item, [*where, key]))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict | list) or (check_strings and isinstance(item, str)):
+                    stack.append((item, [*where, i]))
+        elif isinstance(value, str) and not _encodable(value):
+            raise ValueError(
+                f"{_json_path(where)}: text holds a lone surrogate escape (such as \\ud800), "
+                "which cannot be written as UTF-8"
+            )
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_json_bytes(raw: bytes, check_tree: bool = True) -> Any:
+    """Parse untrusted JSON bytes (UTF-8, BOM allowed) into Python values, or raise ValueError
+    with one clear sentence: not UTF-8, invalid JSON (line and column), a number too long for
+    Python, nesting too deep and, with ``check_tree`` (for JSON that is kept and written back,
+    such as label files), nesting over :data:`MAX_JSON_DEPTH` or a lone surrogate (with the
+    field, see :func:`check_json_tree`).
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError:  # int() refuses integer literals over sys.get_int_max_str_digits()
+        raise ValueError(_number_too_long(text)) from None
+    if check_tree:
+        check_json_tree(data, check_strings=_SURROGATE_ESCAPE.search(raw) is not None)
+    return data
+
+
 def load_annotation_dict(path: str | Path) -> dict[str, Any]:
-    """Read and parse the JSON of a label file, with size limits; no validation."""
+    """Read and parse the JSON of a label file, with size limits; no validation.
+
+    Refuses what :func:`parse_json_bytes` refuses, as :class:`LabelFileReadError`.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -104,17 +218,9 @@ def parse_annotation_dict(path: Path, raw: bytes) -> dict[str, Any]:
     if not raw:
         raise LabelFileReadError(path, "empty file (0 bytes)")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        raise LabelFileReadError(
-            path, f"not UTF-8 text ({err.reason} at byte {err.start})"
-        ) from None
-    except json.JSONDecodeError as err:
-        raise LabelFileReadError(
-            path, f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from None
-    except RecursionError:
-        raise LabelFileReadError(path, "JSON nested too deeply") from None
+        data = parse_json_bytes(raw)
+    except ValueError as err:
+        raise LabelFileReadError(path, str(err)) from None
     if not isinstance(data, dict):
         raise LabelFileReadError(
             path, f"top level must be a JSON object, got {type(data).__name__}"
@@ -231,6 +337,10 @@ def encode_annotation(ann: Annotation, path: Path, text: str | None = None) -> b
         if text is None:
             text = dumps_annotation(ann)
         return text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate set in memory (files with one are refused)
+        raise LabelFileWriteError(
+            path, f"text holds {err.object[err.start : err.end]!r}, which UTF-8 cannot encode"
+        ) from None
     except (TypeError, ValueError, RecursionError) as err:
         raise LabelFileWriteError(path, f"cannot serialise annotation: {err}") from None
 

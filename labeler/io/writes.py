@@ -220,6 +220,25 @@ class _Op:
     staged: Path | None = None
     expect: bytes | None = None
     check: bool = False  # compare the target with ``expect`` before committing
+    backup: Path | None = None  # a hard link to (or copy of) the target as it was at commit
+
+    def to_json(self, root: Path) -> dict[str, Any]:
+        rel = lambda p: os.path.relpath(p, root) if p else None  # noqa: E731
+        return {"op": self.kind, "target": rel(self.target), "staged": rel(self.staged),
+                "backup": rel(self.backup)}
+
+    @classmethod
+    def from_json(cls, root: Path, data: dict[str, Any]) -> _Op:
+        path = lambda key: (root / data[key]).absolute() if data.get(key) else None  # noqa: E731
+        return cls(data["op"], path("target"), path("staged"), backup=path("backup"))  # type: ignore[arg-type]
+
+    @property
+    def applied(self) -> bool:
+        """Whether this step is done (a write's temp file is renamed away; a delete's target
+        is gone)."""
+        if self.kind == "write":
+            return self.staged is not None and not self.staged.exists()
+        return not self.target.exists()
 
 
 @dataclass
@@ -228,6 +247,14 @@ class Transaction:
     :meth:`commit` (under the dataset lock); leaving without commit discards the staged files.
 
     Used as ``with dataset.transaction() as txn: ...``; the dataset commits it on a clean exit.
+
+    The protocol (SQLite's, for whole files): every new content is staged as a complete temp
+    file next to its target and named in the journal entry before it exists; at commit the
+    expectations are checked, each target still there gets a backup (a hard link), the entry
+    is marked ``committed`` and the temp files are renamed over their targets. A file that a
+    program without the lock rewrote since it was checked is found just before its rename, and
+    the applied steps are put back from their backups (``rolling_back``). :func:`recover`
+    finishes whichever of the three states an interrupted process left.
     """
 
     root: Path
@@ -235,6 +262,8 @@ class Transaction:
     id: str = field(default_factory=lambda: f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(3)}")
     ops: list[_Op] = field(default_factory=list)
     committed: bool = False
+    #: called after a successful commit (counting what was done only once it is done)
+    commit_hooks: list[Callable[[], None]] = field(default_factory=list)
     _journal: Path | None = None
 
     @property
@@ -243,24 +272,17 @@ class Transaction:
         return state_dir(self.root) / JOURNAL_DIR / f"{self.id}.json"
 
     def _record(self, state: str) -> None:
-        entry = {
-            "id": self.id,
-            "state": state,
-            "pid": os.getpid(),
-            "ops": [
-                {
-                    "op": op.kind,
-                    "target": os.path.relpath(op.target, self.root),
-                    "staged": os.path.relpath(op.staged, self.root) if op.staged else None,
-                }
-                for op in self.ops
-            ],
-        }
+        entry = {"id": self.id, "state": state, "pid": os.getpid(),
+                 "ops": [op.to_json(self.root) for op in self.ops]}
         path = self.journal_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = write_temp(path, json.dumps(entry, indent=1).encode())
-        fault_point(f"journal {state}")
-        os.replace(tmp, path)
+        try:
+            fault_point(f"journal {state}")
+            os.replace(tmp, path)
+        except BaseException:
+            _remove([tmp])
+            raise
         fsync_dir(path.parent)
         self._journal = path
 
@@ -281,51 +303,65 @@ class Transaction:
         self._record("prepared")  # names the temp file before it exists: recover() finds it
         write_temp(path, data, op.staged)
 
-    def savepoint(self) -> int:
-        """A mark to :meth:`rollback_to` (the number of staged changes so far)."""
-        return len(self.ops)
-
-    def rollback_to(self, mark: int) -> None:
-        """Drop the changes staged after ``mark``."""
-        for op in self.ops[mark:]:
-            if op.staged is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(op.staged)
-        del self.ops[mark:]
-        if self._journal is not None:
-            self._record("prepared")
-
     def delete(self, path: str | Path) -> None:
         """Stage the removal of ``path``."""
         path = Path(path).absolute()
         self.ops.append(_Op("delete", path))
         self._record("prepared")
 
+    def savepoint(self) -> int:
+        """A mark to :meth:`rollback_to` (the number of staged changes so far)."""
+        return len(self.ops)
+
+    def rollback_to(self, mark: int) -> None:
+        """Drop the changes staged after ``mark``."""
+        _remove(op.staged for op in self.ops[mark:])
+        del self.ops[mark:]
+        if self._journal is not None:
+            self._record("prepared")
+
     def commit(self) -> None:
         """Check every expectation, record the commit, apply every change, forget the journal.
 
-        Raises :class:`ConcurrentChangeError` (and discards everything) when a checked file
-        changed since it was read.
+        Raises :class:`ConcurrentChangeError` (and changes nothing) when a checked file
+        changed since it was read, up to the moment of its rename.
         """
         if not self.ops:
             self.discard()
+            for hook in self.commit_hooks:
+                hook()
             return
         with self.lock:
-            for op in self.ops:
-                if op.check and read_bytes_or_none(op.target) != op.expect:
-                    self.discard()
-                    raise ConcurrentChangeError(op.target)
-            self._record("committed")  # the commit point: from here on, roll forward
-            _apply(self.root, self.ops)
+            try:
+                for op in self.ops:
+                    if op.check and read_bytes_or_none(op.target) != op.expect:
+                        raise ConcurrentChangeError(op.target)
+                for op in self.ops:
+                    op.backup = _backup(op.target)
+                self.ops.sort(key=lambda op: not op.check)  # the ones that can still fail first
+                self._record("committed")  # the commit point: from here on, forward or back
+            except BaseException:
+                _remove(op.backup for op in self.ops)
+                self.discard()
+                raise
+            try:
+                _apply(self.ops, verify=True)
+            except BaseException:
+                # A file another program saved meanwhile, or a failing disk: put back what was
+                # applied. Should that fail too, the journal stays for recover() to finish.
+                self._record("rolling_back")
+                _roll_back(self.ops)
+                self._forget()
+                raise
+            _remove(op.backup for op in self.ops)
             self._forget()
         self.committed = True
+        for hook in self.commit_hooks:
+            hook()
 
     def discard(self) -> None:
         """Remove the staged files and the journal entry; nothing was changed."""
-        for op in self.ops:
-            if op.staged is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(op.staged)
+        _remove(op.staged for op in self.ops)
         self._forget()
 
     def _forget(self) -> None:
@@ -336,21 +372,59 @@ class Transaction:
             self._journal = None
 
 
-def _apply(root: Path, ops: list[_Op]) -> None:
-    """Roll forward: each step is idempotent (a rename already done is skipped)."""
+def _remove(paths: Any) -> None:
+    for path in paths:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _backup(target: Path) -> Path | None:
+    """A hard link to ``target`` (a copy where links are not possible), or None: no file."""
+    if not os.path.lexists(target):
+        return None
+    backup = temp_sibling(target)
+    try:
+        os.link(target, backup, follow_symlinks=False)
+    except OSError:
+        data = read_bytes_or_none(target)
+        write_temp(target, data or b"", backup)
+    return backup
+
+
+def _apply(ops: list[_Op], verify: bool = False) -> None:
+    """Roll forward: each step is idempotent (a rename already done is skipped). ``verify``:
+    compare each checked target with its expectation just before its rename."""
     touched: set[Path] = set()
     for op in ops:
+        if op.applied:
+            continue
+        if verify and op.check and read_bytes_or_none(op.target) != op.expect:
+            raise ConcurrentChangeError(op.target)
+        fault_point(f"apply {op.kind} {op.target.name}")
         if op.kind == "write" and op.staged is not None:
-            if op.staged.exists():
-                fault_point(f"apply {op.target.name}")
-                op.target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(op.staged, op.target)
-                touched.add(op.target.parent)
-        elif op.kind == "delete" and op.target.exists():
-            fault_point(f"apply delete {op.target.name}")
+            op.target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(op.staged, op.target)
+        elif op.kind == "delete":
             os.unlink(op.target)
-            touched.add(op.target.parent)
+        touched.add(op.target.parent)
     for folder in touched:
+        fsync_dir(folder)
+
+
+def _roll_back(ops: list[_Op]) -> None:
+    """Put every applied step back from its backup, drop the rest (idempotent)."""
+    for op in ops:
+        if op.applied:
+            if op.backup is not None and op.backup.exists():
+                os.replace(op.backup, op.target)
+            elif op.backup is None and op.kind == "write":
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(op.target)  # it did not exist before
+        else:
+            _remove([op.staged])
+        _remove([op.backup])
+    for folder in {op.target.parent for op in ops}:
         fsync_dir(folder)
 
 
@@ -394,37 +468,33 @@ def recover(root: Path, lock: DatasetLock, temp_folders: Iterator[Path] | None =
     """Finish or undo interrupted transactions under ``root`` and remove stale temp files.
 
     A journal entry in state ``committed`` is rolled forward (its remaining staged files renamed
-    into place); any other is rolled back (its staged files deleted). ``temp_folders``: the
+    into place), one in state ``rolling_back`` is put back from its backups, and a ``prepared``
+    one is dropped (its staged files deleted: nothing of it had been applied). ``temp_folders``: the
     folders to sweep for stale temp files (the dataset's folders).
     """
     result = Recovery()
     jdir = state_dir(root) / JOURNAL_DIR
     entries = sorted(jdir.glob("*.json")) if jdir.is_dir() else []
-    if not entries and temp_folders is None:
+    if not jdir.is_dir() and temp_folders is None:
         return result
     with lock:
         for entry in entries:
             try:
                 data = json.loads(entry.read_text(encoding="utf-8"))
-                ops = [
-                    _Op(
-                        o["op"],
-                        (root / o["target"]).absolute(),
-                        (root / o["staged"]).absolute() if o.get("staged") else None,
-                    )
-                    for o in data["ops"]
-                ]
+                ops = [_Op.from_json(root, o) for o in data["ops"]]
             except (OSError, ValueError, KeyError, TypeError) as err:
                 result.problems.append(f"{entry}: unreadable journal entry ({err}); left alone")
                 continue
-            if data.get("state") == "committed":
-                _apply(root, ops)
+            state = data.get("state")
+            if state == "committed":
+                _apply(ops)
+                _remove(op.backup for op in ops)
                 result.rolled_forward.append(entry.stem)
-            else:
-                for op in ops:
-                    if op.staged is not None:
-                        with contextlib.suppress(OSError):
-                            os.unlink(op.staged)
+            elif state == "rolling_back":
+                _roll_back(ops)
+                result.rolled_back.append(entry.stem)
+            else:  # prepared: nothing was applied yet
+                _remove(op.staged for op in ops)
                 result.rolled_back.append(entry.stem)
             with contextlib.suppress(OSError):
                 os.unlink(entry)

@@ -359,3 +359,21 @@ def test_paging_from_an_unreadable_first_image(gui, window, tmp_path: Path, qtbo
     assert window.doc is None and not window.review_panel.accept_btn.isEnabled()
     _shortcut(window, "next_image")
     assert window.doc is not None and window.doc.item.rel == "b.jpg"
+
+
+def test_conflict_merge_keeps_the_persons_edit_and_what_was_saved(gui, window, gui_dataset: Path) -> None:
+    """The default answer to a changed file: keep every edit of ours, add theirs."""
+    gui.open(gui_dataset)
+    window.resolve_conflict = lambda doc, state: "merge"
+    window.doc.set_label([0], "lion")
+    path = gui_dataset / "a.json"
+    data = json.loads(path.read_text())
+    data["shapes"].append(data["shapes"][0] | {"label": "from-cli", "points": [[1, 1], [3, 3]]})
+    data["shapes"].append(data["shapes"][0] | {
+        "label": "suggested-box", "points": [[4, 4], [9, 9]], "shape_type": "rectangle",
+        "labeler": {"review": "suggested", "score": 0.8, "source": {"plugin": "yolo"}}})
+    path.write_text(json.dumps(data))
+    assert window.save()
+    labels = [s["label"] for s in json.loads(path.read_text())["shapes"]]
+    assert labels[0] == "lion" and "from-cli" in labels and "suggested-box" in labels
+    assert not window.doc.dirty and window.doc.external_change() is None

@@ -1,0 +1,2 @@
+"""Built-in plugin ``text_boxes``: being written (its entry point is registered ahead so that the
+work on it can be tried from the command line); it registers nothing yet."""
