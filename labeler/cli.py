@@ -558,6 +558,11 @@ def import_cmd(
     help="Only human or accepted labels; skip images with unreviewed suggestions.",
 )
 @click.option(
+    "--min-score", "min_score", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
+    help="Leave out unreviewed suggestions scoring less than SCORE (or with no score); "
+    "counted in the summary. Default: every unreviewed suggestion is exported.",
+)
+@click.option(
     "--exclude",
     "exclude",
     multiple=True,
@@ -601,8 +606,14 @@ def export_cmd(
     options: Sequence[tuple[str, str]],
     as_json: bool,
     class_weights: bool = False,
+    min_score: float | None = None,
 ) -> None:
     """Write the dataset in a training format that training scripts read directly.
+
+    Human and accepted labels are exported, and by default unreviewed suggestions too
+    (rejected ones never): the summary says how many unreviewed suggestions were written,
+    per plugin. --min-score leaves out the low-scoring ones; --only-reviewed leaves out every
+    unreviewed one (and the images that still have some, unless marked reviewed).
 
     \b
     Examples:
@@ -610,9 +621,11 @@ def export_cmd(
       labeler export sample_data/scenes --to coco --out out/coco --only-reviewed
       labeler export sample_data/sketches --to imagefolder --out out/if --split 0.8,0.1,0.1
       labeler export ds --to csv --out out/csv --exclude any --map kitty=cat
+      labeler export ds --to yolo --out out/yolo --min-score 0.5
     """
     from labeler.exporting import (
         ExportOptions,
+        exported_parts,
         parse_split,
         read_class_list,
         read_mapping,
@@ -628,16 +641,14 @@ def export_cmd(
         mapping=read_mapping(mapping),
         split=parse_split(split),
         seed=seed,
+        min_score=min_score,
     )
     ds = _open(directory, labels)
     report = run_export(ds, exporter, out, opts)  # type: ignore[arg-type]
     if class_weights:
         from labeler.balance import write_class_weights
 
-        if exporter.format == "labelme":
-            what = "all"
-        else:
-            what = "image_labels" if exporter.task == "classification" else "shapes"
+        what = exported_parts(exporter)
         written = write_class_weights(ds, opts, out, what=what)
         report.notes.append(
             f"class weights: {written}" if written is not None
@@ -891,6 +902,173 @@ def fix_cmd(
     _print_summary(summary, as_json, "changed", unit="issues")
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)
+
+
+@cli.command("review")
+@_dataset_args
+@click.option(
+    "--accept-above", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
+    help="Accept the suggestions scoring at least SCORE.",
+)
+@click.option(
+    "--reject-below", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
+    help="Reject the suggestions scoring less than SCORE (they do not come back on a rerun).",
+)
+@click.option(
+    "--plugin", "plugins", multiple=True, metavar="NAME",
+    help="Only suggestions of this plugin (repeatable or comma-separated).",
+)
+@click.option(
+    "--label", "labels_", multiple=True, metavar="NAME",
+    help="Only suggestions of this class (repeatable or comma-separated).",
+)
+@click.option(
+    "--shape-type", "shape_types", multiple=True, metavar="TYPE",
+    help="Only shapes of this type, e.g. rectangle, polygon (image-level labels are left out).",
+)
+@click.option(
+    "--mark-reviewed", is_flag=True,
+    help="Mark every labeled image with no suggestion left pending as reviewed.",
+)
+@click.option("--undo", is_flag=True, help="Revert the last review run.")
+@click.option("--dry-run", is_flag=True, help="Print every change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def review_cmd(
+    directory: Path,
+    labels: Path | None,
+    accept_above: float | None,
+    reject_below: float | None,
+    plugins: Sequence[str],
+    labels_: Sequence[str],
+    shape_types: Sequence[str],
+    mark_reviewed: bool,
+    undo: bool,
+    dry_run: bool,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Review machine suggestions without the GUI: list, accept, reject, mark reviewed, undo.
+
+    With no action, lists what is pending: counts per plugin and class, a score histogram
+    and the images with suggestions to review. --accept-above and --reject-below (both may be
+    given) settle suggestions by score; a suggestion without a score is never settled by
+    them. --plugin, --label and --shape-type narrow every action and the listing. Each run
+    records what it changed under DIR/.labeler/review/; --undo reverts the last run (shapes
+    changed since are left alone and listed). Files that cannot be read are reported and
+    skipped (exit code 1).
+
+    \b
+    Examples:
+      labeler review photos                                   # what is pending
+      labeler review photos --accept-above 0.8 --reject-below 0.3 --dry-run
+      labeler review photos --accept-above 0.9 --plugin yolo --label cat,dog
+      labeler review photos --reject-below 0.5 --plugin sam --mark-reviewed
+      labeler review photos --undo
+    """
+    from labeler.review import Selection, pending_summary, review_dataset, undo_review
+
+    acting = accept_above is not None or reject_below is not None or mark_reviewed
+    if undo and acting:
+        raise UsageError("--undo reverts the last run: give it without other actions")
+    if accept_above is not None and reject_below is not None and reject_below > accept_above:
+        raise UsageError(
+            f"--reject-below {reject_below:g} is above --accept-above {accept_above:g}: "
+            "a suggestion would be both accepted and rejected"
+        )
+    ds = _open(directory, labels)
+    if (acting or undo) and not dry_run:
+        ds.recover()  # finish or roll back an interrupted multi-file write before writing
+    narrow = {"plugins": plugins or None, "labels": labels_ or None,
+              "shape_types": shape_types or None}
+    bar = not (no_progress or as_json)
+    if undo:
+        with _progress("undo review", len(ds), enabled=bar) as update:
+            summary = undo_review(ds, dry_run=dry_run, progress=update)
+        if summary is None:
+            if as_json:
+                click.echo(json.dumps({"undone": None}))
+            else:
+                _console().print(f"No review run to undo in {directory}.")
+            return
+        _print_review(summary, as_json, "undo")
+    elif not acting:
+        failed: list[str] = []
+        with _progress("review", len(ds), enabled=bar) as update:
+            pending = pending_summary(ds, Selection.of(**narrow), failed, progress=update)
+        if as_json:
+            click.echo(json.dumps({**pending.to_dict(), "failed": failed}, indent=2))
+        else:
+            _print_pending(pending, failed)
+        if failed:
+            sys.exit(EXIT_PROBLEMS)
+        return
+    else:
+        accept = Selection.of(**narrow, at_least=accept_above) if accept_above is not None else None
+        reject = Selection.of(**narrow, below=reject_below) if reject_below is not None else None
+        command = {"accept_above": accept_above, "reject_below": reject_below,
+                   "plugins": list(plugins), "labels": list(labels_),
+                   "shape_types": list(shape_types), "mark_reviewed": mark_reviewed}
+        with _progress("review", len(ds), enabled=bar) as update:
+            summary = review_dataset(ds, accept, reject, reviewed=mark_reviewed, dry_run=dry_run,
+                                     progress=update, command=command)
+        _print_review(summary, as_json, "review")
+    if summary.failed:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _print_pending(pending: Any, failed: Sequence[str]) -> None:
+    from rich.table import Table
+
+    con = _console()
+    con.print(
+        f"[bold]{pending.suggestions}[/] suggestion(s) pending in {len(pending.per_image)} "
+        f"image(s) ({pending.image_labels} image-level)"
+    )
+    if pending.suggestions:
+        for title, counter in (("plugin", pending.per_plugin), ("class", pending.per_label)):
+            table = Table(show_edge=False)
+            table.add_column(title)
+            table.add_column("pending", justify="right")
+            for name, n in counter.most_common():
+                table.add_row(name, str(n))
+            con.print(table)
+        table = Table(show_edge=False)
+        table.add_column("score")
+        table.add_column("pending", justify="right")
+        for bucket, n in pending.to_dict()["score_histogram"].items():
+            table.add_row(bucket, str(n))
+        con.print(table)
+        con.print("[bold]Images to review[/]")
+        for rel, n in pending.per_image.items():
+            con.print(f"  {rel}: {n}")
+    for f in failed:
+        con.print(f"[red]failed[/] {f}", markup=True)
+
+
+def _print_review(summary: Any, as_json: bool, what: str) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    con = _console()
+    for line in summary.changes if summary.dry_run or what == "undo" else ():
+        con.print(f"  {'would change ' if summary.dry_run else ''}{line}", markup=False)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items())) or "nothing"
+    verb = "would change" if summary.dry_run else "written"
+    con.print(
+        f"[bold]{what}[/]: {counts}; {summary.files_changed} file(s) {verb}, "
+        f"{len(summary.failed)} failed, {summary.seconds:.1f} s"
+    )
+    if what == "review":
+        p = summary.pending
+        con.print(f"still pending: {p.suggestions} suggestion(s) in {len(p.per_image)} image(s)")
+    for line in summary.left_alone:
+        con.print(f"[yellow]left alone[/] {line}", markup=True)
+    for f in summary.failed:
+        con.print(f"[red]failed[/] {f}", markup=True)
+    if summary.record is not None and not summary.dry_run:
+        note = "undo with: labeler review DIR --undo" if what == "review" else "updated"
+        con.print(f"record: {summary.record} ({note})", markup=False)
 
 
 @cli.command("train", cls=PluginHelpCommand, plugin_kind="train")

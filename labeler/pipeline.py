@@ -34,12 +34,12 @@ from labeler.model import (
     ProcessedRecord,
     RejectedShape,
     Shape,
-    ShapeMeta,
     Source,
     utc_now,
 )
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer, Sample
 from labeler.predictions import Predictions, box_iou, validate_predictions
+from labeler.review import accept_shape, reject_shape  # noqa: F401 - their old home
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 
 #: ``progress(done, total, message)``
@@ -157,29 +157,6 @@ def _refines(new: Shape, existing: Shape) -> bool:
     """An outline (polygon or mask) for an object that so far has only a box is new information:
     SAM turning a person's rectangle into a mask must not be dropped as a duplicate."""
     return new.shape_type in ("polygon", "mask") and existing.shape_type == "rectangle"
-
-
-def reject_shape(ann: Annotation, index: int) -> Shape:
-    """Reject a suggestion: remove it from ``shapes`` and remember it so it does not come back."""
-    shape = ann.shapes.pop(index)
-    ann.meta.rejected.append(
-        RejectedShape(
-            label=shape.label,
-            shape_type=shape.shape_type,
-            points=list(shape.points),
-            source=shape.source,
-        )
-    )
-    return shape
-
-
-def accept_shape(ann: Annotation, index: int) -> Shape:
-    """Accept a suggestion: it becomes a trusted shape (score and source are kept)."""
-    shape = ann.shapes[index]
-    if shape.meta is None:
-        shape.meta = ShapeMeta()
-    shape.meta.review = "accepted"
-    return shape
 
 
 def _would_change(ann: Annotation, before: str | None, processed_by: str | None = None) -> int:

@@ -27,7 +27,15 @@ from labeler.io.images import ImageInfo
 from labeler.io.labelfile import dumps_annotation
 from labeler.io.writes import ConcurrentChangeError
 from labeler.model import Annotation, ImageLabel, Issue, Shape, ShapeMeta
-from labeler.pipeline import accept_shape, merge_findings, merge_suggestions, reject_shape
+from labeler.pipeline import merge_findings, merge_suggestions
+from labeler.review import (
+    Selection,
+    accept_image_label,
+    accept_shape,
+    reject_image_label,
+    reject_shape,
+    select_shapes,
+)
 
 #: How many undo steps one image keeps.
 MAX_UNDO = 200
@@ -328,12 +336,9 @@ class Document:
         return len(todo)
 
     def accept_above(self, min_score: float) -> int:
-        """Accept every suggestion whose score is at least ``min_score``; returns the count."""
-        idx = [
-            i for i, s in enumerate(self.shapes)
-            if s.is_suggestion and (s.score if s.score is not None else 0.0) >= min_score
-        ]
-        return self.accept(idx)
+        """Accept every suggestion whose score is at least ``min_score`` (the rule of
+        ``labeler review --accept-above``: unscored ones are left); returns the count."""
+        return self.accept(select_shapes(self.annotation, Selection(at_least=min_score)))
 
     def set_reviewed(self, reviewed: bool) -> None:
         """Mark the whole image as done (or not)."""
@@ -356,9 +361,9 @@ class Document:
     def accept_image_label(self, label: str, accept: bool = True) -> None:
         """Accept or reject an image-level suggestion."""
         with self.edit("Review image label", what="meta") as ann:
-            for lab in ann.meta.image_labels:
+            for i, lab in enumerate(ann.meta.image_labels):
                 if lab.label == label and lab.review == "suggested":
-                    lab.review = "accepted" if accept else "rejected"
+                    (accept_image_label if accept else reject_image_label)(ann, i)
 
     # -- issues ------------------------------------------------------------------------------
     def set_issue_state(self, index: int, state: str, fixed_by: str | None = None) -> None:
