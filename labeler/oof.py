@@ -1,7 +1,7 @@
 """Out-of-fold predictions: ``labeler train DIR --plugin yolo --folds K``.
 
 The labeled images (reviewed, or with a shape a person drew or accepted; not excluded) are
-split into ``K`` folds by a hash of their path. For each fold one model is trained on the other
+split into ``K`` folds of equal size (dealt out in the order of a hash of their path). For each fold one model is trained on the other
 folds and predicts the held-out images, so every image is predicted by a model that never saw
 its labels. The predictions go into one predictions file (format in ``docs/checks.md``):
 
@@ -36,10 +36,13 @@ OOF_DIR = Path(".labeler") / "oof"
 OOF_FILE = "predictions.json"
 
 
-def fold_of(rel: str, folds: int, seed: int = 0) -> int:
-    """The fold of an image: a hash of its relative path (stable as the dataset grows)."""
-    digest = hashlib.sha256(f"{seed}:{rel}".encode("utf-8", "surrogatepass")).hexdigest()
-    return int(digest[:12], 16) % folds
+def assign_folds(rels: list[str], folds: int, seed: int = 0) -> dict[str, int]:
+    """Fold of each image: images ordered by a hash of their path, then dealt out in turn,
+    so folds differ in size by at most one and do not depend on the listing order."""
+    def key(rel: str) -> str:
+        return hashlib.sha256(f"{seed}:{rel}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    return {rel: i % folds for i, rel in enumerate(sorted(rels, key=key))}
 
 
 def oof_key(plugin: str, options: BaseModel, folds: int) -> str:
@@ -93,9 +96,8 @@ def train_out_of_fold(
     if folds < 2:
         raise UsageError(f"--folds {folds}: give at least 2")
     items, problems = labeled_items(dataset)
-    fold = {it.rel: fold_of(it.rel, folds, seed) for it in items}
-    sizes = [sum(1 for f in fold.values() if f == k) for k in range(folds)]
-    if len(items) < 2 * folds or min(sizes) == 0:
+    fold = assign_folds([it.rel for it in items], folds, seed)
+    if len(items) < 2 * folds:
         raise UsageError(
             f"{dataset.root}: {len(items)} labeled image(s) are too few for {folds} folds "
             "(each fold needs images, and each model images to train on)"
