@@ -24,8 +24,8 @@ it: a shape edited since is not touched (the fix is refused), as a relabel's ``"
 
 :func:`apply_suggested_fix` edits an annotation in place and stores in ``issue.undo`` what
 :func:`undo_suggested_fix` needs. Both raise :class:`FixError` (with a sentence saying why)
-when the annotation is not in the state the fix expects. The ``relabel`` fixer plugin and the
-GUI's F key use these functions.
+when the annotation is not in the state the fix expects. The ``relabel`` and
+``detection_errors`` fixer plugins and the GUI's F key use these functions.
 """
 
 from __future__ import annotations

@@ -118,9 +118,10 @@ def render(root: Path, out_dir: Path) -> list[Path]:
 
 
 def main() -> None:
+    from labeler_plugins.detection_errors import DetectionErrors
+
     from labeler.dataset import open_dataset
     from labeler.pipeline import run_check
-    from labeler_plugins.detection_errors import DetectionErrors
 
     out_dir = ROOT / "docs" / "images"
     with tempfile.TemporaryDirectory() as tmp:

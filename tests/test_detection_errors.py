@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from labeler_plugins.detection_errors import DetectionErrors, DetectionErrorsFixer, score_boxes
 from PIL import Image
 
 from labeler.cli import cli
 from labeler.dataset import open_dataset
 from labeler.fixes import FixError, apply_suggested_fix, describe_fix, undo_suggested_fix
 from labeler.io.labelfile import load_annotation, save_annotation
-from labeler.model import Annotation, Issue, Shape
+from labeler.model import Annotation, Issue
 from labeler.pipeline import run_check, run_fix
 from labeler.predictions import load_predictions_file, save_predictions_file
-from labeler_plugins.detection_errors import DetectionErrors, DetectionErrorsFixer, score_boxes
 from tests.conftest import SAMPLE
 
 ultralytics = pytest.importorskip("ultralytics")
