@@ -1075,12 +1075,19 @@ def _print_review(summary: Any, as_json: bool, what: str) -> None:
 @_dataset_args
 @click.option("--plugin", "plugin_name", required=True, help="Trainable autolabeler (e.g. yolo).")
 @_plugin_options("Training option, e.g. -o epochs 50 (see below).")
+@click.option(
+    "--folds", type=click.IntRange(min=0), default=0,
+    help="Train K models on K-1 folds each; each predicts its held-out fold. The out-of-fold "
+    "predictions go to DIR/.labeler/oof/<config hash>/predictions.json for the "
+    "detection_errors check.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 def train_cmd(
     directory: Path,
     labels: Path | None,
     plugin_name: str,
     options: Sequence[tuple[str, str]],
+    folds: int,
     as_json: bool,
 ) -> None:
     """Train a model on the dataset's reviewed labels, for the next autolabel round.
@@ -1091,6 +1098,7 @@ def train_cmd(
     Examples:
       labeler train sample_data/scenes --plugin yolo -o epochs 30
       labeler autolabel sample_data/scenes --plugin yolo -o model runs/labeler-train/yolo/weights/best.pt
+      labeler train DIR --plugin yolo --folds 5 && labeler check DIR --plugin detection_errors
     """
     from labeler.plugins import get_registry
 
@@ -1107,14 +1115,24 @@ def train_cmd(
     fake = type("TrainPlugin", (), {"name": plugin_name, "Options": cls.TrainOptions})
     train_options = parse_plugin_options(fake, options)  # type: ignore[arg-type]
     ds = _open(directory, labels)
-    with _progress(f"train {plugin_name}", 1, enabled=not as_json) as update:
-        result = plugin.train(ds, train_options, lambda d, t: update(d, t, ""))
+    if folds == 1:
+        raise UsageError("--folds 1: give at least 2 folds (or leave --folds out to train one model)")
+    if folds:
+        from labeler.oof import train_out_of_fold
+
+        with _progress(f"train {plugin_name} ({folds} folds)", 2 * folds, enabled=not as_json) as update:
+            result = train_out_of_fold(ds, cls, train_options, folds, lambda d, t: update(d, t, ""))
+    else:
+        with _progress(f"train {plugin_name}", 1, enabled=not as_json) as update:
+            result = plugin.train(ds, train_options, lambda d, t: update(d, t, ""))
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:
         con = _console()
         for key, value in result.items():
             con.print(_esc(f"{key}: {value}"))
+    if folds and result.get("problems"):
+        sys.exit(EXIT_PROBLEMS)  # images that could not be predicted are listed above
 
 
 @cli.command("gui")
