@@ -191,3 +191,21 @@ def test_cli_autolabel_writes_fused_boxes_with_provenance(tmp_path: Path) -> Non
         assert 0 < meta["score"] <= 1
     res = runner.invoke(cli, args)  # same options: nothing to redo
     assert res.exit_code == 0 and "2 already done" in res.output
+
+
+def test_any_plugin_can_be_a_member(tmp_path: Path) -> None:
+    """Two configurations of the example plugin's blob finder, fused through the pipeline."""
+    from labeler.pipeline import run_autolabel
+
+    shutil.copy(SCENES / "scene_0009.jpg", tmp_path)
+    plugin = EnsembleAutolabeler({"members": "bright=example_blobs,coloured=example_blobs",
+                                  "bright": {"threshold": 0.6},
+                                  "coloured": {"channel": "saturation", "threshold": 0.3}})
+    ds = open_dataset(tmp_path)
+    summary = run_autolabel(ds, plugin)
+    assert not summary.failed
+    shapes = json.loads((tmp_path / "scene_0009.json").read_text())["shapes"]
+    seen = {tuple(s["labeler"]["members"]) for s in shapes}
+    assert all(s["labeler"]["votes"] == len(s["labeler"]["members"]) for s in shapes)
+    assert seen == {("bright",), ("coloured",), ("bright", "coloured")}  # each alone, and together
+    assert plugin.known_classes() is None  # the blob finder names no fixed classes
