@@ -457,20 +457,46 @@ def validate_cmd(
 
 @cli.command("stats")
 @_dataset_args
+@click.option(
+    "--images", is_flag=True,
+    help="Also decode every image (reduced): per-channel mean/std for normalisation, sizes, "
+    "aspect ratios, share of grayscale images.",
+)
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the figures as a self-contained HTML page with plots.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def stats_cmd(directory: Path, labels: Path | None, as_json: bool) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def stats_cmd(
+    directory: Path, labels: Path | None, images: bool, html_path: Path | None, as_json: bool,
+    no_progress: bool,
+) -> None:
     """Class counts (shapes and image labels), shapes per image, unlabeled images, review
-    states, raised issues and the class imbalance ratio.
+    states, raised issues and the class imbalance ratio; with --images, the normalisation
+    mean and std per channel (and the one-channel figure for grayscale sets), the size and
+    aspect-ratio distributions and the share of grayscale images.
 
     \b
     Examples:
       labeler stats sample_data/sketches
+      labeler stats sample_data/sketches --images --html stats.html
       labeler stats sample_data/scenes --json | jq .classes
+      labeler stats sample_data/scenes --images --json | jq .image_statistics.normalize
     """
     from labeler.stats import compute_stats, render_stats
 
+    if html_path is not None:
+        from labeler.io.atomic import check_writable_folder
+
+        check_writable_folder(html_path.absolute().parent, "--html", target=html_path)
     ds = _open(directory, labels)
-    stats = compute_stats(ds)
+    with _progress("stats --images", len(ds), enabled=images and not (no_progress or as_json)) as update:
+        stats = compute_stats(ds, images=images, progress=update if images else None)
+    if html_path is not None:
+        from labeler.report import write_html_report
+
+        write_html_report(ds, [], html_path, image_stats=stats.get("image_statistics"))
     if as_json:
         click.echo(json.dumps(stats, indent=2))
     else:
@@ -799,6 +825,7 @@ def check_cmd(
                 )
     ds = _open(directory, labels)
     all_findings = []
+    image_stats: dict[str, Any] | None = None
     summaries: list[dict[str, Any]] = []
     settled = 0
     failed = False
@@ -818,6 +845,7 @@ def check_cmd(
         else:
             _print_summary(summary, as_json, "checked", unit="open issues by kind")
         all_findings.extend(f for f in findings if f.issue.state == "open")
+        image_stats = getattr(plugin, "image_statistics", None) or image_stats  # image_quality measures them
         settled += sum(f.issue.state != "open" for f in findings)
         failed = failed or bool(summary.failed)
     if as_json:  # one document: the summary, or {"checks": [...]} for several
@@ -839,7 +867,7 @@ def check_cmd(
             json.dumps(findings_to_json(all_findings), indent=2, ensure_ascii=False) + "\n",
         )
     if html_path is not None:
-        write_html_report(ds, all_findings, html_path)
+        write_html_report(ds, all_findings, html_path, image_stats=image_stats)
     if failed:
         sys.exit(EXIT_PROBLEMS)
 
