@@ -105,13 +105,25 @@ def write_behind(stream: Iterable[T], consume: Callable[[T], None], depth: int) 
                 break
             box.put(value)
     finally:
-        try:
-            _close(stream)
-        finally:
-            box.put(_END)
-            writer.join()
+        # A second Ctrl+C while the writer finishes must not leave it writing after we return.
+        interrupt = _through_interrupts(lambda: _close(stream))
+        interrupt = _through_interrupts(lambda: box.put(_END)) or interrupt
+        interrupt = _through_interrupts(writer.join) or interrupt
+        if interrupt is not None:
+            raise interrupt
     if errors:
         raise errors[0]
+
+
+def _through_interrupts(step: Callable[[], None]) -> KeyboardInterrupt | None:
+    """Run ``step`` to its end even when Ctrl+C arrives meanwhile; the interrupt, if any."""
+    caught = None
+    while True:
+        try:
+            step()
+            return caught
+        except KeyboardInterrupt as err:
+            caught = err
 
 
 def _close(stream: object) -> None:
