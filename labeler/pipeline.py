@@ -503,11 +503,11 @@ def _check_images(
                 # check_image: a label file whose stored size disagrees with its image is
                 # reported and left alone (as autolabel and export do), never written into.
                 ann = dataset.load(item, check_image=True)
+                before = dumps_annotation(ann) if ann is not None else None
+                job = Job(item, ann if ann is not None else dataset.new_annotation(item), before)
             except (LabelFileError, ImageFileError) as err:
-                yield Job(item, failure=str(err))
-                continue
-            before = dumps_annotation(ann) if ann is not None else None
-            yield Job(item, ann if ann is not None else dataset.new_annotation(item), before)
+                job = Job(item, failure=str(err))
+            yield job
 
     def record(answer: tuple[Job, CheckResult | None]) -> None:
         nonlocal done
