@@ -174,6 +174,49 @@ def _timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine`` and the Ray engine's options (autolabel and per-image checks)."""
+    for decorator in reversed([
+        click.option(
+            "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+            help="Where the plugin runs: this process, or a Ray cluster's workers "
+            "(pip install 'labeler[ray]'; see docs/scale.md).",
+        ),
+        click.option(
+            "--address", default=None, metavar="ADDR",
+            help="Ray cluster to join (host:port of the head, or 'auto'); default: RAY_ADDRESS, "
+            "else a local one for this run.",
+        ),
+        click.option(
+            "--workers", type=click.IntRange(min=1), default=None,
+            help="Ray workers (one model each); default: as many as the cluster's CPUs "
+            "(or GPUs with --gpus-per-worker) allow.",
+        ),
+        click.option(
+            "--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+            help="GPUs each Ray worker reserves (0.5: two workers share one GPU).",
+        ),
+        click.option(
+            "--batch-size", type=click.IntRange(min=1), default=None,
+            help="Images per batch (default: the plugin's); with Ray, per batch sent to a worker.",
+        ),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def _make_engine(engine: str, address: str | None, workers: int | None,
+                 gpus_per_worker: float, batch_size: int | None) -> Any:
+    from labeler.engines import make_engine
+
+    if engine != "ray":
+        for flag, value in (("--address", address), ("--workers", workers),
+                            ("--gpus-per-worker", gpus_per_worker)):
+            if value:
+                raise UsageError(f"{flag} is an option of --engine ray")
+    return make_engine(engine, address, workers, gpus_per_worker, batch_size)
+
+
 @contextmanager
 def _progress(
     description: str, total: int, enabled: bool = True
@@ -186,15 +229,25 @@ def _progress(
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        """Images per second over the last seconds (rich's own speed estimate)."""
+
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} images/s" if speed else "- images/s", style="cyan")
 
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        Rate(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[msg]}", style="dim"),
@@ -722,6 +775,7 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
     help="IoU above which a suggestion matches a human or rejected shape.",
 )
 @_timeout_option
+@_engine_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def autolabel_cmd(
@@ -733,6 +787,11 @@ def autolabel_cmd(
     dry_run: bool,
     match_iou: float,
     timeout: float,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    gpus_per_worker: float,
+    batch_size: int | None,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -747,10 +806,12 @@ def autolabel_cmd(
       labeler autolabel photos --plugin yolo_sam                 # yolov8n + SAM vit_b, downloaded once
       labeler autolabel photos --plugin yolo -o model best.pt -o conf 0.4
       labeler autolabel photos --plugin yolo --dry-run
+      labeler autolabel /shared/imagenet --plugin yolo_sam --engine ray --address auto --gpus-per-worker 1
     """
     from labeler.pipeline import run_autolabel
 
     plugin = _make_plugin("autolabelers", plugin_name, options)
+    runner = _make_engine(engine, address, workers, gpus_per_worker, batch_size)
     ds = _open(directory, labels)
     plugin.source()  # finds the model files now: a missing one is reported before any progress
     with _progress(
@@ -758,7 +819,7 @@ def autolabel_cmd(
     ) as update:
         summary = run_autolabel(
             ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update,
-            timeout=timeout or None,
+            timeout=timeout or None, engine=runner,
         )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "processed", unit="suggestions per class")
     if summary.failed:
@@ -785,6 +846,7 @@ def autolabel_cmd(
 )
 @click.option("--dry-run", is_flag=True, help="Show findings; write nothing into the label files.")
 @_timeout_option
+@_engine_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def check_cmd(
@@ -796,6 +858,11 @@ def check_cmd(
     html_path: Path | None,
     dry_run: bool,
     timeout: float,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    gpus_per_worker: float,
+    batch_size: int | None,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -807,6 +874,10 @@ def check_cmd(
     Examples:
       labeler check sample_data/sketches --plugin duplicates
       labeler check ds --plugin clip_outliers,duplicates --report findings.json --html report.html
+      labeler check /shared/scans --plugin orientation --engine ray --address auto --workers 16
+
+    With --engine ray, per-image checks run on the Ray workers; dataset-wide checks
+    (duplicates, clip_outliers) run in this process.
     """
     from labeler.io.atomic import check_writable_folder
     from labeler.pipeline import run_check
@@ -823,6 +894,7 @@ def check_cmd(
                     f"-o {key}: with several checks, give each option as CHECK.KEY "
                     f"(checks: {', '.join(names)})"
                 )
+    runner = _make_engine(engine, address, workers, gpus_per_worker, batch_size)
     ds = _open(directory, labels)
     all_findings = []
     image_stats: dict[str, Any] | None = None
@@ -838,7 +910,8 @@ def check_cmd(
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
             summary, findings = run_check(
-                ds, plugin, dry_run=dry_run, progress=update, timeout=timeout or None  # type: ignore[arg-type]
+                ds, plugin, dry_run=dry_run, progress=update, timeout=timeout or None,  # type: ignore[arg-type]
+                engine=runner,
             )
         if as_json:
             summaries.append(summary.to_dict())
