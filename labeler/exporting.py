@@ -21,13 +21,13 @@ import yaml
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError, near_name_hint
+from labeler.geometry import box_iou
 from labeler.io.atomic import atomic_write_bytes, check_writable_folder, temp_sibling
 from labeler.io.images import check_image_file, not_regular_reason
 from labeler.io.labelfile import encode_annotation
 from labeler.io.writes import ConcurrentChangeError, DatasetLock, replace_if_unchanged
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, ExportItem, Importer, Report
-from labeler.predictions import box_iou
 
 SPLIT_NAMES = ("train", "val", "test")
 

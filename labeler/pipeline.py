@@ -24,6 +24,7 @@ from pathlib import Path
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelerError, LabelFileError
+from labeler.geometry import box_iou
 from labeler.io.images import open_image
 from labeler.io.labelfile import annotation_from_bytes, dumps_annotation
 from labeler.io.writes import MAX_ATTEMPTS, ConcurrentChangeError, Transaction, read_bytes_or_none
@@ -39,7 +40,7 @@ from labeler.model import (
     utc_now,
 )
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer, Sample
-from labeler.predictions import Predictions, box_iou, validate_predictions
+from labeler.predictions import Predictions, validate_predictions
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 
 #: ``progress(done, total, message)``

@@ -616,7 +616,7 @@ def _drop_duplicates_impl(keep: list[int], masks: np.ndarray, names: np.ndarray,
 def prompt_boxes(sample: Sample, use_annotation: bool = True, dedupe_iou: float = 0.85) -> Predictions:
     """The box prompts of a sample: the previous stage's boxes, then the annotation's rectangles
     (skipping a rectangle that repeats a previous-stage box)."""
-    from labeler.predictions import box_iou
+    from labeler.geometry import box_iou
 
     xyxy: list[list[float]] = []
     names: list[str] = []

@@ -19,14 +19,14 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem, ImageFileError
 from labeler.exporting import safe_rel
+from labeler.geometry import NO_AREA_TYPES, polygon_area
 from labeler.io.atomic import short_name, temp_sibling
 from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
-from labeler.masks import signed_area
 from labeler.model import Shape
 from labeler.plugin_api import ExportItem, Report
 
@@ -222,11 +222,6 @@ def warn_if_not_empty(folder: Path, report: Report) -> None:
         )
 
 
-def polygon_area(points: Sequence[tuple[float, float]]) -> float:
-    """Area of a simple polygon (shoelace formula), always >= 0."""
-    return abs(signed_area(points))
-
-
 def mask_extent(shape: Shape) -> tuple[float, float, float, float]:
     """Pixel extent (x1, y1, x2, y2) of a labelme ``mask`` shape: anchor plus the PNG's size.
 
@@ -262,8 +257,6 @@ def clip_box(
 AREA_TYPES = frozenset(
     {"rectangle", "polygon", "circle", "mask", "oriented_rectangle", "rotation", "quadrilateral"}
 )
-#: Shape types that have no area (skipped by box and polygon formats, with a note).
-NO_AREA_TYPES = frozenset({"point", "points", "line", "linestrip"})
 
 
 def unsupported_note(report: Report, counter: Counter[str], fmt: str) -> None:

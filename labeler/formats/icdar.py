@@ -253,7 +253,7 @@ def export_regions(
                 report.add("regions clipped to the image")
                 quad = clipped
         if len(quad) == 4:
-            from labeler.masks import self_intersects, signed_area
+            from labeler.geometry import self_intersects, signed_area
 
             if self_intersects(quad):
                 report.add("crossed quads written as they are (labeler check --plugin ocr_cleanup)")

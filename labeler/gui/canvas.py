@@ -43,22 +43,23 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QWidget
 
-from labeler.gui.colors import label_color
-from labeler.gui.document import (
-    Document,
+from labeler.geometry import (
+    DRAGGABLE_VERTEX_TYPES,
     can_add_vertex,
     can_remove_vertex,
+    drag_vertex,
     nearest_edge,
+    normalize_rectangle,
     shape_distance,
 )
+from labeler.gui.colors import label_color
+from labeler.gui.document import Document
 from labeler.model import Shape
 
 #: Drawing modes; "edit" selects and moves, "sam" prompts Segment Anything.
 MODES = ("edit", "rectangle", "polygon", "point", "line", "circle", "sam")
 #: Pick distance in screen pixels.
 EPSILON = 8.0
-#: Shape types whose vertices can be dragged one by one.
-_VERTEX_TYPES = ("polygon", "line", "linestrip", "point", "points", "circle", "rectangle")
 
 
 class Canvas(QWidget):
@@ -323,7 +324,7 @@ class Canvas(QWidget):
             if i >= len(self.shapes()):
                 continue
             s = self.shapes()[i]
-            if s.shape_type not in _VERTEX_TYPES:
+            if s.shape_type not in DRAGGABLE_VERTEX_TYPES:
                 continue
             for j, (px, py) in enumerate(s.points):
                 if math.hypot(px - x, py - y) <= eps:
@@ -473,7 +474,7 @@ class Canvas(QWidget):
             self._drag_delta = self._bounded_delta(p[0] - self._press_image[0], p[1] - self._press_image[1])
         elif self._drag == "vertex" and self._vertex is not None and self._vertex_points is not None:
             i, j = self._vertex
-            self._vertex_points = _edit_vertex(self.shapes()[i], self._vertex_points, j, self._clamp(p))
+            self._vertex_points = drag_vertex(self.shapes()[i].shape_type, self._vertex_points, j, self._clamp(p))
         elif self._drag is None and self.mode == "edit":
             hover = self.shape_at(*p)
             if hover != self._hover:
@@ -554,8 +555,7 @@ class Canvas(QWidget):
             self.update()
             return
         if shape_type == "rectangle":
-            (x1, y1), (x2, y2) = points
-            points = [(min(x1, x2), min(y1, y2)), (max(x1, x2), max(y1, y2))]
+            points = normalize_rectangle(points[0], points[1])
         self.shapeDrawn.emit(shape_type, [(round(x, 2), round(y, 2)) for x, y in points])
         self.update()
 
@@ -928,14 +928,3 @@ class Canvas(QWidget):
             p.setPen(QColor(255, 255, 255))
             p.drawText(QRectF(8, 8, 400, 20), "Segment Anything: computing the image embedding…")
 
-
-def _edit_vertex(shape: Shape, points: list[tuple[float, float]], j: int,
-                 p: tuple[float, float]) -> list[tuple[float, float]]:
-    """Points after dragging vertex ``j`` to ``p`` (a rectangle keeps its two corners)."""
-    pts = list(points)
-    pts[j] = p
-    if shape.shape_type == "circle" and j == 0 and len(pts) >= 2:
-        # Moving the centre keeps the radius.
-        ox, oy = points[0]
-        pts[1] = (points[1][0] + p[0] - ox, points[1][1] + p[1] - oy)
-    return pts

@@ -15,7 +15,6 @@ person's edits and brings in what was saved.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,14 @@ from pathlib import Path
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import LabelerError
+from labeler.geometry import (  # noqa: F401 - hit testing used to live here
+    VERTEX_EDITABLE,
+    can_add_vertex,
+    can_remove_vertex,
+    nearest_edge,
+    point_in_polygon,
+    shape_distance,
+)
 from labeler.io.images import ImageInfo
 from labeler.io.labelfile import dumps_annotation
 from labeler.io.writes import ConcurrentChangeError
@@ -497,85 +504,3 @@ def merge_disk_version(ours: Annotation, base: Annotation | None, theirs: Annota
     rejected = {(r.label, tuple(r.points)) for r in ours.meta.rejected}
     ours.meta.rejected.extend(r for r in theirs.meta.rejected
                               if (r.label, tuple(r.points)) not in rejected)
-
-
-#: Shapes whose points can be added or removed one by one (as in labelme).
-VERTEX_EDITABLE = {"polygon": 3, "linestrip": 2}
-
-
-def can_add_vertex(shape: Shape) -> bool:
-    """Polygons and linestrips take extra points; rectangles, circles, lines do not."""
-    return shape.shape_type in VERTEX_EDITABLE
-
-
-def can_remove_vertex(shape: Shape) -> bool:
-    """A polygon keeps at least 3 points, a linestrip 2."""
-    least = VERTEX_EDITABLE.get(shape.shape_type)
-    return least is not None and len(shape.points) > least
-
-
-def nearest_edge(shape: Shape, x: float, y: float) -> tuple[float, int, tuple[float, float]] | None:
-    """(distance, insert position, closest point) of the edge of a polygon/linestrip nearest to
-    (x, y); the new vertex goes at ``insert position`` (between its two ends)."""
-    if not can_add_vertex(shape) or len(shape.points) < 2:
-        return None
-    pts = list(shape.points)
-    edges = list(zip(range(len(pts)), pts, pts[1:], strict=False))
-    if shape.shape_type == "polygon":
-        edges.append((len(pts) - 1, pts[-1], pts[0]))
-    best: tuple[float, int, tuple[float, float]] | None = None
-    for k, a, b in edges:
-        q = _project(a, b, x, y)
-        d = math.hypot(q[0] - x, q[1] - y)
-        if best is None or d < best[0]:
-            best = (d, k + 1, q)
-    return best
-
-
-def _project(a: tuple[float, float], b: tuple[float, float], x: float, y: float) -> tuple[float, float]:
-    (ax, ay), (bx, by) = a, b
-    dx, dy = bx - ax, by - ay
-    n = dx * dx + dy * dy
-    t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / n))
-    return (ax + t * dx, ay + t * dy)
-
-
-def shape_distance(shape: Shape, x: float, y: float) -> float:
-    """Distance from (x, y) to the shape's outline or point (0 inside closed shapes)."""
-    pts = shape.points
-    if not pts:
-        return math.inf
-    if shape.shape_type == "point" or len(pts) == 1:
-        return math.hypot(pts[0][0] - x, pts[0][1] - y)
-    if shape.shape_type == "circle" and len(pts) >= 2:
-        (cx, cy), (px, py) = pts[0], pts[1]
-        r = math.hypot(px - cx, py - cy)
-        return max(0.0, math.hypot(x - cx, y - cy) - r)
-    poly = shape.polygon()
-    closed = shape.shape_type not in ("line", "linestrip", "points")
-    if closed and len(poly) >= 3 and point_in_polygon(poly, x, y):
-        return 0.0
-    segs = list(zip(poly, poly[1:] + (poly[:1] if closed else []), strict=False))
-    return min(_seg_dist(a, b, x, y) for a, b in segs) if segs else math.inf
-
-
-def _seg_dist(a: tuple[float, float], b: tuple[float, float], x: float, y: float) -> float:
-    (ax, ay), (bx, by) = a, b
-    dx, dy = bx - ax, by - ay
-    n = dx * dx + dy * dy
-    t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / n))
-    return math.hypot(ax + t * dx - x, ay + t * dy - y)
-
-
-def point_in_polygon(poly: Sequence[tuple[float, float]], x: float, y: float) -> bool:
-    """Even-odd rule."""
-    inside = False
-    j = len(poly) - 1
-    for i in range(len(poly)):
-        xi, yi = poly[i]
-        xj, yj = poly[j]
-        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / ((yj - yi) or 1e-12) + xi:
-            inside = not inside
-        j = i
-    return inside
-
