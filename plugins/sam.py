@@ -751,3 +751,24 @@ class SamAutolabeler(Autolabeler):
 def register_autolabelers(register: Callable[[type[Autolabeler]], None]) -> None:
     """Provide the ``sam`` autolabeler."""
     register(SamAutolabeler)
+
+
+class SamSegmenter:
+    """The GUI's Segment Anything tool: a :class:`SamSession` on a checkpoint."""
+
+    name = "sam"
+
+    def open(self, checkpoint: Path | None) -> SamSession:
+        """A session on ``checkpoint``, else on the default checkpoint of the ``sam`` autolabeler."""
+        if checkpoint is not None:
+            return SamSession.from_checkpoint(checkpoint)
+        plugin = SamAutolabeler()
+        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        return plugin.session
+
+
+@hookimpl
+def register_segmenters(register: Callable[[Any], None]) -> None:
+    """Provide the ``sam`` segmenter for the GUI."""
+    register(SamSegmenter())
+

@@ -23,12 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem, ImageFileError
-from labeler.exporting import safe_rel
 from labeler.geometry import NO_AREA_TYPES, polygon_area
+from labeler.interchange import ExportItem, Report, safe_rel
 from labeler.io.atomic import short_name, temp_sibling
 from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
 from labeler.model import Shape
-from labeler.plugin_api import ExportItem, Report
 
 __all__ = [
     "AREA_TYPES",

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from labeler.errors import MissingDependencyError
-from labeler.exporting import safe_rel, write_json
 from labeler.formats import (
     AREA_TYPES,
     OutsideRootError,
@@ -37,10 +36,10 @@ from labeler.formats import (
     unsupported_note,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report, safe_rel, write_json
 from labeler.io.labelfile import parse_json_bytes
 from labeler.masks import mask_to_shape_fields
 from labeler.model import Annotation, ImageMeta, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 _SPLIT_FROM_NAME = re.compile(r"^instances_(?P<split>.+)\.json$", re.IGNORECASE)
 

@@ -19,7 +19,6 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from labeler.exporting import safe_rel
 from labeler.formats import (
     OutsideRootError,
     check_inside,
@@ -29,9 +28,9 @@ from labeler.formats import (
     safe_join,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report, safe_rel
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 IMAGE_COLUMNS = ("image", "filename", "file_name", "file", "path", "image_path")
 LABEL_COLUMNS = ("label", "labels", "class", "category", "tags")

@@ -33,9 +33,9 @@ from labeler.formats import (
     safe_join,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape, ShapeMeta
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Transcription of a don't-care region.
 DONT_CARE = "###"

@@ -28,8 +28,8 @@ from labeler.formats import (
     safe_name,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.model import Annotation
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: torchvision's ``IMG_EXTENSIONS`` (``torchvision.datasets.folder``), lower case.
 TORCHVISION_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

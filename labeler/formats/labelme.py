@@ -22,10 +22,10 @@ from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem
 from labeler.formats import export_size, place_image, safe_join, warn_if_not_empty
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.io.labelfile import check_image_path, dumps_annotation, load_annotation
 from labeler.model import Annotation, Shape, ShapeMeta
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Shape keys that only X-AnyLabeling writes; any of them marks a file as X-AnyLabeling's.
 XANYLABELING_SHAPE_KEYS = frozenset({"kie_linking", "difficult", "attributes", "score", "direction"})

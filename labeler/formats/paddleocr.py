@@ -34,9 +34,9 @@ from labeler.formats.icdar import (
     split_prefix,
     text_shape,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 
 def parse_line(line: str) -> tuple[str, list] | None:

@@ -24,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from labeler.exporting import write_json
 from labeler.formats import (
     check_inside,
     export_size,
@@ -42,9 +41,9 @@ from labeler.formats.icdar import (
     split_prefix,
     text_shape,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report, write_json
 from labeler.io.labelfile import parse_json_bytes
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Word keys kept under ``labeler.ocr`` on import and written back on export.
 WORD_KEYS = ("language", "orientation", "tags", "confidence")

@@ -39,9 +39,9 @@ from labeler.formats import (
     unsupported_note,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Names :func:`find_class_names` looks for, in order.
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")

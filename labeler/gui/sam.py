@@ -6,7 +6,8 @@ A *segment session* is any object with::
     predict(points=..., labels=..., box=...)  # fast (the decoder): a (H, W) bool mask,
                                               # or (mask, score)
 
-``labeler_plugins.sam.SamSession`` is one; tests use a fake. :class:`SamController` encodes the
+``labeler_plugins.sam.SamSession`` is one (opened through the ``register_segmenters`` hook);
+tests use a fake. :class:`SamController` encodes the
 image in a worker as soon as it opens, so a click only runs the decoder.
 """
 
@@ -16,26 +17,16 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from labeler.gui.workers import CallWorker
 from labeler.io.images import open_image
+from labeler.plugin_api import SegmentSession
 
 #: Environment variable naming a SAM checkpoint for the GUI tool.
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
-
-
-class SegmentSession(Protocol):
-    """What the SAM tool needs from a plugin."""
-
-    def set_image(self, image: Any) -> Any: ...
-
-    def predict(self, points: Sequence[Sequence[float]] | None = None,
-                labels: Sequence[int] | None = None,
-                box: Sequence[float] | None = None) -> Any: ...
 
 
 SessionFactory = Callable[[], SegmentSession]
@@ -57,22 +48,21 @@ def find_checkpoint(start: Path | None = None) -> Path | None:
     return None
 
 
-def plugin_session_factory(checkpoint: Path | None) -> SessionFactory | None:
-    """A factory using the built-in ``sam`` plugin's session, or None when it is not installed."""
+def plugin_session_factory(checkpoint: Path | None, prefer: str = "sam") -> SessionFactory | None:
+    """A factory opening a session of the segmenter a plugin registered through
+    ``register_segmenters`` (``prefer`` first: the built-in ``sam``), or None when none is."""
+    from labeler.plugins import collect_segmenters
+
     try:
-        from labeler_plugins import sam as sam_plugin  # noqa: PLC0415 - heavy, optional
-    except Exception:  # noqa: BLE001 - plugin missing or broken: the tool says so
+        found = collect_segmenters()
+    except Exception:  # noqa: BLE001 - plugins broken: the tool says it is not available
         return None
-    session_cls = getattr(sam_plugin, "SamSession", None)
-    if session_cls is None:
+    if not found:
         return None
+    seg = next((s for s in found if s.name == prefer), found[0])
 
     def make() -> SegmentSession:
-        if checkpoint is not None:
-            return session_cls.from_checkpoint(checkpoint)
-        plugin = sam_plugin.SamAutolabeler()
-        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
-        return plugin.session
+        return seg.open(checkpoint)
 
     return make
 
