@@ -32,11 +32,23 @@ from PySide6.QtWidgets import (
 )
 
 from labeler.dataset import Dataset, Item
+from labeler.editing.document import Document, ExternalChangeError
+from labeler.editing.tools import (
+    MODES,
+    TOOLS,
+    EditRequested,
+    Gesture,
+    PointsEdited,
+    SegmentPrompt,
+    ShapeDrawn,
+    ShapesMoved,
+    VertexInserted,
+    VertexRemoved,
+)
 from labeler.errors import LabelerError
 from labeler.gui.app import guard_none_refcount
 from labeler.gui.canvas import Canvas
 from labeler.gui.colors import assign_colors, reset_colors
-from labeler.gui.document import Document, ExternalChangeError
 from labeler.gui.file_list import FileFilterModel, FileListModel, RelRole
 from labeler.gui.label_dialog import LabelAnswer, LabelDialog
 from labeler.gui.options_dialog import PluginOptionsDialog, has_options
@@ -225,9 +237,8 @@ class MainWindow(QMainWindow):
         self.actions["toggle_autosave"].setCheckable(True)
         self.actions["toggle_autosave"].setChecked(self.autosave)
         self.actions["toggle_shapes"].setCheckable(True)
-        for name in ("mode_edit", "mode_polygon", "mode_rectangle", "mode_circle", "mode_line",
-                     "mode_point", "mode_sam"):
-            self.actions[name].setCheckable(True)
+        for name in TOOLS:
+            self.actions[f"mode_{name}"].setCheckable(True)
         self.actions["mode_edit"].setChecked(True)
         # 1-9 set an image-level label, Shift+1-9 toggle one.
         for k in range(1, 10):
@@ -236,8 +247,7 @@ class MainWindow(QMainWindow):
         tools = self.addToolBar("Tools")
         tools.setObjectName("Tools")
         short = {"open_folder": "Open", "save": "Save", "prev_image": "◀ Prev", "next_image": "Next ▶",
-                 "mode_edit": "Edit", "mode_polygon": "Polygon", "mode_rectangle": "Rectangle",
-                 "mode_circle": "Circle", "mode_line": "Line", "mode_point": "Point", "mode_sam": "SAM",
+                 **{f"mode_{t.name}": t.toolbar for t in TOOLS.values()},
                  "undo": "Undo", "redo": "Redo", "accept_suggestion": "Accept", "reject_suggestion": "Reject",
                  "next_review": "Next to review", "fit_window": "Fit"}
         for name, text in short.items():
@@ -246,7 +256,7 @@ class MainWindow(QMainWindow):
             keys = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             act.setToolTip(f"{act.text().replace('&', '').rstrip('…')} ({keys})" if keys else act.text())
             tools.addAction(act)
-            if name in ("save", "next_image", "mode_sam", "redo"):
+            if name in ("save", "next_image", f"mode_{MODES[-1]}", "redo"):
                 tools.addSeparator()
         self._update_recent_menu()
         self._rebuild_plugins_menu()
@@ -268,17 +278,11 @@ class MainWindow(QMainWindow):
 
     def _connect_canvas(self) -> None:
         c = self.canvas
-        c.shapeDrawn.connect(self._shape_drawn)
-        c.shapesMoved.connect(lambda idx, dx, dy: self.doc and self.doc.move_shapes(idx, dx, dy))
-        c.pointsEdited.connect(lambda i, pts: self.doc and self.doc.set_points(i, pts))
-        c.vertexInserted.connect(self._insert_vertex)
-        c.vertexRemoved.connect(self._remove_vertex)
+        c.gesture.connect(self._gesture)
         c.drawingChanged.connect(lambda _drawing: self._update_undo_actions())
         c.fullResolutionWanted.connect(self._want_full_resolution)
         c.context_actions = [self.actions[n] for n in ("edit_label", "delete", "copy", "paste", "duplicate")]
         c.selectionChanged.connect(self._selection_changed)
-        c.editRequested.connect(self.edit_label)
-        c.samPrompt.connect(self._sam_prompt)
         c.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
         c.cursorMoved.connect(lambda x, y: self.position_label.setText(f"x {x:.0f}  y {y:.0f}"))
 
@@ -737,40 +741,41 @@ class MainWindow(QMainWindow):
                 5000)
 
     # -- drawing and editing -----------------------------------------------------------------
-    def _set_mode(self, mode: str) -> None:
-        for name in ("edit", "polygon", "rectangle", "circle", "line", "point", "sam"):
+    def set_mode(self, mode: str) -> None:
+        """Switch the canvas to the tool ``mode`` (one of :data:`labeler.editing.tools.MODES`)."""
+        if TOOLS[mode].needs_segmenter:
+            if not self.sam.available:
+                self._error("Segment Anything is not available: pip install 'labeler[sam]' and set "
+                            "LABELER_SAM_CHECKPOINT to a checkpoint (see docs/gui.md)")
+                self.actions[f"mode_{mode}"].setChecked(False)
+                return
+            self._sam_used = True
+        for name in TOOLS:
             self.actions[f"mode_{name}"].setChecked(name == mode)
         self.canvas.set_mode(mode)
         self.canvas.setFocus()
-
-    def mode_edit(self) -> None:
-        self._set_mode("edit")
-
-    def mode_polygon(self) -> None:
-        self._set_mode("polygon")
-
-    def mode_rectangle(self) -> None:
-        self._set_mode("rectangle")
-
-    def mode_circle(self) -> None:
-        self._set_mode("circle")
-
-    def mode_line(self) -> None:
-        self._set_mode("line")
-
-    def mode_point(self) -> None:
-        self._set_mode("point")
-
-    def mode_sam(self) -> None:
-        if not self.sam.available:
-            self._error("Segment Anything is not available: pip install 'labeler[sam]' and set "
-                        "LABELER_SAM_CHECKPOINT to a checkpoint (see docs/gui.md)")
-            self.actions["mode_sam"].setChecked(False)
-            return
-        self._sam_used = True
-        self._set_mode("sam")
-        if self.doc is not None:
+        if TOOLS[mode].needs_segmenter and self.doc is not None:
             self.sam.set_image(self.doc.item.image_path)
+
+    def _gesture(self, g: Gesture) -> None:
+        """A finished gesture of a canvas tool: one document edit."""
+        doc = self.doc
+        if doc is None:
+            return
+        if isinstance(g, ShapeDrawn):
+            self._shape_drawn(g.shape_type, g.points)
+        elif isinstance(g, ShapesMoved):
+            doc.move_shapes(g.indices, g.dx, g.dy)
+        elif isinstance(g, PointsEdited):
+            doc.set_points(g.index, g.points)
+        elif isinstance(g, VertexInserted):
+            self._insert_vertex(g.index, g.position, g.x, g.y)
+        elif isinstance(g, VertexRemoved):
+            self._remove_vertex(g.index, g.position)
+        elif isinstance(g, EditRequested):
+            self.edit_label(g.index)
+        elif isinstance(g, SegmentPrompt):
+            self._sam_prompt(g.points, g.labels, g.box)
 
     def _ask_label_dialog(
         self, label: str = "", text: str | None = None, group_id: int | None = None
@@ -1336,3 +1341,17 @@ def _builtin_fix(ann: Any, issue: Any) -> bool:
     from labeler.fixes import apply_suggested_fix
 
     return apply_suggested_fix(ann, issue)
+
+
+def _mode_slot(mode: str) -> Callable[[MainWindow], None]:
+    def slot(self: MainWindow) -> None:
+        self.set_mode(mode)
+
+    slot.__name__ = slot.__qualname__ = f"mode_{mode}"
+    slot.__doc__ = f"Switch to the {mode} tool (the Draw menu's action)."
+    return slot
+
+
+for _mode in TOOLS:  # one slot per tool, named after its command (mode_edit, mode_polygon, ...)
+    setattr(MainWindow, f"mode_{_mode}", _mode_slot(_mode))
+
