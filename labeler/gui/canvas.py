@@ -84,14 +84,15 @@ class Canvas(QWidget):
     fullResolutionWanted = Signal()  # zoomed in past the resolution of the displayed decode
     drawingChanged = Signal(bool)  # a shape is (or is no longer) half drawn
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, view: EditorView | None = None) -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setMinimumSize(200, 150)
-        self.view = EditorView()
+        #: Selection and hit testing (the session's, when the window passes it).
+        self.view = view if view is not None else EditorView()
         self.view.on_gesture = self._gesture
-        self.view.on_selection = self.selectionChanged.emit
+        self.view.on_selection = self._selection
         self.tools: dict[str, Tool] = {name: cls(self.view) for name, cls in TOOLS.items()}
         self.tool: Tool = self.tools["edit"]
         self._pixmap: QPixmap | None = None
@@ -149,6 +150,10 @@ class Canvas(QWidget):
     @sam_preview.setter
     def sam_preview(self, value: list[tuple[float, float]] | None) -> None:
         self.segment_tool.result = value
+
+    def _selection(self, indices: list[int]) -> None:
+        self.selectionChanged.emit(indices)
+        self.update()
 
     def _gesture(self, g: Gesture) -> None:
         if isinstance(g, VertexInserted):
