@@ -3,6 +3,7 @@ status scan, and stepping through the (filtered) list."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Signal
@@ -164,6 +165,29 @@ class FilesDock(QWidget):
             out.append(self.proxy.mapToSource(self.proxy.index(r, 0)).row())
             r += step
         return out
+
+    def step(self, row: int | None, step: int, open_row: Callable[[int], bool],
+             predicate: Callable[[int], bool] | None = None) -> bool:
+        """Open the next (``step`` 1) or previous (-1) image after ``row`` in the filtered
+        order, or the next one matching ``predicate`` in the full list; False at the end."""
+        if row is None:  # nothing open (the first image's label file may be unreadable)
+            return any(open_row(r) for r in range(len(self.items)))
+        if predicate is None:
+            # An unreadable label file cannot be opened (its error is shown and its row marked):
+            # step over it to the next one that opens.
+            cur = row
+            while nxt := self.visible_rows(cur, 1, step):
+                if open_row(nxt[0]):
+                    return True
+                cur = nxt[0]
+            return False
+        r = row + step
+        while 0 <= r < len(self.items):
+            if predicate(r):
+                return open_row(r)
+            r += step
+        self.window().statusBar().showMessage("No more images to review in this direction", 4000)
+        return False
 
     def listed_items(self) -> list[Item]:
         """The items the filters show, in order."""

@@ -9,20 +9,18 @@ Drawing modes come from the tool registry (:mod:`labeler.editing.tools`), plugin
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QWidget,
 )
 
@@ -44,13 +42,16 @@ from labeler.errors import LabelerError
 from labeler.gui.app import guard_none_refcount
 from labeler.gui.canvas import Canvas
 from labeler.gui.colors import assign_colors, reset_colors
+from labeler.gui.extensions import install_extensions
 from labeler.gui.files_dock import FilesDock
-from labeler.gui.label_dialog import LabelAnswer, LabelDialog
-from labeler.gui.options_dialog import PluginOptionsDialog, has_options
+from labeler.gui.image_feed import ImageFeed
+from labeler.gui.label_dialog import LabelAnswer, LabelDialog, ask_conflict, ask_unsaved
+from labeler.gui.options_dialog import ask_plugin_options
 from labeler.gui.panels import ClassPanel, ReviewPanel, ShapeListPanel
 from labeler.gui.plugin_menu import fill_plugins_menu
 from labeler.gui.plugin_runs import PluginRuns
-from labeler.gui.sam import SamController, SessionFactory
+from labeler.gui.recent import RecentFolders
+from labeler.gui.sam import SamController, SegmentBinding, SessionFactory
 from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
 from labeler.gui.status import ItemStatus, status_of_annotation
 from labeler.gui.workers import ImageLoader, PluginWorker, first_item
@@ -83,12 +84,12 @@ class MainWindow(QMainWindow):
         self.session = s = Session(autosave=autosave)
         #: Called as ``resolve(doc, state)`` when a save meets a file changed on disk; returns
         #: "merge", "overwrite", "reload" or "cancel" (a dialog whose default is "merge").
-        self.resolve_conflict: Callable[[Document, str], str] = self._ask_conflict
+        self.resolve_conflict: Callable[[Document, str], str] = lambda doc, state: ask_conflict(self, doc, state)
         #: Called as ``ask(label, text, group_id)``; returns a LabelAnswer or None.
         self.ask_label: Callable[..., LabelAnswer | None] = self._ask_label_dialog
         #: Called as ``ask(kind, cls)`` before a plugin runs from the menu; returns its options
         #: or None to cancel (the options form by default; tests replace it).
-        self.ask_options: Callable[[str, Any], Any] = self._ask_options_dialog
+        self.ask_options: Callable[[str, Any], Any] = lambda kind, cls: ask_plugin_options(self, kind, cls)
         s.resolve_conflict = lambda doc, state: self.resolve_conflict(doc, state)
         s.ask_label = lambda *a, **k: self.ask_label(*a, **k)
         self.runs = PluginRuns(self)
@@ -100,15 +101,13 @@ class MainWindow(QMainWindow):
             dpr = screen.devicePixelRatio() if screen is not None else 1.0
             max_side = int(max(geo.width(), geo.height(), 1024) * dpr) if geo is not None else 2048
         self.loader = ImageLoader(max_side=max_side, parent=self)
-        self.loader.loaded.connect(self._image_loaded)
-        self.loader.failed.connect(self._image_failed)
-        self.loader.fullLoaded.connect(self._full_image_loaded)
-        self.sam = SamController(sam_factory, self)
-        self.sam.ready.connect(self._sam_ready)
-        self.sam.busy.connect(self._sam_busy)
-        self.sam.error.connect(lambda m: self._error(f"Segment Anything: {m}"))
-        self._sam_used = False
         self.canvas = Canvas(self, view=s.view)
+        self.feed = ImageFeed(self.loader, self.canvas, lambda: self.doc.item if self.doc else None)
+        self.feed.shown.connect(self.imageShown.emit)
+        self.feed.fullShown.connect(self.fullResolutionShown.emit)
+        self.feed.failed.connect(self._image_failed)
+        self.sam = SamController(sam_factory, self)
+        self.segment = SegmentBinding(self.sam, self.canvas, s, self.statusBar().showMessage)
         self.setCentralWidget(self.canvas)
         self.label_dialog = LabelDialog(self)
         self._build_docks()
@@ -119,7 +118,7 @@ class MainWindow(QMainWindow):
         self._watch_timer = self._timer(self.check_external_change)
         self._watch_timer.start(1000)
         self._classes_timer = self._timer(self._refresh_classes, single=True)
-        self._load_extensions()
+        self.extensions = install_extensions(self, self.session, self._dock, self._error)
 
     def _timer(self, slot: Callable[[], Any], single: bool = False) -> QTimer:
         timer = QTimer(self)
@@ -136,13 +135,8 @@ class MainWindow(QMainWindow):
     items = property(lambda self: self.files.items)
     _rows = property(lambda self: self.files.rows)
 
-    @property
-    def autosave(self) -> bool:
-        return self.session.autosave
-
-    @autosave.setter
-    def autosave(self, value: bool) -> None:
-        self.session.autosave = value
+    autosave = property(lambda self: self.session.autosave,
+                        lambda self, value: setattr(self.session, "autosave", value))
 
     # -- construction ------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -162,17 +156,14 @@ class MainWindow(QMainWindow):
         self.classes_dock = self._dock("Classes (1-9: image label)", self.class_panel,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         rp = self.review_panel = ReviewPanel()
-        rp.acceptRequested.connect(self.accept_suggestion)
-        rp.rejectRequested.connect(self.reject_suggestion)
-        rp.acceptAboveRequested.connect(self.accept_above)
-        rp.threshold.valueChanged.connect(self._threshold_changed)
+        for signal, slot in ((rp.acceptRequested, self.accept_suggestion), (rp.rejectRequested, self.reject_suggestion),
+                             (rp.acceptAboveRequested, self.accept_above), (rp.threshold.valueChanged, self._threshold_changed),
+                             (rp.nextRequested, self.next_review), (rp.reviewedToggled, self.session.set_reviewed),
+                             (rp.suggestionSelected, lambda i: self.canvas.select([i])),
+                             (rp.fixRequested, self.apply_fix), (rp.dismissRequested, self.dismiss_issue),
+                             (rp.openRequested, self.open_rel)):
+            signal.connect(slot)
         self.canvas.min_score = rp.threshold.value()
-        rp.nextRequested.connect(self.next_review)
-        rp.reviewedToggled.connect(self.session.set_reviewed)
-        rp.suggestionSelected.connect(lambda i: self.canvas.select([i]))
-        rp.fixRequested.connect(self.apply_fix)
-        rp.dismissRequested.connect(self.dismiss_issue)
-        rp.openRequested.connect(self.open_rel)
         self.review_dock = self._dock("Review", rp, Qt.DockWidgetArea.RightDockWidgetArea)
         self.shape_panel = ShapeListPanel()
         self.shape_panel.selectionRequested.connect(self.canvas.select)
@@ -201,7 +192,8 @@ class MainWindow(QMainWindow):
                 act.setShortcuts([QKeySequence(k) for k in cmd.keys])
             act.setToolTip(cmd.help)
             act.setStatusTip(cmd.help)
-            slot = getattr(self, cmd.name)
+            # The window's method, else the session's (copy, paste...), else the canvas's (zoom).
+            slot = next(getattr(o, cmd.name) for o in (self, self.session, self.canvas) if hasattr(o, cmd.name))
             act.triggered.connect(lambda _checked=False, s=slot: s())
             self.addAction(act)  # shortcuts work while docks have focus too
             menus[cmd.menu].addAction(act)
@@ -226,13 +218,12 @@ class MainWindow(QMainWindow):
             tools.addAction(act)
             if name in ("save", "next_image", f"mode_{MODES[-1]}", "redo"):
                 tools.addSeparator()
-        self._update_recent_menu()
+        self.recent = RecentFolders(self.settings, self.recent_menu, self.open_folder)
         fill_plugins_menu(self.plugins_menu, self.run_plugin, self._error)
 
     def _build_statusbar(self) -> None:
         sb = self.statusBar()
-        self.position_label = QLabel("")
-        self.zoom_label = QLabel("")
+        self.position_label, self.zoom_label = QLabel(""), QLabel("")
         self.progress, self.cancel_button = self.runs.progress, self.runs.cancel_button
         for w in (self.position_label, self.zoom_label, self.progress, self.cancel_button):
             sb.addPermanentWidget(w)
@@ -241,7 +232,6 @@ class MainWindow(QMainWindow):
         c = self.canvas
         c.gesture.connect(self._gesture)
         c.drawingChanged.connect(lambda _drawing: self._update_undo_actions())
-        c.fullResolutionWanted.connect(self._want_full_resolution)
         c.context_actions = [self.actions[n] for n in ("edit_label", "delete", "copy", "paste", "duplicate")]
         c.selectionChanged.connect(self._selection_changed)
         c.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
@@ -254,26 +244,6 @@ class MainWindow(QMainWindow):
         s.subscribe(ClassesChanged, self._classes_changed)
         s.subscribe(Message, lambda e: self.statusBar().showMessage(e.text, e.timeout_ms))
         s.subscribe(ErrorReported, lambda e: self.statusBar().showMessage(e.message.splitlines()[0], 10000))
-
-    def _load_extensions(self) -> None:
-        from labeler.gui.extensions import collect_gui_extensions
-
-        errors: list[str] = []
-        self.extensions: dict[str, Any] = {}
-        for ext in collect_gui_extensions(errors):
-            try:
-                wants_session = "session" in inspect.signature(ext.create).parameters
-                made = ext.create(self, session=self.session) if wants_session else ext.create(self)
-            except Exception as err:  # noqa: BLE001 - a broken extension must not stop the window
-                errors.append(f"GUI extension {ext.name!r}: {type(err).__name__}: {err}")
-                continue
-            self.extensions[ext.name] = made
-            if isinstance(made, QAction):
-                self.plugins_menu.addAction(made)
-            elif isinstance(made, QWidget):
-                self._dock(ext.name, made, Qt.DockWidgetArea.RightDockWidgetArea)
-        for e in errors:
-            self._error(e)
 
     # -- folders and images ------------------------------------------------------------------
     def open_folder(self, directory: Path | str | None = None, labels: Path | str | None = None) -> bool:
@@ -299,7 +269,7 @@ class MainWindow(QMainWindow):
             self.canvas.fit_mode = "window"
         # Show the first image at once; the full listing (seconds for 100,000 images) follows.
         self.files.show_dataset(ds, first)
-        self._remember_recent(ds.root, ds.labels_dir)
+        self.recent.remember(ds.root, ds.labels_dir)
         self.setWindowTitle(f"labeler — {ds.root}")
         if first is not None:
             self.open_row(0)
@@ -311,7 +281,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is not None:
             self.files.select_row(row)
-            self._prefetch(row)
+            self.loader.prefetch(self._neighbours(row))
         elif self.items:
             self.open_row(0)
 
@@ -345,64 +315,24 @@ class MainWindow(QMainWindow):
         if doc is None:
             return False
         self._sync_row(doc)
-        cached = self.loader.cached(item.image_path)
-        self.canvas.set_image(cached)
-        if cached is not None:
-            self.imageShown.emit(item.rel)
-        else:
-            self.loader.request(item.image_path)
-        self._prefetch(row)
-        if self._sam_used and self.sam.available:
+        self.feed.show(item, self._neighbours(row))
+        if self.segment.used and self.sam.available:
             self.sam.set_image(item.image_path)
         self.files.select_row(row)
         self.documentOpened.emit(item.rel)
         return True
 
-    def _prefetch(self, row: int) -> None:
+    def _neighbours(self, row: int) -> list[Path]:
         rows = self.files.visible_rows(row, 2, 1) + self.files.visible_rows(row, 1, -1)
-        self.loader.prefetch([self.items[r].image_path for r in rows])
+        return [self.items[r].image_path for r in rows]
 
-    def _image_loaded(self, key: str, image: QImage) -> None:
-        if self.doc is not None and str(self.doc.item.image_path) == key:
-            self.canvas.set_image(image)
-            self.imageShown.emit(self.doc.item.rel)
-
-    def _want_full_resolution(self) -> None:
-        if self.doc is not None:
-            self.loader.request_full(self.doc.item.image_path)
-
-    def _full_image_loaded(self, key: str, image: QImage) -> None:
-        if self.doc is not None and str(self.doc.item.image_path) == key and self.canvas.has_image:
-            self.canvas.set_full_image(image)
-            self.fullResolutionShown.emit(self.doc.item.rel)
-
-    def _image_failed(self, key: str, message: str) -> None:
-        if self.doc is not None and str(self.doc.item.image_path) == key:
-            self._error(message)
-            self.canvas.set_image(None, problem=message)
-            self.files.set_status(self.doc.item.rel, ItemStatus(error=message))  # broken in the list too
+    def _image_failed(self, rel: str, message: str) -> None:
+        self._error(message)
+        self.files.set_status(rel, ItemStatus(error=message))  # broken in the list too
 
     def _step(self, step: int, predicate: Callable[[int], bool] | None = None) -> bool:
         self.ensure_listed()
-        row = self.current_row()
-        if row is None:  # nothing open (the first image's label file may be unreadable)
-            return any(self.open_row(r) for r in range(len(self.items)))
-        if predicate is None:
-            # An unreadable label file cannot be opened (its error is shown and its row marked):
-            # step over it to the next one that opens.
-            cur = row
-            while nxt := self.files.visible_rows(cur, 1, step):
-                if self.open_row(nxt[0]):
-                    return True
-                cur = nxt[0]
-            return False
-        r = row + step
-        while 0 <= r < len(self.items):
-            if predicate(r):
-                return self.open_row(r)
-            r += step
-        self.statusBar().showMessage("No more images to review in this direction", 4000)
-        return False
+        return self.files.step(self.current_row(), step, self.open_row, predicate)
 
     def next_image(self) -> bool:
         return self._step(1)
@@ -495,23 +425,6 @@ class MainWindow(QMainWindow):
         """Poll the open file: reload silently when we have nothing unsaved, else warn once."""
         self.session.check_external_change()
 
-    def _ask_conflict(self, doc: Document, state: str) -> str:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("File changed on disk")
-        box.setText(f"{doc.item.label_path.name} was {state} on disk since you opened it "
-                    "(another program, or `labeler autolabel`, wrote it).")
-        box.setInformativeText(
-            "Merge keeps all your edits and adds what was saved meanwhile (new suggestions, "
-            "findings, shapes). Overwrite keeps only your version; Reload drops your edits.")
-        merge = box.addButton("Merge (keep my edits)", QMessageBox.ButtonRole.AcceptRole)
-        over = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
-        reload = box.addButton("Reload from disk", QMessageBox.ButtonRole.ResetRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(merge)
-        box.exec()
-        return {merge: "merge", over: "overwrite", reload: "reload"}.get(box.clickedButton(), "cancel")
-
     # -- drawing and editing -----------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
         """Switch the canvas to the tool ``mode`` (one of :data:`labeler.editing.tools.MODES`)."""
@@ -521,7 +434,7 @@ class MainWindow(QMainWindow):
                             "LABELER_SAM_CHECKPOINT to a checkpoint (see docs/gui.md)")
                 self.actions[f"mode_{mode}"].setChecked(False)
                 return
-            self._sam_used = True
+            self.segment.used = True
         for name in TOOLS:
             self.actions[f"mode_{name}"].setChecked(name == mode)
         self.canvas.set_mode(mode)
@@ -534,7 +447,7 @@ class MainWindow(QMainWindow):
         if isinstance(g, ShapeDrawn):
             self.session.add_drawn(g.shape_type, g.points)
         elif isinstance(g, SegmentPrompt):
-            self._sam_prompt(g.points, g.labels, g.box)
+            self.segment.prompt(g.points, g.labels, g.box)
         else:
             self.session.apply(g)
 
@@ -556,17 +469,8 @@ class MainWindow(QMainWindow):
             return
         self.session.delete()
 
-    def copy(self) -> None:
-        self.session.copy()
 
-    def paste(self) -> None:
-        self.session.paste()
 
-    def duplicate(self) -> None:
-        self.session.duplicate()
-
-    def select_all(self) -> None:
-        self.session.select_all()
 
     def undo(self) -> None:
         if not self.canvas.undo_last_point() and self.doc is not None:
@@ -583,22 +487,7 @@ class MainWindow(QMainWindow):
         """Image-level class label: ``exclusive`` replaces the others, else toggles ``label``."""
         self.session.set_image_label(label, exclusive)
 
-    # -- view --------------------------------------------------------------------------------
-    def zoom_in(self) -> None:
-        self.canvas.zoom_by(1.25)
-
-    def zoom_out(self) -> None:
-        self.canvas.zoom_by(0.8)
-
-    def zoom_original(self) -> None:
-        self.canvas.set_zoom(1.0)
-
-    def fit_window(self) -> None:
-        self.canvas.fit("window")
-
-    def fit_width(self) -> None:
-        self.canvas.fit("width")
-
+    # -- view ------------------------------------------------------------------------------
     def toggle_shapes(self) -> None:
         self.canvas.hide_shapes = self.actions["toggle_shapes"].isChecked()
         self.canvas.update()
@@ -622,8 +511,6 @@ class MainWindow(QMainWindow):
         self.canvas.min_score = value
         self.canvas.update()
 
-    def next_suggestion(self) -> None:
-        self.session.next_suggestion()
 
     def mark_reviewed(self) -> None:
         if self.doc is not None:
@@ -643,11 +530,6 @@ class MainWindow(QMainWindow):
             self.session.dismiss_issue(k)
 
     # -- plugins (labeler.gui.plugin_runs) -------------------------------------------------
-    def _ask_options_dialog(self, kind: str, cls: Any) -> Any:
-        if not has_options(cls):
-            return cls.Options()
-        return PluginOptionsDialog(cls, kind, self.settings, parent=self).ask()
-
     def run_plugin(self, kind: str, name: str, current_only: bool = True, cls: Any = None) -> PluginWorker | None:
         """From the Plugins menu: ask the plugin's options (a form built from its ``Options``
         model, remembered per plugin), then run ``cls(options)`` in the background."""
@@ -668,31 +550,6 @@ class MainWindow(QMainWindow):
     worker = property(lambda self: self.runs.worker)
     _error_box = property(lambda self: self.runs.error_box)
 
-    # -- Segment Anything --------------------------------------------------------------------
-    def _sam_busy(self, busy: bool) -> None:
-        self.canvas.sam_busy = busy
-        self.canvas.update()
-
-    def _sam_ready(self, path: str) -> None:
-        self.statusBar().showMessage("Segment Anything ready: click the object", 3000)
-        if self.canvas.sam_points or self.canvas.sam_box:
-            self._sam_prompt([(x, y) for x, y, _ in self.canvas.sam_points],
-                             [lab for _, _, lab in self.canvas.sam_points], self.canvas.sam_box)
-
-    def _sam_prompt(self, points: list[Any], labels: list[int], box: Any) -> None:
-        if self.doc is None or not self.sam.is_ready:
-            return
-        try:
-            poly = self.sam.predict(points, labels, box)
-        except Exception as err:  # noqa: BLE001
-            self._error(f"Segment Anything: {err}")
-            return
-        self.canvas.sam_preview = poly or None
-        self.canvas.update()
-        self.statusBar().showMessage(
-            f"Segment Anything: {len(poly)} points in {self.sam.last_latency_ms:.0f} ms — Enter keeps it, Esc clears",
-            5000)
-
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802
         if (self.canvas.mode == "sam" and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
                 and self.canvas.sam_preview):
@@ -702,38 +559,14 @@ class MainWindow(QMainWindow):
 
     def accept_sam(self) -> None:
         """Keep the SAM polygon: ask its label and add it as a shape."""
-        pts = self.canvas.sam_preview
-        if not pts or self.doc is None:
-            return
-        self.canvas.clear_sam()
-        self.session.add_drawn("polygon", [tuple(p) for p in pts])
+        self.segment.accept()
 
     # -- misc --------------------------------------------------------------------------------
     def _error(self, message: str) -> None:
         self.session.error(message)
 
-    #: Between a folder and its separate labels folder in the "recent" setting.
-    _LABELS_SEP = " | labels: "
-
-    def _remember_recent(self, root: Path, labels: Path | None = None) -> None:
-        entry = str(root) + (f"{self._LABELS_SEP}{labels}" if labels is not None else "")
-        recent = [entry] + [p for p in self._recent() if p != entry]
-        self.settings.setValue("recent", recent[:10])
-        self._update_recent_menu()
-
-    def _recent(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        return [value] if isinstance(value, str) else [str(v) for v in value or []]
-
-    def _open_recent(self, entry: str) -> bool:
-        root, _, labels = entry.partition(self._LABELS_SEP)
-        return self.open_folder(root, labels or None)
-
-    def _update_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for p in self._recent():
-            self.recent_menu.addAction(p, lambda p=p: self._open_recent(p))
-        self.recent_menu.setEnabled(bool(self._recent()))
+    _recent = property(lambda self: self.recent.entries)  # the "recent" setting's entries()
+    _open_recent = property(lambda self: self.recent.open)  # open(entry)
 
     def quit(self) -> None:
         self.close()
@@ -746,12 +579,8 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         elif unsaved:
-            ans = QMessageBox.question(
-                self, "Unsaved changes", f"{len(unsaved)} image(s) have unsaved changes. Save them?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel)
-            if ans == QMessageBox.StandardButton.Cancel or (
-                    ans == QMessageBox.StandardButton.Save and not all(self.save(d) for d in unsaved)):
+            ans = ask_unsaved(self, len(unsaved))
+            if ans == "cancel" or (ans == "save" and not all(self.save(d) for d in unsaved)):
                 event.ignore()
                 return
         self.files.stop()
@@ -761,14 +590,6 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _mode_slot(mode: str) -> Callable[[MainWindow], None]:
-    def slot(self: MainWindow) -> None:
-        self.set_mode(mode)
 
-    slot.__name__ = slot.__qualname__ = f"mode_{mode}"
-    slot.__doc__ = f"Switch to the {mode} tool (the Draw menu's action)."
-    return slot
-
-
-for _mode in TOOLS:  # one slot per tool, named after its command (mode_edit, mode_polygon, ...)
-    setattr(MainWindow, f"mode_{_mode}", _mode_slot(_mode))
+for _mode in TOOLS:  # one slot per tool (mode_edit, mode_polygon...): the Draw menu's actions
+    setattr(MainWindow, f"mode_{_mode}", lambda self, m=_mode: self.set_mode(m))

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -183,3 +184,50 @@ class SamController(QObject):
         self.last_latency_ms = (time.perf_counter() - t0) * 1000
         self.last_score = score
         return poly
+
+
+class SegmentBinding:
+    """Connects a :class:`SamController` to the canvas's segment tool and the session: each
+    prompt gives a polygon preview; Enter (:meth:`accept`) keeps it as a shape."""
+
+    def __init__(self, controller: SamController, canvas: Any, session: Any,
+                 show: Callable[[str, int], None]) -> None:
+        self.ctl, self.canvas, self.session, self.show = controller, canvas, session, show
+        #: True once the tool was switched on: from then on every opened image is encoded.
+        self.used = False
+        controller.ready.connect(self._ready)
+        controller.busy.connect(self._busy)
+        controller.error.connect(lambda m: session.error(f"Segment Anything: {m}"))
+
+    def _busy(self, busy: bool) -> None:
+        self.canvas.sam_busy = busy
+        self.canvas.update()
+
+    def _ready(self, path: str) -> None:
+        self.show("Segment Anything ready: click the object", 3000)
+        pts = self.canvas.sam_points
+        if pts or self.canvas.sam_box:
+            self.prompt([(x, y) for x, y, _ in pts], [lab for _, _, lab in pts], self.canvas.sam_box)
+
+    def prompt(self, points: list[Any], labels: list[int], box: Any) -> None:
+        """New prompts: ask the segmenter (decoder only) and show its polygon."""
+        if self.session.doc is None or not self.ctl.is_ready:
+            return
+        try:
+            poly = self.ctl.predict(points, labels, box)
+        except Exception as err:  # noqa: BLE001 - a failing model is reported, the tool stays
+            self.session.error(f"Segment Anything: {err}")
+            return
+        self.canvas.sam_preview = poly or None
+        self.canvas.update()
+        self.show(f"Segment Anything: {len(poly)} points in {self.ctl.last_latency_ms:.0f} ms — "
+                  "Enter keeps it, Esc clears", 5000)
+
+    def accept(self) -> None:
+        """Keep the polygon: ask its label and add it as a shape."""
+        pts = self.canvas.sam_preview
+        if not pts or self.session.doc is None:
+            return
+        self.canvas.clear_sam()
+        self.session.add_drawn("polygon", [tuple(p) for p in pts])
+
