@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem, ImageFileError
@@ -36,6 +36,8 @@ __all__ = [
     "OutsideRootError",
     "add_note_once",
     "check_inside",
+    "skip_file",
+    "walk_files",
     "clip_box",
     "export_size",
     "flat_names",
@@ -64,6 +66,35 @@ class OutsideRootError(ValueError):
 def is_image_file(path: str | Path) -> bool:
     """True when the file name has one of labeler's image extensions (case-insensitive)."""
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def walk_files(
+    src: Path, suffixes: tuple[str, ...] | None = None, images: bool = False, skip: Path | None = None
+) -> Iterator[Path]:
+    """Files under ``src`` in a stable order, as every loader walks a folder: hidden files and
+    folders (``.git``, ``.labeler``...) and ``__pycache__`` skipped, symbolic links to folders
+    not followed; ``suffixes`` (lower case, with the dot) or ``images`` narrow the files, and
+    the folder ``skip`` is left out."""
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and (skip is None or Path(dirpath, d) != skip)
+        )
+        for f in sorted(filenames):
+            if f.startswith("."):
+                continue
+            if images and not is_image_file(f):
+                continue
+            if suffixes is not None and not f.lower().endswith(suffixes):
+                continue
+            yield Path(dirpath, f)
+
+
+def skip_file(report: Report, message: str) -> None:
+    """Report a file (or entry) that cannot be used and count it as skipped: the one way every
+    loader says "report and skip", so their counts agree."""
+    report.problem(message)
+    report.add("skipped")
 
 
 def check_inside(root: Path, path: Path) -> Path:
