@@ -146,21 +146,21 @@ def load_imagefolder(src: Path, report: Report) -> Iterator[ImportedImage]:
                 report.problem(f"{class_dir}: symbolic link to {class_dir.resolve()}, outside {src}; skipped")
                 continue
             for path in walk_files(class_dir):
-                    f = path.name
-                    if not is_image_file(f):
-                        ignored += 1
-                        continue
-                    if not path.resolve().is_relative_to(src_real):
-                        skip_file(report, f"{path}: symbolic link to {path.resolve()}, outside {src}; skipped")
-                        continue
-                    info = image_info_or_report(path, report)
-                    if info is None:
-                        report.add("skipped")
-                        continue
-                    ann = Annotation(imagePath=f, imageWidth=info.width, imageHeight=info.height)
-                    ann.set_image_labels([label])
-                    rel = path.relative_to(src).as_posix()
-                    yield ImportedImage(source_image=path, rel=rel, annotation=ann)
+                f = path.name
+                if not is_image_file(f):
+                    ignored += 1
+                    continue
+                if not path.resolve().is_relative_to(src_real):
+                    skip_file(report, f"{path}: symbolic link to {path.resolve()}, outside {src}; skipped")
+                    continue
+                info = image_info_or_report(path, report)
+                if info is None:
+                    report.add("skipped")
+                    continue
+                ann = Annotation(imagePath=f, imageWidth=info.width, imageHeight=info.height)
+                ann.set_image_labels([label])
+                rel = path.relative_to(src).as_posix()
+                yield ImportedImage(source_image=path, rel=rel, annotation=ann)
         loose = [p for p in root.iterdir() if p.is_file()]
         ignored += len(loose)
     if ignored:
