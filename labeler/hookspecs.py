@@ -55,7 +55,7 @@ def register_commands(cli: click.Group) -> None:
 
 @hookspec
 def register_gui_extensions(register: Callable[[GuiExtension], None]) -> None:
-    """Register GUI extensions: objects with ``name`` and ``create(window)`` adding a dock or action."""
+    """Register GUI extensions: objects with ``name`` and ``create(window[, session])`` adding a dock or action."""
 
 
 @hookspec
