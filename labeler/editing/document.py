@@ -386,18 +386,9 @@ class Document:
         our copy with the pipeline's rules, as one undoable step, and the file on disk becomes
         the new reference (so the next save is not reported as an external change).
         """
-        new = [s.model_copy(deep=True) for s in result.shapes
-               if s.is_suggestion and s.source is not None and s.source.plugin == plugin]
-        labels = [lab.model_copy(deep=True) for lab in result.meta.image_labels
-                  if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin]
-        issues = [i.model_copy(deep=True) for i in result.meta.issues
-                  if i.source is not None and i.source.plugin == plugin]
         was_dirty = self._dirty
         with self.edit(f"Results of {plugin}", what="all") as ann:
-            merge_suggestions(ann, new, plugin, new_image_labels=labels)
-            merge_findings(ann, plugin, issues)
-            if plugin in result.meta.processed:
-                ann.meta.processed[plugin] = result.meta.processed[plugin].model_copy(deep=True)
+            merge_plugin_output(ann, result, plugin)
         self.disk = DiskState.read(self.item.label_path)
         if not was_dirty:
             # Nothing of ours was pending: what we hold now is what the pipeline wrote.
@@ -471,6 +462,22 @@ class Document:
         self._emit("saved")
 
 
+def merge_plugin_output(ours: Annotation, theirs: Annotation, plugin: str) -> None:
+    """Bring ``plugin``'s output in ``theirs`` into ``ours`` (edited in place) with the
+    pipeline's merge rules: its unreviewed shape and image-label suggestions, its findings and
+    its run record; everything else of ours stays."""
+    def own(src: object) -> bool:
+        return src is not None and src.plugin == plugin  # type: ignore[attr-defined]
+
+    new = [s.model_copy(deep=True) for s in theirs.shapes if s.is_suggestion and own(s.source)]
+    labels = [lab.model_copy(deep=True) for lab in theirs.meta.image_labels
+              if lab.review == "suggested" and own(lab.source)]
+    merge_suggestions(ours, new, plugin, new_image_labels=labels)
+    merge_findings(ours, plugin, [i.model_copy(deep=True) for i in theirs.meta.issues if own(i.source)])
+    if plugin in theirs.meta.processed:
+        ours.meta.processed[plugin] = theirs.meta.processed[plugin].model_copy(deep=True)
+
+
 def merge_disk_version(ours: Annotation, base: Annotation | None, theirs: Annotation) -> None:
     """Bring into ``ours`` (edited in place) what ``theirs`` (the file now) added since
     ``base`` (the file as we read it): see :meth:`Document.merge_from_disk`."""
@@ -480,15 +487,7 @@ def merge_disk_version(ours: Annotation, base: Annotation | None, theirs: Annota
                 if lab.review == "suggested" and lab.source}
     plugins |= set(theirs.meta.processed)
     for plugin in sorted(plugins):
-        new = [s.model_copy(deep=True) for s in theirs.shapes
-               if s.is_suggestion and s.source is not None and s.source.plugin == plugin]
-        labels = [lab.model_copy(deep=True) for lab in theirs.meta.image_labels
-                  if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin]
-        merge_suggestions(ours, new, plugin, new_image_labels=labels)
-        merge_findings(ours, plugin, [i.model_copy(deep=True) for i in theirs.meta.issues
-                                      if i.source is not None and i.source.plugin == plugin])
-        if plugin in theirs.meta.processed:
-            ours.meta.processed[plugin] = theirs.meta.processed[plugin].model_copy(deep=True)
+        merge_plugin_output(ours, theirs, plugin)
     known = {s.fingerprint() for s in (base.shapes if base else [])}
     known |= {s.fingerprint() for s in ours.shapes}
     for shape in theirs.shapes:
