@@ -34,14 +34,18 @@ from labeler.model import (
     ImageLabel,
     Issue,
     ProcessedRecord,
-    RejectedShape,
     Shape,
     Source,
     utc_now,
 )
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer
-from labeler.predictions import Predictions, box_iou
-from labeler.review import accept_shape, reject_shape  # noqa: F401 - their old home
+from labeler.predictions import Predictions
+from labeler.review import (  # noqa: F401 - accept_shape, reject_shape: their old home
+    accept_shape,
+    merge_findings,
+    merge_suggestions,
+    reject_shape,
+)
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 
 if TYPE_CHECKING:
@@ -91,77 +95,6 @@ class RunSummary:
             "interrupted": self.interrupted,
             "dry_run": self.dry_run,
         }
-
-
-# -- merge rules ------------------------------------------------------------------------------
-def _same_object(
-    a_label: str, a: Shape | RejectedShape, b_label: str, b: Shape, iou: float
-) -> bool:
-    if a_label != b_label or not a.points or not b.points:
-        return False
-    try:
-        ba = Shape(label=a_label, points=a.points, shape_type=a.shape_type).bbox()
-        return box_iou(ba, b.bbox()) >= iou
-    except ValueError:
-        return False
-
-
-def merge_suggestions(
-    ann: Annotation,
-    new_shapes: Sequence[Shape],
-    plugin: str,
-    match_iou: float = 0.5,
-    new_image_labels: Sequence[ImageLabel] = (),
-) -> tuple[int, int]:
-    """Apply the merge rules for ``plugin``'s new suggestions to ``ann`` in place.
-
-    Returns (suggestions removed, suggestions added).
-    """
-
-    def own_unreviewed(shape: Shape) -> bool:
-        # is_suggestion: a suggestion a person edited in another program is theirs now.
-        return shape.is_suggestion and shape.source is not None and shape.source.plugin == plugin
-
-    removed = sum(1 for s in ann.shapes if own_unreviewed(s))
-    kept = [s for s in ann.shapes if not own_unreviewed(s)]
-    others = [s for s in kept if s.review != "rejected"]
-    added = 0
-    for shape in new_shapes:
-        if any(_same_object(r.label, r, shape.label, shape, match_iou) for r in ann.meta.rejected):
-            continue
-        if any(
-            _same_object(s.label, s, shape.label, shape, match_iou)
-            for s in others
-            if not _refines(shape, s)
-        ):
-            continue
-        shape.seal()
-        kept.append(shape)
-        added += 1
-    ann.shapes = kept
-
-    labels = ann.meta.image_labels
-    own = [
-        lab
-        for lab in labels
-        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin
-    ]
-    removed += len(own)
-    labels = [lab for lab in labels if lab not in own]
-    present = {lab.label for lab in labels}  # human, accepted, rejected or others' suggestions
-    for lab in new_image_labels:
-        if lab.label in present:
-            continue
-        labels.append(lab)
-        added += 1
-    ann.meta.image_labels = labels
-    return removed, added
-
-
-def _refines(new: Shape, existing: Shape) -> bool:
-    """An outline (polygon or mask) for an object that so far has only a box is new information:
-    SAM turning a person's rectangle into a mask must not be dropped as a duplicate."""
-    return new.shape_type in ("polygon", "mask") and existing.shape_type == "rectangle"
 
 
 def _would_change(ann: Annotation, before: str | None, processed_by: str | None = None) -> int:
@@ -348,30 +281,6 @@ def _count_suggestions(ann: Annotation, plugin: str, summary: RunSummary) -> Non
 
 
 # -- checks -----------------------------------------------------------------------------------
-def _issue_key(issue: Issue) -> tuple[object, ...]:
-    return (issue.kind, issue.shape_index, tuple(sorted(issue.related_files)))
-
-
-def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> None:
-    """Replace ``plugin``'s earlier issues on ``ann``; keep a dismissal when the issue returns."""
-    old = [i for i in ann.meta.issues if i.source is not None and i.source.plugin == plugin]
-    dismissed = {_issue_key(i) for i in old if i.state == "dismissed"}
-    fixed = {_issue_key(i): i for i in old if i.state == "fixed"}
-    keep = [i for i in ann.meta.issues if i not in old]
-    for issue in issues:
-        k = _issue_key(issue)
-        if k in dismissed:
-            issue.state = "dismissed"
-        elif k in fixed:
-            # The fix is still applied (and recorded there for undo): keep that record.
-            issue.state = "fixed"  # the finding says so too (not listed as a problem again)
-            issue = fixed.pop(k)
-        keep.append(issue)
-    # A fixed issue the check no longer finds keeps its record: its undo data is still needed.
-    keep.extend(fixed.values())
-    ann.meta.issues = keep
-
-
 def run_check(
     dataset: Dataset,
     plugin: Check,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from labeler.geometry import box_iou  # noqa: F401 - its old home
 from labeler.model import Shape, ShapeMeta, Source
 
 
@@ -280,15 +281,6 @@ def _check_meta(meta: list[dict[str, Any]] | None) -> list[dict[str, Any]] | Non
         except (TypeError, ValueError) as err:
             raise ValueError(f"meta of object {i} is not JSON ({err})") from None
     return out
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two (x1, y1, x2, y2) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -81,8 +81,7 @@ def test_write_behind_finishes_what_it_was_handed_on_ctrl_c() -> None:
     consumed: list[int] = []
 
     def stream():
-        for i in range(10):
-            yield i
+        yield from range(10)
         raise KeyboardInterrupt
 
     def slow_consume(value: int) -> None:
