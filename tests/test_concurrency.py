@@ -166,7 +166,7 @@ def test_a_suggestion_edited_in_labelme_survives_a_rerun(tmp_path: Path) -> None
 
 # -- the GUI against a pipeline -------------------------------------------------------------
 def test_gui_save_after_a_pipeline_write_merges_and_keeps_the_persons_edit(tmp_path: Path) -> None:
-    from labeler.gui.document import Document, ExternalChangeError
+    from labeler.editing.document import Document, ExternalChangeError
 
     root = tmp_path / "ds"
     make_image(root / "img.png")
