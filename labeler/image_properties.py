@@ -186,9 +186,15 @@ def channel_spread(pixels: np.ndarray) -> float:
     return float(max(rg, gb))
 
 
+def grayscale_rule(mode: str, spread: float, tolerance: float) -> bool:
+    """The one rule for "grayscale": a one-channel file mode, or colour channels that differ
+    by at most ``tolerance`` levels (of 255) at every pixel (``spread``: :func:`channel_spread`)."""
+    return mode in GRAY_MODES or spread <= tolerance
+
+
 def is_grayscale(small: SmallImage, tolerance: float) -> bool:
-    """One-channel file, or colour channels that differ by at most ``tolerance`` levels."""
-    return small.mode in GRAY_MODES or channel_spread(small.pixels) <= tolerance
+    """:func:`grayscale_rule` for a decoded image."""
+    return grayscale_rule(small.mode, channel_spread(small.pixels), tolerance)
 
 
 @dataclass
@@ -203,6 +209,10 @@ class ImageProperties:
     edge_std: float
     hist_std: float
     channel_spread: float
+
+    def is_grayscale(self, tolerance: float) -> bool:
+        """:func:`grayscale_rule` for these measurements."""
+        return grayscale_rule(self.mode, self.channel_spread, tolerance)
 
     @property
     def aspect_ratio(self) -> float:
