@@ -29,6 +29,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.write_text(json.dumps({"scenes": len(rels), "objects": objects, "members": member_opts,
                                          "results": results}, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -101,12 +101,7 @@ def decode_small(path: str | Path, max_side: int = WORK_SIDE) -> SmallImage:
         if orientation in (5, 6, 7, 8):
             w, h = h, w
     if mode in GRAY_MODES:
-        if small.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-            arr = np.asarray(small, dtype=np.float64)
-            top = 65535.0 if arr.max() > 255 else 255.0
-            pixels = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
-        else:
-            pixels = np.asarray(small.convert("L"))
+        pixels = np.asarray(small.convert("L"))
     else:
         pixels = np.asarray(small.convert("RGB"))
     return SmallImage(pixels=np.ascontiguousarray(pixels), size=(w, h), mode=mode)
@@ -121,10 +116,24 @@ def check_pixel_count(path: Path, w: int, h: int) -> None:
                                    f"{MAX_PIXELS:,} (possible decompression bomb)")
 
 
+def _plain(img: Image.Image) -> Image.Image:
+    """8-bit L or RGB before reducing: 16-bit and float grey scaled to 8 bits (values above
+    255 read as 16-bit), palettes expanded, alpha dropped (as cleanvision reads the colour
+    channels only; reducing with alpha would darken transparent pixels)."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if arr.size and arr.max() > 255 else 255.0
+        return Image.fromarray(np.clip(arr * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("L", "RGB"):
+        return img
+    return img.convert("L" if img.mode in GRAY_MODES else "RGB")
+
+
 def _reduce(img: Image.Image, max_side: int) -> Image.Image:
     """An integer ``reduce`` (box average, fast) then a thumbnail to ``max_side``."""
+    img = _plain(img)
     factor = max(img.size) // max_side
-    if factor >= 2 and img.mode not in ("P", "1"):
+    if factor >= 2:
         img = img.reduce(factor)
     if max(img.size) > max_side:
         img = img.copy()
@@ -148,7 +157,7 @@ def entropy(pixels: np.ndarray) -> float:
     else:
         hist = np.concatenate([np.bincount(pixels[..., c].ravel(), minlength=256) for c in range(3)])
     p = hist[hist > 0] / hist.sum()
-    return float(-(p * np.log2(p)).sum())
+    return max(0.0, float(-(p * np.log2(p)).sum()))
 
 
 def edge_strength(pixels: np.ndarray, size: tuple[int, int]) -> tuple[float, float]:
@@ -177,9 +186,15 @@ def channel_spread(pixels: np.ndarray) -> float:
     return float(max(rg, gb))
 
 
+def grayscale_rule(mode: str, spread: float, tolerance: float) -> bool:
+    """The one rule for "grayscale": a one-channel file mode, or colour channels that differ
+    by at most ``tolerance`` levels (of 255) at every pixel (``spread``: :func:`channel_spread`)."""
+    return mode in GRAY_MODES or spread <= tolerance
+
+
 def is_grayscale(small: SmallImage, tolerance: float) -> bool:
-    """One-channel file, or colour channels that differ by at most ``tolerance`` levels."""
-    return small.mode in GRAY_MODES or channel_spread(small.pixels) <= tolerance
+    """:func:`grayscale_rule` for a decoded image."""
+    return grayscale_rule(small.mode, channel_spread(small.pixels), tolerance)
 
 
 @dataclass
@@ -194,6 +209,10 @@ class ImageProperties:
     edge_std: float
     hist_std: float
     channel_spread: float
+
+    def is_grayscale(self, tolerance: float) -> bool:
+        """:func:`grayscale_rule` for these measurements."""
+        return grayscale_rule(self.mode, self.channel_spread, tolerance)
 
     @property
     def aspect_ratio(self) -> float:

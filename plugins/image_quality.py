@@ -94,7 +94,7 @@ def quality_scores(props: ImageProperties, opts: ImageQualityOptions) -> dict[st
         "dark": props.brightness_p99,
         "light": 1 - props.brightness_p5,
         "blurry": min(blur + spread, 1.0),
-        "grayscale": 0.0 if props.mode in GRAY_MODES or props.channel_spread <= opts.grayscale_tolerance else 1.0,
+        "grayscale": 0.0 if props.is_grayscale(opts.grayscale_tolerance) else 1.0,
         "odd_aspect_ratio": props.aspect_ratio,
         "low_information": min(props.entropy * opts.low_information_normalizing_factor, 1.0),
     }

@@ -172,3 +172,26 @@ def test_cli_check_fix_undo(quality_set: Path, tmp_path: Path) -> None:
     res = runner.invoke(cli, ["fix", str(quality_set), "--plugin", "image_quality", "--undo"])
     assert res.exit_code == 0, res.output
     assert not json.loads((quality_set / "dark.json").read_text())["labeler"].get("exclude")
+
+
+def test_other_modes_decode_to_the_same_figures(tmp_path: Path) -> None:
+    """16-bit grey, palette, and RGBA files are read as their 8-bit grey or colour pixels."""
+    photo = _photo("coffee")
+    grey = np.asarray(photo.convert("L"))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")  # 16-bit PNG
+    photo.convert("L").save(tmp_path / "grey8.png")
+    photo.quantize(256).save(tmp_path / "palette.png")
+    rgba = photo.convert("RGBA")
+    rgba.putalpha(0)  # fully transparent: the colour channels still count
+    rgba.save(tmp_path / "rgba.png")
+    photo.save(tmp_path / "rgb.png")
+    p16, p8 = measure(decode_small(tmp_path / "grey16.png")), measure(decode_small(tmp_path / "grey8.png"))
+    assert p16.mode == "I;16" and p16.brightness_p99 == pytest.approx(p8.brightness_p99, abs=0.01)
+    assert p16.entropy == pytest.approx(p8.entropy, abs=0.05)
+    rgb = measure(decode_small(tmp_path / "rgb.png"))
+    for name in ("palette.png", "rgba.png"):
+        other = measure(decode_small(tmp_path / name))
+        assert other.brightness_p99 == pytest.approx(rgb.brightness_p99, abs=0.03), name
+        assert other.channel_spread > 2, name
+    _, findings = run_check(open_dataset(tmp_path), ImageQuality({"kinds": "grayscale"}), dry_run=True)
+    assert {f.rel for f in findings} == {"grey16.png", "grey8.png"}
