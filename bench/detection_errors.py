@@ -182,6 +182,8 @@ def write_dataset(out: Path, n: int, seed: int, rates: dict[str, float], size: i
             "shapes": [{"label": lab["label"], "points": [lab["box"][:2], lab["box"][2:]],
                         "shape_type": "rectangle", "group_id": None, "flags": {}, "description": ""}
                        for lab in labels],
+            # A person labelled every image (also those left with no box): all are trained on.
+            "labeler": {"schema_version": 1, "reviewed": True},
         }
         (out / f"scene_{i:04d}.json").write_text(json.dumps(doc))
         truth[rel] = {"labels": labels, "missing": missing, "objects": objects}
@@ -296,15 +298,23 @@ def evaluate(rels: list[str], truth: dict[str, Any], preds: dict[str, Any], ours
                     if iou[q, g] >= 0.5 and g not in taken:
                         hit[q] = True
                         taken.add(g)
-            ov = np.asarray(cl["overlooked"][i], dtype=float)
-            ov_flag = np.asarray(cl["overlooked_flag"][i], bool) if len(ov) else np.zeros(0, bool)
+            # cleanlab lists an image's predicted boxes class by class: back to the file's order
+            names = np.array([str(n) for n in p.class_name])
+            cl_order = np.concatenate([np.flatnonzero(names == c) for c in CLASSES])
+            ov = np.full(len(p), np.nan)
+            ov_flag = np.zeros(len(p), bool)
+            raw = np.asarray(cl["overlooked"][i], dtype=float)
+            raw_flag = np.asarray(cl["overlooked_flag"][i], bool)
+            if len(raw) == len(cl_order):
+                ov[cl_order] = raw
+                ov_flag[cl_order] = raw_flag
             our_boxes = np.array([f["suggested_fix"]["box"] for f in our_missing]).reshape(-1, 4)
             for q in range(len(p)):
                 miss_rows["pos"].append(hit[q])
                 m = s.missing[q]
                 miss_rows["ours"].append(0.0 if np.isnan(m) else m)
-                miss_rows["cl"].append(0.0 if q >= len(ov) or np.isnan(ov[q]) else 1 - ov[q])
-                miss_rows["cl_flag"].append(bool(ov_flag[q]) if q < len(ov_flag) else False)
+                miss_rows["cl"].append(0.0 if np.isnan(ov[q]) else 1 - ov[q])
+                miss_rows["cl_flag"].append(bool(ov_flag[q]))
                 miss_rows["our_flag"].append(bool(len(our_boxes)) and bool(
                     (box_iou_matrix(p.xyxy[q:q + 1], our_boxes) > 0.99).any()))
         img_truth.append(bool(gone) or any(lab["error"] for lab in labs))
@@ -430,21 +440,19 @@ def main() -> None:
     ours: dict[str, list[dict]] = {}
     for f in json.loads((work.parent / "findings.json").read_text())["findings"]:
         ours.setdefault(f["image"], []).append(f)
-    from plugins.detection_errors import score_boxes
+    from plugins.detection_errors import DetectionErrorsOptions, score_images
 
-    ours_scores = {}
+    inputs = []
     for rel in rels:
         labs = truth[rel]["labels"]
         p = preds.get(rel)
-        boxes = np.array([lab["box"] for lab in labs]).reshape(-1, 4)
-        if p is None:
-            p_boxes, p_cls, p_conf = np.zeros((0, 4)), [], np.zeros(0)
-        else:
-            keep = p.confidence >= 0.01
-            p_boxes, p_cls, p_conf = p.xyxy[keep], list(p.class_name[keep]), p.confidence[keep]
-        ours_scores[rel] = score_boxes(boxes, [lab["label"] for lab in labs], p_boxes, p_cls, p_conf)
-        if p is not None:  # evaluation indexes predictions as the check saw them
-            preds[rel] = p[np.flatnonzero(p.confidence >= 0.01)]
+        if p is not None:  # predictions as the check sees them (its min_conf)
+            p = preds[rel] = p[np.flatnonzero(p.confidence >= DetectionErrorsOptions().min_conf)]
+        inputs.append((np.array([lab["box"] for lab in labs]).reshape(-1, 4), [lab["label"] for lab in labs],
+                       p.xyxy if p is not None else np.zeros((0, 4)), list(p.class_name) if p is not None else [],
+                       p.confidence if p is not None else np.zeros(0), np.zeros((0, 4))))
+    scored, _calib = score_images(inputs, DetectionErrorsOptions())
+    ours_scores = dict(zip(rels, scored, strict=True))
     labels, predictions = cleanlab_inputs(rels, truth, preds)
     cl = run_cleanlab(labels, predictions)
     res = evaluate(rels, truth, preds, ours, cl, ours_scores)

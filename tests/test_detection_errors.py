@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from labeler_plugins.detection_errors import DetectionErrors, DetectionErrorsFixer, score_boxes
+from labeler_plugins.detection_errors import (
+    DetectionErrors,
+    DetectionErrorsFixer,
+    fit_calibration,
+    isotonic_fit,
+    score_boxes,
+)
 from PIL import Image
 
 from labeler.cli import cli
@@ -178,6 +184,22 @@ def test_rejected_boxes_and_pending_suggestions_are_not_missing() -> None:
     assert np.isnan(s.missing[2])  # ignored (rejected or waiting for review)
     assert np.isnan(s.missing[3])  # the same place as prediction 1: one candidate
     assert np.isnan(s.missing[0])  # matched
+
+
+def test_confidence_is_calibrated_to_the_share_that_labels_confirm() -> None:
+    kx, ky = isotonic_fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 1.0, 0.0, 1.0]))
+    assert np.all(np.diff(ky) >= 0) and np.interp(0.25, kx, ky) == pytest.approx(0.5)
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(40):  # a timid model: confidences under 0.4, yet the upper half is always right
+        labels = np.array([[0, 0, 20, 20], [50, 50, 70, 70]])
+        preds = np.array([[1, 1, 20, 21], [50, 50, 70, 70], [80, 80, 99, 99]])
+        conf = np.array([rng.uniform(0.2, 0.4), rng.uniform(0.2, 0.4), rng.uniform(0.01, 0.1)])
+        images.append((labels, ["a", "b"], preds, ["a", "b", "a"], conf))
+    calib = fit_calibration(images)
+    assert calib.predictions == 120
+    assert calib(np.array([0.3]))[0] == pytest.approx(1.0) and calib(np.array([0.05]))[0] == pytest.approx(0.0)
+    assert len(fit_calibration(images[:5]).knots_x) == 0  # 15 predictions: too few, raw confidences
 
 
 def test_cli_check_dry_run_fix_and_undo(scenes: tuple[Path, Path], tmp_path: Path) -> None:
