@@ -337,7 +337,8 @@ class DetectionErrors(Check):
             self.notes.append("confidence calibrated on {} predictions: 0.1 -> {:.2f}, 0.25 -> {:.2f}, "
                               "0.5 -> {:.2f}, 0.75 -> {:.2f}".format(calib.predictions, *probe))
         elif o.calibrate:
-            self.notes.append(f"too few predictions ({calib.predictions}) to calibrate: raw confidences")
+            self.notes.append(f"{calib.predictions} predictions, too few or none confirmed by a label, "
+                              "to calibrate: raw confidences")
         for done, ((item, ann, p, (index, boxes, classes, _ignore)), s) in enumerate(zip(judged, all_scores, strict=True), 1):
             progress(done, len(judged))
             issues = list(self._issues(ann, index, boxes, classes, p, s))
@@ -355,7 +356,7 @@ class DetectionErrors(Check):
     def _issues(self, ann: Annotation, index: list[int], boxes: np.ndarray, classes: list[str],
                 p: Any, s: BoxScores) -> Iterator[Issue]:
         o = self.options
-        src = self.source()
+        src = self.source()  # known only now (the model or file is read in run): stamped here
         fix_source = src.model_dump(exclude_none=True)
         for j in np.argsort(-np.nan_to_num(s.missing, nan=-1.0)):
             score = s.missing[j]
@@ -363,7 +364,7 @@ class DetectionErrors(Check):
                 continue
             label = str(p.class_name[j])
             yield Issue(
-                kind="missing_box", score=round(float(score), 4),
+                kind="missing_box", source=src, score=round(float(score), 4),
                 detail=f"a {label!r} box the model predicts (confidence {float(p.confidence[j]):.2f}) "
                        f"has no label at {_box(p.xyxy[j])}",
                 suggested_fix={"action": "add_suggestion", "label": label, "box": _box(p.xyxy[j]),
@@ -387,7 +388,7 @@ class DetectionErrors(Check):
                 q = int(s.swap_to[k])
                 new = str(p.class_name[q])
                 yield Issue(
-                    kind=kind, score=score, shape_index=i,
+                    kind=kind, source=src, score=score, shape_index=i,
                     detail=f"{what}: the model sees {new!r} here (confidence {float(p.confidence[q]):.2f}), "
                            f"not {classes[k]!r}",
                     suggested_fix={"action": "relabel", "label": new, "from": classes[k],
@@ -397,7 +398,7 @@ class DetectionErrors(Check):
             elif kind == "badly_located":
                 q = int(s.match[k])
                 yield Issue(
-                    kind=kind, score=score, shape_index=i,
+                    kind=kind, source=src, score=score, shape_index=i,
                     detail=f"{what} overlaps the predicted {str(p.class_name[q])!r} box only at IoU "
                            f"{s.match_iou[k]:.2f} (confidence {float(p.confidence[q]):.2f})",
                     suggested_fix={"action": "replace_box", "box": _box(p.xyxy[q]), "from": classes[k],
@@ -414,7 +415,7 @@ class DetectionErrors(Check):
                 if q >= 0:
                     fix.update(box=_box(p.xyxy[q]), label=str(p.class_name[q]),
                                score=round(float(p.confidence[q]), 4))
-                yield Issue(kind=kind, score=score, shape_index=i,
+                yield Issue(kind=kind, source=src, score=score, shape_index=i,
                             detail=f"{what}: no prediction supports it{near}", suggested_fix=fix)
 
     # -- where the predictions come from ---------------------------------------------------

@@ -127,6 +127,7 @@ def test_each_error_type_is_found_with_its_fix(scenes: tuple[Path, Path]) -> Non
     for issue in issues.values():  # one image score, from all its findings
         assert issue.image_score == pytest.approx(1 - np.prod([1 - i.score for i in issues.values()]), abs=1e-3)
         assert issue.source is not None and issue.source.plugin == "detection_errors"
+        assert issue.source.model == "preds.json"  # the file gives no source of its own: its name
 
 
 def test_fixes_apply_and_undo_round_trip(scenes: tuple[Path, Path]) -> None:
@@ -278,3 +279,23 @@ def test_train_folds_writes_out_of_fold_predictions_that_the_check_reuses(
     assert str(path) in res.stderr  # the note names the file it reused
     assert json.loads(res.stdout)["processed"] == 6
     assert os.stat(path).st_mtime_ns == written  # the check read it, trained nothing
+
+
+def test_a_model_given_with_o_model_predicts_each_image(scenes: tuple[Path, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o model best.pt``: the check runs that YOLO model itself (here a random-init one,
+    whose boxes are noise: every label is unsupported, so each is flagged spurious)."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    weights = tmp_path / "random_yolo.pt"
+    YOLO("yolov8n.yaml").save(str(weights))
+    root, _ = scenes
+    summary, findings = run_check(open_dataset(root), DetectionErrors(
+        {"model": str(weights), "imgsz": 64, "device": "cpu", "min_conf": 0.0}))
+    assert not summary.failed and summary.processed == 2
+    issues = _issues(root) + _issues(root, "zidane.json")
+    assert issues and all(i.source is not None and i.source.model == "random_yolo.pt" for i in issues)
+    assert {i.shape_index for i in _issues(root, "zidane.json") if i.kind == "spurious_box"} == {0, 1}
