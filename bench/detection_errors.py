@@ -52,7 +52,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labeler.predictions import box_iou_matrix, load_predictions_file  # noqa: E402
+from labeler.geometry import box_iou_matrix  # noqa: E402
+from labeler.predictions import load_predictions_file  # noqa: E402
 
 CLASSES = ("bird", "elephant", "giraffe")
 ANIMAL_IDS = {"bird": 1, "elephant": 5, "giraffe": 6}

@@ -241,9 +241,14 @@ class Dataset:
             self._lock = DatasetLock(self.root)
         return self._lock
 
-    def recover(self) -> Recovery:
+    def recover(self, sweep_temp: bool = True) -> Recovery:
         """Roll interrupted multi-file changes forward or back and remove temp files left by
-        writers that died. Every command that opens a dataset for work calls this first."""
+        writers that died. Every command that opens a dataset for work calls this first.
+
+        ``sweep_temp=False``: only the journal (no folder listing; the GUI opens huge folders
+        without listing them first)."""
+        if not sweep_temp:
+            return recover(self.root, self.lock, None)
         stale = self.scan().stale_temp
         result = recover(self.root, self.lock, iter({p.parent for p in stale}) if stale else None)
         if result:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from labeler.geometry import box_iou  # noqa: F401 - its old home
 from labeler.model import Shape, ShapeMeta, Source
 
 
@@ -25,8 +26,9 @@ class Predictions:
 
     ``xyxy`` (N, 4) float boxes in image pixels; ``class_name`` (N,) str; ``confidence`` (N,)
     float; optional ``polygons`` (N lists of (K, 2) arrays), ``masks`` (N, H, W) bool,
-    ``texts`` (N,) str (OCR), ``quads`` (N, 4, 2) oriented boxes, and ``image_labels``:
-    image-level (label, score) pairs for classifiers.
+    ``texts`` (N,) str (OCR), ``quads`` (N, 4, 2) oriented boxes, ``meta`` (N dicts of
+    JSON-able values added to each shape's ``labeler`` metadata, e.g. the ensemble's
+    provenance), and ``image_labels``: image-level (label, score) pairs for classifiers.
     """
 
     xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.float32))
@@ -36,6 +38,7 @@ class Predictions:
     masks: np.ndarray | None = None
     texts: list[str] | None = None
     quads: np.ndarray | None = None
+    meta: list[dict[str, Any]] | None = None
     image_labels: list[tuple[str, float]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -61,6 +64,8 @@ class Predictions:
             self.quads = np.asarray(self.quads, dtype=np.float32).reshape(-1, 4, 2)
             if len(self.quads) != n:
                 raise ValueError(f"{len(self.quads)} quads for {n} boxes")
+        if self.meta is not None and len(self.meta) != n:
+            raise ValueError(f"{len(self.meta)} meta dicts for {n} boxes")
 
     def __len__(self) -> int:
         return len(self.xyxy)
@@ -81,6 +86,7 @@ class Predictions:
             masks=self.masks[idx] if self.masks is not None else None,
             texts=[self.texts[i] for i in idx] if self.texts is not None else None,
             quads=self.quads[idx] if self.quads is not None else None,
+            meta=[self.meta[i] for i in idx] if self.meta is not None else None,
             image_labels=list(self.image_labels),
             data=dict(self.data),
         )
@@ -98,6 +104,7 @@ class Predictions:
                 source=source,
                 review="suggested",
                 text=self.texts[i] if self.texts is not None else None,
+                **(self.meta[i] if self.meta is not None else {}),
             )
             label = str(self.class_name[i])
             x1, y1, x2, y2 = (float(v) for v in self.xyxy[i])
@@ -191,7 +198,7 @@ def validate_predictions(
         preds = Predictions(
             xyxy=preds.xyxy, class_name=preds.class_name, confidence=preds.confidence,
             polygons=preds.polygons, masks=preds.masks, texts=preds.texts, quads=preds.quads,
-            image_labels=list(preds.image_labels), data=dict(preds.data),
+            meta=preds.meta, image_labels=list(preds.image_labels), data=dict(preds.data),
         )
     except (TypeError, ValueError) as err:
         raise ValueError(f"malformed predictions: {err}") from None
@@ -251,30 +258,29 @@ def validate_predictions(
     return Predictions(
         xyxy=xyxy, class_name=np.asarray(names, dtype=object), confidence=confidence,
         polygons=polygons, masks=preds.masks, texts=texts, quads=quads,
-        image_labels=image_labels, data=preds.data,
+        meta=_check_meta(preds.meta), image_labels=image_labels, data=preds.data,
     )
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two (x1, y1, x2, y2) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+#: ShapeMeta fields a plugin's per-object ``meta`` may not set (the pipeline owns them).
+_RESERVED_META = frozenset({"score", "source", "review", "text", "made"})
 
 
-def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every (x1, y1, x2, y2) box in ``a`` (N, 4) with every box in ``b`` (M, 4): (N, M)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+def _check_meta(meta: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if meta is None:
+        return None
+    out = []
+    for i, m in enumerate(meta):
+        if not isinstance(m, dict):
+            raise ValueError(f"meta of object {i} is a {type(m).__name__}, not a dict")
+        taken = sorted(_RESERVED_META & set(m))
+        if taken:
+            raise ValueError(f"meta of object {i} sets {taken[0]!r}, which labeler writes itself")
+        try:
+            out.append(json.loads(json.dumps(m, allow_nan=False)))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"meta of object {i} is not JSON ({err})") from None
+    return out
 
 
 # -- predictions files ------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def score_boxes(
     ``ignore_boxes``: places where a prediction is not "missing" (boxes a person rejected,
     suggestions waiting for review).
     """
-    from labeler.predictions import box_iou_matrix
+    from labeler.geometry import box_iou_matrix
 
     lab_boxes = np.asarray(lab_boxes, dtype=np.float64).reshape(-1, 4)
     pred_boxes = np.asarray(pred_boxes, dtype=np.float64).reshape(-1, 4)
@@ -224,7 +224,7 @@ def fit_calibration(
     class overlaps it at IoU >= ``match_iou``. The labels have errors, but few: the share is
     what a confidence means on this dataset. With fewer than ``min_predictions`` predictions,
     or none confirmed, the identity (raw confidences)."""
-    from labeler.predictions import box_iou_matrix
+    from labeler.geometry import box_iou_matrix
 
     conf_all, hit_all = [], []
     for lab_boxes, lab_classes, pred_boxes, pred_classes, conf in images:
