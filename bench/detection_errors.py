@@ -52,7 +52,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labeler.predictions import box_iou_matrix, load_predictions_file  # noqa: E402
+from labeler.geometry import box_iou_matrix  # noqa: E402
+from labeler.predictions import load_predictions_file  # noqa: E402
 
 CLASSES = ("bird", "elephant", "giraffe")
 ANIMAL_IDS = {"bird": 1, "elephant": 5, "giraffe": 6}
@@ -182,6 +183,8 @@ def write_dataset(out: Path, n: int, seed: int, rates: dict[str, float], size: i
             "shapes": [{"label": lab["label"], "points": [lab["box"][:2], lab["box"][2:]],
                         "shape_type": "rectangle", "group_id": None, "flags": {}, "description": ""}
                        for lab in labels],
+            # A person labelled every image (also those left with no box): all are trained on.
+            "labeler": {"schema_version": 1, "reviewed": True},
         }
         (out / f"scene_{i:04d}.json").write_text(json.dumps(doc))
         truth[rel] = {"labels": labels, "missing": missing, "objects": objects}
@@ -296,15 +299,23 @@ def evaluate(rels: list[str], truth: dict[str, Any], preds: dict[str, Any], ours
                     if iou[q, g] >= 0.5 and g not in taken:
                         hit[q] = True
                         taken.add(g)
-            ov = np.asarray(cl["overlooked"][i], dtype=float)
-            ov_flag = np.asarray(cl["overlooked_flag"][i], bool) if len(ov) else np.zeros(0, bool)
+            # cleanlab lists an image's predicted boxes class by class: back to the file's order
+            names = np.array([str(n) for n in p.class_name])
+            cl_order = np.concatenate([np.flatnonzero(names == c) for c in CLASSES])
+            ov = np.full(len(p), np.nan)
+            ov_flag = np.zeros(len(p), bool)
+            raw = np.asarray(cl["overlooked"][i], dtype=float)
+            raw_flag = np.asarray(cl["overlooked_flag"][i], bool)
+            if len(raw) == len(cl_order):
+                ov[cl_order] = raw
+                ov_flag[cl_order] = raw_flag
             our_boxes = np.array([f["suggested_fix"]["box"] for f in our_missing]).reshape(-1, 4)
             for q in range(len(p)):
                 miss_rows["pos"].append(hit[q])
                 m = s.missing[q]
                 miss_rows["ours"].append(0.0 if np.isnan(m) else m)
-                miss_rows["cl"].append(0.0 if q >= len(ov) or np.isnan(ov[q]) else 1 - ov[q])
-                miss_rows["cl_flag"].append(bool(ov_flag[q]) if q < len(ov_flag) else False)
+                miss_rows["cl"].append(0.0 if np.isnan(ov[q]) else 1 - ov[q])
+                miss_rows["cl_flag"].append(bool(ov_flag[q]))
                 miss_rows["our_flag"].append(bool(len(our_boxes)) and bool(
                     (box_iou_matrix(p.xyxy[q:q + 1], our_boxes) > 0.99).any()))
         img_truth.append(bool(gone) or any(lab["error"] for lab in labs))
@@ -357,23 +368,24 @@ def evaluate(rels: list[str], truth: dict[str, Any], preds: dict[str, Any], ours
 
 
 def table(res: dict[str, Any]) -> str:
-    """The side-by-side markdown table."""
-    lines = ["| error type | injected | AP labeler | AP cleanlab | P / R / F1 labeler | P / R / F1 cleanlab |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    """The side-by-side markdown table (cleanlab as it is, and fed the calibrated confidences)."""
+    def prf3(d: dict[str, float]) -> str:
+        return f"{d['precision']:.2f} / {d['recall']:.2f} / {d['f1']:.2f}"
+
+    lines = ["| error type | injected | AP labeler | AP cleanlab | AP cleanlab, calibrated conf | "
+             "P / R / F1 labeler | P / R / F1 cleanlab | P / R / F1 cleanlab, calibrated conf |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for kind in KINDS:
-        a, b = res["per_type"][kind]["labeler"], res["per_type"][kind]["cleanlab"]
-        note = " (cleanlab: badloc score)" if kind == "spurious_box" else ""
-        lines.append(f"| {kind}{note} | {res['counts'][kind]} | {a['ap']:.3f} | {b['ap']:.3f} | "
-                     f"{a['precision']:.2f} / {a['recall']:.2f} / {a['f1']:.2f} | "
-                     f"{b['precision']:.2f} / {b['recall']:.2f} / {b['f1']:.2f} |")
-    a, b = res["all"]["labeler"], res["all"]["cleanlab"]
-    lines.append(f"| **all types** (box flags) | {res['all']['errors']} | | | "
-                 f"{a['precision']:.2f} / {a['recall']:.2f} / **{a['f1']:.2f}** | "
-                 f"{b['precision']:.2f} / {b['recall']:.2f} / **{b['f1']:.2f}** |")
-    a, b = res["images"]["labeler"], res["images"]["cleanlab"]
-    lines.append(f"| images with an error | {res['images']['with_errors']} of {res['images']['total']} | | | "
-                 f"{a['precision']:.2f} / {a['recall']:.2f} / {a['f1']:.2f} | "
-                 f"{b['precision']:.2f} / {b['recall']:.2f} / {b['f1']:.2f} |")
+        row = res["per_type"][kind]
+        a, b, c = row["labeler"], row["cleanlab"], row["cleanlab_calibrated"]
+        note = " (cleanlab: badloc)" if kind == "spurious_box" else ""
+        lines.append(f"| {kind}{note} | {res['counts'][kind]} | {a['ap']:.3f} | {b['ap']:.3f} | {c['ap']:.3f} | "
+                     f"{prf3(a)} | {prf3(b)} | {prf3(c)} |")
+    a, b, c = res["all"]["labeler"], res["all"]["cleanlab"], res["all"]["cleanlab_calibrated"]
+    lines.append(f"| **all types** (box flags) | {res['all']['errors']} | | | | **{prf3(a)}** | **{prf3(b)}** | **{prf3(c)}** |")
+    a, b, c = res["images"]["labeler"], res["images"]["cleanlab"], res["images"]["cleanlab_calibrated"]
+    lines.append(f"| images with an error | {res['images']['with_errors']} of {res['images']['total']} | | | | "
+                 f"{prf3(a)} | {prf3(b)} | {prf3(c)} |")
     return "\n".join(lines)
 
 
@@ -430,31 +442,44 @@ def main() -> None:
     ours: dict[str, list[dict]] = {}
     for f in json.loads((work.parent / "findings.json").read_text())["findings"]:
         ours.setdefault(f["image"], []).append(f)
-    from plugins.detection_errors import score_boxes
+    from plugins.detection_errors import DetectionErrorsOptions, score_images
 
-    ours_scores = {}
+    inputs = []
     for rel in rels:
         labs = truth[rel]["labels"]
         p = preds.get(rel)
-        boxes = np.array([lab["box"] for lab in labs]).reshape(-1, 4)
-        if p is None:
-            p_boxes, p_cls, p_conf = np.zeros((0, 4)), [], np.zeros(0)
-        else:
-            keep = p.confidence >= 0.01
-            p_boxes, p_cls, p_conf = p.xyxy[keep], list(p.class_name[keep]), p.confidence[keep]
-        ours_scores[rel] = score_boxes(boxes, [lab["label"] for lab in labs], p_boxes, p_cls, p_conf)
-        if p is not None:  # evaluation indexes predictions as the check saw them
-            preds[rel] = p[np.flatnonzero(p.confidence >= 0.01)]
+        if p is not None:  # predictions as the check sees them (its min_conf)
+            p = preds[rel] = p[np.flatnonzero(p.confidence >= DetectionErrorsOptions().min_conf)]
+        inputs.append((np.array([lab["box"] for lab in labs]).reshape(-1, 4), [lab["label"] for lab in labs],
+                       p.xyxy if p is not None else np.zeros((0, 4)), list(p.class_name) if p is not None else [],
+                       p.confidence if p is not None else np.zeros(0), np.zeros((0, 4))))
+    scored, calib = score_images(inputs, DetectionErrorsOptions())
+    ours_scores = dict(zip(rels, scored, strict=True))
     labels, predictions = cleanlab_inputs(rels, truth, preds)
     cl = run_cleanlab(labels, predictions)
     res = evaluate(rels, truth, preds, ours, cl, ours_scores)
+    # cleanlab again, on the confidences detection_errors calibrates (same boxes, same order):
+    # how much of the difference is the calibration, how much the scoring.
+    from labeler.predictions import Predictions
+
+    calibrated = {rel: Predictions(xyxy=p.xyxy, class_name=p.class_name, confidence=calib(p.confidence))
+                  for rel, p in preds.items()}
+    cl_cal = run_cleanlab(*cleanlab_inputs(rels, truth, calibrated))
+    res_cal = evaluate(rels, truth, calibrated, ours, cl_cal, ours_scores)
+    for kind in KINDS:
+        res["per_type"][kind]["cleanlab_calibrated"] = res_cal["per_type"][kind]["cleanlab"]
+    res["all"]["cleanlab_calibrated"] = res_cal["all"]["cleanlab"]
+    res["images"]["cleanlab_calibrated"] = res_cal["images"]["cleanlab"]
     res["setup"] = {"images": len(rels), "rate_per_type": args.rate, "folds": args.folds, "epochs": args.epochs,
                     "imgsz": args.imgsz, "seed": args.seed, "classes": list(CLASSES),
                     "train_seconds": round(train_s, 1), "check_seconds": round(check_s, 2),
                     "cleanlab_seconds": round(cl["seconds"], 2), "predictions": str(pred_path)}
     print(table(res))
     a, b = res["all"]["labeler"]["f1"], res["all"]["cleanlab"]["f1"]
-    print(f"\nF1 over all types: labeler {a:.3f}, cleanlab {b:.3f} ({a / max(b, 1e-9):.2f}x)")
+    c = res["all"]["cleanlab_calibrated"]["f1"]
+    ratio = f"{a / b:.2f}x" if b > 0 else "cleanlab flags no box"
+    print(f"\nF1 over all types: labeler {a:.3f}, cleanlab {b:.3f} ({ratio}), "
+          f"cleanlab on calibrated confidences {c:.3f}" + (f" ({a / c:.2f}x)" if c > 0 else ""))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=2, default=float) + "\n")
     print(f"wrote {args.json}")

@@ -20,6 +20,12 @@ score in [0, 1] per box and an ``image_score`` per image, and a suggested fix:
   overlaps it only partly. Score: confidence x (1 - IoU). Fix ``replace_box`` with the
   predicted box.
 
+"Confidence" is calibrated on the dataset first (``calibrate``, default on): an isotonic map
+from a prediction's raw confidence to the share of predictions at that confidence that a label
+of its class confirms (IoU >= ``match_iou``), so thresholds mean the same for a model that is
+never above 0.4 as for one that says 0.99. The thresholds were tuned on one benchmark draw
+and measured on another (``bench/README_detection_errors.md``).
+
 Each finding stores the predicted box in ``suggested_fix["box"]`` (with its label and score),
 so a viewer can draw both boxes. A label gets at most one of the three label kinds: the one
 with the highest score among those at or above their threshold.
@@ -66,12 +72,16 @@ class DetectionErrorsOptions(BaseModel):
     imgsz: int | None = Field(None, ge=32, description="Inference size for -o model.")
     device: str | None = Field(None, description="Device for -o model (cpu, 0, mps).")
     min_conf: float = Field(0.01, ge=0.0, le=1.0, description="Predictions below this confidence are ignored.")
+    calibrate: bool = Field(
+        True, description="Score with the confidence calibrated on this dataset (the share of "
+        "predictions at that confidence that a label confirms), not the raw one.",
+    )
     match_iou: float = Field(0.5, gt=0.0, le=1.0, description="IoU at which a prediction covers or supports a label.")
     min_iou: float = Field(0.1, ge=0.0, lt=1.0, description="Least IoU for a prediction to count near a label at all.")
-    missing_threshold: float = Field(0.5, ge=0.0, le=1.0, description="missing_box score to flag.")
-    spurious_threshold: float = Field(0.8, ge=0.0, le=1.0, description="spurious_box score to flag.")
+    missing_threshold: float = Field(0.3, ge=0.0, le=1.0, description="missing_box score to flag.")
+    spurious_threshold: float = Field(0.95, ge=0.0, le=1.0, description="spurious_box score to flag.")
     swapped_threshold: float = Field(0.4, ge=0.0, le=1.0, description="swapped_class score to flag.")
-    badly_located_threshold: float = Field(0.3, ge=0.0, le=1.0, description="badly_located score to flag.")
+    badly_located_threshold: float = Field(0.2, ge=0.0, le=1.0, description="badly_located score to flag.")
 
 
 # -- scoring (pure numpy; the benchmark calls it too) -----------------------------------------
@@ -124,7 +134,7 @@ def score_boxes(
     ``ignore_boxes``: places where a prediction is not "missing" (boxes a person rejected,
     suggestions waiting for review).
     """
-    from labeler.predictions import box_iou_matrix
+    from labeler.geometry import box_iou_matrix
 
     lab_boxes = np.asarray(lab_boxes, dtype=np.float64).reshape(-1, 4)
     pred_boxes = np.asarray(pred_boxes, dtype=np.float64).reshape(-1, 4)
@@ -168,6 +178,89 @@ def score_boxes(
         kept.append(int(p))
         missing[p] = conf[p] * (1.0 - _ramp(np.array(max_lab[p]), min_iou, match_iou))
     return BoxScores(missing, spurious, swapped, swap_to.astype(np.int64), badly, match, m_iou)
+
+
+def isotonic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-decreasing least-squares fit of ``y`` on ``x`` (pool adjacent violators):
+    the knots ``(xs, ys)`` to :func:`numpy.interp` between."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
+    # blocks: [sum of y, count, first x, last x]
+    blocks: list[list[float]] = []
+    for xv, yv in zip(xs, ys, strict=True):
+        blocks.append([yv, 1.0, xv, xv])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
+            top = blocks.pop()
+            blocks[-1][0] += top[0]
+            blocks[-1][1] += top[1]
+            blocks[-1][3] = top[3]
+    knots_x, knots_y = [], []
+    for total, count, lo, hi in blocks:
+        knots_x.extend((lo, hi))
+        knots_y.extend((total / count, total / count))
+    return np.asarray(knots_x), np.asarray(knots_y)
+
+
+@dataclass
+class Calibration:
+    """Raw confidence -> the share of predictions at that confidence that a label confirms."""
+
+    knots_x: np.ndarray
+    knots_y: np.ndarray
+    predictions: int
+
+    def __call__(self, conf: np.ndarray) -> np.ndarray:
+        if len(self.knots_x) == 0:
+            return np.asarray(conf, dtype=np.float64)
+        return np.interp(np.asarray(conf, dtype=np.float64), self.knots_x, self.knots_y)
+
+
+def fit_calibration(
+    images: Sequence[tuple[np.ndarray, Sequence[str], np.ndarray, Sequence[str], np.ndarray]],
+    match_iou: float = 0.5, min_predictions: int = 50,
+) -> Calibration:
+    """Fit :class:`Calibration` on ``(label boxes, label classes, prediction boxes, prediction
+    classes, confidences)`` per image: a prediction counts as confirmed when a label of its
+    class overlaps it at IoU >= ``match_iou``. The labels have errors, but few: the share is
+    what a confidence means on this dataset. With fewer than ``min_predictions`` predictions,
+    or none confirmed, the identity (raw confidences)."""
+    from labeler.geometry import box_iou_matrix
+
+    conf_all, hit_all = [], []
+    for lab_boxes, lab_classes, pred_boxes, pred_classes, conf in images:
+        if len(pred_boxes) == 0:
+            continue
+        hit = np.zeros(len(pred_boxes), dtype=bool)
+        if len(lab_boxes):
+            iou = box_iou_matrix(pred_boxes, lab_boxes)
+            same = np.asarray([str(c) for c in pred_classes])[:, None] == np.asarray([str(c) for c in lab_classes])[None, :]
+            hit = ((iou >= match_iou) & same).any(axis=1)
+        conf_all.append(np.asarray(conf, dtype=np.float64))
+        hit_all.append(hit)
+    if not conf_all:
+        return Calibration(np.zeros(0), np.zeros(0), 0)
+    c, h = np.concatenate(conf_all), np.concatenate(hit_all)
+    if len(c) < min_predictions or not h.any():
+        return Calibration(np.zeros(0), np.zeros(0), len(c))
+    kx, ky = isotonic_fit(c, h.astype(np.float64))
+    # beyond the data: the raw confidence 0 means nothing, 1 is the last fitted level
+    return Calibration(np.concatenate([[0.0], kx, [1.0]]), np.concatenate([[0.0], ky, [ky[-1]]]), len(c))
+
+
+#: One image to score: label boxes, label classes, prediction boxes, prediction classes,
+#: confidences, and the boxes where a prediction is not "missing" (see :func:`score_boxes`).
+ImageInput = tuple[np.ndarray, Sequence[str], np.ndarray, Sequence[str], np.ndarray, np.ndarray]
+
+
+def score_images(images: Sequence[ImageInput], options: DetectionErrorsOptions) -> tuple[list[BoxScores], Calibration]:
+    """:func:`score_boxes` for every image, on confidences calibrated over all of them (when
+    ``options.calibrate``): what the check does, and what the benchmark measures."""
+    calib = Calibration(np.zeros(0), np.zeros(0), 0)
+    if options.calibrate:
+        calib = fit_calibration([im[:5] for im in images], options.match_iou)
+    scores = [score_boxes(lb, lc, pb, pc, calib(conf), options.match_iou, options.min_iou, ign)
+              for lb, lc, pb, pc, conf, ign in images]
+    return scores, calib
 
 
 def image_score(scores: Sequence[float]) -> float:
@@ -228,20 +321,26 @@ class DetectionErrors(Check):
             progress: Progress) -> Iterator[Finding]:
         preds = self._predictions(dataset, items)
         o = self.options
-        done = 0
+        judged = []
         unpredicted = 0
         for item, ann in items:
-            done += 1
-            progress(done, len(items))
             p = preds.get(item.rel)
             if p is None:
                 unpredicted += 1
                 continue
-            keep = p.confidence >= o.min_conf
-            p = p[np.flatnonzero(keep)] if len(p) else p
-            index, boxes, classes, ignore = label_boxes(ann)
-            s = score_boxes(boxes, classes, p.xyxy, list(p.class_name), p.confidence,
-                            o.match_iou, o.min_iou, ignore)
+            p = p[np.flatnonzero(p.confidence >= o.min_conf)] if len(p) else p
+            judged.append((item, ann, p, label_boxes(ann)))
+        all_scores, calib = score_images(
+            [(lb[1], lb[2], p.xyxy, list(p.class_name), p.confidence, lb[3]) for _, _, p, lb in judged], o)
+        if o.calibrate and len(calib.knots_x):
+            probe = calib(np.array([0.1, 0.25, 0.5, 0.75]))
+            self.notes.append("confidence calibrated on {} predictions: 0.1 -> {:.2f}, 0.25 -> {:.2f}, "
+                              "0.5 -> {:.2f}, 0.75 -> {:.2f}".format(calib.predictions, *probe))
+        elif o.calibrate:
+            self.notes.append(f"{calib.predictions} predictions, too few or none confirmed by a label, "
+                              "to calibrate: raw confidences")
+        for done, ((item, ann, p, (index, boxes, classes, _ignore)), s) in enumerate(zip(judged, all_scores, strict=True), 1):
+            progress(done, len(judged))
             issues = list(self._issues(ann, index, boxes, classes, p, s))
             img = round(image_score([i.score or 0.0 for i in issues]), 4)
             for issue in issues:
@@ -257,7 +356,7 @@ class DetectionErrors(Check):
     def _issues(self, ann: Annotation, index: list[int], boxes: np.ndarray, classes: list[str],
                 p: Any, s: BoxScores) -> Iterator[Issue]:
         o = self.options
-        src = self.source()
+        src = self.source()  # known only now (the model or file is read in run): stamped here
         fix_source = src.model_dump(exclude_none=True)
         for j in np.argsort(-np.nan_to_num(s.missing, nan=-1.0)):
             score = s.missing[j]
@@ -265,7 +364,7 @@ class DetectionErrors(Check):
                 continue
             label = str(p.class_name[j])
             yield Issue(
-                kind="missing_box", score=round(float(score), 4),
+                kind="missing_box", source=src, score=round(float(score), 4),
                 detail=f"a {label!r} box the model predicts (confidence {float(p.confidence[j]):.2f}) "
                        f"has no label at {_box(p.xyxy[j])}",
                 suggested_fix={"action": "add_suggestion", "label": label, "box": _box(p.xyxy[j]),
@@ -289,7 +388,7 @@ class DetectionErrors(Check):
                 q = int(s.swap_to[k])
                 new = str(p.class_name[q])
                 yield Issue(
-                    kind=kind, score=score, shape_index=i,
+                    kind=kind, source=src, score=score, shape_index=i,
                     detail=f"{what}: the model sees {new!r} here (confidence {float(p.confidence[q]):.2f}), "
                            f"not {classes[k]!r}",
                     suggested_fix={"action": "relabel", "label": new, "from": classes[k],
@@ -299,7 +398,7 @@ class DetectionErrors(Check):
             elif kind == "badly_located":
                 q = int(s.match[k])
                 yield Issue(
-                    kind=kind, score=score, shape_index=i,
+                    kind=kind, source=src, score=score, shape_index=i,
                     detail=f"{what} overlaps the predicted {str(p.class_name[q])!r} box only at IoU "
                            f"{s.match_iou[k]:.2f} (confidence {float(p.confidence[q]):.2f})",
                     suggested_fix={"action": "replace_box", "box": _box(p.xyxy[q]), "from": classes[k],
@@ -316,7 +415,7 @@ class DetectionErrors(Check):
                 if q >= 0:
                     fix.update(box=_box(p.xyxy[q]), label=str(p.class_name[q]),
                                score=round(float(p.confidence[q]), 4))
-                yield Issue(kind=kind, score=score, shape_index=i,
+                yield Issue(kind=kind, source=src, score=score, shape_index=i,
                             detail=f"{what}: no prediction supports it{near}", suggested_fix=fix)
 
     # -- where the predictions come from ---------------------------------------------------

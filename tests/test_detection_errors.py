@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from labeler_plugins.detection_errors import DetectionErrors, DetectionErrorsFixer, score_boxes
+from labeler_plugins.detection_errors import (
+    DetectionErrors,
+    DetectionErrorsFixer,
+    fit_calibration,
+    isotonic_fit,
+    score_boxes,
+)
 from PIL import Image
 
 from labeler.cli import cli
@@ -121,6 +127,7 @@ def test_each_error_type_is_found_with_its_fix(scenes: tuple[Path, Path]) -> Non
     for issue in issues.values():  # one image score, from all its findings
         assert issue.image_score == pytest.approx(1 - np.prod([1 - i.score for i in issues.values()]), abs=1e-3)
         assert issue.source is not None and issue.source.plugin == "detection_errors"
+        assert issue.source.model == "preds.json"  # the file gives no source of its own: its name
 
 
 def test_fixes_apply_and_undo_round_trip(scenes: tuple[Path, Path]) -> None:
@@ -178,6 +185,22 @@ def test_rejected_boxes_and_pending_suggestions_are_not_missing() -> None:
     assert np.isnan(s.missing[2])  # ignored (rejected or waiting for review)
     assert np.isnan(s.missing[3])  # the same place as prediction 1: one candidate
     assert np.isnan(s.missing[0])  # matched
+
+
+def test_confidence_is_calibrated_to_the_share_that_labels_confirm() -> None:
+    kx, ky = isotonic_fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 1.0, 0.0, 1.0]))
+    assert np.all(np.diff(ky) >= 0) and np.interp(0.25, kx, ky) == pytest.approx(0.5)
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(40):  # a timid model: confidences under 0.4, yet the upper half is always right
+        labels = np.array([[0, 0, 20, 20], [50, 50, 70, 70]])
+        preds = np.array([[1, 1, 20, 21], [50, 50, 70, 70], [80, 80, 99, 99]])
+        conf = np.array([rng.uniform(0.2, 0.4), rng.uniform(0.2, 0.4), rng.uniform(0.01, 0.1)])
+        images.append((labels, ["a", "b"], preds, ["a", "b", "a"], conf))
+    calib = fit_calibration(images)
+    assert calib.predictions == 120
+    assert calib(np.array([0.3]))[0] == pytest.approx(1.0) and calib(np.array([0.05]))[0] == pytest.approx(0.0)
+    assert len(fit_calibration(images[:5]).knots_x) == 0  # 15 predictions: too few, raw confidences
 
 
 def test_cli_check_dry_run_fix_and_undo(scenes: tuple[Path, Path], tmp_path: Path) -> None:
@@ -256,3 +279,23 @@ def test_train_folds_writes_out_of_fold_predictions_that_the_check_reuses(
     assert str(path) in res.stderr  # the note names the file it reused
     assert json.loads(res.stdout)["processed"] == 6
     assert os.stat(path).st_mtime_ns == written  # the check read it, trained nothing
+
+
+def test_a_model_given_with_o_model_predicts_each_image(scenes: tuple[Path, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o model best.pt``: the check runs that YOLO model itself (here a random-init one,
+    whose boxes are noise: every label is unsupported, so each is flagged spurious)."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    weights = tmp_path / "random_yolo.pt"
+    YOLO("yolov8n.yaml").save(str(weights))
+    root, _ = scenes
+    summary, findings = run_check(open_dataset(root), DetectionErrors(
+        {"model": str(weights), "imgsz": 64, "device": "cpu", "min_conf": 0.0}))
+    assert not summary.failed and summary.processed == 2
+    issues = _issues(root) + _issues(root, "zidane.json")
+    assert issues and all(i.source is not None and i.source.model == "random_yolo.pt" for i in issues)
+    assert {i.shape_index for i in _issues(root, "zidane.json") if i.kind == "spurious_box"} == {0, 1}
