@@ -130,7 +130,11 @@ def _refines(new: Shape, existing: Shape) -> bool:
 
 
 def _issue_key(issue: Issue) -> tuple[object, ...]:
-    return (issue.kind, issue.shape_index, tuple(sorted(issue.related_files)))
+    """What makes a finding the same finding on a rerun: its kind, its shape, the other files
+    involved, and a box it proposes (two missing boxes on one image are two findings)."""
+    box = (issue.suggested_fix or {}).get("box")
+    box_key = tuple(round(float(v), 1) for v in box) if isinstance(box, list | tuple) else None
+    return (issue.kind, issue.shape_index, tuple(sorted(issue.related_files)), box_key)
 
 
 def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> None:

@@ -378,3 +378,19 @@ def test_pending_summary_api(tmp_path: Path) -> None:
     pending = pending_summary(ds, Selection.of(plugins=["yolo"]))
     assert pending.suggestions == 4 and dict(pending.per_label) == {"cat": 2, "dog": 2}
     assert isinstance(labeler.load_annotation(tmp_path / "a.json"), Annotation)
+
+
+def test_two_findings_that_propose_different_boxes_keep_their_own_dismissal() -> None:
+    """A rerun of a check keeps a dismissal for the finding dismissed, not for its neighbour."""
+    from labeler.model import Annotation, Issue, Source
+    from labeler.review import merge_findings
+
+    def missing(box):
+        return Issue(kind="missing_box", score=0.9, source=Source(plugin="detection_errors"),
+                     suggested_fix={"action": "add_suggestion", "box": box, "label": "cat"})
+
+    ann = Annotation(imagePath="a.png", imageWidth=64, imageHeight=48)
+    merge_findings(ann, "detection_errors", [missing([1, 1, 9, 9]), missing([30, 30, 50, 40])])
+    ann.meta.issues[0].state = "dismissed"
+    merge_findings(ann, "detection_errors", [missing([1, 1, 9, 9]), missing([30, 30, 50, 40])])
+    assert [i.state for i in ann.meta.issues] == ["dismissed", "open"]
