@@ -21,6 +21,8 @@ Right-click opens a context menu with the same actions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
@@ -86,6 +88,8 @@ class Canvas(CanvasPainting, QWidget):
         self._pixmap: QPixmap | None = None
         #: Why there is no image to show (set with set_image), painted over the shapes.
         self.image_problem: str | None = None
+        #: (x1, y1, x2, y2, caption) of the box the issue shown in the review panel proposes
+        self.issue_box: tuple[float, float, float, float, str] | None = None
         self._full: QPixmap | None = None  # the full-size decode, once zoomed in past _pixmap
         self._full_wanted = False
         #: Window actions appended to the right-click menu (edit label, delete...).
@@ -130,6 +134,19 @@ class Canvas(CanvasPainting, QWidget):
 
     sam_points = property(lambda self: self.segment_tool.points)
     sam_box = property(lambda self: self.segment_tool.box)
+
+    def show_issue(self, issue: Any) -> None:
+        """Draw the box an issue proposes (``suggested_fix["box"]``: a predicted box of
+        ``detection_errors``) beside the shapes, dashed, with its label and score."""
+        fix = (getattr(issue, "suggested_fix", None) or {}) if issue is not None else {}
+        box = fix.get("box")
+        if isinstance(box, list | tuple) and len(box) == 4:
+            score = fix.get("score")
+            caption = f"{issue.kind}: {fix.get('label', '')}" + (f" {score:.2f}" if isinstance(score, float | int) else "")
+            self.issue_box = (*map(float, box), caption)  # type: ignore[assignment]
+        else:
+            self.issue_box = None
+        self.update()
 
     @property
     def sam_preview(self) -> list[tuple[float, float]] | None:

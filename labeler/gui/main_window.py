@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
                              (rp.nextRequested, self.next_review), (rp.reviewedToggled, self.session.set_reviewed),
                              (rp.suggestionSelected, lambda i: self.canvas.select([i])),
                              (rp.fixRequested, self.apply_fix), (rp.dismissRequested, self.dismiss_issue),
-                             (rp.openRequested, self.open_rel)):
+                             (rp.openRequested, self.open_rel), (rp.issueShown, self.canvas.show_issue)):
             signal.connect(slot)
         self.canvas.min_score = rp.threshold.value()
         self.review_dock = self._dock("Review", rp, Qt.DockWidgetArea.RightDockWidgetArea)

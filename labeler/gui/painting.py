@@ -96,6 +96,7 @@ class CanvasPainting:
                     if shape.review != "rejected":
                         self._paint_caption(p, i, shape)
         self._paint_image_labels(p)
+        self._paint_issue_box(p)
         self._paint_drawing(p)
         self._paint_sam(p)
         if self._pixmap is None and self.image_problem:
@@ -284,6 +285,23 @@ class CanvasPainting:
             for k, q in enumerate(wp[:-1]):
                 r = 6 if k == 0 and len(wp) >= 4 else 3
                 p.drawEllipse(q, r, r)
+
+    def _paint_issue_box(self, p: QPainter) -> None:
+        box = getattr(self, "issue_box", None)
+        if box is None or self.hide_shapes:
+            return
+        x1, y1, x2, y2, caption = box
+        rect = QRectF(self.to_widget(x1, y1), self.to_widget(x2, y2))
+        pen = QPen(QColor(0, 230, 255), 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(rect)
+        width = p.fontMetrics().horizontalAdvance(caption)
+        p.fillRect(QRectF(rect.left(), rect.bottom() + 2, width + 8, 18), QColor(0, 0, 0, 170))
+        p.setPen(QColor(0, 230, 255))
+        p.drawText(QRectF(rect.left() + 4, rect.bottom() + 2, width + 2, 18),
+                   Qt.AlignmentFlag.AlignVCenter, caption)
 
     def _paint_sam(self, p: QPainter) -> None:
         if self.mode != "sam":

@@ -158,6 +158,8 @@ class ReviewPanel(QWidget):
     suggestionSelected = Signal(int)
     fixRequested = Signal()
     dismissRequested = Signal()
+    #: the issue now shown (or None): the canvas draws the box it proposes, if any
+    issueShown = Signal(object)
     openRequested = Signal(str)  # rel of a related image (duplicate groups)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -307,6 +309,7 @@ class ReviewPanel(QWidget):
         k = self.current_issue()
         doc = self._doc
         issues = doc.annotation.meta.issues if doc is not None else []
+        self.issueShown.emit(issues[k] if k is not None and k < len(issues) else None)
         if doc is None or k is None or k >= len(issues) or not issues[k].related_files:
             self.related_scroll.hide()
             return

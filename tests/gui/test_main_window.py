@@ -393,3 +393,19 @@ def test_opening_a_folder_finishes_an_interrupted_fix(gui, window, gui_dataset: 
     window.open_rel("a.jpg")
     assert window.doc.shapes[0].label == "from-the-fix"
     assert not staged.exists() and not list(journal.iterdir())
+
+
+def test_a_detection_issue_shows_its_predicted_box_on_the_canvas(gui, window, gui_dataset: Path) -> None:
+    """The review panel's current issue puts the box it proposes on the canvas."""
+    path = gui_dataset / "a.json"
+    data = json.loads(path.read_text())
+    data.setdefault("labeler", {})["issues"] = [
+        {"kind": "missing_box", "score": 0.8, "source": {"plugin": "detection_errors"},
+         "suggested_fix": {"action": "add_suggestion", "box": [2, 3, 12, 14], "label": "cat", "score": 0.77}}]
+    path.write_text(json.dumps(data))
+    gui.open(gui_dataset)
+    window.open_rel("a.jpg")
+    assert window.canvas.issue_box == (2.0, 3.0, 12.0, 14.0, "missing_box: cat 0.77")
+    window.canvas.grab()  # paints it
+    window.open_rel("d.jpg")  # no issue there: no box
+    assert window.canvas.issue_box is None
