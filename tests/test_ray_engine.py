@@ -239,3 +239,13 @@ def test_ray_missing_names_the_extra(monkeypatch, tmp_path) -> None:
     root = small_set(tmp_path / "ds", n=1)
     with pytest.raises(MissingDependencyError, match=r"pip install 'labeler\[ray\]'"):
         run_autolabel(open_dataset(root), BrightestQuarter(), engine=RayEngine())
+
+
+def test_ray_is_imported_only_when_the_engine_runs() -> None:
+    import subprocess
+
+    code = ("import sys, labeler.cli, labeler.pipeline, labeler.engines.ray_engine; "
+            "from labeler.engines import make_engine; make_engine('ray'); "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
