@@ -19,6 +19,7 @@ everything answered so far written.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +122,8 @@ class RayEngine:
         self.write_depth = write_depth
         #: What the last run did: actors started, actors that died, batches retried.
         self.stats: dict[str, int] = {}
+        #: ``time.perf_counter()`` when the last run's actors were all set up (models loaded).
+        self.ready_at: float | None = None
 
     # -- the two kinds of work ------------------------------------------------------------
     def autolabel(
@@ -173,6 +176,7 @@ class RayEngine:
             # Every actor set up (model loaded) before the first image: a missing weight file
             # or dependency is one error now, not one per batch.
             _get(ray, [a.ready.remote() for a in actors])
+            self.ready_at = time.perf_counter()
             yield from self._schedule(ray, actors, start, jobs, method, size)
         finally:
             for actor in actors:
