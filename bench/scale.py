@@ -7,10 +7,12 @@ Same images, same models, one run. Two jobs:
   receipts.
 
 Each configuration runs in a fresh process on a fresh copy of the images, so that its peak
-memory (``ru_maxrss``: the driver's, Ray workers are other processes) is its own. The time
-counts the whole run from the call on, model loading (in every Ray worker) included; "steady"
-counts from the first image answered to the last, which is what a large set sees. The Ray runs
-start a local 2-CPU cluster first (not counted).
+memory (``ru_maxrss``: the driver's, Ray workers are other processes) is its own. "images/s"
+counts the whole run from the call on, model loading (in every Ray worker) included; "after
+start-up" counts from the moment the models were loaded (every worker ready) to the end, which
+is what a large set sees. The Ray runs start a local 2-CPU cluster first (not counted). With
+``--repeat N`` the configurations run round-robin N times and each figure is the median (the
+machine's other load moves between runs).
 
 Then the driver alone: how fast it merges and writes answers that are already there (yolo_sam
 predictions replayed for 400 images, no model running), i.e. how many workers one driver can
@@ -61,7 +63,7 @@ def _images(src: Path, dest: Path, copies: int) -> Path:
     return dest
 
 
-def _engine(config: str):  # type: ignore[no-untyped-def]
+def _engine(config: str, batch_size: int | None):  # type: ignore[no-untyped-def]
     from labeler.engines.local import LocalEngine
     from labeler.engines.ray_engine import RayEngine
 
@@ -70,7 +72,7 @@ def _engine(config: str):  # type: ignore[no-untyped-def]
 
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
-        return RayEngine(workers=int(config.split("-")[1]))
+        return RayEngine(workers=int(config.split("-")[1]), batch_size=batch_size)
     return LocalEngine(pipelined=config == "local-pipelined")
 
 
@@ -81,7 +83,8 @@ def run_one(job: str, config: str, folder: Path) -> dict[str, object]:
     from labeler.plugins import get_registry
 
     kind, name, options, _src = JOBS[job]
-    engine = _engine(config)
+    # A check's batches are small so that 16 images spread over 2 workers.
+    engine = _engine(config, 2 if kind == "checks" else None)
     plugin = get_registry().get(kind, name)(options)
     ds = open_dataset(folder)
     answered: list[float] = []
@@ -94,13 +97,15 @@ def run_one(job: str, config: str, folder: Path) -> dict[str, object]:
         summary = run_autolabel(ds, plugin, engine=engine, progress=progress, timeout=None)
     else:
         summary, _ = run_check(ds, plugin, engine=engine, progress=progress, timeout=None)
-    seconds = time.perf_counter() - start
-    steady = (len(answered) - 1) / (answered[-1] - answered[0]) if len(answered) > 1 else 0.0
+    end = time.perf_counter()
+    seconds = end - start
+    ready = engine.ready_at or start
+    steady = summary.processed / (end - ready) if end > ready else 0.0
     return {
         "job": job, "config": config, "images": summary.total, "processed": summary.processed,
         "failed": len(summary.failed), "seconds": round(seconds, 2),
         "images_per_second": round(summary.processed / seconds, 3),
-        "steady_images_per_second": round(steady, 3),
+        "images_per_second_after_startup": round(steady, 3),
         "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -153,9 +158,17 @@ def run_merge(folder: Path, copies: int) -> dict[str, object]:
         "job": "merge-and-write", "config": "driver only", "images": summary.total,
         "processed": summary.processed, "failed": len(summary.failed),
         "seconds": round(seconds, 2), "images_per_second": round(summary.processed / seconds, 1),
-        "steady_images_per_second": None,
+        "images_per_second_after_startup": None,
         "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+def _median(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The run whose images/s is the median (its other figures with it)."""
+    ranked = sorted(runs, key=lambda r: float(r["images_per_second"]))  # type: ignore[arg-type]
+    row = dict(ranked[len(ranked) // 2])
+    row["runs"] = [r["images_per_second"] for r in runs]
+    return row
 
 
 def _child(args: list[str]) -> dict[str, object]:
@@ -174,6 +187,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1,
                         help="Copies of each sample image (more images: startup counts less).")
     parser.add_argument("--merge-copies", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Run the configurations round-robin this many times; report medians.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scale.json")
     parser.add_argument("--one", nargs=3, metavar=("JOB", "CONFIG", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--merge-dir", type=Path, help=argparse.SUPPRESS)
@@ -190,15 +205,21 @@ def main() -> None:
         for job in JOBS:
             if args.only and args.only != job:
                 continue
-            for config in CONFIGS:
-                folder = _images(JOBS[job][3], Path(tmp) / f"{job}-{config}", args.copies)
-                rows.append(_child(["--one", job, config, str(folder)]))
-                print(_line(rows[-1]), flush=True)
+            runs: dict[str, list[dict[str, object]]] = {c: [] for c in CONFIGS}
+            for n in range(args.repeat):
+                for config in CONFIGS:
+                    folder = _images(JOBS[job][3], Path(tmp) / f"{job}-{config}-{n}", args.copies)
+                    runs[config].append(_child(["--one", job, config, str(folder)]))
+                    print(_line(runs[config][-1]), flush=True)
+            rows.extend(_median(runs[c]) for c in CONFIGS)
         if not args.only or args.only == "merge":
-            (Path(tmp) / "merge").mkdir()
-            rows.append(_child(["--merge-dir", str(Path(tmp) / "merge"),
-                                "--merge-copies", str(args.merge_copies)]))
-            print(_line(rows[-1]), flush=True)
+            merges = []
+            for n in range(args.repeat):
+                (Path(tmp) / f"merge-{n}").mkdir()
+                merges.append(_child(["--merge-dir", str(Path(tmp) / f"merge-{n}"),
+                                      "--merge-copies", str(args.merge_copies)]))
+                print(_line(merges[-1]), flush=True)
+            rows.append(_median(merges))
     print()
     print(table(rows))
     load = os.getloadavg()
@@ -212,20 +233,21 @@ def main() -> None:
 def _line(row: dict[str, object]) -> str:
     return (f"{row['job']:<16} {row['config']:<18} {row['processed']:>4}/{row['images']:<4} "
             f"{row['seconds']:>7} s  {row['images_per_second']:>7} images/s  "
-            f"steady {row['steady_images_per_second']}  driver {row['driver_peak_mb']} MB")
+            f"after start-up {row['images_per_second_after_startup']}  driver {row['driver_peak_mb']} MB")
 
 
 def table(rows: list[dict[str, object]]) -> str:
     """A markdown table of the rows, with each job's speed-up over its first configuration."""
-    lines = ["| job | engine | images | seconds | images/s | vs first | steady images/s | driver peak |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    first: dict[str, float] = {}
+    lines = ["| job | engine | images | seconds | images/s | vs first | after start-up | vs first | driver peak |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    first: dict[str, tuple[float, float]] = {}
     for r in rows:
         rate = float(r["images_per_second"])  # type: ignore[arg-type]
-        base = first.setdefault(str(r["job"]), rate) or 1.0
+        warm = float(r["images_per_second_after_startup"] or 0.0)  # type: ignore[arg-type]
+        base, base_warm = first.setdefault(str(r["job"]), (rate or 1.0, warm or 1.0))
         lines.append(f"| {r['job']} | {r['config']} | {r['processed']} | {r['seconds']} | {rate} | "
-                     f"{rate / base:.2f}x | {r['steady_images_per_second'] or '-'} | "
-                     f"{r['driver_peak_mb']} MB |")
+                     f"{rate / base:.2f}x | {warm or '-'} | "
+                     f"{f'{warm / base_warm:.2f}x' if warm else '-'} | {r['driver_peak_mb']} MB |")
     return "\n".join(lines)
 
 
