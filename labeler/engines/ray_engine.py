@@ -151,12 +151,26 @@ class RayEngine:
         return ray
 
     def _pool_size(self, ray: Any) -> int:
-        if self.workers:
-            return self.workers
+        """``--workers``, or as many as the cluster holds; refused when it cannot hold them
+        (their actors would wait for resources forever)."""
         resources = ray.cluster_resources()
-        if self.gpus_per_worker > 0:
-            return max(1, int(resources.get("GPU", 0) // self.gpus_per_worker))
-        return max(1, int(resources.get("CPU", 1) // max(self.cpus_per_worker, 1e-9)))
+        gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 0.0)
+        if self.workers:
+            workers = self.workers
+        elif self.gpus_per_worker > 0:
+            workers = int(gpus // self.gpus_per_worker)
+        else:
+            workers = int(cpus // max(self.cpus_per_worker, 1e-9))
+        need_gpus, need_cpus = workers * self.gpus_per_worker, workers * self.cpus_per_worker
+        if workers < 1 or need_gpus > gpus or need_cpus > cpus:
+            from labeler.errors import UsageError
+
+            raise UsageError(
+                f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; {max(workers, 1)} "
+                f"worker(s) with {self.cpus_per_worker:g} CPU and {self.gpus_per_worker:g} GPU "
+                "each do not fit (fewer --workers, another --gpus-per-worker, or more nodes)"
+            )
+        return workers
 
     def _run(self, dataset: Dataset, plugin: Plugin, jobs: Iterable[Job],
              timeout: float | None, method: str, size: int) -> Iterator[tuple[Job, Any]]:
