@@ -35,6 +35,7 @@ from labeler.io.writes import (
     recover,
     replace_if_unchanged,
     update_file,
+    update_files,
 )
 from labeler.model import Annotation
 
@@ -291,8 +292,34 @@ class Dataset:
         """
         self._refuse_shared_label(item)
         path = item.label_path
+        try:
+            return update_file(self.lock, path, self._on_bytes(item, change))
+        except ConcurrentChangeError:
+            raise
+        except OSError as err:
+            raise LabelFileWriteError(path, f"cannot write: {err.strerror or err}") from None
+
+    def update_many(self, changes: list[tuple[Item, Change]]) -> list[bool | Exception]:
+        """:meth:`update` for several items at once: the same reads, changes and safe writes
+        under one hold of the lock, their fsyncs overlapping (:func:`update_files`). Per item:
+        True (written), False (left alone) or the error :meth:`update` would have raised."""
+        pairs = [(item.label_path, self._on_bytes(item, change)) for item, change in changes]
+        results = update_files(self.lock, pairs)
+        out: list[bool | Exception] = []
+        for (item, _change), result in zip(changes, results, strict=True):
+            if isinstance(result, OSError) and not isinstance(result, ConcurrentChangeError):
+                out.append(LabelFileWriteError(item.label_path,
+                                               f"cannot write: {result.strerror or result}"))
+            else:
+                out.append(result)
+        return out
+
+    def _on_bytes(self, item: Item, change: Change) -> Callable[[bytes | None], bytes | None]:
+        """``change`` on annotations as a change on the label file's bytes."""
+        path = item.label_path
 
         def on_bytes(current: bytes | None) -> bytes | None:
+            self._refuse_shared_label(item)
             ann = annotation_from_bytes(path, current, self.root) if current is not None else None
             before = dumps_annotation(ann) if ann is not None else None
             new = change(ann)
@@ -303,12 +330,7 @@ class Dataset:
                 return None
             return encode_annotation(new, path, text)
 
-        try:
-            return update_file(self.lock, path, on_bytes)
-        except ConcurrentChangeError:
-            raise
-        except OSError as err:
-            raise LabelFileWriteError(path, f"cannot write: {err.strerror or err}") from None
+        return on_bytes
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labeler.dataset import Dataset, Item
+from labeler.dataset import Change, Dataset, Item
 from labeler.engines.streams import write_behind
 from labeler.engines.work import CheckResult, Job, Prediction, failure_text
 from labeler.errors import FileProblem, ImageFileError, LabelerError, LabelFileError
@@ -157,25 +157,28 @@ def run_autolabel(
             if should_stop():
                 summary.interrupted = True
                 return
-            yield _plan_autolabel(dataset, item, plugin.name, key, redo)
+            yield _plan_autolabel(dataset, item, plugin.name, key, redo, dry_run)
 
-    def record(answer: tuple[Job, Prediction | None]) -> None:
+    def record(answers: list[tuple[Job, Prediction | None]]) -> None:
         nonlocal done
-        job, preds = answer
-        if job.done:
-            summary.skipped_done += 1
-        elif job.failure is not None:
-            summary.failed.append(job.failure)
-        elif isinstance(preds, str):
-            summary.failed.append(preds)
-        elif preds is not None:
-            written = _apply_predictions(
-                dataset, job, preds, plugin, key, source, match_iou, summary
-            )
-            if on_result is not None and written is not None:
-                on_result(job.item, written)
-        done += 1
-        progress(done, summary.total, job.item.rel)
+        ready: list[tuple[Job, Predictions]] = []
+        for job, preds in answers:
+            if job.done:
+                summary.skipped_done += 1
+            elif job.failure is not None:
+                summary.failed.append(job.failure)
+            elif isinstance(preds, str):
+                summary.failed.append(preds)
+            elif preds is not None:
+                ready.append((job, preds))
+        merged = _apply_predictions(dataset, ready, plugin, key, source, match_iou, summary)
+        if on_result is not None:
+            for (job, _preds), ann in zip(ready, merged, strict=True):
+                if ann is not None:
+                    on_result(job.item, ann)
+        for job, _preds in answers:
+            done += 1
+            progress(done, summary.total, job.item.rel)
 
     try:
         write_behind(
@@ -187,13 +190,16 @@ def run_autolabel(
     return summary
 
 
-def _plan_autolabel(dataset: Dataset, item: Item, plugin: str, key: str, redo: bool) -> Job:
-    """Read the item's label file; done when ``plugin`` already processed it with ``key``."""
+def _plan_autolabel(
+    dataset: Dataset, item: Item, plugin: str, key: str, redo: bool, dry_run: bool
+) -> Job:
+    """Read the item's label file; done when ``plugin`` already processed it with ``key``.
+    (``before``, the file's text, only a dry run needs: a real run re-reads under the lock.)"""
     try:
         ann = dataset.load(item)
     except (LabelFileError, ImageFileError, OSError) as err:
         return Job(item, failure=failure_text(err, item))
-    before = dumps_annotation(ann) if ann is not None else None
+    before = dumps_annotation(ann) if ann is not None and dry_run else None
     rec = ann.meta.processed.get(plugin) if ann is not None else None
     done = not redo and rec is not None and rec.config == key
     return Job(item, ann, before, done=done)
@@ -201,16 +207,65 @@ def _plan_autolabel(dataset: Dataset, item: Item, plugin: str, key: str, redo: b
 
 def _apply_predictions(
     dataset: Dataset,
-    job: Job,
-    preds: Predictions,
+    answers: list[tuple[Job, Predictions]],
     plugin: Autolabeler,
     key: str,
     source: Source,
     match_iou: float,
     summary: RunSummary,
-) -> Annotation | None:
-    """Merge one image's predictions onto its file as it is now; the annotation written (or,
-    in a dry run, the one that would be), None when the image failed."""
+) -> list[Annotation | None]:
+    """Merge each image's predictions onto its file as it is now (the files written together:
+    :meth:`Dataset.update_many`); per image the annotation written (or, in a dry run, the one
+    that would be), None when the image failed."""
+    out: list[Annotation | None] = [None] * len(answers)
+    pending: list[tuple[int, Job, Callable[[Annotation | None], Annotation]]] = []
+    for n, (job, preds) in enumerate(answers):
+        change = _suggestion_change(dataset, job, preds, plugin, key, source, match_iou, summary)
+        if change is None:
+            continue
+        if summary.dry_run:
+            ann = change(job.annotation.model_copy(deep=True) if job.annotation else None)
+            summary.processed += 1
+            _count_suggestions(ann, plugin.name, summary)
+            if _would_change(ann, job.before, plugin.name):
+                count = ann.meta.processed[plugin.name].count
+                summary.changes.append(f"{job.item.rel}: {count} suggestion(s) from {plugin.name}")
+                summary.changed += 1
+            out[n] = ann
+            continue
+        pending.append((n, job, change))
+    if not pending:
+        return out
+    kept: dict[int, Annotation] = {}
+
+    def keeping(n: int, change: Callable[[Annotation | None], Annotation]) -> Change:
+        def keep(current: Annotation | None) -> Annotation:
+            kept[n] = change(current)
+            return kept[n]
+
+        return keep
+
+    results = dataset.update_many([(job.item, keeping(n, change)) for n, job, change in pending])
+    for (n, job, _change), result in zip(pending, results, strict=True):
+        if isinstance(result, (LabelFileError, OSError)):
+            summary.failed.append(problem_text(result, job.item.label_path))
+            continue
+        if isinstance(result, Exception):
+            raise result
+        summary.changed += int(result)
+        summary.processed += 1
+        if n in kept:
+            _count_suggestions(kept[n], plugin.name, summary)
+            out[n] = kept[n]
+    return out
+
+
+def _suggestion_change(
+    dataset: Dataset, job: Job, preds: Predictions, plugin: Autolabeler, key: str,
+    source: Source, match_iou: float, summary: RunSummary,
+) -> Callable[[Annotation | None], Annotation] | None:
+    """The change that merges ``preds`` onto an image's annotation (as it is when applied);
+    None when the plugin's output cannot be turned into shapes (the image fails)."""
     item = job.item
     try:
         # Plugin output is turned into shapes here, inside this image's isolation.
@@ -224,48 +279,27 @@ def _apply_predictions(
                               f"{type(err).__name__}: {err}")
         return None
 
-    def change(current: Annotation | None, checked: bool = False) -> Annotation:
+    calls = 0
+
+    def change(current: Annotation | None) -> Annotation:
+        nonlocal calls
         if current is None:
             current = dataset.new_annotation(item)
-        elif not checked:
+        elif current is not job.annotation:
             dataset.check_size(item, current)
+        calls += 1  # a second call (the file changed meanwhile) must not share the first's shapes
         merge_suggestions(
             current,
-            [s.model_copy(deep=True) for s in shapes],
+            shapes if calls == 1 else [s.model_copy(deep=True) for s in shapes],
             plugin.name,
             match_iou,
-            [lab.model_copy(deep=True) for lab in labels],
+            labels if calls == 1 else [lab.model_copy(deep=True) for lab in labels],
         )
         count = len(_own_suggestions(current, plugin.name))
         current.meta.processed[plugin.name] = ProcessedRecord(at=utc_now(), config=key, count=count)
         return current
 
-    if summary.dry_run:
-        ann = change(job.annotation.model_copy(deep=True) if job.annotation else None, checked=True)
-        summary.processed += 1
-        _count_suggestions(ann, plugin.name, summary)
-        if _would_change(ann, job.before, plugin.name):
-            count = ann.meta.processed[plugin.name].count
-            summary.changes.append(f"{item.rel}: {count} suggestion(s) from {plugin.name}")
-            summary.changed += 1
-        return ann
-    written: list[Annotation] = []
-
-    def change_and_keep(current: Annotation | None) -> Annotation:
-        written[:] = [change(current)]
-        return written[0]
-
-    try:
-        if dataset.update(item, change_and_keep):
-            summary.changed += 1
-    except (LabelFileError, OSError) as err:
-        summary.failed.append(problem_text(err, item.label_path))
-        return None
-    summary.processed += 1
-    if written:
-        _count_suggestions(written[0], plugin.name, summary)
-        return written[0]
-    return None
+    return change
 
 
 def _own_suggestions(ann: Annotation, plugin: str) -> list[Shape]:
@@ -395,25 +429,25 @@ def _check_images(
                 job = Job(item, failure=str(err))
             yield job
 
-    def record(answer: tuple[Job, CheckResult | None]) -> None:
+    def record(answers: list[tuple[Job, CheckResult | None]]) -> None:
         nonlocal done
-        job, result = answer
-        done += 1
-        if job.failure is not None or isinstance(result, str):
-            summary.failed.append(job.failure or str(result))
-        else:
-            issues = list(result or [])
-            if not source:
-                source.append(plugin.source())
-            for issue in issues:
-                if issue.source is None:
-                    issue.source = source[0]
-            findings.extend(Finding(job.item.rel, i) for i in issues)
-            assert job.annotation is not None
-            _record_findings(
-                dataset, plugin.name, job.item, job.annotation, job.before, issues, summary
-            )
-        progress(done, summary.total, job.item.rel)
+        for job, result in answers:
+            done += 1
+            if job.failure is not None or isinstance(result, str):
+                summary.failed.append(job.failure or str(result))
+            else:
+                issues = list(result or [])
+                if not source:
+                    source.append(plugin.source())
+                for issue in issues:
+                    if issue.source is None:
+                        issue.source = source[0]
+                findings.extend(Finding(job.item.rel, i) for i in issues)
+                assert job.annotation is not None
+                _record_findings(
+                    dataset, plugin.name, job.item, job.annotation, job.before, issues, summary
+                )
+            progress(done, summary.total, job.item.rel)
 
     try:
         write_behind(engine.check(dataset, plugin, plan(), timeout), record, engine.write_depth)

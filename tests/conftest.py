@@ -122,9 +122,16 @@ def ray_cluster() -> object:
     """
     import ray
 
-    paths = [str(REPO), str(REPO / "tests"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    before = os.environ.get("PYTHONPATH")
+    paths = [str(REPO), str(REPO / "tests"), *filter(None, (before or "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=128 * 1024 * 1024, configure_logging=False)
+    try:  # the cluster's processes keep the environment they were started with
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 object_store_memory=128 * 1024 * 1024, configure_logging=False)
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
     yield ray
     ray.shutdown()

@@ -84,9 +84,9 @@ def test_write_behind_finishes_what_it_was_handed_on_ctrl_c() -> None:
         yield from range(10)
         raise KeyboardInterrupt
 
-    def slow_consume(value: int) -> None:
+    def slow_consume(values: list[int]) -> None:
         time.sleep(0.01)
-        consumed.append(value)
+        consumed.extend(values)
 
     with pytest.raises(KeyboardInterrupt):
         write_behind(stream(), slow_consume, depth=4)
@@ -101,8 +101,8 @@ def test_write_behind_stops_the_stream_when_a_write_fails() -> None:
             pulled.append(i)
             yield i
 
-    def consume(value: int) -> None:
-        if value == 3:
+    def consume(values: list[int]) -> None:
+        if 3 in values:
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):

@@ -239,3 +239,24 @@ def test_ray_missing_names_the_extra(monkeypatch, tmp_path) -> None:
     root = small_set(tmp_path / "ds", n=1)
     with pytest.raises(MissingDependencyError, match=r"pip install 'labeler\[ray\]'"):
         run_autolabel(open_dataset(root), BrightestQuarter(), engine=RayEngine())
+
+
+def test_ray_is_imported_only_when_the_engine_runs() -> None:
+    import subprocess
+
+    code = ("import sys, labeler.cli, labeler.pipeline, labeler.engines.ray_engine; "
+            "from labeler.engines import make_engine; make_engine('ray'); "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_workers_the_cluster_cannot_hold_are_refused_before_any_work(ray_cluster, tmp_path) -> None:
+    from labeler.errors import UsageError
+
+    root = small_set(tmp_path / "ds", n=2)
+    with pytest.raises(UsageError, match="0 GPUs"):
+        run_autolabel(open_dataset(root), BrightestQuarter(), engine=RayEngine(gpus_per_worker=1))
+    with pytest.raises(UsageError, match="3 worker"):
+        run_autolabel(open_dataset(root), BrightestQuarter(), engine=RayEngine(workers=3))
+    assert not list(root.glob("*.json")) or all("brightest" not in p.read_text() for p in root.glob("*.json"))

@@ -265,3 +265,36 @@ def test_a_fifo_in_place_of_a_label_file_is_an_error_not_a_hang(tmp_path: Path) 
     ds = open_dataset(root)
     with pytest.raises(LabelFileWriteError, match="img0.json: cannot write: not a regular file"):
         ds.update(ds.items[0], _add("x"))
+
+
+def test_update_many_is_update_for_each_file_with_one_lock_hold(tmp_path: Path) -> None:
+    root = _dataset(tmp_path, n=4)
+    ds = open_dataset(root)
+    a, b, c, d = ds.items
+    (root / "img3.json").unlink()  # no file yet: the change decides
+
+    def broken(ann):
+        raise ValueError("plugin output unusable")
+
+    def save_b_meanwhile(ann):  # a labelme save of b lands after b was read, before its rename
+        doc = json.loads(b.label_path.read_text())
+        doc["shapes"].append(rect("labelme", 3, 3, 6, 6))
+        write_json(b.label_path, doc)
+        return _add("ours")(ann)
+
+    def new_file(ann):
+        assert ann is None
+        ann = ds.new_annotation(d)
+        return _add("ours")(ann)
+
+    results = ds.update_many([(a, _add("ours")), (b, _add("ours")), (c, save_b_meanwhile),
+                              (d, new_file)])
+    assert results[0] is True and results[2] is True and results[3] is True
+    assert results[1] is True  # b went through update() again, on the labelme version
+    assert _labels(a.label_path) == ["person", "ours"]
+    assert _labels(b.label_path) == ["person", "labelme", "ours"]
+    assert _labels(d.label_path) == ["ours"]
+    again = ds.update_many([(a, broken), (c, lambda ann: ann)])
+    assert isinstance(again[0], ValueError) and again[1] is False  # an error stays with its file
+    assert _labels(a.label_path) == ["person", "ours"]
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]

@@ -10,6 +10,7 @@ in turn in one thread (the benchmark's reference).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 from PIL import Image
@@ -37,6 +38,8 @@ class LocalEngine:
         self.batch_size = batch_size
         self.read_depth = read_depth
         self.write_depth = write_depth if pipelined else 0
+        #: ``time.perf_counter()`` when the last run's plugin was set up (model loaded).
+        self.ready_at: float | None = None
 
     def batch_size_for(self, plugin: Autolabeler) -> int:
         """The batch size: ``--batch-size`` when given, else the plugin's."""
@@ -47,6 +50,7 @@ class LocalEngine:
     ) -> Iterator[tuple[Job, Prediction | None]]:
         """Predictions per job, in order; batches of ``batch_size`` jobs that need work."""
         plugin.setup()
+        self.ready_at = time.perf_counter()
         size = self.batch_size_for(plugin)
         loaded: Iterable[tuple[Job, Sample | str | None]] = (
             (job, load_sample(dataset, job) if job.needs_work else None) for job in jobs
@@ -68,6 +72,7 @@ class LocalEngine:
     ) -> Iterator[tuple[Job, CheckResult | None]]:
         """Issues per job, in order; the next images are decoded ahead when pipelined."""
         plugin.setup()
+        self.ready_at = time.perf_counter()
         stream: Iterable[tuple[Job, Image.Image | str | None]] = (
             (job, check_input(plugin, job)) for job in jobs
         )

@@ -19,6 +19,7 @@ everything answered so far written.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +122,8 @@ class RayEngine:
         self.write_depth = write_depth
         #: What the last run did: actors started, actors that died, batches retried.
         self.stats: dict[str, int] = {}
+        #: ``time.perf_counter()`` when the last run's actors were all set up (models loaded).
+        self.ready_at: float | None = None
 
     # -- the two kinds of work ------------------------------------------------------------
     def autolabel(
@@ -148,12 +151,26 @@ class RayEngine:
         return ray
 
     def _pool_size(self, ray: Any) -> int:
-        if self.workers:
-            return self.workers
+        """``--workers``, or as many as the cluster holds; refused when it cannot hold them
+        (their actors would wait for resources forever)."""
         resources = ray.cluster_resources()
-        if self.gpus_per_worker > 0:
-            return max(1, int(resources.get("GPU", 0) // self.gpus_per_worker))
-        return max(1, int(resources.get("CPU", 1) // max(self.cpus_per_worker, 1e-9)))
+        gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 0.0)
+        if self.workers:
+            workers = self.workers
+        elif self.gpus_per_worker > 0:
+            workers = int(gpus // self.gpus_per_worker)
+        else:
+            workers = int(cpus // max(self.cpus_per_worker, 1e-9))
+        need_gpus, need_cpus = workers * self.gpus_per_worker, workers * self.cpus_per_worker
+        if workers < 1 or need_gpus > gpus or need_cpus > cpus:
+            from labeler.errors import UsageError
+
+            raise UsageError(
+                f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; {max(workers, 1)} "
+                f"worker(s) with {self.cpus_per_worker:g} CPU and {self.gpus_per_worker:g} GPU "
+                "each do not fit (fewer --workers, another --gpus-per-worker, or more nodes)"
+            )
+        return workers
 
     def _run(self, dataset: Dataset, plugin: Plugin, jobs: Iterable[Job],
              timeout: float | None, method: str, size: int) -> Iterator[tuple[Job, Any]]:
@@ -173,6 +190,7 @@ class RayEngine:
             # Every actor set up (model loaded) before the first image: a missing weight file
             # or dependency is one error now, not one per batch.
             _get(ray, [a.ready.remote() for a in actors])
+            self.ready_at = time.perf_counter()
             yield from self._schedule(ray, actors, start, jobs, method, size)
         finally:
             for actor in actors:

@@ -67,18 +67,22 @@ class _Raised:
         self.error = error
 
 
-def write_behind(stream: Iterable[T], consume: Callable[[T], None], depth: int) -> None:
-    """Call ``consume`` on every item of ``stream`` in a writer thread, ``depth`` items behind.
+def write_behind(stream: Iterable[T], consume: Callable[[list[T]], None], depth: int,
+                 group: int = 64) -> None:
+    """Hand the items of ``stream`` to ``consume`` in a writer thread, ``depth`` items behind.
 
-    The calling thread iterates ``stream`` (the model runs there: ``SIGALRM`` time limits need
-    the main thread). When ``consume`` raises, the stream stops and the error is raised here.
-    When the stream raises (Ctrl+C included), every item already handed over is consumed first,
-    then the error propagates. ``depth`` 0: no thread, ``consume`` is called in line.
+    ``consume`` gets the items in order, in lists: each list is what has piled up since its
+    last call, at most ``group`` items (so that their writes can share their waits for the
+    disk). The calling thread iterates ``stream`` (the model runs there: ``SIGALRM`` time
+    limits need the main thread). When ``consume`` raises, the stream stops and the error is
+    raised here. When the stream raises (Ctrl+C included), every item already handed over is
+    consumed first, then the error propagates. ``depth`` 0: no thread, ``consume`` is called
+    in line with one item at a time.
     """
     if depth <= 0:
         try:
             for value in stream:
-                consume(value)
+                consume([value])
         finally:
             _close(stream)
         return
@@ -86,14 +90,21 @@ def write_behind(stream: Iterable[T], consume: Callable[[T], None], depth: int) 
     errors: list[BaseException] = []
 
     def drain() -> None:
-        while True:
-            value = box.get()
-            if value is _END:
-                return
-            if errors:
+        ended = False
+        while not ended:
+            values = [box.get()]
+            while len(values) < group and values[-1] is not _END:
+                try:
+                    values.append(box.get_nowait())
+                except queue.Empty:
+                    break
+            if values[-1] is _END:
+                values.pop()
+                ended = True
+            if errors or not values:
                 continue  # a write failed: the rest is dropped, the error is raised
             try:
-                consume(value)
+                consume(values)
             except BaseException as err:  # noqa: BLE001 - raised in the calling thread
                 errors.append(err)
 

@@ -207,6 +207,85 @@ def update_file(
                                     "labeler tried to write it; left alone")
 
 
+def update_files(
+    lock: DatasetLock,
+    changes: list[tuple[Path, Callable[[bytes | None], bytes | None]]],
+    threads: int = 16,
+) -> list[bool | Exception]:
+    """:func:`update_file` for several files under one hold of ``lock``, their fsyncs together.
+
+    Each file gets exactly what :func:`update_file` gives it (read under the lock, its change
+    applied to what is there, a temp file fsynced, the last look, the rename, the folder
+    fsynced); only the waits overlap: the temp files are written and fsynced in ``threads``
+    threads at once (the file system commits them together) and each folder is fsynced once
+    after its renames. Per file: True (written), False (unchanged) or the error it raised; a
+    file another program saved meanwhile goes through :func:`update_file` on its new content.
+    """
+    results: list[bool | Exception] = [False] * len(changes)
+    with lock:
+        staged: list[tuple[int, bytes, bytes | None]] = []
+        for i, (path, change) in enumerate(changes):
+            try:
+                current = read_bytes_or_none(path)
+                new = change(current)
+                if new is not None and new != current:
+                    staged.append((i, new, current))
+            except Exception as err:  # noqa: BLE001 - this file's error, the others go on
+                results[i] = err
+        if not staged:
+            return results
+        pool = _fsync_pool(threads)
+        temps = list(pool.map(lambda s: _staged_temp(changes[s[0]][0], s[1]), staged))
+        folders: set[Path] = set()
+        for (i, _new, current), tmp in zip(staged, temps, strict=True):
+            path, change = changes[i]
+            if isinstance(tmp, Exception):
+                results[i] = tmp
+                continue
+            try:
+                # The last look before the rename, as in replace_if_unchanged.
+                if read_bytes_or_none(path) != current:
+                    os.unlink(tmp)
+                    results[i] = update_file(lock, path, change)
+                    continue
+                fault_point(f"commit {path.name}")
+                os.replace(tmp, path)
+                folders.add(path.parent)
+                results[i] = True
+            except Exception as err:  # noqa: BLE001
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                results[i] = err
+            except BaseException:
+                for rest in temps:
+                    if isinstance(rest, Path):
+                        with contextlib.suppress(OSError):
+                            os.unlink(rest)
+                raise
+        list(pool.map(fsync_dir, folders))
+    return results
+
+
+_pools: dict[int, Any] = {}
+
+
+def _fsync_pool(threads: int) -> Any:
+    """One thread pool per size for the process (its threads wait on the disk, not the CPU)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _process_locks_guard:
+        if threads not in _pools:
+            _pools[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="labeler-fsync")
+        return _pools[threads]
+
+
+def _staged_temp(path: Path, data: bytes) -> Path | Exception:
+    try:
+        return write_temp(path, data)
+    except Exception as err:  # noqa: BLE001 - reported for this file
+        return err
+
+
 # -- transactions ------------------------------------------------------------------------------
 @dataclass
 class _Op:

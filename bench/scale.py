@@ -1,0 +1,255 @@
+"""Engines side by side: local unpipelined, local pipelined, Ray with 1 and 2 workers.
+
+Same images, same models, one run. Two jobs:
+
+- ``autolabel --plugin yolo_sam`` with the sample models on the sample scenes;
+- ``check --plugin orientation`` (a per-image check: text-direction models) on the sample
+  receipts.
+
+Each configuration runs in a fresh process on a fresh copy of the images, so that its peak
+memory (``ru_maxrss``: the driver's, Ray workers are other processes) is its own. "images/s"
+counts the whole run from the call on, model loading (in every Ray worker) included; "after
+start-up" counts from the moment the models were loaded (every worker ready) to the end, which
+is what a large set sees. The Ray runs start a local 2-CPU cluster first (not counted). With
+``--repeat N`` the configurations run round-robin N times and each figure is the median (the
+machine's other load moves between runs).
+
+Then the driver alone: how fast it merges and writes answers that are already there (yolo_sam
+predictions replayed for 400 images, no model running), i.e. how many workers one driver can
+feed.
+
+    python bench/scale.py                 # everything (several minutes on 2 cores)
+    python bench/scale.py --only check    # one job
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
+MODELS = {"yolo": {"model": str(SAMPLE / "models" / "scenes_yolo.pt")},
+          "sam": {"checkpoint": str(SAMPLE / "models" / "scenes_sam_tiny.pth")}}
+CONFIGS = ("local-unpipelined", "local-pipelined", "ray-1", "ray-2")
+JOBS = {
+    "autolabel": ("autolabelers", "yolo_sam", MODELS, SAMPLE / "scenes"),
+    "check": ("checks", "orientation", {}, SAMPLE / "receipts"),
+}
+
+
+def _images(src: Path, dest: Path, copies: int) -> Path:
+    """``copies`` copies of every image of ``src`` (with its label file) under ``dest``."""
+    dest.mkdir(parents=True)
+    for n in range(copies):
+        for f in sorted(src.iterdir()):
+            if f.suffix.lower() in (".jpg", ".png", ".json"):
+                shutil.copy(f, dest / (f"{f.stem}_{n}{f.suffix}" if copies > 1 else f.name))
+    if copies > 1:  # imagePath follows the copy's name
+        for js in dest.glob("*.json"):
+            doc = json.loads(js.read_text())
+            image = next(p for p in dest.glob(js.stem + ".*") if p.suffix != ".json")
+            doc["imagePath"] = image.name
+            js.write_text(json.dumps(doc))
+    return dest
+
+
+def _engine(config: str, batch_size: int | None):  # type: ignore[no-untyped-def]
+    from labeler.engines.local import LocalEngine
+    from labeler.engines.ray_engine import RayEngine
+
+    if config.startswith("ray-"):
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+        return RayEngine(workers=int(config.split("-")[1]), batch_size=batch_size)
+    return LocalEngine(pipelined=config == "local-pipelined")
+
+
+def run_one(job: str, config: str, folder: Path) -> dict[str, object]:
+    """One configuration of one job, in this process."""
+    from labeler.dataset import open_dataset
+    from labeler.pipeline import run_autolabel, run_check
+    from labeler.plugins import get_registry
+
+    kind, name, options, _src = JOBS[job]
+    # A check's batches are small so that 16 images spread over 2 workers.
+    engine = _engine(config, 2 if kind == "checks" else None)
+    plugin = get_registry().get(kind, name)(options)
+    ds = open_dataset(folder)
+    answered: list[float] = []
+    start = time.perf_counter()
+
+    def progress(done: int, total: int, msg: str) -> None:
+        answered.append(time.perf_counter())
+
+    if kind == "autolabelers":
+        summary = run_autolabel(ds, plugin, engine=engine, progress=progress, timeout=None)
+    else:
+        summary, _ = run_check(ds, plugin, engine=engine, progress=progress, timeout=None)
+    end = time.perf_counter()
+    seconds = end - start
+    ready = engine.ready_at or start
+    steady = summary.processed / (end - ready) if end > ready else 0.0
+    return {
+        "job": job, "config": config, "images": summary.total, "processed": summary.processed,
+        "failed": len(summary.failed), "seconds": round(seconds, 2),
+        "images_per_second": round(summary.processed / seconds, 3),
+        "images_per_second_after_startup": round(steady, 3),
+        "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+class _Replay:
+    """An engine that answers every job with predictions computed beforehand (no model)."""
+
+    write_depth = 256
+
+    def __init__(self, answers: dict[str, object]) -> None:
+        self.answers = answers
+
+    def autolabel(self, dataset, plugin, jobs: Iterable, timeout) -> Iterator:  # type: ignore[no-untyped-def]
+        for job in jobs:
+            yield job, self.answers[job.item.rel.rsplit("_", 1)[0]] if job.needs_work else None
+
+
+def run_merge(folder: Path, copies: int) -> dict[str, object]:
+    """The driver's merge-and-write rate: yolo_sam answers for 4 scenes, replayed ``copies``
+    times each, merged and written as a run does (plan, merge, locked atomic write)."""
+    from labeler.dataset import open_dataset
+    from labeler.engines.local import LocalEngine
+    from labeler.pipeline import run_autolabel
+    from labeler.plugins import get_registry
+
+    plugin = get_registry().get("autolabelers", "yolo_sam")(MODELS)
+    names = ["scene_0001", "scene_0002", "scene_0017", "scene_0018"]  # two labeled, two not
+    pristine = folder / "pristine"
+    pristine.mkdir(parents=True)
+    for n in names:
+        for f in SAMPLE.glob(f"scenes/{n}.*"):
+            shutil.copy(f, pristine / f.name)
+    src = folder / "src"
+    shutil.copytree(pristine, src)
+    answers: dict[str, object] = {}
+
+    class Capture(LocalEngine):
+        def autolabel(self, *a, **k):  # type: ignore[no-untyped-def]
+            for job, preds in super().autolabel(*a, **k):
+                answers[Path(job.item.rel).stem] = preds
+                yield job, preds
+
+    run_autolabel(open_dataset(src), plugin, engine=Capture(), timeout=None)
+    ds_dir = _images(pristine, folder / "many", copies)
+    ds = open_dataset(ds_dir)
+    start = time.perf_counter()
+    summary = run_autolabel(ds, plugin, engine=_Replay(answers), timeout=None)
+    seconds = time.perf_counter() - start
+    return {
+        "job": "merge-and-write", "config": "driver only", "images": summary.total,
+        "processed": summary.processed, "failed": len(summary.failed),
+        "seconds": round(seconds, 2), "images_per_second": round(summary.processed / seconds, 1),
+        "images_per_second_after_startup": None,
+        "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _median(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The run whose images/s is the median (its other figures with it)."""
+    ranked = sorted(runs, key=lambda r: float(r["images_per_second"]))  # type: ignore[arg-type]
+    row = dict(ranked[len(ranked) // 2])
+    row["runs"] = [r["images_per_second"] for r in runs]
+    return row
+
+
+def _child(args: list[str]) -> dict[str, object]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=[*JOBS, "merge"], help="One job only.")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="Copies of each sample image (more images: startup counts less).")
+    parser.add_argument("--merge-copies", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Run the configurations round-robin this many times; report medians.")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scale.json")
+    parser.add_argument("--one", nargs=3, metavar=("JOB", "CONFIG", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--merge-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    if args.one:
+        print(json.dumps(run_one(args.one[0], args.one[1], Path(args.one[2]))))
+        return
+    if args.merge_dir:
+        print(json.dumps(run_merge(args.merge_dir, args.merge_copies)))
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="labeler-scale-") as tmp:
+        for job in JOBS:
+            if args.only and args.only != job:
+                continue
+            runs: dict[str, list[dict[str, object]]] = {c: [] for c in CONFIGS}
+            for n in range(args.repeat):
+                for config in CONFIGS:
+                    folder = _images(JOBS[job][3], Path(tmp) / f"{job}-{config}-{n}", args.copies)
+                    runs[config].append(_child(["--one", job, config, str(folder)]))
+                    print(_line(runs[config][-1]), flush=True)
+            rows.extend(_median(runs[c]) for c in CONFIGS)
+        if not args.only or args.only == "merge":
+            merges = []
+            for n in range(args.repeat):
+                (Path(tmp) / f"merge-{n}").mkdir()
+                merges.append(_child(["--merge-dir", str(Path(tmp) / f"merge-{n}"),
+                                      "--merge-copies", str(args.merge_copies)]))
+                print(_line(merges[-1]), flush=True)
+            rows.append(_median(merges))
+    print()
+    print(table(rows))
+    load = os.getloadavg()
+    report = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+              "load_average_1_5_15": [round(x, 2) for x in load], "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; written to {args.out}")
+
+
+def _line(row: dict[str, object]) -> str:
+    return (f"{row['job']:<16} {row['config']:<18} {row['processed']:>4}/{row['images']:<4} "
+            f"{row['seconds']:>7} s  {row['images_per_second']:>7} images/s  "
+            f"after start-up {row['images_per_second_after_startup']}  driver {row['driver_peak_mb']} MB")
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """A markdown table of the rows, with each job's speed-up over its first configuration."""
+    lines = ["| job | engine | images | seconds | images/s | vs first | after start-up | vs first | driver peak |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    first: dict[str, tuple[float, float]] = {}
+    for r in rows:
+        rate = float(r["images_per_second"])  # type: ignore[arg-type]
+        warm = float(r["images_per_second_after_startup"] or 0.0)  # type: ignore[arg-type]
+        base, base_warm = first.setdefault(str(r["job"]), (rate or 1.0, warm or 1.0))
+        lines.append(f"| {r['job']} | {r['config']} | {r['processed']} | {r['seconds']} | {rate} | "
+                     f"{rate / base:.2f}x | {warm or '-'} | "
+                     f"{f'{warm / base_warm:.2f}x' if warm else '-'} | {r['driver_peak_mb']} MB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
