@@ -488,6 +488,8 @@ class Session:
             return False
         issue = doc.annotation.meta.issues[k]
         fixer = self.fixer_for(issue)
+        if fixer is not None and getattr(fixer, "modifies_images", False):
+            return self._fix_files(doc, fixer, issue)
         try:
             if fixer is not None:
                 ok = doc.apply_fix(k, lambda ann, iss: fixer.fix(doc.dataset, doc.item, ann, iss), fixer.name)
@@ -500,6 +502,26 @@ class Session:
             self.error(f"No fixer can apply the proposed fix of this {issue.kind} issue; "
                        "fix it by hand and dismiss it (Shift+F)")
         return ok
+
+    def _fix_files(self, doc: Document, fixer: Any, issue: Issue) -> bool:
+        """A fix that rewrites the image (orientation) runs as the CLI's does, one transaction
+        with the label file (never a turned image beside unturned shapes), then the document
+        is read again with a fresh history (an undo must not unturn the shapes alone: the
+        fixer's own undo, ``labeler fix --undo``, puts both back)."""
+        from labeler.pipeline import run_fix
+
+        if doc.dirty and not self.save(doc):
+            return False
+        summary = run_fix(doc.dataset, fixer, items=[doc.item], kinds=[issue.kind])
+        for problem in summary.failed:
+            self.error(problem)
+        if not summary.changed:
+            return False
+        fresh = Document.open(doc.dataset, doc.item)
+        self.docs[doc.item.rel] = fresh
+        self.set_current(fresh)
+        self.message(f"{fixer.name}: fixed {doc.item.name} (labeler fix --plugin {fixer.name} --undo reverts it)")
+        return True
 
     def dismiss_issue(self, k: int) -> None:
         if self.doc is not None:

@@ -38,6 +38,20 @@ class ImageFeed(QObject):
             self.loader.request(item.image_path)
         self.loader.prefetch(neighbours)
 
+    @staticmethod
+    def stamp(item: Item) -> tuple[int, int] | None:
+        """The image file's (mtime, size): tells whether a fix rewrote it."""
+        try:
+            st = item.image_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def refresh(self, item: Item) -> None:
+        """Decode ``item``'s image again (its file was rewritten)."""
+        self.loader.forget(item.image_path)
+        self.show(item, [])
+
     def _is_current(self, key: str) -> Item | None:
         item = self.current()
         return item if item is not None and str(item.image_path) == key else None

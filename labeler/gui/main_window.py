@@ -523,9 +523,10 @@ class MainWindow(QMainWindow):
     def apply_fix(self) -> None:
         k = self.review_panel.current_issue()
         if self.doc is None or k is None:
-            self.statusBar().showMessage("No open issue here", 3000)
-            return
-        self.session.apply_fix(k)
+            return self.statusBar().showMessage("No open issue here", 3000)
+        stamp = self.feed.stamp(self.doc.item)
+        if self.session.apply_fix(k) and self.doc is not None and self.feed.stamp(self.doc.item) != stamp:
+            self.feed.refresh(self.doc.item)  # the fix rewrote the image (orientation)
 
     def dismiss_issue(self) -> None:
         k = self.review_panel.current_issue()

@@ -118,6 +118,11 @@ class ImageLoader(QObject):
             self._cache.move_to_end(key)
         return img
 
+    def forget(self, path: Path) -> None:
+        """Drop the decodes of ``path`` (its file was rewritten: a fix turned the image)."""
+        self._cache.pop(str(path), None)
+        self._full_cache.pop(str(path), None)
+
     def request(self, path: Path, priority: int = 10) -> None:
         """Decode ``path`` in the background unless cached or already on its way."""
         key = str(path)

@@ -409,3 +409,24 @@ def test_a_detection_issue_shows_its_predicted_box_on_the_canvas(gui, window, gu
     window.canvas.grab()  # paints it
     window.open_rel("d.jpg")  # no issue there: no box
     assert window.canvas.issue_box is None
+
+
+def test_f_on_a_rotated_page_turns_image_and_shapes_together(gui, window, tmp_path: Path, qtbot) -> None:
+    """An image-changing fix from the GUI is one transaction with the label file, and the
+    canvas shows the turned image."""
+    from labeler.io.images import read_image_info
+    from tests.test_orientation import make_dataset
+
+    root = tmp_path / "pages"
+    page = make_dataset(root)
+    gui.open(root)
+    window.open_rel(page.name)
+    qtbot.waitUntil(lambda: window.canvas._pixmap is not None, timeout=5000)
+    window.apply_fix()
+    assert read_image_info(page).size == (40, 60)
+    ann = json.loads((root / "page.json").read_text())
+    assert (ann["imageWidth"], ann["imageHeight"]) == (40, 60)
+    assert ann["labeler"]["issues"][0]["state"] == "fixed"
+    assert window.doc.image_size() == (40, 60) and not window.doc.dirty
+    qtbot.waitUntil(lambda: window.canvas._pixmap is not None and window.canvas._pixmap.width() == 40, timeout=5000)
+    assert not list((root / ".labeler" / "journal").iterdir())
