@@ -100,6 +100,12 @@ class SamOptions(BaseModel):
         description="Image encoder numerics. bf16 is ~2x faster on CPUs with AVX-512 bf16 "
         "and on GPUs; masks change slightly (see bench/README.md).",
     )
+    encoder: Literal["fast", "reference"] = Field(
+        "fast",
+        description="fast: labeler's encoder forward (fused attention kernel, fused linears; "
+        "plugins/sam_encoder.py), the same numbers to float rounding; reference: "
+        "segment-anything's own operations, bit for bit (slower).",
+    )
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
     cache_size: int = Field(4, ge=1, description="Image embeddings kept in memory (LRU).")
     threads: int | None = Field(
@@ -431,6 +437,7 @@ class SamSession:
         cache: EmbeddingCache | None = None,
         model_id: str = "",
         threads: int | None = None,
+        encoder: str = "fast",
     ) -> None:
         from segment_anything.utils.transforms import ResizeLongestSide
 
@@ -438,9 +445,13 @@ class SamSession:
         self.threads = cpu_threads(threads)
         self.model = model.to(self.device).eval()
         self.precision = precision
+        if encoder == "fast":
+            from labeler_plugins.sam_encoder import install_fast_encoder
+
+            install_fast_encoder(self.model.image_encoder)
+        elif self.device == "cpu":
+            chunk_encoder_attention(self.model)  # where fresh memory costs page faults (not GPUs)
         if self.device == "cpu":
-            # Both only matter where fresh memory costs page faults; GPUs keep their own cache.
-            chunk_encoder_attention(self.model)
             keep_freed_memory()
         if precision == "bf16":
             import torch
@@ -459,12 +470,12 @@ class SamSession:
     @classmethod
     def from_checkpoint(
         cls, checkpoint: str | Path | None, model_type: str = "auto", device: str | None = None,
-        precision: str = "fp32", cache_size: int = 4, threads: int | None = None,
+        precision: str = "fp32", cache_size: int = 4, threads: int | None = None, encoder: str = "fast",
     ) -> SamSession:
         """Load a checkpoint (see :func:`load_sam`) into a new session."""
         model, kind = load_sam(checkpoint, model_type)
         session = cls(model, device=device, precision=precision, cache=EmbeddingCache(cache_size),
-                      model_id=f"{kind}:{checkpoint}:{precision}", threads=threads)
+                      model_id=f"{kind}:{checkpoint}:{precision}:{encoder}", threads=threads, encoder=encoder)
         session.multimask_single_click = kind in CHECKPOINTS
         return session
 
@@ -690,7 +701,7 @@ class SamAutolabeler(Autolabeler):
         self.session = SamSession.from_checkpoint(
             path, self.options.model_type, device=self.options.device,
             precision=self.options.precision, cache_size=self.options.cache_size,
-            threads=self.options.threads,
+            threads=self.options.threads, encoder=self.options.encoder,
         )
 
     def output_kind(self) -> str:
