@@ -374,6 +374,11 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
 
+    def peek(self, key: tuple[str, str]) -> Embedding | None:
+        """The cached embedding of ``key``, without counting a hit or a miss or reordering."""
+        with self._lock:
+            return self._data.get(key)
+
     def get(self, key: tuple[str, str]) -> Embedding | None:
         with self._lock:
             emb = self._data.get(key)
@@ -489,14 +494,47 @@ class SamSession:
         resized = self.transform.apply_image(image)
         x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         with torch.inference_mode():
-            x = self.model.preprocess(x.float())
-            if self.precision == "bf16":
-                # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
-                # encoder and mask decoder stay fp32 and get fp32 features.
-                feats = self.model.image_encoder(x.to(torch.bfloat16)).float()
-            else:
-                feats = self.model.image_encoder(x)
+            feats = self._encoder_forward(self.model.preprocess(x.float()))
         return Embedding(feats, (image.shape[0], image.shape[1]), (resized.shape[0], resized.shape[1]))
+
+    def encode_batch(self, images: Sequence[Image.Image | np.ndarray]) -> None:
+        """Encode the images not yet cached in one encoder call per ``cache.maxsize`` images (a
+        GPU's batch; on a CPU one image at a time costs the same) and cache them, so that the
+        ``set_image`` of each is free. The features stay on the device."""
+        import torch
+
+        todo: dict[tuple[str, str], np.ndarray] = {}
+        for image in images:
+            arr = as_rgb_array(image)
+            key = (self.model_id, image_key(arr))
+            if key not in todo and self.cache.peek(key) is None:
+                todo[key] = arr
+        items = list(todo.items())
+        if len(items) < 2:
+            return
+        if self.device == "cpu":
+            torch.set_num_threads(self.threads)
+        for i in range(0, len(items), self.cache.maxsize):
+            chunk = items[i : i + self.cache.maxsize]
+            resized = [self.transform.apply_image(arr) for _, arr in chunk]
+            with torch.inference_mode():
+                x = torch.cat([
+                    self.model.preprocess(torch.as_tensor(r, device=self.device).permute(2, 0, 1)[None].float())
+                    for r in resized
+                ])
+                feats = self._encoder_forward(x)
+            for j, ((key, arr), r) in enumerate(zip(chunk, resized, strict=True)):
+                self.cache.put(key, Embedding(feats[j : j + 1], (arr.shape[0], arr.shape[1]), (r.shape[0], r.shape[1])))
+
+    def _encoder_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The image encoder on preprocessed (B, 3, S, S) float images, in the session's precision."""
+        import torch
+
+        if self.precision == "bf16":
+            # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
+            # encoder and mask decoder stay fp32 and get fp32 features.
+            return self.model.image_encoder(x.to(torch.bfloat16)).float()
+        return self.model.image_encoder(x)
 
     def set_image(self, image: Image.Image | np.ndarray) -> Embedding:
         """Make ``image`` the current one; encodes it unless its embedding is cached."""
@@ -715,6 +753,8 @@ class SamAutolabeler(Autolabeler):
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         self.setup()
         assert self.session is not None
+        if len(batch) > 1:  # one encoder call for the batch's images that have prompts
+            self.session.encode_batch([s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))])
         return [self.predict_one(s) for s in batch]
 
     def _drop_duplicates(self, keep: list[int], masks: np.ndarray, prompts: Predictions) -> list[int]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import types
 from functools import partial
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("segment_anything")
@@ -142,3 +144,27 @@ def test_fast_linear_fuses_gelu_and_residual() -> None:
             out = sam_encoder.linear(x.bfloat16(), layer, gelu=gelu, residual=res.bfloat16())
             assert out.dtype == torch.bfloat16 and out.shape == (5, 7, 48)
             assert _rel_err(out, ref) < 0.02
+
+
+def test_session_encodes_a_batch_in_one_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "padded.pth"
+    samplug.save_config_checkpoint(samplug.build_sam_from_config(PADDED), PADDED, path)
+    session = samplug.SamSession.from_checkpoint(path, device="cpu", cache_size=4)
+    alone = samplug.SamSession.from_checkpoint(path, device="cpu")
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (60, 90, 3), dtype=np.uint8), rng.integers(0, 255, (70, 50, 3), dtype=np.uint8)]
+    calls: list[int] = []
+    encoder = session.model.image_encoder
+    real = encoder.forward
+    monkeypatch.setattr(encoder, "forward", lambda x: calls.append(len(x)) or real(x))
+    session.encode_batch([images[0], images[1], images[0]])
+    assert calls == [2]  # one call, each distinct image once
+    session.encode_batch(images)
+    assert calls == [2]  # both cached
+    for image in images:
+        emb = session.set_image(image)
+        ref = alone.encode(image)
+        assert emb.original_size == ref.original_size and emb.input_size == ref.input_size
+        assert _rel_err(emb.features, ref.features) < 1e-5
+    assert calls == [2]  # set_image found them in the cache
