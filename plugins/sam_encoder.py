@@ -2,21 +2,21 @@
 
 segment-anything's ``Attention.forward`` builds every attention score map in full, adds the
 decomposed relative-position terms to it in two more passes over memory, takes the softmax in a
-fourth and multiplies by the values in a fifth. :func:`fast_attention_forward` hands the whole
-attention to torch's fused ``scaled_dot_product_attention`` (a flash-attention kernel on CPU:
-scores, softmax and the value product a tile at a time, in cache) with the relative-position
-terms passed as its additive ``attn_mask``. That mask, ``rel_h[q, kh] + rel_w[q, kw]``, is built
-by one broadcast add per band of query rows (``MASK_CHUNK_BYTES``), never for the whole 4096 x
-4096 map of a global block at once. q, k and v are read straight out of the qkv projection
-(strided views, no copy), and the output is written in the (B, H, W, heads, C) layout that the
-output projection reads, so no permute copies are left either.
+fourth and multiplies by the values in a fifth. :func:`attention_heads` hands the attention to
+torch's fused ``scaled_dot_product_attention`` (a flash-attention kernel on CPU: scores, softmax
+and the value product a tile at a time, in cache) with the relative-position terms passed as its
+additive ``attn_mask``. That mask, ``rel_h[q, ky] + rel_w[q, kx]``, is built a band of heads and
+query rows at a time into one buffer (:data:`MASK_CHUNK_BYTES`), never for the whole 12 x 4096 x
+4096 map of a global block. q, k and v are strided views of the qkv projection's output, and the
+heads' outputs are written in the layout the output projection reads (no permute copies).
 
-:func:`fast_block_forward` does the window partition and its inverse with one copy each (pad and
-reorder in one go). :func:`install_fast_encoder` puts both onto an encoder's modules.
+:func:`fast_block_forward` puts the windows back together before the output projection and runs
+every linear layer through :func:`linear`: in bfloat16 on a CPU, one oneDNN call with the bias,
+GELU and residual sum fused in. :func:`install_fast_encoder` puts it onto an encoder's blocks.
 
 The numbers are those of the reference to float rounding (the fused kernel sums in another
 order: fp32 outputs match to about 1e-6 relative, tested in ``tests/test_sam_encoder.py``),
-on any device torch's attention kernel runs on (CPU, CUDA, MPS).
+on any device torch's attention kernel runs on (CPU, CUDA, MPS). Measurements: bench/README.md.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-#: Bytes of relative-position mask built at once (per band of query rows). Small enough for the
-#: band to stay in the CPU's caches between being written and being read by the attention kernel.
+#: Bytes of relative-position mask built at once (one band of heads and query rows): under
+#: glibc's 32 MB mmap threshold, so the buffer is reused heap, and the fastest measured.
 MASK_CHUNK_BYTES = 16 << 20
 #: The same on a GPU, where fewer, larger kernel launches pay.
 MASK_CHUNK_BYTES_GPU = 512 << 20
@@ -141,7 +141,7 @@ def attention_heads(self: Any, x: torch.Tensor) -> torch.Tensor:
     # In bfloat16 the mask is a matmul of the terms with a 0/1 matrix (exact products, one
     # rounding of the sum, as the add): oneDNN writes it much faster than a broadcast add, whose
     # innermost loop is only w long. In float32 the add is the faster of the two.
-    onehot = _rel_pos_onehot(h, w, q.dtype, q.device) if q.dtype == torch.bfloat16 else None
+    onehot = _rel_pos_onehot(h, w, q.dtype, q.device) if q.dtype == torch.bfloat16 and not grad else None
     terms = torch.cat([rel_h, rel_w], dim=-1).view(b, heads, n, h + w) if onehot is not None else None
     for h0 in range(0, heads, head_step):
         h1 = min(heads, h0 + head_step)
