@@ -168,3 +168,26 @@ def test_session_encodes_a_batch_in_one_call(tmp_path: Path, monkeypatch: pytest
         assert emb.original_size == ref.original_size and emb.input_size == ref.input_size
         assert _rel_err(emb.features, ref.features) < 1e-5
     assert calls == [2]  # set_image found them in the cache
+
+
+def test_session_default_is_the_fast_encoder_with_the_reference_masks(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = samplug.build_sam_from_config(PADDED)
+    _random_rel_pos(model.image_encoder)
+    path = tmp_path / "padded.pth"
+    samplug.save_config_checkpoint(model, PADDED, path)
+    fast = samplug.SamSession.from_checkpoint(path, device="cpu")
+    reference = samplug.SamSession.from_checkpoint(path, device="cpu", encoder="reference")
+    assert all(getattr(b, "_labeler_fast", False) for b in fast.model.image_encoder.blocks)
+    assert not any(getattr(b, "_labeler_fast", False) for b in reference.model.image_encoder.blocks)
+    assert all(getattr(b.attn, "_labeler_chunked", False) for b in reference.model.image_encoder.blocks)
+    image = np.random.default_rng(1).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    boxes = [[5, 5, 40, 50], [30, 10, 90, 60], [0, 0, 96, 64]]
+    fast.set_image(image)
+    reference.set_image(image)
+    assert _rel_err(fast.embedding.features, reference.embedding.features) < 1e-5
+    a, _ = fast.predict_boxes(boxes)
+    b, _ = reference.predict_boxes(boxes)
+    for x, y in zip(a, b, strict=True):
+        union = np.logical_or(x, y).sum()
+        assert union == 0 or np.logical_and(x, y).sum() / union >= 0.99
