@@ -499,8 +499,9 @@ class SamSession:
 
     def encode_batch(self, images: Sequence[Image.Image | np.ndarray]) -> None:
         """Encode the images not yet cached in one encoder call per ``cache.maxsize`` images (a
-        GPU's batch; on a CPU one image at a time costs the same) and cache them, so that the
-        ``set_image`` of each is free. The features stay on the device."""
+        GPU's batch; the autolabeler uses it on GPUs only, since on a CPU one image at a time
+        costs the same in less memory) and cache them, so that the ``set_image`` of each is
+        free. The features stay on the device."""
         import torch
 
         todo: dict[tuple[str, str], np.ndarray] = {}
@@ -753,7 +754,7 @@ class SamAutolabeler(Autolabeler):
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         self.setup()
         assert self.session is not None
-        if len(batch) > 1:  # one encoder call for the batch's images that have prompts
+        if len(batch) > 1 and self.session.device != "cpu":  # a GPU: one encoder call for the batch
             self.session.encode_batch([s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))])
         return [self.predict_one(s) for s in batch]
 
