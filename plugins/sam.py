@@ -97,7 +97,7 @@ class SamOptions(BaseModel):
     )
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
-        description="Image encoder numerics. bf16 is ~2x faster on CPUs with AVX-512 bf16 "
+        description="Image encoder numerics. bf16 is 2-3x faster on CPUs with AVX-512 bf16 "
         "and on GPUs; masks change slightly (see bench/README.md).",
     )
     encoder: Literal["fast", "reference"] = Field(
