@@ -174,6 +174,49 @@ def _timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine`` and the Ray engine's options (autolabel and per-image checks)."""
+    for decorator in reversed([
+        click.option(
+            "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+            help="Where the plugin runs: this process, or a Ray cluster's workers "
+            "(pip install 'labeler[ray]'; see docs/scale.md).",
+        ),
+        click.option(
+            "--address", default=None, metavar="ADDR",
+            help="Ray cluster to join (host:port of the head, or 'auto'); default: RAY_ADDRESS, "
+            "else a local one for this run.",
+        ),
+        click.option(
+            "--workers", type=click.IntRange(min=1), default=None,
+            help="Ray workers (one model each); default: as many as the cluster's CPUs "
+            "(or GPUs with --gpus-per-worker) allow.",
+        ),
+        click.option(
+            "--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, show_default=True,
+            help="GPUs each Ray worker reserves (0.5: two workers share one GPU).",
+        ),
+        click.option(
+            "--batch-size", type=click.IntRange(min=1), default=None,
+            help="Images per batch (default: the plugin's); with Ray, per batch sent to a worker.",
+        ),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def _make_engine(engine: str, address: str | None, workers: int | None,
+                 gpus_per_worker: float, batch_size: int | None) -> Any:
+    from labeler.engines import make_engine
+
+    if engine != "ray":
+        for flag, value in (("--address", address), ("--workers", workers),
+                            ("--gpus-per-worker", gpus_per_worker)):
+            if value:
+                raise UsageError(f"{flag} is an option of --engine ray")
+    return make_engine(engine, address, workers, gpus_per_worker, batch_size)
+
+
 @contextmanager
 def _progress(
     description: str, total: int, enabled: bool = True
@@ -186,15 +229,25 @@ def _progress(
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        """Images per second over the last seconds (rich's own speed estimate)."""
+
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} images/s" if speed else "- images/s", style="cyan")
 
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        Rate(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[msg]}", style="dim"),
@@ -457,20 +510,46 @@ def validate_cmd(
 
 @cli.command("stats")
 @_dataset_args
+@click.option(
+    "--images", is_flag=True,
+    help="Also decode every image (reduced): per-channel mean/std for normalisation, sizes, "
+    "aspect ratios, share of grayscale images.",
+)
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the figures as a self-contained HTML page with plots.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def stats_cmd(directory: Path, labels: Path | None, as_json: bool) -> None:
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def stats_cmd(
+    directory: Path, labels: Path | None, images: bool, html_path: Path | None, as_json: bool,
+    no_progress: bool,
+) -> None:
     """Class counts (shapes and image labels), shapes per image, unlabeled images, review
-    states, raised issues and the class imbalance ratio.
+    states, raised issues and the class imbalance ratio; with --images, the normalisation
+    mean and std per channel (and the one-channel figure for grayscale sets), the size and
+    aspect-ratio distributions and the share of grayscale images.
 
     \b
     Examples:
       labeler stats sample_data/sketches
+      labeler stats sample_data/sketches --images --html stats.html
       labeler stats sample_data/scenes --json | jq .classes
+      labeler stats sample_data/scenes --images --json | jq .image_statistics.normalize
     """
     from labeler.stats import compute_stats, render_stats
 
+    if html_path is not None:
+        from labeler.io.atomic import check_writable_folder
+
+        check_writable_folder(html_path.absolute().parent, "--html", target=html_path)
     ds = _open(directory, labels)
-    stats = compute_stats(ds)
+    with _progress("stats --images", len(ds), enabled=images and not (no_progress or as_json)) as update:
+        stats = compute_stats(ds, images=images, progress=update if images else None)
+    if html_path is not None:
+        from labeler.report import write_html_report
+
+        write_html_report(ds, [], html_path, image_stats=stats.get("image_statistics"))
     if as_json:
         click.echo(json.dumps(stats, indent=2))
     else:
@@ -696,6 +775,7 @@ def _print_report(report: Any, as_json: bool, what: str) -> None:
     help="IoU above which a suggestion matches a human or rejected shape.",
 )
 @_timeout_option
+@_engine_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def autolabel_cmd(
@@ -707,6 +787,11 @@ def autolabel_cmd(
     dry_run: bool,
     match_iou: float,
     timeout: float,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    gpus_per_worker: float,
+    batch_size: int | None,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -721,10 +806,12 @@ def autolabel_cmd(
       labeler autolabel photos --plugin yolo_sam                 # yolov8n + SAM vit_b, downloaded once
       labeler autolabel photos --plugin yolo -o model best.pt -o conf 0.4
       labeler autolabel photos --plugin yolo --dry-run
+      labeler autolabel /shared/imagenet --plugin yolo_sam --engine ray --address auto --gpus-per-worker 1
     """
     from labeler.pipeline import run_autolabel
 
     plugin = _make_plugin("autolabelers", plugin_name, options)
+    runner = _make_engine(engine, address, workers, gpus_per_worker, batch_size)
     ds = _open(directory, labels)
     plugin.source()  # finds the model files now: a missing one is reported before any progress
     with _progress(
@@ -732,7 +819,7 @@ def autolabel_cmd(
     ) as update:
         summary = run_autolabel(
             ds, plugin, redo=redo, dry_run=dry_run, match_iou=match_iou, progress=update,
-            timeout=timeout or None,
+            timeout=timeout or None, engine=runner,
         )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "processed", unit="suggestions per class")
     if summary.failed:
@@ -759,6 +846,7 @@ def autolabel_cmd(
 )
 @click.option("--dry-run", is_flag=True, help="Show findings; write nothing into the label files.")
 @_timeout_option
+@_engine_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def check_cmd(
@@ -770,6 +858,11 @@ def check_cmd(
     html_path: Path | None,
     dry_run: bool,
     timeout: float,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    gpus_per_worker: float,
+    batch_size: int | None,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -781,6 +874,10 @@ def check_cmd(
     Examples:
       labeler check sample_data/sketches --plugin duplicates
       labeler check ds --plugin clip_outliers,duplicates --report findings.json --html report.html
+      labeler check /shared/scans --plugin orientation --engine ray --address auto --workers 16
+
+    With --engine ray, per-image checks run on the Ray workers; dataset-wide checks
+    (duplicates, clip_outliers) run in this process.
     """
     from labeler.io.atomic import check_writable_folder
     from labeler.pipeline import run_check
@@ -797,8 +894,10 @@ def check_cmd(
                     f"-o {key}: with several checks, give each option as CHECK.KEY "
                     f"(checks: {', '.join(names)})"
                 )
+    runner = _make_engine(engine, address, workers, gpus_per_worker, batch_size)
     ds = _open(directory, labels)
     all_findings = []
+    image_stats: dict[str, Any] | None = None
     summaries: list[dict[str, Any]] = []
     settled = 0
     failed = False
@@ -811,13 +910,15 @@ def check_cmd(
         plugin = _make_plugin("checks", name, own)
         with _progress(f"check {name}", len(ds), enabled=not (no_progress or as_json)) as update:
             summary, findings = run_check(
-                ds, plugin, dry_run=dry_run, progress=update, timeout=timeout or None  # type: ignore[arg-type]
+                ds, plugin, dry_run=dry_run, progress=update, timeout=timeout or None,  # type: ignore[arg-type]
+                engine=runner,
             )
         if as_json:
             summaries.append(summary.to_dict())
         else:
             _print_summary(summary, as_json, "checked", unit="open issues by kind")
         all_findings.extend(f for f in findings if f.issue.state == "open")
+        image_stats = getattr(plugin, "image_statistics", None) or image_stats  # image_quality measures them
         settled += sum(f.issue.state != "open" for f in findings)
         failed = failed or bool(summary.failed)
     if as_json:  # one document: the summary, or {"checks": [...]} for several
@@ -839,7 +940,7 @@ def check_cmd(
             json.dumps(findings_to_json(all_findings), indent=2, ensure_ascii=False) + "\n",
         )
     if html_path is not None:
-        write_html_report(ds, all_findings, html_path)
+        write_html_report(ds, all_findings, html_path, image_stats=image_stats)
     if failed:
         sys.exit(EXIT_PROBLEMS)
 
@@ -1075,12 +1176,19 @@ def _print_review(summary: Any, as_json: bool, what: str) -> None:
 @_dataset_args
 @click.option("--plugin", "plugin_name", required=True, help="Trainable autolabeler (e.g. yolo).")
 @_plugin_options("Training option, e.g. -o epochs 50 (see below).")
+@click.option(
+    "--folds", type=click.IntRange(min=0), default=0,
+    help="Train K models on K-1 folds each; each predicts its held-out fold. The out-of-fold "
+    "predictions go to DIR/.labeler/oof/<config hash>/predictions.json for the "
+    "detection_errors check.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 def train_cmd(
     directory: Path,
     labels: Path | None,
     plugin_name: str,
     options: Sequence[tuple[str, str]],
+    folds: int,
     as_json: bool,
 ) -> None:
     """Train a model on the dataset's reviewed labels, for the next autolabel round.
@@ -1091,6 +1199,7 @@ def train_cmd(
     Examples:
       labeler train sample_data/scenes --plugin yolo -o epochs 30
       labeler autolabel sample_data/scenes --plugin yolo -o model runs/labeler-train/yolo/weights/best.pt
+      labeler train DIR --plugin yolo --folds 5 && labeler check DIR --plugin detection_errors
     """
     from labeler.plugins import get_registry
 
@@ -1107,14 +1216,24 @@ def train_cmd(
     fake = type("TrainPlugin", (), {"name": plugin_name, "Options": cls.TrainOptions})
     train_options = parse_plugin_options(fake, options)  # type: ignore[arg-type]
     ds = _open(directory, labels)
-    with _progress(f"train {plugin_name}", 1, enabled=not as_json) as update:
-        result = plugin.train(ds, train_options, lambda d, t: update(d, t, ""))
+    if folds == 1:
+        raise UsageError("--folds 1: give at least 2 folds (or leave --folds out to train one model)")
+    if folds:
+        from labeler.oof import train_out_of_fold
+
+        with _progress(f"train {plugin_name} ({folds} folds)", 2 * folds, enabled=not as_json) as update:
+            result = train_out_of_fold(ds, cls, train_options, folds, lambda d, t: update(d, t, ""))
+    else:
+        with _progress(f"train {plugin_name}", 1, enabled=not as_json) as update:
+            result = plugin.train(ds, train_options, lambda d, t: update(d, t, ""))
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:
         con = _console()
         for key, value in result.items():
             con.print(_esc(f"{key}: {value}"))
+    if folds and result.get("problems"):
+        sys.exit(EXIT_PROBLEMS)  # images that could not be predicted are listed above
 
 
 @cli.command("gui")
@@ -1135,10 +1254,11 @@ def gui_cmd(directory: Path | None, labels: Path | None) -> None:
       labeler gui sample_data/scenes
       labeler gui
     """
-    try:
-        import PySide6  # noqa: F401
-    except ImportError:
-        raise UsageError("the GUI needs PySide6: pip install 'labeler[gui]'") from None
+    import importlib.util
+
+    # Only labeler.gui imports Qt (the import contracts in pyproject.toml): look, do not import.
+    if importlib.util.find_spec("PySide6") is None:
+        raise UsageError("the GUI needs PySide6: pip install 'labeler[gui]'")
     from labeler.gui.app import run_gui
 
     sys.exit(run_gui(directory, labels))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -389,6 +389,16 @@ class Dataset:
                     errors.append(err)
                 continue
             yield item, ann
+
+    def subset(self, items: Iterable[Item]) -> Dataset:
+        """The same dataset seen through only ``items`` (e.g. the training folds of
+        ``labeler train --folds``): listing, export and training see those images alone."""
+        view = Dataset(self.root, labels=self.labels_dir)
+        keep = {it.rel for it in items}
+        scan = self.scan()
+        view._scan = ScanResult(items=[it for it in scan.items if it.rel in keep],
+                                conflicts=scan.conflicts)
+        return view
 
 
 def open_dataset(root: str | Path, labels: str | Path | None = None) -> Dataset:

@@ -9,25 +9,25 @@ dataset folder (atomically, never overwriting existing label files unless asked)
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import yaml
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError, near_name_hint
+from labeler.geometry import box_iou
+from labeler.interchange import ExportItem, Report, safe_rel, write_json  # noqa: F401 - old home
 from labeler.io.atomic import atomic_write_bytes, check_writable_folder, temp_sibling
 from labeler.io.images import check_image_file, not_regular_reason
 from labeler.io.labelfile import encode_annotation
 from labeler.io.writes import ConcurrentChangeError, DatasetLock, replace_if_unchanged
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import Exporter, ExportItem, Importer, Report
-from labeler.predictions import box_iou
+from labeler.plugin_api import Exporter, Importer
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -424,15 +424,6 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
     return report
 
 
-def safe_rel(rel: str) -> str:
-    """Refuse absolute paths and ``..`` in a destination path from a foreign dataset."""
-    norm = rel.replace("\\", "/")
-    pure = PurePosixPath(norm)
-    if not norm or pure.is_absolute() or ".." in pure.parts or (len(norm) > 1 and norm[1] == ":"):
-        raise ValueError(f"unsafe path {rel!r} (absolute or containing '..')")
-    return pure.as_posix()
-
-
 def run_import(
     importer: Importer, src: Path, out: Path, overwrite: bool = False, copy_images: bool = True
 ) -> Report:
@@ -482,10 +473,3 @@ def run_import(
         report.add("images")
         report.add("shapes", len(ann.shapes))
     return report
-
-
-def write_json(path: Path, data: object) -> None:
-    """Write JSON atomically (UTF-8, 2-space indent)."""
-    from labeler.io.atomic import atomic_write_text
-
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

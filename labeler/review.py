@@ -15,6 +15,9 @@ score, writes every file through :meth:`labeler.dataset.Dataset.update` (the cha
 applied to the file as it is on disk at that moment), and records what it changed under
 ``<dataset>/.labeler/review/<timestamp>.json`` so that :func:`undo_review` can revert it.
 
+The merge rules for machine output live here too (:func:`merge_suggestions`,
+:func:`merge_findings`): the pipeline, the GUI's documents and the disk merge use them.
+
 This module has no Qt and no CLI: the GUI and ``labeler review`` both call it.
 """
 
@@ -32,8 +35,9 @@ from typing import Any, Literal
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelFileError
+from labeler.geometry import box_iou
 from labeler.io.writes import state_dir
-from labeler.model import Annotation, ImageLabel, RejectedShape, Shape, ShapeMeta
+from labeler.model import Annotation, ImageLabel, Issue, RejectedShape, Shape, ShapeMeta
 
 #: ``progress(done, total, message)``
 ProgressFn = Callable[[int, int, str], None]
@@ -54,6 +58,102 @@ def _no_progress(done: int, total: int, message: str = "") -> None:
 
 
 # -- one suggestion at a time -----------------------------------------------------------------
+# -- merge rules (autolabel, check, the GUI) ------------------------------------------------------------------------------
+def _same_object(
+    a_label: str, a: Shape | RejectedShape, b_label: str, b: Shape, iou: float
+) -> bool:
+    if a_label != b_label or not a.points or not b.points:
+        return False
+    try:
+        ba = Shape(label=a_label, points=a.points, shape_type=a.shape_type).bbox()
+        return box_iou(ba, b.bbox()) >= iou
+    except ValueError:
+        return False
+
+
+def merge_suggestions(
+    ann: Annotation,
+    new_shapes: Sequence[Shape],
+    plugin: str,
+    match_iou: float = 0.5,
+    new_image_labels: Sequence[ImageLabel] = (),
+) -> tuple[int, int]:
+    """Apply the merge rules for ``plugin``'s new suggestions to ``ann`` in place.
+
+    Returns (suggestions removed, suggestions added).
+    """
+
+    def own_unreviewed(shape: Shape) -> bool:
+        # is_suggestion: a suggestion a person edited in another program is theirs now.
+        return shape.is_suggestion and shape.source is not None and shape.source.plugin == plugin
+
+    removed = sum(1 for s in ann.shapes if own_unreviewed(s))
+    kept = [s for s in ann.shapes if not own_unreviewed(s)]
+    others = [s for s in kept if s.review != "rejected"]
+    added = 0
+    for shape in new_shapes:
+        if any(_same_object(r.label, r, shape.label, shape, match_iou) for r in ann.meta.rejected):
+            continue
+        if any(
+            _same_object(s.label, s, shape.label, shape, match_iou)
+            for s in others
+            if not _refines(shape, s)
+        ):
+            continue
+        shape.seal()
+        kept.append(shape)
+        added += 1
+    ann.shapes = kept
+
+    labels = ann.meta.image_labels
+    own = [
+        lab
+        for lab in labels
+        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin
+    ]
+    removed += len(own)
+    labels = [lab for lab in labels if lab not in own]
+    present = {lab.label for lab in labels}  # human, accepted, rejected or others' suggestions
+    for lab in new_image_labels:
+        if lab.label in present:
+            continue
+        labels.append(lab)
+        added += 1
+    ann.meta.image_labels = labels
+    return removed, added
+
+
+def _refines(new: Shape, existing: Shape) -> bool:
+    """An outline (polygon or mask) for an object that so far has only a box is new information:
+    SAM turning a person's rectangle into a mask must not be dropped as a duplicate."""
+    return new.shape_type in ("polygon", "mask") and existing.shape_type == "rectangle"
+
+
+def _issue_key(issue: Issue) -> tuple[object, ...]:
+    return (issue.kind, issue.shape_index, tuple(sorted(issue.related_files)))
+
+
+def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> None:
+    """Replace ``plugin``'s earlier issues on ``ann``; keep a dismissal when the issue returns."""
+    old = [i for i in ann.meta.issues if i.source is not None and i.source.plugin == plugin]
+    dismissed = {_issue_key(i) for i in old if i.state == "dismissed"}
+    fixed = {_issue_key(i): i for i in old if i.state == "fixed"}
+    keep = [i for i in ann.meta.issues if i not in old]
+    for issue in issues:
+        k = _issue_key(issue)
+        if k in dismissed:
+            issue.state = "dismissed"
+        elif k in fixed:
+            # The fix is still applied (and recorded there for undo): keep that record.
+            issue.state = "fixed"  # the finding says so too (not listed as a problem again)
+            issue = fixed.pop(k)
+        keep.append(issue)
+    # A fixed issue the check no longer finds keeps its record: its undo data is still needed.
+    keep.extend(fixed.values())
+    ann.meta.issues = keep
+
+
+
 def reject_shape(ann: Annotation, index: int) -> Shape:
     """Reject a suggestion: remove it from ``shapes`` and remember it so it does not come back."""
     shape = ann.shapes.pop(index)

@@ -299,7 +299,7 @@ def test_undo_while_drawing_works_on_a_fresh_image(gui, window, gui_dataset: Pat
         gui.click(x, y)
     assert window.actions["undo"].isEnabled()
     _shortcut(window, "undo")
-    assert len(window.canvas._drawing) == 2
+    assert len(window.canvas.tool.points) == 2
 
 
 def test_another_folder_opens_fitted_not_at_the_last_zoom(gui, window, gui_dataset: Path, tmp_path: Path) -> None:
