@@ -9,6 +9,7 @@ its own; images per second count everything, model loading included.
     python bench/autolabel.py                       # default numerics (fp32) and the bf16 option
     python bench/autolabel.py --repeat 3            # 6 images per side: memory must not grow
     python bench/autolabel.py --profile             # where the time goes, stage by stage
+    python bench/autolabel.py --device cuda         # on a GPU (images/s of each side)
 
 ``--repeat N`` uses each image N times, each copy with one pixel changed, so that no side can
 reuse an embedding across copies. Results: bench/README.md.
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,26 +72,26 @@ def make_images(work: Path, repeat: int) -> Path:
     return folder
 
 
-def run_ultralytics(images: Path, det: Path, sam: Path, out: Path) -> dict:
+def run_ultralytics(images: Path, det: Path, sam: Path, out: Path, device: str = "cpu") -> dict:
     from ultralytics.data.annotator import auto_annotate
 
     t0 = time.perf_counter()
-    auto_annotate(data=str(images), det_model=str(det), sam_model=str(sam), device="cpu",
+    auto_annotate(data=str(images), det_model=str(det), sam_model=str(sam), device=device,
                   conf=0.0, imgsz=IMGSZ, max_det=MAX_DET, output_dir=str(out))
     seconds = time.perf_counter() - t0
     lines = sum(len(p.read_text().splitlines()) for p in out.glob("*.txt"))
     return {"seconds": seconds, "objects": lines}
 
 
-def run_labeler(images: Path, det: Path, sam: Path, precision: str) -> dict:
+def run_labeler(images: Path, det: Path, sam: Path, precision: str, device: str = "cpu", threads: int | None = None) -> dict:
     from labeler_plugins.yolo_sam import YoloSamAutolabeler
 
     from labeler.dataset import open_dataset
     from labeler.pipeline import run_autolabel
 
     plugin = YoloSamAutolabeler({
-        "yolo": {"model": str(det), "conf": 0.0, "max_det": MAX_DET, "imgsz": IMGSZ, "device": "cpu", "batch": 1},
-        "sam": {"checkpoint": str(sam), "device": "cpu", "precision": precision, "min_area": 0,
+        "yolo": {"model": str(det), "conf": 0.0, "max_det": MAX_DET, "imgsz": IMGSZ, "device": device, "batch": 1},
+        "sam": {"checkpoint": str(sam), "device": device, "precision": precision, "min_area": 0, "threads": threads,
                 "overlap_drop": 1.0},  # keep every mask, as auto_annotate does
     })
     t0 = time.perf_counter()
@@ -112,12 +114,12 @@ def side(args: argparse.Namespace) -> None:
     if args.side == "ultralytics":
         out = work / "ultralytics_labels"
         shutil.rmtree(out, ignore_errors=True)
-        res = run_ultralytics(images, det, sam, out)
+        res = run_ultralytics(images, det, sam, out, args.device)
     else:
         copy = work / f"labeler_{args.side}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(images, copy)  # no label files yet: a fresh run
-        res = run_labeler(copy, det, sam, "bf16" if args.side == "labeler-bf16" else "fp32")
+        res = run_labeler(copy, det, sam, "bf16" if args.side == "labeler-bf16" else "fp32", args.device, args.threads)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     res.update(
         side=args.side, images=n, images_per_s=n / res["seconds"], threads=torch.get_num_threads(),
@@ -129,8 +131,17 @@ def side(args: argparse.Namespace) -> None:
     print(json.dumps(res))
 
 
-def mask_agreement(work: Path) -> dict:
-    """Mask IoU of the bf16 encoder against fp32, same boxes (the fast option's cost)."""
+def _iou(a: Any, b: Any) -> float:
+    """IoU of two boolean masks (1 when both are empty)."""
+    import numpy as np
+
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def mask_agreement(work: Path, device: str = "cpu") -> dict:
+    """Mask IoU of each encoder (fast fp32, fast bf16, segment-anything's bf16) against
+    segment-anything's own fp32 encoder, same boxes: what the fast paths cost in masks."""
     import numpy as np
     import torch
     from labeler_plugins.sam import SamSession
@@ -139,28 +150,35 @@ def mask_agreement(work: Path) -> dict:
 
     det, sam = make_models(work)
     yolo = YOLO(str(det))
-    fp32 = SamSession.from_checkpoint(sam, device="cpu")
-    bf16 = SamSession.from_checkpoint(sam, device="cpu", precision="bf16")
-    ious, changed = [], []
+    reference = SamSession.from_checkpoint(sam, device=device, encoder="reference")
+    others = {
+        "fast_fp32": SamSession.from_checkpoint(sam, device=device),
+        "fast_bf16": SamSession.from_checkpoint(sam, device=device, precision="bf16"),
+        "reference_bf16": SamSession.from_checkpoint(sam, device=device, precision="bf16", encoder="reference"),
+    }
+    ious: dict[str, list[float]] = {k: [] for k in others}
+    changed: dict[str, list[float]] = {k: [] for k in others}
     for img_path in sorted(make_images(work, 1).glob("*.png")):
         img = np.asarray(Image.open(img_path).convert("RGB"))
         threads = torch.get_num_threads()
-        boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)[0].boxes.xyxy.numpy()
+        boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device=device, verbose=False)[0].boxes.xyxy.cpu().numpy()
         torch.set_num_threads(threads)
-        fp32.set_image(img)
-        bf16.set_image(img)
-        a, _ = fp32.predict_boxes(boxes)
-        b, _ = bf16.predict_boxes(boxes)
-        for x, y in zip(a, b, strict=True):
-            union = np.logical_or(x, y).sum()
-            ious.append(float(np.logical_and(x, y).sum() / union) if union else 1.0)
-            changed.append(float(np.logical_xor(x, y).mean()))
-    return {"masks": len(ious), "mean_iou_bf16_vs_fp32": float(np.mean(ious)), "min_iou": float(np.min(ious)),
-            "mean_pixels_changed": float(np.mean(changed))}
+        reference.set_image(img)
+        ref, _ = reference.predict_boxes(boxes)
+        for name, session in others.items():
+            session.set_image(img)
+            masks, _ = session.predict_boxes(boxes)
+            for x, y in zip(ref, masks, strict=True):
+                ious[name].append(_iou(x, y))
+                changed[name].append(float(np.logical_xor(x, y).mean()))
+    return {name: {"masks": len(v), "mean_iou": round(float(np.mean(v)), 4), "min_iou": round(float(np.min(v)), 4),
+                   "pixels_changed": round(float(np.mean(changed[name])), 5)} for name, v in ious.items()}
 
 
-def profile(work: Path) -> dict:
-    """Time each stage of one image (bus.jpg) in-process: where the time goes."""
+def profile(work: Path, device: str = "cpu", rounds: int = 3) -> dict:
+    """Time each stage of one image (bus.jpg) in-process: where the time goes. The image
+    encoder is timed four ways (fp32 / bf16, fast / segment-anything's own operations),
+    interleaved, best of ``rounds``: ratios hold even on a busy machine."""
     import numpy as np
     import torch
     from labeler_plugins.sam import SamSession
@@ -177,33 +195,39 @@ def profile(work: Path) -> dict:
     out["read_image_s"] = time.perf_counter() - t
     threads = torch.get_num_threads()
     yolo = YOLO(str(det))
-    yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)  # warm up
+    yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device=device, verbose=False)  # warm up
     out["threads_after_ultralytics"] = torch.get_num_threads()
     torch.set_num_threads(threads)  # what the yolo plugin does after each predict
     t = time.perf_counter()
-    boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device="cpu", verbose=False)[0].boxes.xyxy.numpy()
+    boxes = yolo.predict(img[..., ::-1], conf=0.0, max_det=MAX_DET, imgsz=IMGSZ, device=device, verbose=False)[0].boxes.xyxy.cpu().numpy()
     out["yolo_s"] = time.perf_counter() - t
     torch.set_num_threads(threads)
-    for precision in ("fp32", "bf16"):
-        session = SamSession.from_checkpoint(sam, device="cpu", precision=precision)
+    sessions = {
+        f"{precision}_{encoder}": SamSession.from_checkpoint(sam, device=device, precision=precision, encoder=encoder)
+        for precision in ("fp32", "bf16") for encoder in ("fast", "reference")
+    }
+    for session in sessions.values():
         session.encode(img[:64, :64])  # warm up
-        t = time.perf_counter()
-        session.set_image(img)
-        enc = time.perf_counter() - t
-        out[f"sam_encoder_{precision}_s"] = enc
-        out[f"sam_encoder_{precision}_gflops"] = VIT_B_GFLOP / enc
-        t = time.perf_counter()
-        masks, _ = session.predict_boxes(boxes)
-        out[f"sam_decoder_{len(boxes)}_boxes_s"] = time.perf_counter() - t
-        # the same encoder with segment-anything's own attention (whole score maps at once)
-        for block in session.model.image_encoder.blocks:
-            del block.attn.forward, block.attn._labeler_chunked
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        t = time.perf_counter()
-        session.encode(img)
-        out[f"sam_encoder_{precision}_stock_attention_s"] = time.perf_counter() - t
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        out[f"sam_encoder_{precision}_stock_attention_kernel_s"] = after.ru_stime - before.ru_stime
+    best = dict.fromkeys(sessions, float("inf"))
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            session.encode(img)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            best[name] = min(best[name], time.perf_counter() - t)
+    for name, seconds in best.items():
+        out[f"sam_encoder_{name}_s"] = round(seconds, 3)
+        out[f"sam_encoder_{name}_gflops"] = round(VIT_B_GFLOP / seconds)
+    for precision in ("fp32", "bf16"):
+        out[f"sam_encoder_{precision}_fast_speedup"] = round(best[f"{precision}_reference"] / best[f"{precision}_fast"], 2)
+    session = sessions["fp32_fast"]
+    session.set_image(img)
+    t = time.perf_counter()
+    masks, _ = session.predict_boxes(boxes)
+    out[f"sam_decoder_{len(boxes)}_boxes_s"] = time.perf_counter() - t
     t = time.perf_counter()
     for m in masks:
         mask_to_polygons(m, 1.0)
@@ -217,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="use each image this many times")
     parser.add_argument("--sides", default="ultralytics,labeler,labeler-bf16")
     parser.add_argument("--profile", action="store_true", help="time each stage instead")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
+    parser.add_argument("--threads", type=int, help="labeler's SAM threads (-o sam.threads; default: every core)")
+    parser.add_argument("--rounds", type=int, default=3, help="--profile: encoder timings, best of this many")
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--work", help="folder for models and images (default: a temp folder)")
     args = parser.parse_args(argv)
@@ -230,11 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(work / "ultralytics"))
     make_models(work)
     if args.profile:
-        print(json.dumps(profile(work), indent=2))
+        print(json.dumps(profile(work, args.device, args.rounds), indent=2))
         return 0
     results = {}
     for name in args.sides.split(","):
-        cmd = [sys.executable, __file__, "--side", name, "--work", str(work), "--repeat", str(args.repeat)]
+        cmd = [sys.executable, __file__, "--side", name, "--work", str(work), "--repeat", str(args.repeat),
+               "--device", args.device] + (["--threads", str(args.threads)] if args.threads else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode:
             print(proc.stdout, proc.stderr, file=sys.stderr)
@@ -248,9 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     if base:
         for name, r in results.items():
             if name != "ultralytics":
-                print(f"{name} / auto_annotate throughput: {r['images_per_s'] / base['images_per_s']:.2f}x")
+                cpu = (base["cpu_user_s"] + base["cpu_sys_s"]) / max(1e-9, r["cpu_user_s"] + r["cpu_sys_s"])
+                print(f"{name} / auto_annotate throughput: {r['images_per_s'] / base['images_per_s']:.2f}x "
+                      f"(CPU seconds: {cpu:.2f}x fewer; the figure that holds on a busy machine with --threads 1)")
     if "labeler-bf16" in results:
-        print("bf16 vs fp32 masks:", json.dumps(mask_agreement(work)))
+        print("masks against segment-anything's own fp32 encoder:", json.dumps(mask_agreement(work, args.device)))
     return 0
 
 

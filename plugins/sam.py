@@ -97,8 +97,14 @@ class SamOptions(BaseModel):
     )
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
-        description="Image encoder numerics. bf16 is ~2x faster on CPUs with AVX-512 bf16 "
+        description="Image encoder numerics. bf16 is 2-3x faster on CPUs with AVX-512 bf16 "
         "and on GPUs; masks change slightly (see bench/README.md).",
+    )
+    encoder: Literal["fast", "reference"] = Field(
+        "fast",
+        description="fast: labeler's encoder forward (fused attention kernel, fused linears; "
+        "plugins/sam_encoder.py), the same numbers to float rounding; reference: "
+        "segment-anything's own operations, bit for bit (slower).",
     )
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
     cache_size: int = Field(4, ge=1, description="Image embeddings kept in memory (LRU).")
@@ -368,6 +374,11 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
 
+    def peek(self, key: tuple[str, str]) -> Embedding | None:
+        """The cached embedding of ``key``, without counting a hit or a miss or reordering."""
+        with self._lock:
+            return self._data.get(key)
+
     def get(self, key: tuple[str, str]) -> Embedding | None:
         with self._lock:
             emb = self._data.get(key)
@@ -431,6 +442,7 @@ class SamSession:
         cache: EmbeddingCache | None = None,
         model_id: str = "",
         threads: int | None = None,
+        encoder: str = "fast",
     ) -> None:
         from segment_anything.utils.transforms import ResizeLongestSide
 
@@ -438,9 +450,13 @@ class SamSession:
         self.threads = cpu_threads(threads)
         self.model = model.to(self.device).eval()
         self.precision = precision
+        if encoder == "fast":
+            from labeler_plugins.sam_encoder import install_fast_encoder
+
+            install_fast_encoder(self.model.image_encoder)
+        elif self.device == "cpu":
+            chunk_encoder_attention(self.model)  # where fresh memory costs page faults (not GPUs)
         if self.device == "cpu":
-            # Both only matter where fresh memory costs page faults; GPUs keep their own cache.
-            chunk_encoder_attention(self.model)
             keep_freed_memory()
         if precision == "bf16":
             import torch
@@ -459,12 +475,12 @@ class SamSession:
     @classmethod
     def from_checkpoint(
         cls, checkpoint: str | Path | None, model_type: str = "auto", device: str | None = None,
-        precision: str = "fp32", cache_size: int = 4, threads: int | None = None,
+        precision: str = "fp32", cache_size: int = 4, threads: int | None = None, encoder: str = "fast",
     ) -> SamSession:
         """Load a checkpoint (see :func:`load_sam`) into a new session."""
         model, kind = load_sam(checkpoint, model_type)
         session = cls(model, device=device, precision=precision, cache=EmbeddingCache(cache_size),
-                      model_id=f"{kind}:{checkpoint}:{precision}", threads=threads)
+                      model_id=f"{kind}:{checkpoint}:{precision}:{encoder}", threads=threads, encoder=encoder)
         session.multimask_single_click = kind in CHECKPOINTS
         return session
 
@@ -478,14 +494,48 @@ class SamSession:
         resized = self.transform.apply_image(image)
         x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         with torch.inference_mode():
-            x = self.model.preprocess(x.float())
-            if self.precision == "bf16":
-                # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
-                # encoder and mask decoder stay fp32 and get fp32 features.
-                feats = self.model.image_encoder(x.to(torch.bfloat16)).float()
-            else:
-                feats = self.model.image_encoder(x)
+            feats = self._encoder_forward(self.model.preprocess(x.float()))
         return Embedding(feats, (image.shape[0], image.shape[1]), (resized.shape[0], resized.shape[1]))
+
+    def encode_batch(self, images: Sequence[Image.Image | np.ndarray]) -> None:
+        """Encode the images not yet cached in one encoder call per ``cache.maxsize`` images (a
+        GPU's batch; the autolabeler uses it on GPUs only, since on a CPU one image at a time
+        costs the same in less memory) and cache them, so that the ``set_image`` of each is
+        free. The features stay on the device."""
+        import torch
+
+        todo: dict[tuple[str, str], np.ndarray] = {}
+        for image in images:
+            arr = as_rgb_array(image)
+            key = (self.model_id, image_key(arr))
+            if key not in todo and self.cache.peek(key) is None:
+                todo[key] = arr
+        items = list(todo.items())
+        if len(items) < 2:
+            return
+        if self.device == "cpu":
+            torch.set_num_threads(self.threads)
+        for i in range(0, len(items), self.cache.maxsize):
+            chunk = items[i : i + self.cache.maxsize]
+            resized = [self.transform.apply_image(arr) for _, arr in chunk]
+            with torch.inference_mode():
+                x = torch.cat([
+                    self.model.preprocess(torch.as_tensor(r, device=self.device).permute(2, 0, 1)[None].float())
+                    for r in resized
+                ])
+                feats = self._encoder_forward(x)
+            for j, ((key, arr), r) in enumerate(zip(chunk, resized, strict=True)):
+                self.cache.put(key, Embedding(feats[j : j + 1], (arr.shape[0], arr.shape[1]), (r.shape[0], r.shape[1])))
+
+    def _encoder_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The image encoder on preprocessed (B, 3, S, S) float images, in the session's precision."""
+        import torch
+
+        if self.precision == "bf16":
+            # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
+            # encoder and mask decoder stay fp32 and get fp32 features.
+            return self.model.image_encoder(x.to(torch.bfloat16)).float()
+        return self.model.image_encoder(x)
 
     def set_image(self, image: Image.Image | np.ndarray) -> Embedding:
         """Make ``image`` the current one; encodes it unless its embedding is cached."""
@@ -690,7 +740,7 @@ class SamAutolabeler(Autolabeler):
         self.session = SamSession.from_checkpoint(
             path, self.options.model_type, device=self.options.device,
             precision=self.options.precision, cache_size=self.options.cache_size,
-            threads=self.options.threads,
+            threads=self.options.threads, encoder=self.options.encoder,
         )
 
     def output_kind(self) -> str:
@@ -704,6 +754,8 @@ class SamAutolabeler(Autolabeler):
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         self.setup()
         assert self.session is not None
+        if len(batch) > 1 and self.session.device != "cpu":  # a GPU: one encoder call for the batch
+            self.session.encode_batch([s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))])
         return [self.predict_one(s) for s in batch]
 
     def _drop_duplicates(self, keep: list[int], masks: np.ndarray, prompts: Predictions) -> list[int]:

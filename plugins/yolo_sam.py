@@ -2,7 +2,8 @@
 
 The options hold one field per stage, so the CLI takes ``-o yolo.model best.pt -o
 sam.checkpoint sam_vit_b_01ec64.pth -o sam.output mask``. The batch size is YOLO's; SAM
-encodes each image once and decodes all its boxes in one call; images where YOLO finds
+encodes each image once (the images of a batch in one encoder call) and decodes all its boxes
+in one call; images where YOLO finds
 nothing (and that have no rectangles) are never encoded.
 """
 
