@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -187,12 +188,30 @@ class ChainedAutolabeler(Autolabeler):
             seen.extend(m for m in stage.missing_requirements() if m not in seen)
         return seen
 
+    @contextmanager
+    def stage_errors(self, stage: Autolabeler) -> Iterator[None]:
+        """Errors of ``stage`` name its options as the chain takes them: a stage's ``-o
+        checkpoint PATH`` is ``-o sam.checkpoint PATH`` here."""
+        from labeler.errors import MissingWeightsError, UsageError
+
+        try:
+            yield
+        except (MissingWeightsError, UsageError) as err:
+            msg = str(err)
+            for field in type(stage.options).model_fields:
+                msg = msg.replace(f"-o {field} ", f"-o {stage.name}.{field} ")
+            raise type(err)(msg) from None
+
     def setup(self) -> None:
-        self.stage1.setup()
-        self.stage2.setup()
+        for stage in (self.stage1, self.stage2):
+            with self.stage_errors(stage):
+                stage.setup()
 
     def source(self) -> Source:
-        a, b = self.stage1.source(), self.stage2.source()
+        with self.stage_errors(self.stage1):
+            a = self.stage1.source()
+        with self.stage_errors(self.stage2):
+            b = self.stage2.source()
         return Source(
             plugin=self.name,
             model=f"{a.model}+{b.model}",
