@@ -119,7 +119,9 @@ class SamOptions(BaseModel):
     threads: int | None = Field(
         None, ge=1, description="CPU threads (default: every core this process may use)."
     )
-    batch: int = Field(1, ge=1, description="Images per predict() call.")
+    batch: int = Field(
+        1, ge=1, description="Images per predict() call, encoded in one forward pass (worth it on a GPU)."
+    )
 
 
 # -- model loading ---------------------------------------------------------------------------
@@ -528,24 +530,57 @@ class SamSession:
     # encoder
     def encode(self, image: np.ndarray) -> Embedding:
         """Run the image encoder (no cache); ``image`` is (H, W, 3) uint8 RGB."""
+        return self.encode_many([image])[0]
+
+    def encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """Run the image encoder once for several (H, W, 3) uint8 RGB images (no cache).
+
+        Every image is resized and padded to the same square input, so a batch is one encoder
+        forward: what makes a GPU worth its while. Each image is one host-to-device copy of its
+        uint8 pixels; normalising and padding run on the device, and the features stay there.
+        """
         import torch
 
         if self.device == "cpu":
             torch.set_num_threads(self.threads)
-        resized = self.transform.apply_image(image)
-        # One host-to-device copy of the uint8 image; normalising and padding run on the device.
-        x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+        resized = [self.transform.apply_image(image) for image in images]
         with torch.inference_mode():
-            x = self.preprocess(x.float())
+            x = torch.cat([
+                self.preprocess(torch.as_tensor(r, device=self.device).permute(2, 0, 1)[None].float()) for r in resized
+            ])
             if self.precision == "bf16":
                 # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
                 # encoder and mask decoder stay fp32 and get fp32 features.
                 x = x.to(torch.bfloat16)
             if self.sam2:
-                feats: Any = sam_family.sam2_features(self.model, x)
+                both = sam_family.sam2_features(self.model, x)
+                feats: list[Any] = [
+                    {"image_embed": both["image_embed"][i : i + 1],
+                     "high_res_feats": [f[i : i + 1] for f in both["high_res_feats"]]}
+                    for i in range(len(images))
+                ]
             else:
-                feats = self.model.image_encoder(x).float()
-        return Embedding(feats, (image.shape[0], image.shape[1]), (resized.shape[0], resized.shape[1]))
+                feats = list(self.model.image_encoder(x).float().split(1))
+        return [
+            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]))
+            for f, image, r in zip(feats, images, resized, strict=True)
+        ]
+
+    def prefetch(self, images: Sequence[Image.Image | np.ndarray], batch: int) -> int:
+        """Encode the images whose embeddings are not cached, ``batch`` per encoder call, into
+        the cache (for a later :meth:`set_image`). Returns how many were encoded."""
+        todo: dict[tuple[str, str], np.ndarray] = {}
+        for image in images:
+            arr = as_rgb_array(image)
+            key = (self.model_id, image_key(arr))
+            if key not in todo and self.cache.get(key) is None:
+                todo[key] = arr
+        keys = list(todo)
+        for i in range(0, len(keys), max(1, batch)):
+            chunk = keys[i : i + max(1, batch)]
+            for key, emb in zip(chunk, self.encode_many([todo[k] for k in chunk]), strict=True):
+                self.cache.put(key, emb)
+        return len(keys)
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise a (1, 3, h, w) float image with SAM's pixel statistics and pad it to the
@@ -774,7 +809,7 @@ class SamAutolabeler(Autolabeler):
         path = self.checkpoint_path()
         self.session = SamSession.from_checkpoint(
             path, self.options.model_type, device=self.options.device,
-            precision=self.options.precision, cache_size=self.options.cache_size,
+            precision=self.options.precision, cache_size=max(self.options.cache_size, self.options.batch),
             threads=self.options.threads,
         )
 
@@ -789,6 +824,10 @@ class SamAutolabeler(Autolabeler):
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         self.setup()
         assert self.session is not None
+        if self.options.batch > 1:
+            # One encoder forward for the batch's images that have prompts (a GPU's gain).
+            prompted = [s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))]
+            self.session.prefetch(prompted, self.options.batch)
         return [self.predict_one(s) for s in batch]
 
     def _drop_duplicates(self, keep: list[int], masks: np.ndarray, prompts: Predictions) -> list[int]:

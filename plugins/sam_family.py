@@ -91,7 +91,7 @@ def input_size(model: Any) -> int:
 
 
 def sam2_features(model: Any, x: torch.Tensor) -> dict[str, Any]:
-    """SAM 2's image embedding and its two high-resolution feature maps for one image.
+    """SAM 2's image embedding and its two high-resolution feature maps for a batch of images.
 
     What ultralytics' ``SAM2Predictor.get_im_features`` computes, with the encoder's output
     taken back to float32 first (the encoder may run in bfloat16; the decoder does not).
@@ -105,7 +105,7 @@ def sam2_features(model: Any, x: torch.Tensor) -> dict[str, Any]:
     _, feats, _, sizes = model._prepare_backbone_features({"backbone_fpn": fpn, "vision_pos_enc": pos})
     if model.directly_add_no_mem_embed:
         feats[-1] = feats[-1] + model.no_mem_embed
-    maps = [f.permute(1, 2, 0).reshape(1, -1, *s) for f, s in zip(feats, sizes, strict=True)]
+    maps = [f.permute(1, 2, 0).reshape(len(x), -1, *s) for f, s in zip(feats, sizes, strict=True)]
     return {"image_embed": maps[-1], "high_res_feats": maps[:-1]}
 
 

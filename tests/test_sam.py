@@ -376,3 +376,47 @@ def test_official_new_model_missing_offline_is_one_clear_line(tmp_path: Path, mo
         msg = str(info.value)
         assert "\n" not in msg and samplug.CHECKPOINTS[kind] in msg
         assert f"https://github.com/ultralytics/assets/releases/download/v8.4.0/{samplug.CHECKPOINTS[kind]}" in msg
+
+
+def _counting_encoder(session: samplug.SamSession) -> list[int]:
+    calls: list[int] = []
+    session.model.image_encoder.register_forward_hook(lambda mod, args, out: calls.append(len(args[0])))
+    return calls
+
+
+def test_a_batch_is_one_encoder_forward_with_the_same_features(micro_checkpoint: Path, tmp_path: Path) -> None:
+    """-o batch N: the images of a batch that have prompts go through the encoder together
+    (one forward), and give the features each would get alone."""
+    plugin = samplug.SamAutolabeler({"checkpoint": str(micro_checkpoint), "batch": 3, "min_area": 0, "device": "cpu"})
+    plugin.setup()
+    assert plugin.session is not None and plugin.session.cache.maxsize >= 3
+    calls = _counting_encoder(plugin.session)
+    rect = Shape(label="box", points=[(30, 20), (80, 60)], shape_type="rectangle")
+    other = _sample(tmp_path, [rect])
+    other.image = _image(100, 70)
+    batch = [_sample(tmp_path, [rect]), _sample(tmp_path), other]  # the middle one has no prompt
+    preds = plugin.predict(batch)
+    assert calls == [2] and len(preds) == 3 and len(preds[1]) == 0
+    alone = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    for img in (batch[0].image, other.image):
+        arr = np.asarray(img)
+        together = plugin.session.cache.get((plugin.session.model_id, samplug.image_key(arr)))
+        assert together is not None
+        torch.testing.assert_close(together.features, alone.encode(arr).features, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["mobile_sam", "sam2.1_t"])
+def test_batched_encoding_of_mobile_sam_and_sam2(kind: str) -> None:
+    torch.manual_seed(0)
+    session = samplug.SamSession(samplug.build_sam(kind), device="cpu")
+    a, b = np.asarray(_image()), np.asarray(_image(100, 70))
+    together = session.encode_many([a, b])
+    for arr, emb in zip((a, b), together, strict=True):
+        alone = session.encode(arr)
+        assert emb.original_size == alone.original_size and emb.input_size == alone.input_size
+        x, y = (emb.features, alone.features) if kind == "mobile_sam" else (emb.features["image_embed"], alone.features["image_embed"])
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-3)
+        if kind != "mobile_sam":
+            for f, g in zip(emb.features["high_res_feats"], alone.features["high_res_feats"], strict=True):
+                torch.testing.assert_close(f, g, atol=1e-4, rtol=1e-3)
