@@ -1,7 +1,9 @@
 """Seconds per image of every SAM model type, through ``SamSession`` (what the ``sam`` plugin runs).
 
 Each model is built with random weights (they cost exactly what real ones cost), then encodes
-ultralytics' two photos (bus.jpg, zidane.jpg) and decodes three box prompts on each. Mask
+ultralytics' two photos (bus.jpg, zidane.jpg) and decodes three box prompts on each. On a
+shared machine wall time depends on the other load (printed as load_avg); the process's CPU
+seconds per image much less (on an idle machine wall ~ CPU seconds / threads). Mask
 agreement with vit_b needs the real checkpoints, which are not on this machine, so this script
 measures time only. Results: the table in docs/autolabel.md.
 
@@ -47,18 +49,20 @@ def time_type(kind: str, device: str, precision: str, checkpoint: Path | None = 
     model, _ = load_sam(checkpoint, kind)
     build_s = time.perf_counter() - t0
     session = SamSession(model, device=device, precision=precision)
-    per_image, masks = [], {}
+    per_image, cpu, masks = [], [], {}
     for name, arr in images().items():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         session.set_image(arr)
         m, _ = session.predict_boxes(BOXES[name])
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         per_image.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         masks[name] = m
     params = sum(p.numel() for p in model.parameters())
     return {"type": kind, "params_M": round(params / 1e6, 1), "build_s": round(build_s, 1),
-            "seconds_per_image": [round(s, 2) for s in per_image], "masks": masks}
+            "seconds_per_image": [round(s, 2) for s in per_image],
+            "cpu_seconds_per_image": [round(s, 2) for s in cpu], "threads": session.threads, "masks": masks}
 
 
 def main() -> None:

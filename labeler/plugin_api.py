@@ -165,8 +165,10 @@ class Autolabeler(Plugin):
 class ChainedAutolabeler(Autolabeler):
     """Two autolabelers in sequence: the second gets the first's predictions as prompts.
 
-    Subclass and set ``first``/``second`` (``yolo_sam`` is ``yolo`` then ``sam``). The options
-    model should hold one field per stage, named after the stages (see ``stage_options``).
+    Subclass and set ``first``/``second`` (``yolo_sam`` is ``yolo`` then ``sam``; ``text_sam``
+    is ``text_boxes`` then ``sam``). The options model should hold one field per stage, named
+    after the stages (see ``stage_options``); a stage's errors name its options with that prefix
+    (see ``stage_errors``).
     """
 
     first: ClassVar[type[Autolabeler]]
