@@ -344,6 +344,23 @@ def test_each_architecture_runs_through_the_plugin(kind: str, tmp_path: Path, mo
     assert samplug.load_sam(path)[1] == kind
 
 
+@pytest.mark.slow
+def test_vit_b_runs_through_the_plugin(tmp_path: Path) -> None:
+    """segment-anything's own full-size architecture (random weights, its official layout),
+    by path: the type is read from the encoder width."""
+    torch.manual_seed(0)
+    state = samplug.build_sam("vit_b").state_dict()
+    path = tmp_path / "my_vit_b.pth"
+    torch.save(state, path)
+    del state
+    plugin = samplug.SamAutolabeler({"checkpoint": str(path), "min_area": 0, "device": "cpu"})
+    rect = Shape(label="box", points=[(30, 20), (80, 60)], shape_type="rectangle")
+    (pred,) = plugin.predict([_sample(tmp_path, [rect])])
+    assert plugin.session is not None and plugin.session.model_id.startswith("vit_b:")
+    assert plugin.session.multimask_single_click
+    assert pred.polygons is not None and len(pred.polygons) == len(pred) and set(pred.class_name) <= {"box"}
+
+
 def test_a_checkpoint_of_another_type_is_named(tmp_path: Path) -> None:
     path, _ = _save_official_layout("mobile_sam", tmp_path)
     with pytest.raises(UsageError, match="is a mobile_sam checkpoint, not sam2.1_t: use -o model_type mobile_sam"):
