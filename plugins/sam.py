@@ -50,8 +50,6 @@ CHECKPOINTS = {
     "vit_h": "sam_vit_h_4b8939.pth",
     **{kind: filename for kind, (_, filename) in ULTRALYTICS_TYPES.items()},
 }
-#: The model types of segment-anything itself (the others are built from ultralytics).
-SEGMENT_ANYTHING_TYPES = ("vit_b", "vit_l", "vit_h")
 ModelType = Literal[
     "auto", "vit_b", "vit_l", "vit_h", "mobile_sam", "sam2.1_t", "sam2.1_s", "sam2.1_b", "sam2.1_l",
     "sam2_t", "sam2_s", "sam2_b", "sam2_l", "sample_tiny",
