@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,9 +241,14 @@ class Dataset:
             self._lock = DatasetLock(self.root)
         return self._lock
 
-    def recover(self) -> Recovery:
+    def recover(self, sweep_temp: bool = True) -> Recovery:
         """Roll interrupted multi-file changes forward or back and remove temp files left by
-        writers that died. Every command that opens a dataset for work calls this first."""
+        writers that died. Every command that opens a dataset for work calls this first.
+
+        ``sweep_temp=False``: only the journal (no folder listing; the GUI opens huge folders
+        without listing them first)."""
+        if not sweep_temp:
+            return recover(self.root, self.lock, None)
         stale = self.scan().stale_temp
         result = recover(self.root, self.lock, iter({p.parent for p in stale}) if stale else None)
         if result:
@@ -384,6 +389,16 @@ class Dataset:
                     errors.append(err)
                 continue
             yield item, ann
+
+    def subset(self, items: Iterable[Item]) -> Dataset:
+        """The same dataset seen through only ``items`` (e.g. the training folds of
+        ``labeler train --folds``): listing, export and training see those images alone."""
+        view = Dataset(self.root, labels=self.labels_dir)
+        keep = {it.rel for it in items}
+        scan = self.scan()
+        view._scan = ScanResult(items=[it for it in scan.items if it.rel in keep],
+                                conflicts=scan.conflicts)
+        return view
 
 
 def open_dataset(root: str | Path, labels: str | Path | None = None) -> Dataset:

@@ -9,25 +9,25 @@ dataset folder (atomically, never overwriting existing label files unless asked)
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import yaml
 
 from labeler.dataset import Dataset, Item
 from labeler.errors import FileProblem, ImageFileError, LabelerError, UsageError, near_name_hint
+from labeler.geometry import box_iou
+from labeler.interchange import ExportItem, Report, safe_rel, write_json  # noqa: F401 - old home
 from labeler.io.atomic import atomic_write_bytes, check_writable_folder, temp_sibling
 from labeler.io.images import check_image_file, not_regular_reason
 from labeler.io.labelfile import encode_annotation
 from labeler.io.writes import ConcurrentChangeError, DatasetLock, replace_if_unchanged
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import Exporter, ExportItem, Importer, Report
-from labeler.predictions import box_iou
+from labeler.plugin_api import Exporter, Importer
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -43,6 +43,7 @@ class ExportOptions:
     mapping: dict[str, str | None] | None = None  # old -> new; None/"" drops the class
     split: Sequence[float] | None = None  # fractions for train, val[, test]
     seed: int = 0
+    min_score: float | None = None  # unreviewed suggestions scoring less (or unscored) left out
 
 
 def parse_split(text: str | None) -> list[float] | None:
@@ -256,6 +257,15 @@ def select_for_export(
             continue
         shapes = [s for s in ann.shapes if s.review != "rejected"]
         labels = [lab for lab in ann.meta.image_labels if lab.review != "rejected"]
+        if options.min_score is not None and not options.only_reviewed:
+            low = [s for s in shapes if s.is_suggestion and not _scores_at_least(s.score, options.min_score)]
+            low_labels = [lab for lab in labels
+                          if lab.review == "suggested" and not _scores_at_least(lab.score, options.min_score)]
+            if low or low_labels:
+                report.add(f"unreviewed suggestions left out (score below {options.min_score:g})",
+                           len(low) + len(low_labels))
+                shapes = [s for s in shapes if all(s is not x for x in low)]
+                labels = [lab for lab in labels if all(lab is not x for x in low_labels)]
         if options.only_reviewed:
             pending = [s for s in shapes if not s.is_trusted] or [
                 lab for lab in labels if lab.review == "suggested"
@@ -361,6 +371,32 @@ def select_for_export(
     return out, classes
 
 
+def _scores_at_least(score: float | None, minimum: float) -> bool:
+    """An unscored suggestion cannot claim any score: it counts as below every minimum."""
+    return score is not None and score >= minimum
+
+
+def exported_parts(exporter: Exporter) -> str:
+    """What of an annotation ``exporter`` writes: "shapes", "image_labels" or "all" (labelme)."""
+    if exporter.format == "labelme":
+        return "all"
+    return "image_labels" if exporter.task == "classification" else "shapes"
+
+
+def count_unreviewed(items: Sequence[ExportItem], parts: str) -> Counter[str]:
+    """Unreviewed suggestions per plugin among the ``parts`` (see :func:`exported_parts`) of
+    the items handed to an exporter."""
+    found: Counter[str] = Counter()
+    for it in items:
+        if parts in ("shapes", "all"):
+            found.update(s.source.plugin if s.source else "(unknown)"
+                         for s in it.annotation.shapes if s.is_suggestion)
+        if parts in ("image_labels", "all"):
+            found.update(lab.source.plugin if lab.source else "(unknown)"
+                         for lab in it.annotation.meta.image_labels if lab.review == "suggested")
+    return found
+
+
 def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions) -> Report:
     """Select, map, split, then write ``dataset`` in ``exporter``'s format under ``out``."""
     report = Report()
@@ -383,16 +419,9 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
     if "exported images" not in report.counts:  # the exporter did not count them itself
         report.counts.setdefault("images", len(items))
     report.counts.setdefault("classes", len(classes))
+    for plugin, n in sorted(count_unreviewed(items, exported_parts(exporter)).items()):
+        report.add(f"unreviewed suggestions from {plugin}", n)
     return report
-
-
-def safe_rel(rel: str) -> str:
-    """Refuse absolute paths and ``..`` in a destination path from a foreign dataset."""
-    norm = rel.replace("\\", "/")
-    pure = PurePosixPath(norm)
-    if not norm or pure.is_absolute() or ".." in pure.parts or (len(norm) > 1 and norm[1] == ":"):
-        raise ValueError(f"unsafe path {rel!r} (absolute or containing '..')")
-    return pure.as_posix()
 
 
 def run_import(
@@ -444,10 +473,3 @@ def run_import(
         report.add("images")
         report.add("shapes", len(ann.shapes))
     return report
-
-
-def write_json(path: Path, data: object) -> None:
-    """Write JSON atomically (UTF-8, 2-space indent)."""
-    from labeler.io.atomic import atomic_write_text
-
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

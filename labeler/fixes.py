@@ -8,11 +8,24 @@ A check stores a machine-applicable fix in :attr:`labeler.model.Issue.suggested_
   refused instead of relabelling the wrong thing.
 - ``{"action": "exclude", "reason": ...}``: the image is kept out of exports.
 - ``{"action": "set_text", "text": ...}``: the OCR text of shape ``issue.shape_index``.
+- ``{"action": "add_suggestion", "label": L, "box": [x1, y1, x2, y2], "score": S}``: a
+  rectangle is added as a machine suggestion (review ``suggested``, with ``score`` and the
+  issue's ``source``) for a person to accept or reject; undo removes it while it is still an
+  unreviewed suggestion.
+- ``{"action": "exclude_shape", "from": L, "fingerprint": F}``: shape ``issue.shape_index``
+  is marked rejected (kept in the file, at the same index, but left out of exports, training
+  and the canvas); undo restores its review state.
+- ``{"action": "replace_box", "box": [x1, y1, x2, y2], "fingerprint": F}``: shape
+  ``issue.shape_index`` becomes that rectangle; its old type, points and mask are kept in
+  ``issue.undo``.
+
+``fingerprint`` (:meth:`labeler.model.Shape.fingerprint`) is the shape as the check judged
+it: a shape edited since is not touched (the fix is refused), as a relabel's ``"from"``.
 
 :func:`apply_suggested_fix` edits an annotation in place and stores in ``issue.undo`` what
 :func:`undo_suggested_fix` needs. Both raise :class:`FixError` (with a sentence saying why)
-when the annotation is not in the state the fix expects. The ``relabel`` fixer plugin and the
-GUI's F key use these functions.
+when the annotation is not in the state the fix expects. The ``relabel`` and
+``detection_errors`` fixer plugins and the GUI's F key use these functions.
 """
 
 from __future__ import annotations
@@ -20,10 +33,10 @@ from __future__ import annotations
 from typing import Any
 
 from labeler.errors import LabelerError
-from labeler.model import Annotation, ImageLabel, Issue, ShapeMeta
+from labeler.model import Annotation, ImageLabel, Issue, Shape, ShapeMeta, Source
 
 #: Actions :func:`apply_suggested_fix` knows.
-ACTIONS = ("relabel", "exclude", "set_text")
+ACTIONS = ("relabel", "exclude", "set_text", "add_suggestion", "exclude_shape", "replace_box")
 
 
 class FixError(LabelerError, ValueError):
@@ -46,10 +59,108 @@ def _shape(ann: Annotation, issue: Issue) -> Any:
     return ann.shapes[i]
 
 
+def _fix_box(issue: Issue) -> tuple[float, float, float, float]:
+    box = (issue.suggested_fix or {}).get("box")
+    try:
+        x1, y1, x2, y2 = (float(v) for v in box)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise FixError(f"{issue.kind} issue proposes a box {box!r}, not [x1, y1, x2, y2]") from None
+    if not (x1 <= x2 and y1 <= y2):
+        raise FixError(f"{issue.kind} issue proposes an inverted box {box!r}")
+    return x1, y1, x2, y2
+
+
+def _judged_shape(ann: Annotation, issue: Issue) -> Shape:
+    """The issue's shape, refused when it changed since the check judged it."""
+    shape = _shape(ann, issue)
+    fix = issue.suggested_fix or {}
+    old = fix.get("from")
+    if old is not None and shape.label != old:
+        raise FixError(f"shape {issue.shape_index} is now {shape.label!r}, not {old!r} as when it was "
+                       "checked: not changed (run the check again)")
+    made = fix.get("fingerprint")
+    if made is not None and shape.fingerprint() != made:
+        raise FixError(f"shape {issue.shape_index} ({shape.label!r}) was edited since the check: "
+                       "not changed (run the check again)")
+    return shape
+
+
+def _fmt_box(box: object) -> str:
+    try:
+        return "[" + ", ".join(f"{float(v):.0f}" for v in box) + "]"  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return repr(box)
+
+
+def _apply_shape_action(ann: Annotation, issue: Issue, action: str) -> bool:
+    fix = issue.suggested_fix or {}
+    if action == "add_suggestion":
+        label = str(fix.get("label") or "").strip()
+        if not label:
+            raise FixError(f"{issue.kind} issue proposes a box without a label")
+        x1, y1, x2, y2 = _fix_box(issue)
+        source = Source.model_validate(fix["source"]) if isinstance(fix.get("source"), dict) else issue.source
+        score = fix.get("score")
+        shape = Shape(
+            label=label, points=[(x1, y1), (x2, y2)], shape_type="rectangle",
+            labeler=ShapeMeta(score=float(score) if score is not None else None, source=source,
+                              review="suggested"),
+        )
+        shape.seal()
+        ann.shapes.append(shape)
+        issue.undo = {"fingerprint": shape.fingerprint()}
+        return True
+    shape = _judged_shape(ann, issue)
+    if action == "exclude_shape":
+        issue.undo = {"review": shape.review, "new": shape.fingerprint()}
+        if shape.review == "rejected":
+            return False
+        shape.set_review("rejected")
+        return True
+    # replace_box
+    x1, y1, x2, y2 = _fix_box(issue)
+    issue.undo = {"points": [list(p) for p in shape.points], "shape_type": shape.shape_type,
+                  "mask": shape.mask}
+    shape.points = [(x1, y1), (x2, y2)]
+    shape.shape_type = "rectangle"
+    shape.mask = None
+    issue.undo["new"] = shape.fingerprint()
+    return True
+
+
+def _undo_shape_action(ann: Annotation, issue: Issue, action: str, before: dict[str, Any]) -> bool:
+    if action == "add_suggestion":
+        made = before.get("fingerprint")
+        hits = [i for i, s in enumerate(ann.shapes) if s.fingerprint() == made]
+        if not hits:
+            return True  # already gone (rejected or deleted by a person): nothing to remove
+        shape = ann.shapes[hits[-1]]
+        if not shape.is_suggestion:
+            raise FixError(f"the suggested {shape.label!r} box was accepted since: not removed")
+        del ann.shapes[hits[-1]]
+        return True
+    if "new" not in before:
+        return False
+    shape = _shape(ann, issue)
+    if shape.fingerprint() != before["new"]:
+        raise FixError(f"shape {issue.shape_index} ({shape.label!r}) was edited since the fix: not reverted")
+    if action == "exclude_shape":
+        shape.set_review(before.get("review"))
+        if shape.meta is not None and not shape.meta.model_dump(exclude_none=True):
+            shape.meta = None  # a person's shape had no labeler block before
+        return True
+    shape.points = [(float(x), float(y)) for x, y in before["points"]]
+    shape.shape_type = str(before["shape_type"])
+    shape.mask = before.get("mask")
+    return True
+
+
 def apply_suggested_fix(ann: Annotation, issue: Issue) -> bool:
     """Apply ``issue.suggested_fix`` to ``ann``; True when something changed."""
     fix = issue.suggested_fix or {}
     action = fix_action(issue)
+    if action in ("add_suggestion", "exclude_shape", "replace_box"):
+        return _apply_shape_action(ann, issue, action)
     if action == "relabel":
         new = str(fix.get("label") or "").strip()
         if not new:
@@ -102,6 +213,8 @@ def undo_suggested_fix(ann: Annotation, issue: Issue) -> bool:
     """
     before = issue.undo or {}
     action = fix_action(issue)
+    if action in ("add_suggestion", "exclude_shape", "replace_box"):
+        return _undo_shape_action(ann, issue, action, before)
     if action == "relabel":
         if "label" in before:
             shape = _shape(ann, issue)
@@ -161,6 +274,34 @@ def describe_fix(ann: Annotation, issue: Issue, undo: bool = False) -> str:
         current = ann.shapes[i].text if i is not None and 0 <= i < len(ann.shapes) else None
         target = before.get("text") if undo else fix.get("text")
         return f"{where}shape {i} text {current!r} -> {target!r}"
+    i = issue.shape_index
+    current_shape = ann.shapes[i] if i is not None and 0 <= i < len(ann.shapes) else None
+    if action == "add_suggestion":
+        box = f"{fix.get('label')!r} {_fmt_box(fix.get('box'))}"
+        if undo:
+            return f"{where}suggested box {box} -> (removed)"
+        score = fix.get("score")
+        return f"{where}(no box) -> suggested box {box}" + (f" (score {float(score):.2f})" if score is not None else "")
+    if action == "exclude_shape":
+        label = current_shape.label if current_shape is not None else "?"
+        if undo:
+            return f"{where}shape {i} {label!r} excluded -> {before.get('review') or 'kept'}"
+        return f"{where}shape {i} {label!r} kept -> excluded (review 'rejected')"
+    if action == "replace_box":
+        label = current_shape.label if current_shape is not None else "?"
+        now = _fmt_box(current_shape.bbox()) if current_shape is not None and current_shape.points else "?"
+        if undo:
+            return f"{where}shape {i} {label!r} box {now} -> {before.get('shape_type')} {_fmt_box(_bbox_of(before.get('points')))}"
+        return f"{where}shape {i} {label!r} box {now} -> {_fmt_box(fix.get('box'))}"
     other = ", ".join(f"{k}={v}" for k, v in fix.items() if k != "action")
     verb = "undo" if undo else str(fix.get("action") or "fix")
     return f"{where}{verb} {other}".rstrip()
+
+
+def _bbox_of(points: object) -> list[float]:
+    try:
+        xs = [float(p[0]) for p in points]  # type: ignore[union-attr,index]
+        ys = [float(p[1]) for p in points]  # type: ignore[union-attr,index]
+        return [min(xs), min(ys), max(xs), max(ys)]
+    except (TypeError, ValueError, IndexError):
+        return []

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import click
 
     from labeler.gui.extensions import GuiExtension
-    from labeler.plugin_api import Autolabeler, Check, Exporter, Fixer, Importer
+    from labeler.plugin_api import Autolabeler, Check, Exporter, Fixer, Importer, Segmenter
 
 hookspec = pluggy.HookspecMarker("labeler")
 hookimpl = pluggy.HookimplMarker("labeler")
@@ -55,4 +55,9 @@ def register_commands(cli: click.Group) -> None:
 
 @hookspec
 def register_gui_extensions(register: Callable[[GuiExtension], None]) -> None:
-    """Register GUI extensions: objects with ``name`` and ``create(window)`` adding a dock or action."""
+    """Register GUI extensions: objects with ``name`` and ``create(window[, session])`` adding a dock or action."""
+
+
+@hookspec
+def register_segmenters(register: Callable[[Segmenter], None]) -> None:
+    """Register interactive segmenters: objects with ``name`` and ``open(checkpoint)`` giving a session."""

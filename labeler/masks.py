@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from labeler.geometry import self_intersects, signed_area  # noqa: F401 - their old home
 from labeler.io.images import MAX_PIXELS
 
 
@@ -182,39 +183,3 @@ def mask_to_polygons(
             polys.append((area, poly))
     polys.sort(key=lambda t: -t[0])
     return [p for _, p in polys]
-
-
-def signed_area(points: Sequence[tuple[float, float]]) -> float:
-    """Shoelace area; positive when the points go clockwise on screen (y down)."""
-    s = 0.0
-    n = len(points)
-    for i in range(n):
-        x1, y1 = points[i]
-        x2, y2 = points[(i + 1) % n]
-        s += x1 * y2 - x2 * y1
-    return s / 2.0
-
-
-def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
-def _segments_cross(p1: tuple[float, float], p2: tuple[float, float], q1: tuple[float, float], q2: tuple[float, float]) -> bool:
-    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
-    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
-    return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and d1 * d2 < 0 and d3 * d4 < 0
-
-
-def self_intersects(points: Sequence[tuple[float, float]]) -> bool:
-    """True when two non-adjacent edges of the closed polygon cross."""
-    n = len(points)
-    if n < 4:
-        return False
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing edge
-            if _segments_cross(*edges[i], *edges[j]):
-                return True
-    return False

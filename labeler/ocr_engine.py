@@ -12,7 +12,6 @@ files inside the installed wheel: nothing is downloaded. Images are RGB ``numpy`
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,12 @@ from typing import Any
 import numpy as np
 
 from labeler.errors import MissingDependencyError
+from labeler.geometry import (  # noqa: F401 - their old home
+    angle_of,
+    order_clockwise,
+    polygon_to_quad,
+    quad_size,
+)
 
 #: The direction classifier's certainty above which rapidocr turns a line before reading it
 #: (its ``cls_thresh`` default).
@@ -184,14 +189,6 @@ def crop_quad(
     )
 
 
-def quad_size(quad: Sequence[Sequence[float]]) -> tuple[float, float]:
-    """(length along p0->p1, length along p0->p3) of a quad: text-line width and height."""
-    p = np.asarray(quad, dtype=np.float64).reshape(4, 2)
-    w = (np.linalg.norm(p[0] - p[1]) + np.linalg.norm(p[3] - p[2])) / 2
-    h = (np.linalg.norm(p[0] - p[3]) + np.linalg.norm(p[1] - p[2])) / 2
-    return float(w), float(h)
-
-
 def normalize_text(text: str) -> str:
     """Text as compared for the character error rate: no whitespace, case folded.
 
@@ -212,32 +209,3 @@ def char_error_rate(reference: str, hypothesis: str) -> float:
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rc != hc))
         prev = cur
     return prev[-1] / len(ref)
-
-
-def polygon_to_quad(points: Sequence[Sequence[float]]) -> np.ndarray:
-    """A text polygon of any length -> its minimum-area rectangle, clockwise from the
-    top-left corner (for cropping)."""
-    import cv2
-
-    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-    if len(pts) == 4:
-        return pts
-    rect = cv2.minAreaRect(pts)
-    box = cv2.boxPoints(rect).astype(np.float32)
-    return order_clockwise(box)
-
-
-def order_clockwise(quad: np.ndarray) -> np.ndarray:
-    """Order 4 points clockwise (in image coordinates, y down) starting at the top-left one."""
-    pts = np.asarray(quad, dtype=np.float64).reshape(4, 2)
-    center = pts.mean(axis=0)
-    angles = np.arctan2(pts[:, 1] - center[1], pts[:, 0] - center[0])
-    pts = pts[np.argsort(angles)]  # increasing angle = clockwise on screen (y down)
-    start = int(np.argmin(pts[:, 0] + pts[:, 1]))
-    return np.roll(pts, -start, axis=0).astype(np.float32)
-
-
-def angle_of(quad: np.ndarray) -> float:
-    """Direction of the p0->p1 edge, in degrees (0 = left to right)."""
-    p = np.asarray(quad, dtype=np.float64).reshape(4, 2)
-    return math.degrees(math.atan2(p[1][1] - p[0][1], p[1][0] - p[0][0]))

@@ -18,13 +18,15 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labeler.dataset import Dataset, Item
+from labeler.engines.streams import write_behind
+from labeler.engines.work import CheckResult, Job, Prediction, failure_text
 from labeler.errors import FileProblem, ImageFileError, LabelerError, LabelFileError
-from labeler.io.images import open_image
 from labeler.io.labelfile import annotation_from_bytes, dumps_annotation
 from labeler.io.writes import MAX_ATTEMPTS, ConcurrentChangeError, Transaction, read_bytes_or_none
 from labeler.model import (
@@ -32,15 +34,22 @@ from labeler.model import (
     ImageLabel,
     Issue,
     ProcessedRecord,
-    RejectedShape,
     Shape,
-    ShapeMeta,
     Source,
     utc_now,
 )
-from labeler.plugin_api import Autolabeler, Check, Finding, Fixer, Sample
-from labeler.predictions import Predictions, box_iou, validate_predictions
+from labeler.plugin_api import Autolabeler, Check, Finding, Fixer
+from labeler.predictions import Predictions
+from labeler.review import (  # noqa: F401 - accept_shape, reject_shape: their old home
+    accept_shape,
+    merge_findings,
+    merge_suggestions,
+    reject_shape,
+)
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
+
+if TYPE_CHECKING:
+    from labeler.engines import Engine
 
 #: ``progress(done, total, message)``
 ProgressFn = Callable[[int, int, str], None]
@@ -88,100 +97,6 @@ class RunSummary:
         }
 
 
-# -- merge rules ------------------------------------------------------------------------------
-def _same_object(
-    a_label: str, a: Shape | RejectedShape, b_label: str, b: Shape, iou: float
-) -> bool:
-    if a_label != b_label or not a.points or not b.points:
-        return False
-    try:
-        ba = Shape(label=a_label, points=a.points, shape_type=a.shape_type).bbox()
-        return box_iou(ba, b.bbox()) >= iou
-    except ValueError:
-        return False
-
-
-def merge_suggestions(
-    ann: Annotation,
-    new_shapes: Sequence[Shape],
-    plugin: str,
-    match_iou: float = 0.5,
-    new_image_labels: Sequence[ImageLabel] = (),
-) -> tuple[int, int]:
-    """Apply the merge rules for ``plugin``'s new suggestions to ``ann`` in place.
-
-    Returns (suggestions removed, suggestions added).
-    """
-
-    def own_unreviewed(shape: Shape) -> bool:
-        # is_suggestion: a suggestion a person edited in another program is theirs now.
-        return shape.is_suggestion and shape.source is not None and shape.source.plugin == plugin
-
-    removed = sum(1 for s in ann.shapes if own_unreviewed(s))
-    kept = [s for s in ann.shapes if not own_unreviewed(s)]
-    others = [s for s in kept if s.review != "rejected"]
-    added = 0
-    for shape in new_shapes:
-        if any(_same_object(r.label, r, shape.label, shape, match_iou) for r in ann.meta.rejected):
-            continue
-        if any(
-            _same_object(s.label, s, shape.label, shape, match_iou)
-            for s in others
-            if not _refines(shape, s)
-        ):
-            continue
-        shape.seal()
-        kept.append(shape)
-        added += 1
-    ann.shapes = kept
-
-    labels = ann.meta.image_labels
-    own = [
-        lab
-        for lab in labels
-        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin
-    ]
-    removed += len(own)
-    labels = [lab for lab in labels if lab not in own]
-    present = {lab.label for lab in labels}  # human, accepted, rejected or others' suggestions
-    for lab in new_image_labels:
-        if lab.label in present:
-            continue
-        labels.append(lab)
-        added += 1
-    ann.meta.image_labels = labels
-    return removed, added
-
-
-def _refines(new: Shape, existing: Shape) -> bool:
-    """An outline (polygon or mask) for an object that so far has only a box is new information:
-    SAM turning a person's rectangle into a mask must not be dropped as a duplicate."""
-    return new.shape_type in ("polygon", "mask") and existing.shape_type == "rectangle"
-
-
-def reject_shape(ann: Annotation, index: int) -> Shape:
-    """Reject a suggestion: remove it from ``shapes`` and remember it so it does not come back."""
-    shape = ann.shapes.pop(index)
-    ann.meta.rejected.append(
-        RejectedShape(
-            label=shape.label,
-            shape_type=shape.shape_type,
-            points=list(shape.points),
-            source=shape.source,
-        )
-    )
-    return shape
-
-
-def accept_shape(ann: Annotation, index: int) -> Shape:
-    """Accept a suggestion: it becomes a trusted shape (score and source are kept)."""
-    shape = ann.shapes[index]
-    if shape.meta is None:
-        shape.meta = ShapeMeta()
-    shape.meta.review = "accepted"
-    return shape
-
-
 def _would_change(ann: Annotation, before: str | None, processed_by: str | None = None) -> int:
     """1 when saving ``ann`` would change its file (a dry run's count), else 0.
 
@@ -211,6 +126,7 @@ def run_autolabel(
     should_stop: Callable[[], bool] = lambda: False,
     on_result: Callable[[Item, Annotation], None] | None = None,
     timeout: float | None = DEFAULT_TIMEOUT_S,
+    engine: Engine | None = None,
 ) -> RunSummary:
     """Run an autolabeler over ``items`` (default: the whole dataset) and merge its suggestions.
 
@@ -219,128 +135,83 @@ def run_autolabel(
     is done, through the dataset's write path: the suggestions are merged onto the file as it
     is at that moment (a person's edit saved during the run is kept). A failing image, or one
     the plugin takes more than ``timeout`` seconds on, is recorded and skipped; the run goes on.
+
+    ``engine`` runs the plugin (default: :class:`~labeler.engines.local.LocalEngine`, in this
+    process, pipelined; :class:`~labeler.engines.ray_engine.RayEngine`: a Ray cluster). Whatever
+    the engine, this function plans the run and merges and writes every result.
     """
+    if engine is None:
+        from labeler.engines.local import LocalEngine
+
+        engine = LocalEngine()
     summary = RunSummary(plugin=plugin.name, dry_run=dry_run)
     items = list(items if items is not None else dataset.items)
     summary.total = len(items)
     start = time.perf_counter()
-    plugin.setup()
     key = plugin.config_key()
     source = plugin.source()
-    batch_size = max(1, plugin.effective_batch_size())
     done = 0
-    pending: list[tuple[Sample, str | None]] = []
 
-    def flush() -> None:
-        nonlocal pending
-        if not pending:
-            return
-        results = _predict_isolated(plugin, [s for s, _ in pending], summary, timeout)
-        for (sample, before), preds in zip(pending, results, strict=True):
-            if preds is None:
-                continue
-            _apply_predictions(
-                dataset, sample, before, preds, plugin, key, source, match_iou, summary
-            )
-            if on_result is not None:
-                on_result(sample.item, sample.annotation)
-        pending = []
-
-    try:
+    def plan() -> Iterator[Job]:
         for item in items:
             if should_stop():
                 summary.interrupted = True
-                break
-            try:
-                ann = dataset.load(item)
-                before = dumps_annotation(ann) if ann is not None else None
-                if ann is not None and not redo:
-                    rec = ann.meta.processed.get(plugin.name)
-                    if rec is not None and rec.config == key:
-                        summary.skipped_done += 1
-                        done += 1
-                        progress(done, summary.total, item.rel)
-                        continue
-                image = open_image(item.image_path)
-                if ann is None:
-                    ann = dataset.new_annotation(item)
-                else:
-                    dataset.check_size(item, ann)
-            except (LabelFileError, ImageFileError, OSError) as err:
-                summary.failed.append(
-                    str(err) if isinstance(err, LabelerError) else f"{item.rel}: {err}"
-                )
-                done += 1
-                progress(done, summary.total, item.rel)
-                continue
-            pending.append((Sample(item=item, annotation=ann, image=image), before))
-            if len(pending) >= batch_size:
-                flush()
-            done += 1
-            progress(done, summary.total, item.rel)
-        flush()
+                return
+            yield _plan_autolabel(dataset, item, plugin.name, key, redo)
+
+    def record(answer: tuple[Job, Prediction | None]) -> None:
+        nonlocal done
+        job, preds = answer
+        if job.done:
+            summary.skipped_done += 1
+        elif job.failure is not None:
+            summary.failed.append(job.failure)
+        elif isinstance(preds, str):
+            summary.failed.append(preds)
+        elif preds is not None:
+            written = _apply_predictions(
+                dataset, job, preds, plugin, key, source, match_iou, summary
+            )
+            if on_result is not None and written is not None:
+                on_result(job.item, written)
+        done += 1
+        progress(done, summary.total, job.item.rel)
+
+    try:
+        write_behind(
+            engine.autolabel(dataset, plugin, plan(), timeout), record, engine.write_depth
+        )
     except KeyboardInterrupt:
         summary.interrupted = True
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _predict_isolated(
-    plugin: Autolabeler, batch: list[Sample], summary: RunSummary, timeout: float | None = None
-) -> list[Predictions | None]:
-    """Predict a batch; if it fails, retry image by image so one bad image fails alone.
-
-    ``timeout``: seconds per image (the batch gets that times its size).
-    """
+def _plan_autolabel(dataset: Dataset, item: Item, plugin: str, key: str, redo: bool) -> Job:
+    """Read the item's label file; done when ``plugin`` already processed it with ``key``."""
     try:
-        with time_limit(timeout * len(batch) if timeout else None):
-            out = plugin.predict(batch)
-        if len(out) != len(batch):
-            raise RuntimeError(f"plugin returned {len(out)} results for {len(batch)} images")
-        return _validated(plugin, batch, list(out), summary)
-    except (KeyboardInterrupt, LabelerError):
-        raise
-    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
-        if len(batch) == 1:
-            summary.failed.append(
-                f"{batch[0].item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"
-            )
-            return [None]
-    results: list[Predictions | None] = []
-    for sample in batch:
-        results.extend(_predict_isolated(plugin, [sample], summary, timeout))
-    return results
-
-
-def _validated(
-    plugin: Autolabeler, batch: list[Sample], out: list[Predictions], summary: RunSummary
-) -> list[Predictions | None]:
-    """Each image's predictions checked (:func:`validate_predictions`); a bad one fails alone."""
-    known = plugin.known_classes()
-    results: list[Predictions | None] = []
-    for sample, preds in zip(batch, out, strict=True):
-        try:
-            results.append(validate_predictions(preds, sample.image.size, known))
-        except ValueError as err:
-            summary.failed.append(
-                f"{sample.item.image_path}: {plugin.name} returned bad predictions: {err}"
-            )
-            results.append(None)
-    return results
+        ann = dataset.load(item)
+    except (LabelFileError, ImageFileError, OSError) as err:
+        return Job(item, failure=failure_text(err, item))
+    before = dumps_annotation(ann) if ann is not None else None
+    rec = ann.meta.processed.get(plugin) if ann is not None else None
+    done = not redo and rec is not None and rec.config == key
+    return Job(item, ann, before, done=done)
 
 
 def _apply_predictions(
     dataset: Dataset,
-    sample: Sample,
-    before: str | None,
+    job: Job,
     preds: Predictions,
     plugin: Autolabeler,
     key: str,
     source: Source,
     match_iou: float,
     summary: RunSummary,
-) -> None:
-    item = sample.item
+) -> Annotation | None:
+    """Merge one image's predictions onto its file as it is now; the annotation written (or,
+    in a dry run, the one that would be), None when the image failed."""
+    item = job.item
     try:
         # Plugin output is turned into shapes here, inside this image's isolation.
         shapes = preds.to_shapes(source, prefer=plugin.output_kind())
@@ -351,12 +222,12 @@ def _apply_predictions(
     except Exception as err:  # noqa: BLE001 - hostile plugin output
         summary.failed.append(f"{item.image_path}: {plugin.name} returned unusable output: "
                               f"{type(err).__name__}: {err}")
-        return
+        return None
 
-    def change(current: Annotation | None) -> Annotation:
+    def change(current: Annotation | None, checked: bool = False) -> Annotation:
         if current is None:
             current = dataset.new_annotation(item)
-        elif current is not sample.annotation:
+        elif not checked:
             dataset.check_size(item, current)
         merge_suggestions(
             current,
@@ -370,14 +241,14 @@ def _apply_predictions(
         return current
 
     if summary.dry_run:
-        ann = change(sample.annotation)
+        ann = change(job.annotation.model_copy(deep=True) if job.annotation else None, checked=True)
         summary.processed += 1
         _count_suggestions(ann, plugin.name, summary)
-        if _would_change(ann, before, plugin.name):
+        if _would_change(ann, job.before, plugin.name):
             count = ann.meta.processed[plugin.name].count
             summary.changes.append(f"{item.rel}: {count} suggestion(s) from {plugin.name}")
             summary.changed += 1
-        return
+        return ann
     written: list[Annotation] = []
 
     def change_and_keep(current: Annotation | None) -> Annotation:
@@ -389,11 +260,12 @@ def _apply_predictions(
             summary.changed += 1
     except (LabelFileError, OSError) as err:
         summary.failed.append(problem_text(err, item.label_path))
-        return
+        return None
     summary.processed += 1
     if written:
-        sample.annotation = written[0]
         _count_suggestions(written[0], plugin.name, summary)
+        return written[0]
+    return None
 
 
 def _own_suggestions(ann: Annotation, plugin: str) -> list[Shape]:
@@ -409,30 +281,6 @@ def _count_suggestions(ann: Annotation, plugin: str, summary: RunSummary) -> Non
 
 
 # -- checks -----------------------------------------------------------------------------------
-def _issue_key(issue: Issue) -> tuple[object, ...]:
-    return (issue.kind, issue.shape_index, tuple(sorted(issue.related_files)))
-
-
-def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> None:
-    """Replace ``plugin``'s earlier issues on ``ann``; keep a dismissal when the issue returns."""
-    old = [i for i in ann.meta.issues if i.source is not None and i.source.plugin == plugin]
-    dismissed = {_issue_key(i) for i in old if i.state == "dismissed"}
-    fixed = {_issue_key(i): i for i in old if i.state == "fixed"}
-    keep = [i for i in ann.meta.issues if i not in old]
-    for issue in issues:
-        k = _issue_key(issue)
-        if k in dismissed:
-            issue.state = "dismissed"
-        elif k in fixed:
-            # The fix is still applied (and recorded there for undo): keep that record.
-            issue.state = "fixed"  # the finding says so too (not listed as a problem again)
-            issue = fixed.pop(k)
-        keep.append(issue)
-    # A fixed issue the check no longer finds keeps its record: its undo data is still needed.
-    keep.extend(fixed.values())
-    ann.meta.issues = keep
-
-
 def run_check(
     dataset: Dataset,
     plugin: Check,
@@ -441,6 +289,7 @@ def run_check(
     progress: ProgressFn = _no_progress,
     should_stop: Callable[[], bool] = lambda: False,
     timeout: float | None = DEFAULT_TIMEOUT_S,
+    engine: Engine | None = None,
 ) -> tuple[RunSummary, list[Finding]]:
     """Run a check and write its findings into the label files (replacing its earlier ones).
 
@@ -449,11 +298,26 @@ def run_check(
     reported (shape findings would point at the wrong shapes); image-level findings merge onto
     anything. A check that takes more than ``timeout`` seconds on one image (a dataset-wide
     check: per image of the dataset) fails it.
+
+    A per-image check runs on ``engine`` (default: the local one) and each image's findings are
+    written as soon as it is checked, so an interrupted run keeps what it did; a dataset-wide
+    check sees every image at once and writes at the end.
     """
     summary = RunSummary(plugin=plugin.name, dry_run=dry_run)
     start = time.perf_counter()
     items = list(items if items is not None else dataset.items)
     summary.total = len(items)
+    if plugin.scope != "dataset":
+        if engine is None:
+            from labeler.engines.local import LocalEngine
+
+            engine = LocalEngine()
+        findings = _check_images(
+            dataset, plugin, items, dry_run, progress, should_stop, timeout, engine, summary
+        )
+        _count_open(findings, summary)
+        summary.seconds = time.perf_counter() - start
+        return summary, findings
     plugin.setup()
     loaded: list[tuple[Item, Annotation]] = []
     befores: dict[str, str | None] = {}
@@ -470,45 +334,19 @@ def run_check(
     findings: list[Finding] = []
     unchecked: set[str] = set()  # images that failed: their earlier findings are kept
     try:
-        if plugin.scope == "dataset":
-            try:
-                plugin.skipped_images = []
-                with time_limit(timeout * max(1, len(loaded)) if timeout else None):
-                    findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
-                for skipped, problem in plugin.skipped_images:
-                    summary.failed.append(f"{skipped.image_path}: {problem}")
-                    unchecked.add(skipped.rel)
-            except (KeyboardInterrupt, LabelerError):
-                raise
-            except Exception as err:  # noqa: BLE001 - plugin code may raise anything
-                summary.failed.append(f"{plugin.name} failed: {type(err).__name__}: {err}")
-                summary.seconds = time.perf_counter() - start
-                return summary, []
-        else:
-            for n, (item, ann) in enumerate(loaded, 1):
-                if should_stop():
-                    summary.interrupted = True
-                    break
-                try:
-                    image = open_image(item.image_path) if plugin.needs_image else None
-                    sample = Sample(item=item, annotation=ann, image=image)  # type: ignore[arg-type]
-                    with time_limit(timeout):
-                        found = list(plugin.check_sample(sample))
-                    for i in found:
-                        if not isinstance(i, Issue):
-                            raise TypeError(f"check_sample returned {type(i).__name__}, not an Issue")
-                    findings.extend(Finding(item.rel, i) for i in found)
-                except ImageFileError as err:
-                    summary.failed.append(str(err))
-                    unchecked.add(item.rel)
-                except (KeyboardInterrupt, LabelerError):
-                    raise
-                except Exception as err:  # noqa: BLE001
-                    summary.failed.append(
-                        f"{item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"
-                    )
-                    unchecked.add(item.rel)
-                progress(n, len(loaded), item.rel)
+        try:
+            plugin.skipped_images = []
+            with time_limit(timeout * max(1, len(loaded)) if timeout else None):
+                findings = list(plugin.run(dataset, loaded, lambda d, t: progress(d, t, "")))
+            for skipped, problem in plugin.skipped_images:
+                summary.failed.append(f"{skipped.image_path}: {problem}")
+                unchecked.add(skipped.rel)
+        except (KeyboardInterrupt, LabelerError):
+            raise
+        except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+            summary.failed.append(f"{plugin.name} failed: {type(err).__name__}: {err}")
+            summary.seconds = time.perf_counter() - start
+            return summary, []
     except KeyboardInterrupt:
         summary.interrupted = True
     for f in findings:
@@ -523,26 +361,92 @@ def run_check(
     for item, ann in loaded:
         if item.rel in unchecked:
             continue  # not checked this time: keep what an earlier run found
-        issues = by_rel.get(item.rel, [])
-        summary.processed += 1
-        if befores.get(item.rel) is None and not issues:
-            continue  # never create a label file just to say "nothing found"
-        if dry_run:
-            merge_findings(ann, plugin.name, issues)
-            if issues:
-                summary.changes.append(f"{item.rel}: {len(issues)} issue(s)")
-            summary.changed += _would_change(ann, befores.get(item.rel))
-            continue
-        try:
-            if _write_findings(dataset, item, ann, plugin.name, issues):
-                summary.changed += 1
-        except (LabelFileError, OSError) as err:
-            summary.failed.append(problem_text(err, item.label_path))
+        _record_findings(
+            dataset, plugin.name, item, ann, befores.get(item.rel), by_rel.get(item.rel, []),
+            summary,
+        )
+    _count_open(findings, summary)
+    summary.seconds = time.perf_counter() - start
+    return summary, findings
+
+
+def _check_images(
+    dataset: Dataset, plugin: Check, items: Sequence[Item], dry_run: bool, progress: ProgressFn,
+    should_stop: Callable[[], bool], timeout: float | None, engine: Engine, summary: RunSummary,
+) -> list[Finding]:
+    """A per-image check over ``items`` on ``engine``, each image's findings written as it
+    comes back (an image that failed keeps what an earlier run found)."""
+    findings: list[Finding] = []
+    source: list[Source] = []  # after the engine set the plugin up
+    done = 0
+
+    def plan() -> Iterator[Job]:
+        for item in items:
+            if should_stop():
+                summary.interrupted = True
+                return
+            try:
+                # check_image: a label file whose stored size disagrees with its image is
+                # reported and left alone (as autolabel and export do), never written into.
+                ann = dataset.load(item, check_image=True)
+                before = dumps_annotation(ann) if ann is not None else None
+                job = Job(item, ann if ann is not None else dataset.new_annotation(item), before)
+            except (LabelFileError, ImageFileError) as err:
+                job = Job(item, failure=str(err))
+            yield job
+
+    def record(answer: tuple[Job, CheckResult | None]) -> None:
+        nonlocal done
+        job, result = answer
+        done += 1
+        if job.failure is not None or isinstance(result, str):
+            summary.failed.append(job.failure or str(result))
+        else:
+            issues = list(result or [])
+            if not source:
+                source.append(plugin.source())
+            for issue in issues:
+                if issue.source is None:
+                    issue.source = source[0]
+            findings.extend(Finding(job.item.rel, i) for i in issues)
+            assert job.annotation is not None
+            _record_findings(
+                dataset, plugin.name, job.item, job.annotation, job.before, issues, summary
+            )
+        progress(done, summary.total, job.item.rel)
+
+    try:
+        write_behind(engine.check(dataset, plugin, plan(), timeout), record, engine.write_depth)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    return findings
+
+
+def _record_findings(
+    dataset: Dataset, plugin: str, item: Item, ann: Annotation, before: str | None,
+    issues: list[Issue], summary: RunSummary,
+) -> None:
+    """Merge one checked image's findings into its file (a dry run: count what would change)."""
+    summary.processed += 1
+    if before is None and not issues:
+        return  # never create a label file just to say "nothing found"
+    if summary.dry_run:
+        merge_findings(ann, plugin, issues)
+        if issues:
+            summary.changes.append(f"{item.rel}: {len(issues)} issue(s)")
+        summary.changed += _would_change(ann, before)
+        return
+    try:
+        if _write_findings(dataset, item, ann, plugin, issues):
+            summary.changed += 1
+    except (LabelFileError, OSError) as err:
+        summary.failed.append(problem_text(err, item.label_path))
+
+
+def _count_open(findings: list[Finding], summary: RunSummary) -> None:
     for f in findings:  # after merging: fixed and dismissed ones are not open problems
         if f.issue.state == "open":
             summary.per_class[f.issue.kind] += 1
-    summary.seconds = time.perf_counter() - start
-    return summary, findings
 
 
 def _shapes_key(ann: Annotation) -> list[tuple[str, str, str]]:

@@ -15,13 +15,14 @@ import importlib.util
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from labeler.errors import MissingDependencyError
+from labeler.interchange import ExportItem, ImportedImage, Report  # noqa: F401 - plugins import them here
 from labeler.model import Annotation, Issue, Source
 
 if TYPE_CHECKING:
@@ -310,32 +311,6 @@ class Fixer(Plugin):
         return describe_fix(annotation, issue, undo=undo)
 
 
-@dataclass
-class ImportedImage:
-    """One image an importer found: where the image is, where it goes, and its annotation."""
-
-    source_image: Path
-    rel: str  # destination path relative to the output root, forward slashes
-    annotation: Annotation
-
-
-@dataclass
-class Report:
-    """What a long operation did: counts and per-file problems (never raised, collected)."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, key: str, n: int = 1) -> None:
-        """Increase a counter."""
-        self.counts[key] = self.counts.get(key, 0) + n
-
-    def problem(self, message: str) -> None:
-        """Record a per-file problem (``"<path>: <what>"``)."""
-        self.problems.append(message)
-
-
 class Importer(Plugin):
     """Reads a foreign dataset; the import command writes images and label files."""
 
@@ -345,15 +320,6 @@ class Importer(Plugin):
     def read(self, src: Path, report: Report) -> Iterable[ImportedImage]:
         """Yield the images and annotations found under ``src``; record bad files in ``report``."""
         raise NotImplementedError
-
-
-@dataclass
-class ExportItem:
-    """One image to export, with its (already filtered) annotation and split name."""
-
-    item: Item
-    annotation: Annotation
-    split: str = ""  # "train", "val", "test", or "" when not splitting
 
 
 class Exporter(Plugin):
@@ -369,3 +335,27 @@ class Exporter(Plugin):
     ) -> None:
         """Write ``items`` under ``out``; ``classes`` is the ordered class list (ids = index)."""
         raise NotImplementedError
+
+
+class SegmentSession(Protocol):
+    """One image at a time, prompted interactively (the GUI's Segment Anything tool).
+
+    ``set_image`` is slow (an encoder); ``predict`` is fast (a decoder) and returns a (H, W)
+    bool mask, or ``(mask, score)``.
+    """
+
+    def set_image(self, image: Any) -> Any: ...
+
+    def predict(self, points: Sequence[Sequence[float]] | None = None,
+                labels: Sequence[int] | None = None,
+                box: Sequence[float] | None = None) -> Any: ...
+
+
+class Segmenter(Protocol):
+    """What ``register_segmenters`` registers: a name and a way to open a session."""
+
+    name: str
+
+    def open(self, checkpoint: Path | None) -> SegmentSession:
+        """A session using the model file ``checkpoint`` (None: the plugin's default model)."""
+        ...

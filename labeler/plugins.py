@@ -57,6 +57,7 @@ class PluginRecord:
     classes: list[type[Plugin]] = field(default_factory=list)
     commands: bool = False
     gui_extensions: bool = False
+    segmenters: bool = False
     error: str | None = None
 
     @property
@@ -255,6 +256,8 @@ def get_registry() -> Registry:
         reg.plugins[impl.plugin_name].commands = True
     for impl in pm.hook.register_gui_extensions.get_hookimpls():
         reg.plugins[impl.plugin_name].gui_extensions = True
+    for impl in pm.hook.register_segmenters.get_hookimpls():
+        reg.plugins[impl.plugin_name].segmenters = True
     _registry = reg
     return reg
 
@@ -300,3 +303,23 @@ def add_plugin_commands(cli: Any, on_error: Callable[[str], None] | None = None)
                 on_error(
                     f"plugin {impl.plugin_name!r} failed to add commands:\n{traceback.format_exc(limit=3)}"
                 )
+
+
+def collect_segmenters(errors: list[str] | None = None) -> list[Any]:
+    """Every interactive segmenter registered through ``register_segmenters``, in plugin order
+    (a plugin whose hook raises, or that registers an object without ``name`` and ``open``, is
+    reported in ``errors`` and skipped)."""
+    pm = get_plugin_manager()
+    found: list[Any] = []
+    for impl in pm.hook.register_segmenters.get_hookimpls():
+        def register(seg: Any) -> None:
+            if not getattr(seg, "name", None) or not callable(getattr(seg, "open", None)):
+                raise TypeError(f"{seg!r} needs a name and an open(checkpoint) method")
+            found.append(seg)
+
+        try:
+            impl.function(register=register)
+        except Exception as err:  # noqa: BLE001 - one broken plugin must not stop the others
+            if errors is not None:
+                errors.append(f"plugin {impl.plugin_name!r}: segmenter: {type(err).__name__}: {err}")
+    return found

@@ -7,13 +7,16 @@ objects live with the plugins that use them (duck typing, no import here).
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from labeler.geometry import box_iou  # noqa: F401 - its old home
 from labeler.model import Shape, ShapeMeta, Source
 
 
@@ -23,8 +26,9 @@ class Predictions:
 
     ``xyxy`` (N, 4) float boxes in image pixels; ``class_name`` (N,) str; ``confidence`` (N,)
     float; optional ``polygons`` (N lists of (K, 2) arrays), ``masks`` (N, H, W) bool,
-    ``texts`` (N,) str (OCR), ``quads`` (N, 4, 2) oriented boxes, and ``image_labels``:
-    image-level (label, score) pairs for classifiers.
+    ``texts`` (N,) str (OCR), ``quads`` (N, 4, 2) oriented boxes, ``meta`` (N dicts of
+    JSON-able values added to each shape's ``labeler`` metadata, e.g. the ensemble's
+    provenance), and ``image_labels``: image-level (label, score) pairs for classifiers.
     """
 
     xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.float32))
@@ -34,6 +38,7 @@ class Predictions:
     masks: np.ndarray | None = None
     texts: list[str] | None = None
     quads: np.ndarray | None = None
+    meta: list[dict[str, Any]] | None = None
     image_labels: list[tuple[str, float]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -59,6 +64,8 @@ class Predictions:
             self.quads = np.asarray(self.quads, dtype=np.float32).reshape(-1, 4, 2)
             if len(self.quads) != n:
                 raise ValueError(f"{len(self.quads)} quads for {n} boxes")
+        if self.meta is not None and len(self.meta) != n:
+            raise ValueError(f"{len(self.meta)} meta dicts for {n} boxes")
 
     def __len__(self) -> int:
         return len(self.xyxy)
@@ -79,6 +86,7 @@ class Predictions:
             masks=self.masks[idx] if self.masks is not None else None,
             texts=[self.texts[i] for i in idx] if self.texts is not None else None,
             quads=self.quads[idx] if self.quads is not None else None,
+            meta=[self.meta[i] for i in idx] if self.meta is not None else None,
             image_labels=list(self.image_labels),
             data=dict(self.data),
         )
@@ -96,6 +104,7 @@ class Predictions:
                 source=source,
                 review="suggested",
                 text=self.texts[i] if self.texts is not None else None,
+                **(self.meta[i] if self.meta is not None else {}),
             )
             label = str(self.class_name[i])
             x1, y1, x2, y2 = (float(v) for v in self.xyxy[i])
@@ -189,7 +198,7 @@ def validate_predictions(
         preds = Predictions(
             xyxy=preds.xyxy, class_name=preds.class_name, confidence=preds.confidence,
             polygons=preds.polygons, masks=preds.masks, texts=preds.texts, quads=preds.quads,
-            image_labels=list(preds.image_labels), data=dict(preds.data),
+            meta=preds.meta, image_labels=list(preds.image_labels), data=dict(preds.data),
         )
     except (TypeError, ValueError) as err:
         raise ValueError(f"malformed predictions: {err}") from None
@@ -249,14 +258,110 @@ def validate_predictions(
     return Predictions(
         xyxy=xyxy, class_name=np.asarray(names, dtype=object), confidence=confidence,
         polygons=polygons, masks=preds.masks, texts=texts, quads=quads,
-        image_labels=image_labels, data=preds.data,
+        meta=_check_meta(preds.meta), image_labels=image_labels, data=preds.data,
     )
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two (x1, y1, x2, y2) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+#: ShapeMeta fields a plugin's per-object ``meta`` may not set (the pipeline owns them).
+_RESERVED_META = frozenset({"score", "source", "review", "text", "made"})
+
+
+def _check_meta(meta: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if meta is None:
+        return None
+    out = []
+    for i, m in enumerate(meta):
+        if not isinstance(m, dict):
+            raise ValueError(f"meta of object {i} is a {type(m).__name__}, not a dict")
+        taken = sorted(_RESERVED_META & set(m))
+        if taken:
+            raise ValueError(f"meta of object {i} sets {taken[0]!r}, which labeler writes itself")
+        try:
+            out.append(json.loads(json.dumps(m, allow_nan=False)))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"meta of object {i} is not JSON ({err})") from None
+    return out
+
+
+# -- predictions files ------------------------------------------------------------------------
+#: The ``format`` value of a predictions file (see docs/checks.md, "Predictions file").
+PREDICTIONS_FORMAT = "labeler-predictions"
+PREDICTIONS_VERSION = 1
+
+
+def predictions_to_json(preds: Predictions, **extra: Any) -> dict[str, Any]:
+    """One image's entry of a predictions file: ``boxes``, ``labels``, ``scores`` (+ ``extra``)."""
+    return {
+        "boxes": [[round(float(v), 2) for v in box] for box in preds.xyxy],
+        "labels": [str(c) for c in preds.class_name],
+        "scores": [round(float(s), 4) for s in preds.confidence],
+        **extra,
+    }
+
+
+def save_predictions_file(
+    path: Path, images: dict[str, dict[str, Any]], source: Source | None = None, **meta: Any
+) -> None:
+    """Write a predictions file atomically: ``images`` maps an image's path relative to the
+    dataset root (``/`` separators) to :func:`predictions_to_json` entries."""
+    from labeler.io.atomic import atomic_write_text
+
+    doc: dict[str, Any] = {"format": PREDICTIONS_FORMAT, "version": PREDICTIONS_VERSION}
+    if source is not None:
+        doc["source"] = source.model_dump(exclude_none=True)
+    doc.update(meta)
+    doc["images"] = images
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class PredictionsFile:
+    """A loaded predictions file: per-image :class:`Predictions`, the document's other keys,
+    and, per image entry that was refused (the others load), why: ``"<file>: image 'a.jpg': ..."``."""
+
+    path: Path
+    images: dict[str, Predictions]
+    meta: dict[str, Any]
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def load_predictions_file(path: Path) -> PredictionsFile:
+    """Read a predictions file; raise :class:`~labeler.errors.FileProblem` when the file as a
+    whole is unusable, and list (not raise) each bad image entry in ``problems``.
+
+    A file written by ``save_predictions_file`` has ``format`` and ``version``; a hand-made
+    one may leave them out.
+    """
+    from labeler.errors import FileProblem
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise FileProblem(path, f"not a readable predictions file ({type(err).__name__}: {err})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), dict):
+        raise FileProblem(path, 'not a predictions file: expected {"images": {"a.jpg": {"boxes": ...}}}')
+    if doc.get("format", PREDICTIONS_FORMAT) != PREDICTIONS_FORMAT:
+        raise FileProblem(path, f"format {doc.get('format')!r} is not {PREDICTIONS_FORMAT!r}")
+    version = doc.get("version", PREDICTIONS_VERSION)
+    if not isinstance(version, int) or version > PREDICTIONS_VERSION:
+        raise FileProblem(path, f"version {version!r} is newer than this labeler reads ({PREDICTIONS_VERSION})")
+    images: dict[str, Predictions] = {}
+    problems: dict[str, str] = {}
+    for rel, entry in doc["images"].items():
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError("is not an object with boxes, labels and scores")
+            boxes = np.asarray(entry.get("boxes", []), dtype=np.float64).reshape(-1, 4)
+            labels = [_check_text(c, "label") for c in entry.get("labels", [])]
+            scores = [_check_score(s, "score") for s in entry.get("scores", [])]
+            if not np.isfinite(boxes).all():
+                raise ValueError("a box coordinate is not a finite number")
+            if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
+                raise ValueError("a box is inverted (x2 < x1 or y2 < y1)")
+            images[str(rel)] = Predictions(xyxy=boxes, class_name=labels, confidence=scores,
+                                           data={"fold": entry.get("fold")})
+        except (TypeError, ValueError) as err:
+            problems[str(rel)] = f"{path}: image {str(rel)!r}: {err}"
+    meta = {k: v for k, v in doc.items() if k != "images"}
+    return PredictionsFile(Path(path), images, meta, problems)

@@ -60,11 +60,11 @@ border:3px solid #e90}}
 GROUP_KINDS = ("duplicate", "near_duplicate", "leakage")
 
 
-def class_distribution_svg(counts: dict[str, int], width: int = 640, bar: int = 18) -> str:
-    """An inline SVG horizontal bar chart of ``{class: count}`` (largest first)."""
-    if not counts:
+def bar_chart_svg(items: Sequence[tuple[str, int]], width: int = 640, bar: int = 18,
+                  label: str = "bar chart") -> str:
+    """An inline SVG horizontal bar chart of ``(name, count)`` rows, in the order given."""
+    if not items:
         return ""
-    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     biggest = max(n for _, n in items) or 1
     label_w, pad = 150, 4
     plot_w = width - label_w - 60
@@ -81,9 +81,51 @@ def class_distribution_svg(counts: dict[str, int], width: int = 640, bar: int = 
         )
     return (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{h}' "
-        f"font-family='sans-serif' font-size='12' role='img' aria-label='class distribution'>"
+        f"font-family='sans-serif' font-size='12' role='img' aria-label='{html.escape(label)}'>"
         + "".join(rows) + "</svg>"
     )
+
+
+def class_distribution_svg(counts: dict[str, int], width: int = 640, bar: int = 18) -> str:
+    """An inline SVG horizontal bar chart of ``{class: count}`` (largest first)."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return bar_chart_svg(items, width=width, bar=bar, label="class distribution")
+
+
+def image_statistics_html(stats: dict[str, Any]) -> str:
+    """The section for ``labeler stats --images`` figures (see
+    :meth:`labeler.image_properties.ImageStatistics.to_dict`): normalisation mean and std per
+    channel, the share of grayscale images, and the long-side and aspect-ratio histograms."""
+    if not stats.get("images"):
+        return ""
+    mean, std = stats["mean"], stats["std"]
+    rows = "".join(
+        f"<tr><td>{c}</td><td>{m:.4f}</td><td>{s:.4f}</td>"
+        f"<td><svg width='120' height='12'><rect width='{120 * m:.1f}' height='12' fill='{col}'/></svg></td></tr>"
+        for c, m, s, col in zip(("R", "G", "B"), mean, std, ("#d33", "#3a3", "#33d"), strict=True)
+    )
+    rows += (f"<tr><td>grey (one channel)</td><td>{stats['gray_mean']:.4f}</td><td>{stats['gray_std']:.4f}</td>"
+             f"<td><svg width='120' height='12'><rect width='{120 * stats['gray_mean']:.1f}' height='12' "
+             "fill='#888'/></svg></td></tr>")
+    norm = stats["normalize"]
+    share = stats["grayscale_share"]
+    parts = [
+        f"<h2>Image statistics ({stats['images']} images)</h2>",
+        f"<p>Grayscale images: {stats['grayscale_images']} ({100 * share:.1f}%). "
+        f"Normalise with mean {norm['mean']} and std {norm['std']} "
+        f"({'one channel: the set is grayscale' if norm['channels'] == 1 else 'RGB'}; pixel values in [0, 1], "
+        f"computed at {html.escape(str(stats.get('computed_at', '')))}).</p>",
+        "<table><tr><th>channel</th><th>mean</th><th>std</th><th></th></tr>" + rows + "</table>",
+    ]
+    for key, title in (("width", "width"), ("height", "height"), ("aspect_ratio", "aspect ratio (w / h)")):
+        q = stats[key]
+        parts.append(f"<div class='src'>{title}: min {q['min']:g}, 5% {q['p5']:g}, median {q['median']:g}, "
+                     f"95% {q['p95']:g}, max {q['max']:g}</div>")
+    parts.append("<h3>Long side (pixels)</h3>")
+    parts.append(bar_chart_svg([(b["bin"], b["count"]) for b in stats["size_histogram"]], label="long side"))
+    parts.append("<h3>Aspect ratio (width / height)</h3>")
+    parts.append(bar_chart_svg([(b["bin"], b["count"]) for b in stats["aspect_histogram"]], label="aspect ratio"))
+    return "\n".join(parts)
 
 
 def _class_counts(ds: Dataset) -> dict[str, int]:
@@ -105,11 +147,13 @@ def _duplicate_groups(rows: Sequence[Finding]) -> list[tuple[str, list[Finding]]
     return sorted(groups.items(), key=lambda kv: (-max(f.issue.score or 0.0 for f in kv[1]), kv[0]))
 
 
-def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> None:
+def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path,
+                      image_stats: dict[str, Any] | None = None) -> None:
     """A page grouped by issue kind, ranked by score, with thumbnails embedded (no other files).
 
-    It opens with the class distribution (an SVG bar chart) and shows duplicate groups side by
-    side, the kept image first.
+    It opens with the class distribution (an SVG bar chart), then the image statistics when
+    given (``labeler stats --images``, or what the ``image_quality`` check measured), and shows
+    duplicate groups side by side, the kept image first.
     """
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
@@ -117,7 +161,7 @@ def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> N
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>labeler findings</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Findings in {html.escape(str(ds.root))}</h1>",
+        f"<h1>{'Findings in' if findings or not image_stats else 'Statistics of'} {html.escape(str(ds.root))}</h1>",
         "<p>"
         + ", ".join(f"{html.escape(k)}: {len(v)}" for k, v in sorted(groups.items()))
         + "</p>",
@@ -136,6 +180,8 @@ def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path) -> N
         parts.append(f"<h2>Class distribution ({len(counts)} classes, {n} labels, "
                      f"largest / smallest {ratio:.1f})</h2>")
         parts.append(class_distribution_svg(counts))
+    if image_stats:
+        parts.append(image_statistics_html(image_stats))
 
     dup_rows = [f for f in findings if f.issue.kind in GROUP_KINDS]
     if dup_rows:

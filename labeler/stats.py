@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from labeler.dataset import Dataset
-from labeler.errors import FileProblem
+from labeler.errors import FileProblem, ImageFileError
 from labeler.exporting import LABELME_RESERVED_CLASSES
 from labeler.io.images import not_regular_reason
 
@@ -14,8 +15,33 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def compute_stats(ds: Dataset) -> dict[str, Any]:
-    """Counts per class, per review state and per issue kind, and balance figures."""
+def compute_image_statistics(
+    ds: Dataset, progress: Callable[[int, int, str], None] | None = None
+) -> tuple[dict[str, Any], list[ImageFileError]]:
+    """Decode every image once, reduced, for normalisation mean/std per channel (and the
+    single-channel figure), sizes, aspect ratios and the share of grayscale images.
+
+    Returns the figures (:meth:`ImageStatistics.to_dict`) and the unreadable images' errors."""
+    from labeler.image_properties import ImageStatistics, decode_small
+
+    acc = ImageStatistics()
+    problems: list[ImageFileError] = []
+    items = ds.scan().items
+    for n, item in enumerate(items, 1):
+        try:
+            acc.add(decode_small(item.image_path))
+        except ImageFileError as err:
+            problems.append(err)
+        if progress is not None:
+            progress(n, len(items), item.rel)
+    return acc.to_dict(), problems
+
+
+def compute_stats(
+    ds: Dataset, images: bool = False, progress: Callable[[int, int, str], None] | None = None
+) -> dict[str, Any]:
+    """Counts per class, per review state and per issue kind, and balance figures; with
+    ``images``, also :func:`compute_image_statistics` under ``"image_statistics"``."""
     errors: list[FileProblem] = []
     shape_classes: Counter[str] = Counter()
     image_classes: Counter[str] = Counter()
@@ -62,6 +88,11 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
     total_classes = shape_classes + image_classes
     counts = [n for n in total_classes.values() if n > 0]
     n_images = len(scan.items)
+    extra: dict[str, Any] = {}
+    if images:
+        extra["image_statistics"], problems = compute_image_statistics(ds, progress)
+        seen = {str(e) for e in errors}
+        errors.extend(p for p in problems if str(p) not in seen)
     return {
         "root": str(ds.root),
         "images": n_images,
@@ -90,6 +121,7 @@ def compute_stats(ds: Dataset) -> dict[str, Any]:
         "open_issues": dict(issues.most_common()),
         "issue_states": dict(issue_states),
         "class_imbalance_ratio": round(max(counts) / min(counts), 3) if counts else None,
+        **extra,
     }
 
 
@@ -145,7 +177,36 @@ def render_stats(stats: dict[str, Any], con: Console) -> None:
                 + ", ".join(f"{k} {v}" for k, v in stats["reserved_labels"].items())
             )
         )
+    img = stats.get("image_statistics")
+    if img and img.get("images"):
+        render_image_statistics(img, con)
     if stats["excluded_images"]:
         con.print(f"excluded from export: {stats['excluded_images']}")
     for err in stats["unreadable"]:
         con.print(f"[red]unreadable[/] {escape(str(err))}")
+
+
+def render_image_statistics(img: dict[str, Any], con: Console) -> None:
+    """Print the ``--images`` figures: normalisation mean/std, grayscale share, sizes."""
+    from rich.table import Table
+
+    norm = img["normalize"]
+    con.print(f"[bold]Images[/] ({img['images']} decoded, {img['computed_at']}): "
+              f"{img['grayscale_images']} grayscale ({100 * img['grayscale_share']:.1f}%)")
+    table = Table(title="Normalisation (pixel values in [0, 1])", show_edge=False)
+    for col in ("channel", "mean", "std"):
+        table.add_column(col, justify="left" if col == "channel" else "right")
+    for c, m, s in zip(("R", "G", "B"), img["mean"], img["std"], strict=True):
+        table.add_row(c, f"{m:.4f}", f"{s:.4f}")
+    table.add_row("grey (one channel)", f"{img['gray_mean']:.4f}", f"{img['gray_std']:.4f}")
+    con.print(table)
+    what = "one channel (the set is grayscale)" if norm["channels"] == 1 else "RGB"
+    con.print(f"normalise with mean={norm['mean']} std={norm['std']} ({what})")
+    for key, title in (("width", "width"), ("height", "height"), ("aspect_ratio", "aspect ratio w/h")):
+        q = img[key]
+        con.print(f"{title}: min {q['min']:g}, 5% {q['p5']:g}, median {q['median']:g}, "
+                  f"95% {q['p95']:g}, max {q['max']:g}")
+    biggest = max((b["count"] for b in img["aspect_histogram"]), default=0)
+    for b in img["aspect_histogram"]:
+        if b["count"]:
+            con.print(f"  aspect {b['bin']:>9} {b['count']:>6} [cyan]{_bar(b['count'], biggest)}[/]")

@@ -10,25 +10,12 @@ from pathlib import Path
 
 from labeler.dataset import Dataset
 from labeler.errors import FileProblem, ImageFileError, LabelFileReadError
+from labeler.geometry import MIN_POINTS, self_intersects, signed_area
 from labeler.io.images import ImageInfo, not_regular_reason, open_image, read_image_info
 from labeler.io.labelfile import check_image_path
 from labeler.masks import decode_mask_png
 from labeler.model import KNOWN_SHAPE_TYPES, Annotation, Shape
 
-#: Minimum points per shape type (labelme's own rules).
-MIN_POINTS = {
-    "polygon": 3,
-    "rectangle": 2,
-    "circle": 2,
-    "line": 2,
-    "linestrip": 2,
-    "point": 1,
-    "points": 1,
-    "mask": 2,
-    "oriented_rectangle": 4,
-    "rotation": 4,
-    "quadrilateral": 4,
-}
 #: Points may stick out of the image by this many pixels before a warning.
 OUTSIDE_TOLERANCE = 1.0
 
@@ -72,8 +59,6 @@ def shape_problems(shape: Shape, index: int, size: tuple[int, int] | None) -> li
         if x2 - x1 <= 0 or y2 - y1 <= 0:
             out.append(f"{where}: rectangle has zero width or height")
     if shape.shape_type == "polygon" and len(shape.points) >= 3:
-        from labeler.masks import self_intersects, signed_area
-
         pts = shape.points
         if signed_area(pts) == 0:
             if self_intersects(pts):

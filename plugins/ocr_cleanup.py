@@ -29,7 +29,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
 from labeler.formats.icdar import TEXT_SHAPE_TYPES, is_dont_care
-from labeler.masks import self_intersects, signed_area
+from labeler.geometry import (
+    bounding_box,
+    boxes_overlap,
+    clip_points,
+    min_side,
+    order_around_center,
+    polygon_iou,
+    self_intersects,
+    signed_area,
+)
 from labeler.model import Annotation, Issue, Shape, Source
 from labeler.plugin_api import Check, Fixer, Sample
 
@@ -43,62 +52,9 @@ Point = tuple[float, float]
 
 
 # -- geometry helpers --------------------------------------------------------------------------
-def order_around_center(points: Sequence[Point]) -> list[Point]:
-    """The points sorted clockwise around their centroid, starting with the original first."""
-    cx = sum(p[0] for p in points) / len(points)
-    cy = sum(p[1] for p in points) / len(points)
-    ordered = sorted(points, key=lambda p: math.atan2(p[1] - cy, p[0] - cx))
-    k = ordered.index(points[0])
-    return ordered[k:] + ordered[:k]
-
-
-def clip_points(points: Sequence[Point], width: float, height: float) -> list[Point]:
-    """Clamp every point into the image."""
-    return [(min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in points]
-
-
 def outline(shape: Shape) -> list[Point]:
     """The shape's polygon (rectangles expanded to 4 corners, clockwise)."""
     return [(float(x), float(y)) for x, y in shape.polygon()]
-
-
-def polygon_iou(a: Sequence[Point], b: Sequence[Point]) -> float:
-    """IoU of two polygons, rasterised at 1/4 pixel on their joint bounding box."""
-    import cv2
-
-    pa, pb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    lo = np.minimum(pa.min(axis=0), pb.min(axis=0))
-    hi = np.maximum(pa.max(axis=0), pb.max(axis=0))
-    scale = 4.0
-    size = np.ceil((hi - lo) * scale).astype(int) + 2
-    if size[0] * size[1] > 4_000_000:  # huge regions: a coarser grid is plenty
-        scale = 4.0 * math.sqrt(4_000_000 / (size[0] * size[1]))
-        size = np.ceil((hi - lo) * scale).astype(int) + 2
-    ma = np.zeros((size[1], size[0]), dtype=np.uint8)
-    mb = np.zeros_like(ma)
-    cv2.fillPoly(ma, [np.round((pa - lo) * scale).astype(np.int32)], 1)
-    cv2.fillPoly(mb, [np.round((pb - lo) * scale).astype(np.int32)], 1)
-    inter = int(np.logical_and(ma, mb).sum())
-    union = int(np.logical_or(ma, mb).sum())
-    return inter / union if union else 0.0
-
-
-def min_side(points: Sequence[Point]) -> float:
-    """Shorter side of the minimum-area rectangle around the points (the text height)."""
-    import cv2
-
-    (_, _), (w, h), _ = cv2.minAreaRect(np.asarray(points, dtype=np.float32))
-    return float(min(w, h))
-
-
-def _bbox(points: Sequence[Point]) -> tuple[float, float, float, float]:
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def _box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _r(points: Sequence[Point]) -> list[list[float]]:
@@ -304,11 +260,11 @@ class OcrCleanupCheck(Check):
         """Duplicates (IoU >= duplicate_iou) and heavy overlaps, raised on the later shape."""
         opts: CleanupOptions = self.options  # type: ignore[assignment]
         idxs = sorted(regions)
-        boxes = {i: _bbox(regions[i]) for i in idxs}
+        boxes = {i: bounding_box(regions[i]) for i in idxs}
         best: dict[int, tuple[float, int]] = {}
         for a_pos, i in enumerate(idxs):
             for j in idxs[a_pos + 1 :]:
-                if not _box_overlap(boxes[i], boxes[j]):
+                if not boxes_overlap(boxes[i], boxes[j]):
                     continue
                 iou = polygon_iou(regions[i], regions[j])
                 if iou >= opts.overlap_iou and iou > best.get(j, (0.0, -1))[0]:

@@ -734,7 +734,7 @@ def _drop_duplicates_impl(keep: list[int], masks: np.ndarray, names: np.ndarray,
 def prompt_boxes(sample: Sample, use_annotation: bool = True, dedupe_iou: float = 0.85) -> Predictions:
     """The box prompts of a sample: the previous stage's boxes, then the annotation's rectangles
     (skipping a rectangle that repeats a previous-stage box)."""
-    from labeler.predictions import box_iou
+    from labeler.geometry import box_iou
 
     xyxy: list[list[float]] = []
     names: list[str] = []
@@ -873,3 +873,24 @@ class SamAutolabeler(Autolabeler):
 def register_autolabelers(register: Callable[[type[Autolabeler]], None]) -> None:
     """Provide the ``sam`` autolabeler."""
     register(SamAutolabeler)
+
+
+class SamSegmenter:
+    """The GUI's Segment Anything tool: a :class:`SamSession` on a checkpoint."""
+
+    name = "sam"
+
+    def open(self, checkpoint: Path | None) -> SamSession:
+        """A session on ``checkpoint``, else on the default checkpoint of the ``sam`` autolabeler."""
+        if checkpoint is not None:
+            return SamSession.from_checkpoint(checkpoint)
+        plugin = SamAutolabeler()
+        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        return plugin.session
+
+
+@hookimpl
+def register_segmenters(register: Callable[[Any], None]) -> None:
+    """Provide the ``sam`` segmenter for the GUI."""
+    register(SamSegmenter())
+

@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
         w.open_rel("scene_0003.jpg")
         w.review_panel.threshold.setValue(0.6)
-        w.next_suggestion()
-        w.next_suggestion()
+        w.session.next_suggestion()
+        w.session.next_suggestion()
         shot("review")
 
         if ckpt is not None:
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             truth = json.loads((SAMPLE / "truth" / "scenes_ground_truth.json").read_text())["images"]
             obj = truth["scene_0006.jpg"]["objects"][0]
             x1, y1, x2, y2 = obj["bbox_xyxy"]
-            w.canvas.sam_box = (x1 - 4, y1 - 4, x2 + 4, y2 + 4)
-            w.canvas._emit_sam()
+            w.canvas.segment_tool.box = (x1 - 4, y1 - 4, x2 + 4, y2 + 4)
+            w.segment.prompt([], [], w.canvas.sam_box)
             poly = w.canvas.sam_preview or []
             if _box_iou(poly, obj["bbox_xyxy"]) > 0.5:
                 shot("sam", keep_message=True)  # the status bar reports the SAM answer
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         shot("vertices", popups=(menu,), keep_message=True)
         menu.close()
         w.canvas.selected_vertex = None
-        w.fit_window()
+        w.canvas.fit_window()
 
         # the options form of a plugin, as the Plugins menu opens it
         from labeler.plugins import get_registry

@@ -111,3 +111,20 @@ def save_planted_pickle(path: Path, marker: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": _Planted(marker), "state_dict": {}}, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> object:
+    """A real single-node Ray cluster (2 CPUs), started once for the whole test session.
+
+    Its workers import the test modules (plugins defined in tests run on them; pytest imports
+    ``tests/test_x.py`` as ``test_x``), so the repo root and ``tests/`` go on their ``PYTHONPATH``.
+    """
+    import ray
+
+    paths = [str(REPO), str(REPO / "tests"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=128 * 1024 * 1024, configure_logging=False)
+    yield ray
+    ray.shutdown()

@@ -105,7 +105,7 @@ def test_unknown_plugin_is_one_clear_line(tmp_path) -> None:
 
 
 def test_every_subcommand_has_help_with_examples() -> None:
-    for name in ("validate", "stats", "import", "export", "autolabel", "check", "fix", "plugins", "train", "gui"):
+    for name in ("validate", "stats", "import", "export", "autolabel", "review", "check", "fix", "plugins", "train", "gui"):
         res = run(name, "--help")
         assert res.exit_code == 0
         assert "Examples:" in res.output, name

@@ -111,7 +111,7 @@ def test_the_measurement_catches_a_writer_that_loses_edits(tmp_path: Path) -> No
 
 
 def test_a_shape_edit_during_a_check_is_kept_and_reported(tmp_path: Path) -> None:
-    """check reads every file first and writes at the end: a person's edit in between stays."""
+    """A check reads a file, looks at the image, then writes: a person's edit in between stays."""
     from labeler.model import Issue
     from labeler.pipeline import run_check
     from labeler.plugin_api import Check
@@ -125,15 +125,15 @@ def test_a_shape_edit_during_a_check_is_kept_and_reported(tmp_path: Path) -> Non
         name = "smallbox"
 
         def check_sample(self, sample):
-            if sample.item.rel == "img2.png":  # the person saves img0 and img1 meanwhile
-                for rel, doc_shapes in (("img0", [rect("dog", 1, 1, 9, 9)]),
-                                        ("img1", [rect("cat", 1, 1, 9, 9)])):
-                    doc = json.loads((root / f"{rel}.json").read_text())
-                    if rel == "img0":
-                        doc["shapes"] = doc_shapes  # relabelled the shape
-                    else:
-                        doc["flags"] = {"checked_by_hand": True}  # image-level edit only
-                    write_json(root / f"{rel}.json", doc)
+            # The person saves the file while the check looks at its image (after it was read,
+            # before the findings are written).
+            rel = sample.item.rel[:-4]
+            doc = json.loads((root / f"{rel}.json").read_text())
+            if rel == "img0":
+                doc["shapes"] = [rect("dog", 1, 1, 9, 9)]  # relabelled the shape
+            elif rel == "img1":
+                doc["flags"] = {"checked_by_hand": True}  # an image-level edit only
+            write_json(root / f"{rel}.json", doc)
             return [Issue(kind="small", shape_index=0, score=0.5)]
 
     summary, _ = run_check(open_dataset(root), SmallBox())
@@ -166,7 +166,7 @@ def test_a_suggestion_edited_in_labelme_survives_a_rerun(tmp_path: Path) -> None
 
 # -- the GUI against a pipeline -------------------------------------------------------------
 def test_gui_save_after_a_pipeline_write_merges_and_keeps_the_persons_edit(tmp_path: Path) -> None:
-    from labeler.gui.document import Document, ExternalChangeError
+    from labeler.editing.document import Document, ExternalChangeError
 
     root = tmp_path / "ds"
     make_image(root / "img.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -295,3 +296,67 @@ def test_an_empty_class_name_is_not_exported(tmp_path) -> None:  # noqa: ANN001
     items, classes = select_for_export(open_dataset(root), ExportOptions(), report)
     assert classes == ["cat"] and [s.label for s in items[0].annotation.shapes] == ["cat"]
     assert report.counts["labels left out: empty class name"] == 2
+
+
+def _suggested_dataset(root: Path) -> Path:
+    """A person's box, yolo suggestions scored 0.9, 0.4 and unscored, a sam one at 0.7, and a
+    clip image label suggested at 0.6 (plus one rejected, never exported)."""
+    from tests.conftest import rect
+
+    def sug(label: str, plugin: str, score: float | None, *box: float) -> dict:
+        meta = {"review": "suggested", "source": {"plugin": plugin}}
+        if score is not None:
+            meta["score"] = score
+        return rect(label, *box, labeler=meta)
+
+    make_image(root / "a.png", (60, 40))
+    write_json(root / "a.json", labelme_json("a.png", (60, 40), [
+        rect("cat", 1, 1, 10, 10), sug("cat", "yolo", 0.9, 12, 1, 20, 10),
+        sug("dog", "yolo", 0.4, 22, 1, 30, 10), sug("dog", "sam", 0.7, 32, 1, 40, 10),
+        rect("cat", 42, 1, 50, 10, labeler={"review": "rejected", "source": {"plugin": "yolo"}}),
+    ], labeler={"image_labels": [{"label": "indoor", "score": 0.6, "review": "suggested",
+                                  "source": {"plugin": "clip"}}]}))
+    make_image(root / "b.png", (60, 40), seed=3)
+    write_json(root / "b.json", labelme_json("b.png", (60, 40), [sug("cat", "yolo", None, 1, 1, 9, 9)]))
+    return root
+
+
+def test_export_counts_the_unreviewed_suggestions_it_writes_per_plugin(tmp_path: Path) -> None:
+    root = _suggested_dataset(tmp_path / "ds")
+    rep = run_export(open_dataset(root), exporter("yolo"), tmp_path / "out", ExportOptions())
+    # The default is unchanged: every unreviewed suggestion is exported (rejected ones never).
+    lines = (tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()
+    assert len(lines) == 4
+    assert rep.counts["unreviewed suggestions from yolo"] == 3
+    assert rep.counts["unreviewed suggestions from sam"] == 1
+    assert "unreviewed suggestions from clip" not in rep.counts  # yolo writes no image labels
+    rep = run_export(open_dataset(root), exporter("labelme"), tmp_path / "lm", ExportOptions())
+    assert rep.counts["unreviewed suggestions from clip"] == 1  # labelme writes both
+    rep = run_export(open_dataset(root), exporter("yolo"), tmp_path / "rev",
+                     ExportOptions(only_reviewed=True))
+    assert not any(k.startswith("unreviewed suggestions") for k in rep.counts)
+
+
+def test_export_min_score_leaves_out_low_unreviewed_suggestions(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from labeler.cli import cli
+
+    root = _suggested_dataset(tmp_path / "ds")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["export", str(root), "--to", "labelme", "--out", str(out),
+                                   "--min-score", "0.65", "--json"])
+    assert res.exit_code == 0, res.output
+    counts = json.loads(res.output)["counts"]
+    # yolo 0.4, the unscored yolo cat and clip's 0.6 label are left out; yolo 0.9 and sam 0.7 stay.
+    assert counts["unreviewed suggestions left out (score below 0.65)"] == 3
+    assert counts["unreviewed suggestions from yolo"] == 1
+    assert counts["unreviewed suggestions from sam"] == 1
+    a = load_all(out)["a.png"]
+    assert [(s.label, s.score) for s in a.shapes] == [("cat", None), ("cat", 0.9), ("dog", 0.7)]
+    assert a.meta.image_labels == []
+    assert load_all(out)["b.png"].shapes == []
+    # The source is untouched: still 3 yolo suggestions there.
+    assert len([s for s in load_all(root)["a.png"].shapes if s.is_suggestion]) == 3
+    text = CliRunner().invoke(cli, ["export", str(root), "--to", "yolo", "--out", str(tmp_path / "y")])
+    assert "3 unreviewed suggestions from yolo" in text.output

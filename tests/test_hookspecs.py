@@ -118,7 +118,8 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 def test_hookspecs_are_all_collected_by_the_registry() -> None:
     # A register_* hook that plugins.KINDS does not know would be silently ignored.
-    assert set(HOOKS) == set(plugins.KINDS) | {"register_commands", "register_gui_extensions"}
+    assert set(HOOKS) == set(plugins.KINDS) | {"register_commands", "register_gui_extensions",
+                                                "register_segmenters"}
     pm = plugins.get_plugin_manager()
     assert all(hasattr(pm.hook, name) for name in HOOKS)
 
@@ -499,3 +500,26 @@ def test_hook_register_commands_in_labeler_cli(
     assert '"images": 3' in result.output
     help_text = CliRunner().invoke(cli_module.cli, ["--help"]).output
     assert "example-hello" in help_text
+
+
+# -- register_segmenters ----------------------------------------------------------------------
+def test_hook_register_segmenters(registry: Registry, tmp_path: Path) -> None:
+    from labeler.plugins import collect_segmenters
+
+    errors: list[str] = []
+    found = {s.name: s for s in collect_segmenters(errors)}
+    assert errors == []
+    assert registry.plugins["example"].segmenters
+    session = found["example_blob"].open(None)
+    session.set_image(Image.open(make_image(tmp_path / "seg.png", [(10, 8, 30, 20)])))
+    mask, score = session.predict(points=[(15, 12)], labels=[1])
+    assert score == 1.0 and mask.shape == (48, 64)
+    ys, xs = mask.nonzero()
+    assert (xs.min(), ys.min(), xs.max(), ys.max()) == (10, 8, 29, 19)  # exactly the blob
+    # a box prompt without clicks takes the brightest pixel inside it
+    mask, _ = session.predict(box=(0, 0, 40, 30))
+    assert mask.sum() == 20 * 12
+    # a click on the background outside the box finds nothing there
+    mask, score = session.predict(points=[(50, 40)], labels=[1], box=(0, 0, 40, 30))
+    assert not mask.any() and score == 0.0
+

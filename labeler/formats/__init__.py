@@ -19,16 +19,15 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem, ImageFileError
-from labeler.exporting import safe_rel
+from labeler.geometry import NO_AREA_TYPES, polygon_area
+from labeler.interchange import ExportItem, Report, safe_rel
 from labeler.io.atomic import short_name, temp_sibling
 from labeler.io.images import IMAGE_EXTENSIONS, ImageInfo, read_image_info
-from labeler.masks import signed_area
 from labeler.model import Shape
-from labeler.plugin_api import ExportItem, Report
 
 __all__ = [
     "AREA_TYPES",
@@ -37,6 +36,8 @@ __all__ = [
     "OutsideRootError",
     "add_note_once",
     "check_inside",
+    "skip_file",
+    "walk_files",
     "clip_box",
     "export_size",
     "flat_names",
@@ -65,6 +66,35 @@ class OutsideRootError(ValueError):
 def is_image_file(path: str | Path) -> bool:
     """True when the file name has one of labeler's image extensions (case-insensitive)."""
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def walk_files(
+    src: Path, suffixes: tuple[str, ...] | None = None, images: bool = False, skip: Path | None = None
+) -> Iterator[Path]:
+    """Files under ``src`` in a stable order, as every loader walks a folder: hidden files and
+    folders (``.git``, ``.labeler``...) and ``__pycache__`` skipped, symbolic links to folders
+    not followed; ``suffixes`` (lower case, with the dot) or ``images`` narrow the files, and
+    the folder ``skip`` is left out."""
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and (skip is None or Path(dirpath, d) != skip)
+        )
+        for f in sorted(filenames):
+            if f.startswith("."):
+                continue
+            if images and not is_image_file(f):
+                continue
+            if suffixes is not None and not f.lower().endswith(suffixes):
+                continue
+            yield Path(dirpath, f)
+
+
+def skip_file(report: Report, message: str) -> None:
+    """Report a file (or entry) that cannot be used and count it as skipped: the one way every
+    loader says "report and skip", so their counts agree."""
+    report.problem(message)
+    report.add("skipped")
 
 
 def check_inside(root: Path, path: Path) -> Path:
@@ -222,11 +252,6 @@ def warn_if_not_empty(folder: Path, report: Report) -> None:
         )
 
 
-def polygon_area(points: Sequence[tuple[float, float]]) -> float:
-    """Area of a simple polygon (shoelace formula), always >= 0."""
-    return abs(signed_area(points))
-
-
 def mask_extent(shape: Shape) -> tuple[float, float, float, float]:
     """Pixel extent (x1, y1, x2, y2) of a labelme ``mask`` shape: anchor plus the PNG's size.
 
@@ -262,8 +287,6 @@ def clip_box(
 AREA_TYPES = frozenset(
     {"rectangle", "polygon", "circle", "mask", "oriented_rectangle", "rotation", "quadrilateral"}
 )
-#: Shape types that have no area (skipped by box and polygon formats, with a note).
-NO_AREA_TYPES = frozenset({"point", "points", "line", "linestrip"})
 
 
 def unsupported_note(report: Report, counter: Counter[str], fmt: str) -> None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from labeler.errors import MissingDependencyError
-from labeler.exporting import safe_rel, write_json
 from labeler.formats import (
     AREA_TYPES,
     OutsideRootError,
@@ -34,13 +33,14 @@ from labeler.formats import (
     place_image,
     polygon_area,
     safe_join,
+    skip_file,
     unsupported_note,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report, safe_rel, write_json
 from labeler.io.labelfile import parse_json_bytes
 from labeler.masks import mask_to_shape_fields
 from labeler.model import Annotation, ImageMeta, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 _SPLIT_FROM_NAME = re.compile(r"^instances_(?P<split>.+)\.json$", re.IGNORECASE)
 
@@ -215,8 +215,7 @@ def save_coco(
             try:
                 place_image(e.item.image_path, safe_join(out, f"{sub}/{file_name}"), hardlink=hardlink)
             except (OSError, ValueError) as err:
-                report.problem(f"{e.item.image_path}: {err}")
-                report.add("skipped")
+                skip_file(report, f"{e.item.image_path}: {err}")
                 continue
         else:
             file_name = e.item.rel
@@ -449,8 +448,7 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
             try:
                 file_name = safe_rel(file_name)
             except ValueError as err:
-                report.problem(f"{json_path}: {err}; image skipped")
-                report.add("skipped")
+                skip_file(report, f"{json_path}: {err}; image skipped")
                 continue
             found = None
             for cand in _candidates(file_name, json_path, root, images, split):
@@ -462,8 +460,7 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
                     found = cand
                     break
             if found is None:
-                report.problem(f"{where}: image not found; skipped")
-                report.add("skipped")
+                skip_file(report, f"{where}: image not found; skipped")
                 continue
             info = image_info_or_report(found, report)
             if info is None:
@@ -471,11 +468,10 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
                 continue
             w, h = img.get("width"), img.get("height")
             if isinstance(w, int) and isinstance(h, int) and (w, h) != info.size:
-                report.problem(
+                skip_file(report,
                     f"{where}: width x height is {w}x{h} but the image is "
                     f"{info.width}x{info.height}; skipped"
                 )
-                report.add("skipped")
                 continue
             shapes: list[Shape] = []
             next_group = 1

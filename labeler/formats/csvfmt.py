@@ -19,7 +19,6 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from labeler.exporting import safe_rel
 from labeler.formats import (
     OutsideRootError,
     check_inside,
@@ -27,11 +26,12 @@ from labeler.formats import (
     image_info_or_report,
     place_image,
     safe_join,
+    skip_file,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report, safe_rel
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 IMAGE_COLUMNS = ("image", "filename", "file_name", "file", "path", "image_path")
 LABEL_COLUMNS = ("label", "labels", "class", "category", "tags")
@@ -63,18 +63,16 @@ def save_csv(
             continue
         bad = [lab for lab in labels if separator in lab or "\n" in lab or "\r" in lab]
         if bad:
-            report.problem(
+            skip_file(report,
                 f"{e.item.rel}: label {bad[0]!r} contains the separator {separator!r} or a "
                 "line break; skipped (choose another separator)"
             )
-            report.add("skipped")
             continue
         rel = f"images/{names[e.item.rel]}"
         try:
             place_image(e.item.image_path, safe_join(out, rel), hardlink=hardlink)
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         rows.setdefault(e.split or "", []).append((rel, separator.join(labels)))
         report.add("exported images")
@@ -170,8 +168,7 @@ def load_csv(src: Path, report: Report, separator: str = " ") -> Iterator[Import
         )
     for rel, (image, labels) in merged.items():
         if not image.is_file():
-            report.problem(f"{image}: image not found; skipped")
-            report.add("skipped")
+            skip_file(report, f"{image}: image not found; skipped")
             continue
         info = image_info_or_report(image, report)
         if info is None:

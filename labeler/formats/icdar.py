@@ -18,7 +18,6 @@ transcription in ``labeler.text``; a don't-care region has the text ``###`` or t
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,14 +27,15 @@ from labeler.formats import (
     export_size,
     flat_names,
     image_info_or_report,
-    is_image_file,
     place_image,
     safe_join,
+    skip_file,
+    walk_files,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape, ShapeMeta
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Transcription of a don't-care region.
 DONT_CARE = "###"
@@ -122,11 +122,7 @@ def split_prefix(split: str) -> str:
 
 def images_under(folder: Path) -> Iterator[Path]:
     """Image files under ``folder``, sorted, hidden folders skipped."""
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in sorted(filenames):
-            if not f.startswith(".") and is_image_file(f):
-                yield Path(dirpath, f)
+    yield from walk_files(folder, images=True)
 
 
 def _num(v: float) -> str:
@@ -180,13 +176,10 @@ def load_icdar(src: Path, report: Report, label: str = "text") -> Iterator[Impor
     """Read an ICDAR 2015 dataset: images and ``gt_<stem>.txt`` files under ``src``."""
     src = Path(src)
     gts: dict[str, list[Path]] = {}
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in filenames:
-            if f.lower().endswith(".txt"):
-                stem = f[:-4]
-                key = stem[3:] if stem.lower().startswith("gt_") else stem
-                gts.setdefault(key, []).append(Path(dirpath, f))
+    for txt in walk_files(src, suffixes=(".txt",)):
+        stem = txt.stem
+        key = stem[3:] if stem.lower().startswith("gt_") else stem
+        gts.setdefault(key, []).append(txt)
     used: set[Path] = set()
     for image in images_under(src):
         rel = image.relative_to(src).as_posix()
@@ -204,8 +197,7 @@ def load_icdar(src: Path, report: Report, label: str = "text") -> Iterator[Impor
             try:
                 text = gt.read_bytes().decode("utf-8-sig")
             except (OSError, UnicodeDecodeError) as err:
-                report.problem(f"{gt}: cannot read: {err}")
-                report.add("skipped")
+                skip_file(report, f"{gt}: cannot read: {err}")
                 continue
             shapes = parse_gt(text, str(gt), report, label)
         else:
@@ -253,7 +245,7 @@ def export_regions(
                 report.add("regions clipped to the image")
                 quad = clipped
         if len(quad) == 4:
-            from labeler.masks import self_intersects, signed_area
+            from labeler.geometry import self_intersects, signed_area
 
             if self_intersects(quad):
                 report.add("crossed quads written as they are (labeler check --plugin ocr_cleanup)")
@@ -287,8 +279,7 @@ def save_icdar(
             gt = safe_join(out, f"{prefix}gt/gt_{Path(name).stem}.txt")
             atomic_write_text(gt, "".join(line + "\n" for line in lines))
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         report.add("exported images")
         report.add("text regions", len(lines))

@@ -26,10 +26,12 @@ from labeler.formats import (
     place_image,
     safe_join,
     safe_name,
+    skip_file,
+    walk_files,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.model import Annotation
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: torchvision's ``IMG_EXTENSIONS`` (``torchvision.datasets.folder``), lower case.
 TORCHVISION_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -74,19 +76,16 @@ def save_imagefolder(
             continue
         label = labels[0]
         if safe_name(label) is None:
-            report.problem(f"{e.item.rel}: class {label!r} cannot be a folder name; skipped")
-            report.add("skipped")
+            skip_file(report, f"{e.item.rel}: class {label!r} cannot be a folder name; skipped")
             continue
         if os.path.splitext(e.item.rel)[1].lower() not in TORCHVISION_EXTENSIONS:
-            report.problem(f"{e.item.rel}: torchvision's ImageFolder does not read this extension; skipped")
-            report.add("skipped")
+            skip_file(report, f"{e.item.rel}: torchvision's ImageFolder does not read this extension; skipped")
             continue
         rel = f"{e.split}/{label}/{names[e.item.rel]}" if e.split else f"{label}/{names[e.item.rel]}"
         try:
             place_image(e.item.image_path, safe_join(out, rel), hardlink=hardlink)
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         per_split[e.split].add(label)
         report.add("exported images")
@@ -146,25 +145,22 @@ def load_imagefolder(src: Path, report: Report) -> Iterator[ImportedImage]:
             if not class_dir.resolve().is_relative_to(src_real):
                 report.problem(f"{class_dir}: symbolic link to {class_dir.resolve()}, outside {src}; skipped")
                 continue
-            for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for f in sorted(filenames):
-                    path = Path(dirpath, f)
-                    if not is_image_file(f):
-                        ignored += 1
-                        continue
-                    if not path.resolve().is_relative_to(src_real):
-                        report.problem(f"{path}: symbolic link to {path.resolve()}, outside {src}; skipped")
-                        report.add("skipped")
-                        continue
-                    info = image_info_or_report(path, report)
-                    if info is None:
-                        report.add("skipped")
-                        continue
-                    ann = Annotation(imagePath=f, imageWidth=info.width, imageHeight=info.height)
-                    ann.set_image_labels([label])
-                    rel = path.relative_to(src).as_posix()
-                    yield ImportedImage(source_image=path, rel=rel, annotation=ann)
+            for path in walk_files(class_dir):
+                f = path.name
+                if not is_image_file(f):
+                    ignored += 1
+                    continue
+                if not path.resolve().is_relative_to(src_real):
+                    skip_file(report, f"{path}: symbolic link to {path.resolve()}, outside {src}; skipped")
+                    continue
+                info = image_info_or_report(path, report)
+                if info is None:
+                    report.add("skipped")
+                    continue
+                ann = Annotation(imagePath=f, imageWidth=info.width, imageHeight=info.height)
+                ann.set_image_labels([label])
+                rel = path.relative_to(src).as_posix()
+                yield ImportedImage(source_image=path, rel=rel, annotation=ann)
         loose = [p for p in root.iterdir() if p.is_file()]
         ignored += len(loose)
     if ignored:

@@ -21,11 +21,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from labeler.errors import FileProblem
-from labeler.formats import export_size, place_image, safe_join, warn_if_not_empty
+from labeler.formats import (
+    export_size,
+    place_image,
+    safe_join,
+    skip_file,
+    walk_files,
+    warn_if_not_empty,
+)
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.io.labelfile import check_image_path, dumps_annotation, load_annotation
 from labeler.model import Annotation, Shape, ShapeMeta
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Shape keys that only X-AnyLabeling writes; any of them marks a file as X-AnyLabeling's.
 XANYLABELING_SHAPE_KEYS = frozenset({"kie_linking", "difficult", "attributes", "score", "direction"})
@@ -74,8 +81,7 @@ def save_labelme(
             place_image(e.item.image_path, img_dest, hardlink=hardlink)
             atomic_write_text(img_dest.with_suffix(".json"), dumps_annotation(ann))
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         report.add("exported images")
         report.add("shapes", len(ann.shapes))
@@ -143,11 +149,7 @@ def _decode_image_data(b64: str, label_file: Path) -> tuple[bytes, str]:
 
 
 def _label_files(src: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
-        for f in sorted(filenames):
-            if f.lower().endswith(".json") and not f.startswith("."):
-                yield Path(dirpath, f)
+    yield from walk_files(src, suffixes=(".json",))
 
 
 def load_labelme(src: Path, report: Report) -> Iterator[ImportedImage]:
@@ -167,8 +169,7 @@ def load_labelme(src: Path, report: Report) -> Iterator[ImportedImage]:
             try:
                 ann = load_annotation(label_file, allowed_root=root)
             except FileProblem as err:
-                report.problem(str(err))
-                report.add("skipped")
+                skip_file(report, str(err))
                 continue
             if "shapes" not in ann.model_fields_set and "imagePath" not in ann.model_fields_set:
                 report.add("non-labelme JSON skipped")
@@ -185,30 +186,26 @@ def load_labelme(src: Path, report: Report) -> Iterator[ImportedImage]:
                 try:
                     raw, suffix = _decode_image_data(ann.imageData, label_file)
                 except FileProblem as err:
-                    report.problem(str(err))
-                    report.add("skipped")
+                    skip_file(report, str(err))
                     continue
                 name = PurePosixPath(ann.imagePath.replace("\\", "/")).suffix or suffix
                 image = Path(tmpdir, f"{len(os.listdir(tmpdir))}{name}")
                 image.write_bytes(raw)
                 report.add("images decoded from imageData")
             if image is None:
-                report.problem(f"{label_file}: image {ann.imagePath!r} not found and no imageData; skipped")
-                report.add("skipped")
+                skip_file(report, f"{label_file}: image {ann.imagePath!r} not found and no imageData; skipped")
                 continue
             try:
                 info = read_image_info(image)
             except FileProblem as err:
-                report.problem(f"{label_file}: {err}")
-                report.add("skipped")
+                skip_file(report, f"{label_file}: {err}")
                 continue
             w, h = ann.imageWidth, ann.imageHeight
             if w is not None and h is not None and (w, h) != info.size:
-                report.problem(
+                skip_file(report,
                     f"{label_file}: imageWidth x imageHeight is {w}x{h} but the image is "
                     f"{info.width}x{info.height}; skipped"
                 )
-                report.add("skipped")
                 continue
             ann.imageWidth, ann.imageHeight = info.width, info.height
             if ann.imageData is not None:

@@ -26,6 +26,8 @@ from labeler.formats import (
     image_info_or_report,
     place_image,
     safe_join,
+    skip_file,
+    walk_files,
 )
 from labeler.formats.icdar import (
     DONT_CARE,
@@ -34,9 +36,9 @@ from labeler.formats.icdar import (
     split_prefix,
     text_shape,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 
 def parse_line(line: str) -> tuple[str, list] | None:
@@ -69,11 +71,7 @@ def region_shape(region: dict, label: str = "text") -> Shape | None:
 def _label_files(src: Path) -> list[Path]:
     if src.is_file():
         return [src]
-    out = []
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(Path(dirpath, f) for f in sorted(filenames) if f.lower().endswith(".txt"))
-    return out
+    return list(walk_files(src, suffixes=(".txt",)))
 
 
 def load_paddleocr(src: Path, report: Report, label: str = "text") -> Iterator[ImportedImage]:
@@ -103,13 +101,12 @@ def load_paddleocr(src: Path, report: Report, label: str = "text") -> Iterator[I
                     image = cand
                     break
             if image is None:
-                report.problem(f"{where}: image {rel_path!r} not found")
-                report.add("skipped")
+                skip_file(report, f"{where}: image {rel_path!r} not found")
                 continue
             try:
                 check_inside(root, image)
-            except ValueError as err:
-                report.problem(f"{where}: {err}")
+            except ValueError as err:  # refused paths count as skipped, as in every loader
+                skip_file(report, f"{where}: {err}")
                 continue
             info = image_info_or_report(image, report)
             if info is None:
@@ -159,8 +156,7 @@ def save_paddleocr(
         try:
             place_image(e.item.image_path, safe_join(out, f"{prefix}images/{name}"), hardlink)
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         lines.setdefault(prefix, []).append(
             f"images/{name}\t{json.dumps(regions, ensure_ascii=False)}"

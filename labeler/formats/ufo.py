@@ -24,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from labeler.exporting import write_json
 from labeler.formats import (
     check_inside,
     export_size,
@@ -32,6 +31,8 @@ from labeler.formats import (
     image_info_or_report,
     place_image,
     safe_join,
+    skip_file,
+    walk_files,
 )
 from labeler.formats.icdar import (
     all_finite,
@@ -42,9 +43,9 @@ from labeler.formats.icdar import (
     split_prefix,
     text_shape,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report, write_json
 from labeler.io.labelfile import parse_json_bytes
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Word keys kept under ``labeler.ocr`` on import and written back on export.
 WORD_KEYS = ("language", "orientation", "tags", "confidence")
@@ -78,7 +79,7 @@ def word_shape(word_id: str, word: dict[str, Any], label: str = "text") -> Shape
 def load_ufo(src: Path, report: Report, label: str = "text") -> Iterator[ImportedImage]:
     """Read every UFO JSON under ``src`` (or ``src`` itself when it is a JSON file)."""
     src = Path(src)
-    files = [src] if src.is_file() else sorted(p for p in src.rglob("*.json") if p.is_file())
+    files = [src] if src.is_file() else list(walk_files(src, suffixes=(".json",)))
     root = src.parent if src.is_file() else src
     by_name: dict[str, Path] | None = None
     for path in files:
@@ -107,14 +108,12 @@ def load_ufo(src: Path, report: Report, label: str = "text") -> Iterator[Importe
                         by_name.setdefault(p.name, p)
                 image = by_name.get(Path(name).name)
             if image is None:
-                report.problem(f"{where}: image file not found")
-                report.add("skipped")
+                skip_file(report, f"{where}: image file not found")
                 continue
             try:
                 check_inside(root, image)
             except ValueError as err:
-                report.problem(f"{where}: {err}")
-                report.add("skipped")
+                skip_file(report, f"{where}: {err}")
                 continue
             info = image_info_or_report(image, report)
             if info is None:
@@ -200,8 +199,7 @@ def save_ufo(items: Sequence[ExportItem], out: Path, report: Report, hardlink: b
         try:
             place_image(e.item.image_path, safe_join(out, f"{prefix}images/{name}"), hardlink)
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         for shape in e.annotation.shapes:
             if region_points(shape) is None:

@@ -15,7 +15,6 @@ coordinates normalised to [0, 1] by the image width and height, 6 decimals.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,16 +31,17 @@ from labeler.formats import (
     export_size,
     flat_names,
     image_info_or_report,
-    is_image_file,
     mask_extent,
     place_image,
     safe_join,
+    skip_file,
     unsupported_note,
+    walk_files,
     warn_if_not_empty,
 )
+from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
 from labeler.model import Annotation, Shape
-from labeler.plugin_api import ExportItem, ImportedImage, Report
 
 #: Names :func:`find_class_names` looks for, in order.
 YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
@@ -219,8 +219,7 @@ def save_yolo(
             place_image(e.item.image_path, img_dest, hardlink=hardlink)
             atomic_write_text(txt_dest, "".join(line + "\n" for line in lines))
         except (OSError, ValueError) as err:
-            report.problem(f"{e.item.image_path}: {err}")
-            report.add("skipped")
+            skip_file(report, f"{e.item.image_path}: {err}")
             continue
         used_splits.add(split)
         report.add("exported images")
@@ -371,13 +370,7 @@ def parse_label_lines(
 
 
 def _images_under(folder: Path, skip: Path | None = None) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and (skip is None or Path(dirpath, d) != skip)
-        )
-        for f in sorted(filenames):
-            if not f.startswith(".") and is_image_file(f):
-                yield Path(dirpath, f)
+    yield from walk_files(folder, images=True, skip=skip)
 
 
 def load_yolo(src: Path, report: Report) -> Iterator[ImportedImage]:
@@ -411,8 +404,7 @@ def load_yolo(src: Path, report: Report) -> Iterator[ImportedImage]:
             try:
                 text = label_file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as err:
-                report.problem(f"{label_file}: cannot read: {err}")
-                report.add("skipped")
+                skip_file(report, f"{label_file}: cannot read: {err}")
                 continue
             shapes = parse_label_lines(text, info.size, names, report, str(label_file))
         else:
@@ -425,7 +417,7 @@ def load_yolo(src: Path, report: Report) -> Iterator[ImportedImage]:
     if labels_root is not None and labels_root.is_dir():
         orphans = [
             p
-            for p in labels_root.rglob("*.txt")
+            for p in walk_files(labels_root, suffixes=(".txt",))
             if p not in seen_labels and p.name != "classes.txt"
         ]
         if orphans:

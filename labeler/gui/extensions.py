@@ -7,13 +7,17 @@ A plugin implements::
         register(MyExtension())
 
 where the object has ``name`` (shown in the Plugins menu and used as the dock title) and
-``create(window)``, which receives the :class:`~labeler.gui.main_window.MainWindow` and
+``create(window)`` or ``create(window, session)``, which receives the
+:class:`~labeler.gui.main_window.MainWindow` (and, when it takes a ``session`` parameter, the
+Qt-free :class:`~labeler.editing.session.Session`: the open document, selection, events) and
 returns a ``QWidget`` (shown as a dock), a ``QAction`` (added to the Plugins menu) or None
 (the extension added what it needed itself, e.g. through ``window.plugins_menu``).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -22,7 +26,9 @@ class GuiExtension(Protocol):
 
     name: str
 
-    def create(self, window: Any) -> Any: ...
+    def create(self, window: Any) -> Any:
+        """Build the dock widget or action (``create(window, session)`` also works)."""
+        ...
 
 
 def collect_gui_extensions(errors: list[str] | None = None) -> list[GuiExtension]:
@@ -44,3 +50,32 @@ def collect_gui_extensions(errors: list[str] | None = None) -> list[GuiExtension
             if errors is not None:
                 errors.append(f"plugin {impl.plugin_name!r}: GUI extension: {type(err).__name__}: {err}")
     return found
+
+
+def install_extensions(window: Any, session: Any, add_dock: Callable[..., Any],
+                       on_error: Callable[[str], None]) -> dict[str, Any]:
+    """Create every extension: a widget becomes a dock (``add_dock(title, widget, area)``), an
+    action joins the Plugins menu; one that raises is reported and skipped. Returns what each
+    ``create`` made, by name."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QWidget
+
+    errors: list[str] = []
+    made_by: dict[str, Any] = {}
+    for ext in collect_gui_extensions(errors):
+        try:
+            wants_session = "session" in inspect.signature(ext.create).parameters
+            made = ext.create(window, session=session) if wants_session else ext.create(window)
+        except Exception as err:  # noqa: BLE001 - a broken extension must not stop the window
+            errors.append(f"GUI extension {ext.name!r}: {type(err).__name__}: {err}")
+            continue
+        made_by[ext.name] = made
+        if isinstance(made, QAction):
+            window.plugins_menu.addAction(made)
+        elif isinstance(made, QWidget):
+            add_dock(ext.name, made, Qt.DockWidgetArea.RightDockWidgetArea)
+    for e in errors:
+        on_error(e)
+    return made_by
+

@@ -7,6 +7,7 @@ list, Enter accepts, Esc cancels. The classes list shows each class's colour.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtGui import QIcon, QPixmap
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -119,3 +121,32 @@ class LabelDialog(QDialog):
         gid = self.group.value()
         return LabelAnswer(label=label, text=self.text_edit.text() or None,
                            group_id=None if gid < 0 else gid)
+
+
+def ask_conflict(parent: QWidget, doc: Any, state: str) -> str:
+    """Ask what to do with a label file that changed on disk since it was opened: "merge"
+    (the default button: the person's edits are kept), "overwrite", "reload" or "cancel"."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("File changed on disk")
+    box.setText(f"{doc.item.label_path.name} was {state} on disk since you opened it "
+                "(another program, or `labeler autolabel`, wrote it).")
+    box.setInformativeText(
+        "Merge keeps all your edits and adds what was saved meanwhile (new suggestions, "
+        "findings, shapes). Overwrite keeps only your version; Reload drops your edits.")
+    merge = box.addButton("Merge (keep my edits)", QMessageBox.ButtonRole.AcceptRole)
+    over = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+    reload = box.addButton("Reload from disk", QMessageBox.ButtonRole.ResetRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(merge)
+    box.exec()
+    return {merge: "merge", over: "overwrite", reload: "reload"}.get(box.clickedButton(), "cancel")
+
+
+def ask_unsaved(parent: QWidget, n: int) -> str:
+    """Closing with ``n`` unsaved images (autosave off): "save", "discard" or "cancel"."""
+    b = QMessageBox.StandardButton
+    ans = QMessageBox.question(parent, "Unsaved changes", f"{n} image(s) have unsaved changes. Save them?",
+                               b.Save | b.Discard | b.Cancel)
+    return {b.Save: "save", b.Discard: "discard"}.get(ans, "cancel")
+

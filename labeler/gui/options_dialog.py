@@ -409,3 +409,12 @@ class PluginOptionsDialog(QDialog):
         if self.exec() != QDialog.DialogCode.Accepted:
             return None
         return self.options
+
+
+def ask_plugin_options(window: Any, kind: str, cls: Any) -> Any:
+    """Before a run from the Plugins menu: the plugin's options from its form (remembered in
+    ``window.settings``), its defaults when it has none, or None when cancelled."""
+    if not has_options(cls):
+        return cls.Options()
+    return PluginOptionsDialog(cls, kind, window.settings, parent=window).ask()
+

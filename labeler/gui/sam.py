@@ -6,7 +6,8 @@ A *segment session* is any object with::
     predict(points=..., labels=..., box=...)  # fast (the decoder): a (H, W) bool mask,
                                               # or (mask, score)
 
-``labeler_plugins.sam.SamSession`` is one; tests use a fake. :class:`SamController` encodes the
+``labeler_plugins.sam.SamSession`` is one (opened through the ``register_segmenters`` hook);
+tests use a fake. :class:`SamController` encodes the
 image in a worker as soon as it opens, so a click only runs the decoder.
 """
 
@@ -16,26 +17,17 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from labeler.gui.workers import CallWorker
 from labeler.io.images import open_image
+from labeler.plugin_api import SegmentSession
 
 #: Environment variable naming a SAM checkpoint for the GUI tool.
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
-
-
-class SegmentSession(Protocol):
-    """What the SAM tool needs from a plugin."""
-
-    def set_image(self, image: Any) -> Any: ...
-
-    def predict(self, points: Sequence[Sequence[float]] | None = None,
-                labels: Sequence[int] | None = None,
-                box: Sequence[float] | None = None) -> Any: ...
 
 
 SessionFactory = Callable[[], SegmentSession]
@@ -57,22 +49,21 @@ def find_checkpoint(start: Path | None = None) -> Path | None:
     return None
 
 
-def plugin_session_factory(checkpoint: Path | None) -> SessionFactory | None:
-    """A factory using the built-in ``sam`` plugin's session, or None when it is not installed."""
+def plugin_session_factory(checkpoint: Path | None, prefer: str = "sam") -> SessionFactory | None:
+    """A factory opening a session of the segmenter a plugin registered through
+    ``register_segmenters`` (``prefer`` first: the built-in ``sam``), or None when none is."""
+    from labeler.plugins import collect_segmenters
+
     try:
-        from labeler_plugins import sam as sam_plugin  # noqa: PLC0415 - heavy, optional
-    except Exception:  # noqa: BLE001 - plugin missing or broken: the tool says so
+        found = collect_segmenters()
+    except Exception:  # noqa: BLE001 - plugins broken: the tool says it is not available
         return None
-    session_cls = getattr(sam_plugin, "SamSession", None)
-    if session_cls is None:
+    if not found:
         return None
+    seg = next((s for s in found if s.name == prefer), found[0])
 
     def make() -> SegmentSession:
-        if checkpoint is not None:
-            return session_cls.from_checkpoint(checkpoint)
-        plugin = sam_plugin.SamAutolabeler()
-        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
-        return plugin.session
+        return seg.open(checkpoint)
 
     return make
 
@@ -193,3 +184,50 @@ class SamController(QObject):
         self.last_latency_ms = (time.perf_counter() - t0) * 1000
         self.last_score = score
         return poly
+
+
+class SegmentBinding:
+    """Connects a :class:`SamController` to the canvas's segment tool and the session: each
+    prompt gives a polygon preview; Enter (:meth:`accept`) keeps it as a shape."""
+
+    def __init__(self, controller: SamController, canvas: Any, session: Any,
+                 show: Callable[[str, int], None]) -> None:
+        self.ctl, self.canvas, self.session, self.show = controller, canvas, session, show
+        #: True once the tool was switched on: from then on every opened image is encoded.
+        self.used = False
+        controller.ready.connect(self._ready)
+        controller.busy.connect(self._busy)
+        controller.error.connect(lambda m: session.error(f"Segment Anything: {m}"))
+
+    def _busy(self, busy: bool) -> None:
+        self.canvas.sam_busy = busy
+        self.canvas.update()
+
+    def _ready(self, path: str) -> None:
+        self.show("Segment Anything ready: click the object", 3000)
+        pts = self.canvas.sam_points
+        if pts or self.canvas.sam_box:
+            self.prompt([(x, y) for x, y, _ in pts], [lab for _, _, lab in pts], self.canvas.sam_box)
+
+    def prompt(self, points: list[Any], labels: list[int], box: Any) -> None:
+        """New prompts: ask the segmenter (decoder only) and show its polygon."""
+        if self.session.doc is None or not self.ctl.is_ready:
+            return
+        try:
+            poly = self.ctl.predict(points, labels, box)
+        except Exception as err:  # noqa: BLE001 - a failing model is reported, the tool stays
+            self.session.error(f"Segment Anything: {err}")
+            return
+        self.canvas.sam_preview = poly or None
+        self.canvas.update()
+        self.show(f"Segment Anything: {len(poly)} points in {self.ctl.last_latency_ms:.0f} ms — "
+                  "Enter keeps it, Esc clears", 5000)
+
+    def accept(self) -> None:
+        """Keep the polygon: ask its label and add it as a shape."""
+        pts = self.canvas.sam_preview
+        if not pts or self.session.doc is None:
+            return
+        self.canvas.clear_sam()
+        self.session.add_drawn("polygon", [tuple(p) for p in pts])
+

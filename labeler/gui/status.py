@@ -2,7 +2,8 @@
 
 Validating every file with pydantic would take minutes on a 100,000-image folder; the file list
 only needs a few facts, which parsing the JSON gives (with the same checks for hostile JSON as
-loading: :func:`labeler.io.labelfile.parse_json_bytes`).
+loading: :func:`labeler.io.labelfile.parse_json_bytes`). Whether a shape is still an unreviewed
+suggestion is the model's rule, asked of the few shapes marked "suggested".
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labeler.io.labelfile import parse_json_bytes
-from labeler.model import Annotation
+from labeler.model import Annotation, Shape
 
 #: Status names, in the order the filter menu shows them.
 STATUSES = ("unlabeled", "labeled", "suggestions", "issues", "reviewed", "excluded", "error")
@@ -72,6 +73,18 @@ def _meta(shape_or_doc: dict[str, Any]) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+def _is_suggestion(raw: dict[str, Any]) -> bool:
+    """The model's rule (:attr:`labeler.model.Shape.is_suggestion`, e.g. a suggestion edited in
+    another program counts as accepted), asked only of shapes marked "suggested": few, so the
+    list stays fast. A shape the model refuses still counts (the file shows an error on open)."""
+    try:
+        shape = Shape.model_validate(raw)
+    except ValueError:
+        return True
+    # Read as a loaded file is read (Annotation.mark_loaded: edited since made -> accepted).
+    return Annotation(shapes=[shape]).mark_loaded().shapes[0].is_suggestion
+
+
 def status_from_dict(data: dict[str, Any]) -> ItemStatus:
     """Status of a parsed label file."""
     shapes = data.get("shapes") or []
@@ -84,7 +97,7 @@ def status_from_dict(data: dict[str, Any]) -> ItemStatus:
         review = _meta(s).get("review")
         if review == "rejected":
             continue
-        if review == "suggested":
+        if review == "suggested" and _is_suggestion(s):
             suggestions += 1
         if isinstance(s.get("label"), str):
             labels.add(s["label"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 #: Bytes of the target's name kept in a temp file's name (file names are at most 255 bytes).
@@ -56,11 +57,19 @@ def write_temp(path: Path, data: bytes, tmp: Path | None = None) -> Path:
     return tmp
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (same-folder temp file, fsync, rename)."""
+def atomic_write_bytes(
+    path: str | Path, data: bytes, before_rename: Callable[[], None] | None = None
+) -> None:
+    """Write ``data`` to ``path`` atomically (same-folder temp file, fsync, rename).
+
+    ``before_rename``: called just before the rename; an exception from it leaves ``path`` as
+    it was (the compare of a compare-and-swap, :func:`labeler.io.writes.replace_if_unchanged`).
+    """
     path = Path(path)
     tmp = write_temp(path, data)
     try:
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

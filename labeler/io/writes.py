@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeler.io.atomic import fsync_dir, temp_sibling, write_temp
+from labeler.io.atomic import atomic_write_bytes, fsync_dir, temp_sibling, write_temp
 
 #: labeler's own folder inside a dataset (hidden, never part of the dataset).
 STATE_DIR = ".labeler"
@@ -174,18 +174,13 @@ def replace_if_unchanged(path: Path, data: bytes, expect: bytes | None) -> None:
     The caller holds the dataset lock. Raises :class:`ConcurrentChangeError` when the file
     differs; the old file is then untouched.
     """
-    tmp = write_temp(path, data)
-    try:
-        # The last look before the rename: a writer that does not lock may have saved.
+
+    def last_look() -> None:  # a writer that does not lock may have saved meanwhile
         if read_bytes_or_none(path) != expect:
             raise ConcurrentChangeError(path)
         fault_point(f"commit {path.name}")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+
+    atomic_write_bytes(path, data, last_look)
 
 
 def update_file(

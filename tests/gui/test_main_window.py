@@ -299,7 +299,7 @@ def test_undo_while_drawing_works_on_a_fresh_image(gui, window, gui_dataset: Pat
         gui.click(x, y)
     assert window.actions["undo"].isEnabled()
     _shortcut(window, "undo")
-    assert len(window.canvas._drawing) == 2
+    assert len(window.canvas.tool.points) == 2
 
 
 def test_another_folder_opens_fitted_not_at_the_last_zoom(gui, window, gui_dataset: Path, tmp_path: Path) -> None:
@@ -377,3 +377,19 @@ def test_conflict_merge_keeps_the_persons_edit_and_what_was_saved(gui, window, g
     labels = [s["label"] for s in json.loads(path.read_text())["shapes"]]
     assert labels[0] == "lion" and "from-cli" in labels and "suggested-box" in labels
     assert not window.doc.dirty and window.doc.external_change() is None
+
+
+def test_opening_a_folder_finishes_an_interrupted_fix(gui, window, gui_dataset: Path) -> None:
+    """A fix killed after its commit record: the GUI rolls it forward before showing anything."""
+    staged = gui_dataset / ".a.json.99999999.00aa.tmp"
+    data = json.loads((gui_dataset / "a.json").read_text())
+    data["shapes"][0]["label"] = "from-the-fix"
+    staged.write_text(json.dumps(data))
+    journal = gui_dataset / ".labeler" / "journal"
+    journal.mkdir(parents=True)
+    (journal / "1-99999999-aa.json").write_text(json.dumps(
+        {"id": "1", "state": "committed", "ops": [{"op": "write", "target": "a.json", "staged": staged.name}]}))
+    gui.open(gui_dataset)
+    window.open_rel("a.jpg")
+    assert window.doc.shapes[0].label == "from-the-fix"
+    assert not staged.exists() and not list(journal.iterdir())

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel
 
 from labeler.gui.label_dialog import LabelDialog
 from labeler.gui.shortcuts import COMMANDS, EXTRA_KEYS
+from tests.editing.conftest import make_image
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,6 +57,19 @@ def test_hook_register_gui_extensions_adds_dock_and_action(qtbot, tmp_path: Path
         def create(self, window):  # noqa: ANN001
             return QAction("Do my thing", window)
 
+    class SessionDock:
+        """Receives the Qt-free session too, and follows its events."""
+
+        name = "Session dock"
+
+        def create(self, window, session):  # noqa: ANN001
+            from labeler.editing.session import CurrentChanged
+
+            label = QLabel("nothing open")
+            label.session = session  # type: ignore[attr-defined]
+            session.subscribe(CurrentChanged, lambda e: label.setText(e.doc.item.rel if e.doc else "none"))
+            return label
+
     class Broken:
         name = "Broken"
 
@@ -67,6 +81,7 @@ def test_hook_register_gui_extensions_adds_dock_and_action(qtbot, tmp_path: Path
         def register_gui_extensions(self, register):  # noqa: ANN001
             register(Dock())
             register(Action())
+            register(SessionDock())
             register(Broken())
 
     class Wrong:
@@ -87,6 +102,12 @@ def test_hook_register_gui_extensions_adds_dock_and_action(qtbot, tmp_path: Path
     assert any("Broken" in e for e in w.errors)
     wrong = [e for e in w.errors if "wrongplugin" in e]
     assert len(wrong) == 1 and "\n" not in wrong[0] and "needs a name and a create(window) method" in wrong[0]
+    dock = w.extensions["Session dock"]
+    assert dock.session is w.session
+    root = tmp_path / "ds"
+    make_image(root / "x.jpg", (40, 30))
+    assert w.open_folder(root)
+    assert dock.text() == "x.jpg"  # the session's CurrentChanged event reached the extension
     w.close()
 
 

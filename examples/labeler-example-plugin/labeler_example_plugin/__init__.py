@@ -7,6 +7,7 @@
 - ``bbox-csv`` (importer and exporter): ``image,label,x1,y1,x2,y2`` rows.
 - ``labeler example-hello DIR`` (command): counts images and labels.
 - ``Example: label counts`` (GUI extension): a dock with the label counts of the open image.
+- ``example_blob`` (segmenter): the GUI's click-to-segment tool on the bright blob under a click.
 
 Only the hooks live here; each class sits in its own module, and numpy is imported inside the
 methods that use it, so that loading the plugin (``labeler --help``) stays fast.
@@ -83,3 +84,11 @@ def register_gui_extensions(register: Callable[[object], None]) -> None:
     from labeler_example_plugin.gui import LabelCountDock
 
     register(LabelCountDock())
+
+
+@labeler.hookimpl
+def register_segmenters(register: Callable[[object], None]) -> None:
+    """Provide the bright-blob segmenter for the GUI's click-to-segment tool."""
+    from labeler_example_plugin.segment import BlobSegmenter
+
+    register(BlobSegmenter())

@@ -9,21 +9,14 @@ from pathlib import Path
 import pytest
 
 from labeler.dataset import open_dataset
-from labeler.gui.document import Document, ExternalChangeError, shape_distance
+from labeler.editing.document import Document, ExternalChangeError
+from labeler.geometry import shape_distance
 from labeler.model import Shape
 
 
 def _doc(root: Path, rel: str) -> Document:
     ds = open_dataset(root)
     return Document.open(ds, ds.item(rel))
-
-
-def test_document_module_does_not_import_qt() -> None:
-    import labeler.gui.document as m
-    import labeler.gui.status as s
-
-    for mod in (m, s):
-        assert "PySide6" not in Path(mod.__file__).read_text(encoding="utf-8")
 
 
 def test_undo_redo_and_dirty(gui_dataset: Path) -> None:

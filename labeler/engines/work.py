@@ -1,0 +1,178 @@
+"""What a worker does with one image or one batch: the same code in every engine.
+
+The driver (:mod:`labeler.pipeline`) plans the run (which images still need the plugin) and
+merges and writes the results; an engine (:mod:`labeler.engines.local`,
+:mod:`labeler.engines.ray_engine`) moves :class:`Job` objects to where the plugin runs and
+calls these functions there: :func:`load_sample` (decode the image, check the stored size),
+:func:`predict_isolated` (an autolabeler's batch, one failing image failing alone) and
+:func:`check_isolated` (a per-image check on one image). Failures come back as one-line
+``"<file>: <problem>"`` strings, never raised, so that a run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+from labeler.errors import ImageFileError, LabelerError, LabelFileError
+from labeler.io.images import open_image
+from labeler.model import Annotation, Issue
+from labeler.plugin_api import Autolabeler, Check, Sample
+from labeler.predictions import Predictions, validate_predictions
+from labeler.timeouts import time_limit
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from labeler.dataset import Dataset, Item
+
+#: An autolabeler's answer for one image: its predictions, or a failure line.
+Prediction = Union[Predictions, str]  # noqa: UP007 - a runtime alias on Python 3.10
+#: A check's answer for one image: its issues, or a failure line.
+CheckResult = Union[list[Issue], str]  # noqa: UP007
+
+
+@dataclass
+class Job:
+    """One image of a run, as the driver planned it.
+
+    ``annotation`` is the label file as the driver read it (None: no file yet) and ``before``
+    its serialised text. A job that is ``done`` (already processed with the same settings) or
+    has a ``failure`` (its label file could not be read) is passed through an engine untouched,
+    in its place.
+    """
+
+    item: Item
+    annotation: Annotation | None = None
+    before: str | None = None
+    done: bool = False
+    failure: str | None = None
+
+    @property
+    def needs_work(self) -> bool:
+        """Whether the plugin has to see this image."""
+        return not self.done and self.failure is None
+
+
+def failure_text(err: BaseException, item: Item) -> str:
+    """The failure line of an image that could not be read."""
+    return str(err) if isinstance(err, LabelerError) else f"{item.rel}: {err}"
+
+
+def load_sample(dataset: Dataset, job: Job, with_image: bool = True) -> Sample | str:
+    """The sample a plugin sees for ``job``: the decoded image (EXIF applied) and the
+    annotation (a new one when the image has no label file), or a failure line when the image
+    is bad or its label file's stored size disagrees with it."""
+    item = job.item
+    try:
+        image = open_image(item.image_path) if with_image else None
+        if job.annotation is None:
+            ann = dataset.new_annotation(item)
+        else:
+            dataset.check_size(item, job.annotation)
+            ann = job.annotation
+    except (LabelFileError, ImageFileError, OSError) as err:
+        return failure_text(err, item)
+    return Sample(item=item, annotation=ann, image=image)  # type: ignore[arg-type]
+
+
+def predict_isolated(
+    plugin: Autolabeler, batch: Sequence[Sample], timeout: float | None = None
+) -> list[Prediction]:
+    """Predict a batch; if it fails, retry image by image so one bad image fails alone.
+
+    Each answer is validated (:func:`validate_predictions`). ``timeout``: seconds per image
+    (the batch gets that times its size).
+    """
+    if not batch:
+        return []
+    try:
+        with time_limit(timeout * len(batch) if timeout else None):
+            out = plugin.predict(list(batch))
+        if len(out) != len(batch):
+            raise RuntimeError(f"plugin returned {len(out)} results for {len(batch)} images")
+        return _validated(plugin, batch, list(out))
+    except (KeyboardInterrupt, LabelerError):
+        raise
+    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+        if len(batch) == 1:
+            return [f"{batch[0].item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"]
+    results: list[Prediction] = []
+    for sample in batch:
+        results.extend(predict_isolated(plugin, [sample], timeout))
+    return results
+
+
+def _validated(
+    plugin: Autolabeler, batch: Sequence[Sample], out: list[Predictions]
+) -> list[Prediction]:
+    """Each image's predictions checked; a bad one fails alone."""
+    known = plugin.known_classes()
+    results: list[Prediction] = []
+    for sample, preds in zip(batch, out, strict=True):
+        try:
+            results.append(validate_predictions(preds, sample.image.size, known))
+        except ValueError as err:
+            results.append(
+                f"{sample.item.image_path}: {plugin.name} returned bad predictions: {err}"
+            )
+    return results
+
+
+def predict_jobs(
+    dataset: Dataset, plugin: Autolabeler, jobs: Sequence[Job], timeout: float | None = None
+) -> list[Prediction | None]:
+    """One batch of jobs end to end, as a worker runs it: load each image, predict those that
+    loaded (one batch), and answer per job in order (None for a job that needs no work)."""
+    loaded = [load_sample(dataset, job) if job.needs_work else None for job in jobs]
+    return answer_batch(plugin, loaded, timeout)
+
+
+def answer_batch(
+    plugin: Autolabeler, loaded: Sequence[Sample | str | None], timeout: float | None = None
+) -> list[Prediction | None]:
+    """Predict the samples among ``loaded`` as one batch; load failures and passed-through
+    jobs (None) keep their place."""
+    samples = [s for s in loaded if isinstance(s, Sample)]
+    answers = iter(predict_isolated(plugin, samples, timeout))
+    return [next(answers) if isinstance(s, Sample) else s for s in loaded]
+
+
+def check_input(plugin: Check, job: Job) -> Image.Image | str | None:
+    """The decoded image a per-image check needs for ``job`` (None when it needs none), or
+    the failure line of a bad image. Read ahead of :func:`check_isolated` by the engines."""
+    if not job.needs_work or not plugin.needs_image:
+        return None
+    try:
+        return open_image(job.item.image_path)
+    except ImageFileError as err:
+        return str(err)
+
+
+def check_isolated(
+    dataset: Dataset, plugin: Check, job: Job, image: Image.Image | str | None,
+    timeout: float | None = None,
+) -> CheckResult | None:
+    """A per-image check on one job (``image`` from :func:`check_input`): its issues, or a
+    failure line (None: the job needed no work)."""
+    if not job.needs_work:
+        return None
+    if isinstance(image, str):
+        return image
+    item = job.item
+    try:
+        ann = job.annotation if job.annotation is not None else dataset.new_annotation(item)
+        sample = Sample(item=item, annotation=ann, image=image)  # type: ignore[arg-type]
+        with time_limit(timeout):
+            found = list(plugin.check_sample(sample))
+        for issue in found:
+            if not isinstance(issue, Issue):
+                raise TypeError(f"check_sample returned {type(issue).__name__}, not an Issue")
+        return found
+    except ImageFileError as err:
+        return str(err)
+    except (KeyboardInterrupt, LabelerError):
+        raise
+    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+        return f"{item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"

@@ -1,0 +1,309 @@
+"""How the canvas paints: the image (the visible part, full resolution when zoomed in), the
+shapes with their captions and masks, image-level labels, the tool's preview and the
+segmenter's prompts. A mixin of :class:`~labeler.gui.canvas.Canvas`, which owns the state."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QPolygonF,
+)
+
+from labeler.editing.tools import EditorView, Preview, Tool
+from labeler.gui.colors import label_color
+from labeler.model import Shape
+
+
+class CanvasPainting:
+    """Painting of the canvas (see the module docstring)."""
+
+    if TYPE_CHECKING:  # provided by Canvas
+        view: EditorView
+        tool: Tool
+        scale: float
+        offset: QPointF
+        show_labels: bool
+        min_score: float
+        sam_busy: bool
+        image_problem: str | None
+        _pixmap: QPixmap | None
+        _full: QPixmap | None
+        _mask_cache: dict[int, tuple[str, QImage]]
+        document: Any
+        mode: str
+        hide_shapes: bool
+        selected: list[int]
+        selected_vertex: tuple[int, int] | None
+
+        def to_widget(self, x: float, y: float) -> QPointF: ...
+        def image_size(self) -> tuple[int, int]: ...
+        def shapes(self) -> list[Shape]: ...
+        def needs_full_resolution(self) -> bool: ...
+        def rect(self) -> Any: ...
+        def font(self) -> QFont: ...
+        def devicePixelRatioF(self) -> float: ...  # noqa: N802
+
+    # -- painting ----------------------------------------------------------------------------
+    def paintEvent(self, event: Any) -> None:  # noqa: N802
+        self._preview = self.tool.preview()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor(48, 48, 52))
+        if self.document is None and self._pixmap is None:
+            p.setPen(QColor(170, 170, 170))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                       "Open a folder of images (Ctrl+U) to start labeling")
+            p.end()
+            return
+        w, h = self.image_size()
+        target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
+        if self._pixmap is not None:
+            pm = self._full if self._full is not None and self.needs_full_resolution() else self._pixmap
+            # Zoomed in, smooth scaling would blur the pixels one wants to click precisely.
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                            self.scale * self.devicePixelRatioF() < 2 * pm.width() / max(w, 1))
+            visible = target.intersected(QRectF(self.rect()))
+            if not visible.isEmpty():
+                # Draw only the visible part: a 12-MP pixmap zoomed in is mostly off screen.
+                kx, ky = pm.width() / target.width(), pm.height() / target.height()
+                src = QRectF((visible.left() - target.left()) * kx, (visible.top() - target.top()) * ky,
+                             visible.width() * kx, visible.height() * ky)
+                p.drawPixmap(visible, pm, src)
+        else:
+            p.fillRect(target, QColor(30, 30, 30))
+            p.setPen(QColor(150, 150, 150))
+            if not self.image_problem:  # a problem is written over the shapes, below
+                p.drawText(target, Qt.AlignmentFlag.AlignCenter, "loading…")
+        if not self.hide_shapes:
+            for i, shape in enumerate(self.shapes()):
+                if shape.review == "rejected":
+                    continue
+                self._paint_shape(p, i, shape)
+            if self.show_labels:
+                for i, shape in enumerate(self.shapes()):
+                    if shape.review != "rejected":
+                        self._paint_caption(p, i, shape)
+        self._paint_image_labels(p)
+        self._paint_drawing(p)
+        self._paint_sam(p)
+        if self._pixmap is None and self.image_problem:
+            self._paint_problem(p)
+        p.end()
+
+    def _paint_problem(self, p: QPainter) -> None:
+        """Why the image cannot be shown, on a dark band across the middle of the view."""
+        text = f"cannot show this image:\n{self.image_problem}"
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        area = QRectF(self.rect()).adjusted(20, 0, -20, 0)
+        box = p.boundingRect(area, flags, text).adjusted(-10, -6, 10, 6)
+        p.fillRect(box, QColor(20, 20, 20, 220))
+        p.setPen(QColor(235, 120, 110))
+        p.drawText(area, flags, text)
+
+    def _paint_image_labels(self, p: QPainter) -> None:
+        """Image-level class labels as chips in the top-left corner (suggested ones dashed)."""
+        if self.document is None:
+            return
+        font = QFont(self.font())
+        font.setPointSizeF(11)
+        font.setBold(True)
+        p.setFont(font)
+        fm = QFontMetrics(font)
+        x = 8.0
+        for lab in self.document.annotation.meta.image_labels:
+            if lab.review == "rejected":
+                continue
+            text = lab.label + (f" {lab.score:.2f}?" if lab.review == "suggested" and lab.score is not None
+                                else "?" if lab.review == "suggested" else "")
+            w = fm.horizontalAdvance(text) + 16
+            box = QRectF(x, 8, w, fm.height() + 8)
+            color = label_color(lab.label)
+            pen = QPen(color.darker(130), 2)
+            if lab.review == "suggested":
+                pen.setStyle(Qt.PenStyle.DashLine)
+                color.setAlpha(110)
+            p.setPen(pen)
+            p.setBrush(color)
+            p.drawRoundedRect(box, 6, 6)
+            p.setPen(QColor(0, 0, 0) if color.lightness() > 140 else QColor(255, 255, 255))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            x += w + 6
+
+    def _display_points(self, i: int, shape: Shape) -> list[tuple[float, float]]:
+        moved = getattr(self, "_preview", None)
+        return moved.moved.get(i, list(shape.points)) if moved is not None else list(shape.points)
+
+    def _shape_path(self, shape_type: str, pts: list[tuple[float, float]]) -> QPainterPath:
+        path = QPainterPath()
+        if not pts:
+            return path
+        wp = [self.to_widget(x, y) for x, y in pts]
+        if shape_type in ("rectangle", "mask") and len(wp) >= 2:
+            path.addRect(QRectF(wp[0], wp[1]).normalized())
+        elif shape_type == "circle" and len(wp) >= 2:
+            r = math.hypot(wp[1].x() - wp[0].x(), wp[1].y() - wp[0].y())
+            path.addEllipse(wp[0], r, r)
+        elif shape_type in ("point", "points"):
+            for q in wp:
+                path.addEllipse(q, 4, 4)
+        elif shape_type in ("line", "linestrip"):
+            path.moveTo(wp[0])
+            for q in wp[1:]:
+                path.lineTo(q)
+        else:
+            path.addPolygon(QPolygonF(wp))
+            path.closeSubpath()
+        return path
+
+    def _paint_shape(self, p: QPainter, i: int, shape: Shape) -> None:
+        color = label_color(shape.label)
+        pts = self._display_points(i, shape)
+        selected = i in self.selected
+        suggestion = shape.is_suggestion
+        faint = suggestion and (shape.score or 0.0) < self.min_score
+        if shape.shape_type == "mask" and shape.mask:
+            self._paint_mask(p, i, shape, pts, color)
+        pen = QPen(color, 3 if selected else 2)
+        pen.setCosmetic(True)
+        if suggestion:
+            pen.setStyle(Qt.PenStyle.DashLine)
+            if faint:
+                color.setAlpha(110)
+                pen.setColor(color)
+        p.setPen(pen)
+        fill = QColor(color)
+        fill.setAlpha(90 if selected else (0 if suggestion else 40) if i != self.view.hover else 70)
+        closed = shape.shape_type not in ("line", "linestrip")
+        p.setBrush(QBrush(fill) if closed else Qt.BrushStyle.NoBrush)
+        p.drawPath(self._shape_path(shape.shape_type, pts))
+        if selected or i == self.view.hover:
+            p.setPen(QPen(QColor(255, 255, 255), 1))
+            p.setBrush(color)
+            sv = self.selected_vertex
+            for j, (x, y) in enumerate(pts):
+                q = self.to_widget(x, y)
+                if sv is not None and sv == (i, j) and selected:
+                    p.setPen(QPen(QColor(255, 255, 255), 2))
+                    p.drawEllipse(q, 6, 6)
+                    p.setPen(QPen(QColor(255, 255, 255), 1))
+                else:
+                    p.drawRect(QRectF(q.x() - 3, q.y() - 3, 6, 6))
+
+    def _paint_mask(self, p: QPainter, i: int, shape: Shape, pts: list[tuple[float, float]],
+                    color: QColor) -> None:
+        cached = self._mask_cache.get(i)
+        if cached is None or cached[0] != shape.mask:
+            try:
+                from labeler.masks import decode_mask_png
+
+                m = decode_mask_png(shape.mask or "")
+                img = QImage(m.shape[1], m.shape[0], QImage.Format.Format_ARGB32)
+                img.fill(QColor(0, 0, 0, 0))
+                c = QColor(color)
+                c.setAlpha(110)
+                import numpy as np
+
+                arr = np.zeros((m.shape[0], m.shape[1], 4), dtype=np.uint8)
+                arr[m] = (c.blue(), c.green(), c.red(), c.alpha())
+                img = QImage(arr.data, m.shape[1], m.shape[0], m.shape[1] * 4,
+                             QImage.Format.Format_ARGB32).copy()
+            except Exception:  # noqa: BLE001 - a bad mask is reported by `labeler validate`
+                return
+            cached = (shape.mask or "", img)
+            self._mask_cache[i] = cached
+        if len(pts) >= 2:
+            (x1, y1), (x2, y2) = pts[0], pts[1]
+            rect = QRectF(self.to_widget(min(x1, x2), min(y1, y2)), self.to_widget(max(x1, x2) + 1, max(y1, y2) + 1))
+            p.drawImage(rect, cached[1])
+
+    def _paint_caption(self, p: QPainter, i: int, shape: Shape) -> None:
+        pts = self._display_points(i, shape)
+        if not pts:
+            return
+        text = shape.label
+        if shape.is_suggestion and shape.score is not None:
+            text += f" {shape.score:.2f}"
+        if shape.text:
+            text += f" “{shape.text}”"
+        x1 = min(x for x, _ in pts)
+        y1 = min(y for _, y in pts)
+        if shape.shape_type == "circle" and len(pts) >= 2:
+            r = math.dist(pts[0], pts[1])
+            x1, y1 = pts[0][0] - r, pts[0][1] - r
+        q = self.to_widget(x1, y1)
+        font = QFont(self.font())
+        font.setPointSizeF(8.5)
+        fm = QFontMetrics(font)
+        tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
+        box = QRectF(q.x(), q.y() - th, tw, th)
+        if box.top() < 0:
+            box.moveTop(q.y())
+        color = label_color(shape.label)
+        bg = QColor(color)
+        bg.setAlpha(120 if shape.is_suggestion else 220)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(bg)
+        p.drawRect(box)
+        p.setFont(font)
+        p.setPen(QColor(0, 0, 0) if color.lightness() > 140 else QColor(255, 255, 255))
+        if shape.is_suggestion:
+            font.setItalic(True)
+            p.setFont(font)
+        p.drawText(box.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+
+    def _paint_drawing(self, p: QPainter) -> None:
+        pv: Preview = self._preview
+        if pv.drawing is None and not pv.open_polygon:
+            return
+        pen = QPen(QColor(0, 255, 0), 2)
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        p.setBrush(QColor(0, 255, 0, 40))
+        if pv.drawing is not None:
+            p.drawPath(self._shape_path(*pv.drawing))
+        if pv.open_polygon:
+            wp = [self.to_widget(x, y) for x, y in pv.open_polygon]
+            path = QPainterPath()
+            path.moveTo(wp[0])
+            for q in wp[1:]:
+                path.lineTo(q)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+            for k, q in enumerate(wp[:-1]):
+                r = 6 if k == 0 and len(wp) >= 4 else 3
+                p.drawEllipse(q, r, r)
+
+    def _paint_sam(self, p: QPainter) -> None:
+        if self.mode != "sam":
+            return
+        pv: Preview = self._preview
+        if pv.result:
+            pen = QPen(QColor(0, 220, 255), 2)
+            pen.setCosmetic(True)
+            p.setPen(pen)
+            p.setBrush(QColor(0, 220, 255, 70))
+            p.drawPath(self._shape_path("polygon", pv.result))
+        p.setPen(QPen(QColor(0, 220, 255), 1, Qt.PenStyle.DashLine))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for box in (pv.prompt_box, (*pv.rubber_band[0], *pv.rubber_band[1]) if pv.rubber_band else None):
+            if box:
+                p.drawRect(QRectF(self.to_widget(box[0], box[1]), self.to_widget(box[2], box[3])))
+        for x, y, lab in pv.prompt_points:
+            p.setPen(QPen(QColor(255, 255, 255), 1))
+            p.setBrush(QColor(40, 200, 60) if lab else QColor(230, 50, 50))
+            p.drawEllipse(self.to_widget(x, y), 5, 5)
+        if self.sam_busy:
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(QRectF(8, 8, 400, 20), "Segment Anything: computing the image embedding…")

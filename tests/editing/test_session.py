@@ -1,0 +1,214 @@
+"""The editing session on a small real dataset: documents, saving and conflicts, review
+targeting, edits from gestures, classes, clipboard, fixes and plugin jobs (no Qt)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labeler.editing.session import (
+    ClassesChanged,
+    CurrentChanged,
+    DocumentChanged,
+    ErrorReported,
+    Message,
+    OpenFailed,
+    Saved,
+    Session,
+)
+from labeler.editing.tools import ShapesMoved, VertexInserted, VertexRemoved
+from labeler.model import Shape
+
+
+@dataclass
+class Answer:
+    label: str
+    text: str | None = None
+    group_id: int | None = None
+
+
+@pytest.fixture
+def session(gui_dataset: Path) -> Session:
+    s = Session()
+    s.open_dataset(gui_dataset)
+    s.events = []  # type: ignore[attr-defined]
+    s.subscribe(object, s.events.append)  # type: ignore[arg-type, attr-defined]
+    return s
+
+
+def item(s: Session, rel: str):  # noqa: ANN201
+    assert s.dataset is not None
+    return s.dataset.item(rel)
+
+
+def test_open_keeps_documents_with_their_undo_and_autosaves_on_leaving(session: Session, gui_dataset: Path) -> None:
+    a = session.open_item(item(session, "a.jpg"))
+    assert a is not None and session.doc is a and session.view.document is a
+    assert isinstance(session.events[-1], CurrentChanged)  # type: ignore[attr-defined]
+    a.add_shape(Shape(label="dog", points=[(1, 1), (9, 9)], shape_type="rectangle"))
+    assert any(isinstance(e, DocumentChanged) for e in session.events)  # type: ignore[attr-defined]
+    assert session.wants_autosave() and session.classes == ["cat", "dog"]
+    b = session.open_item(item(session, "b.jpg"))  # leaving a.jpg saves it
+    assert b is not None and not a.dirty
+    assert [s["label"] for s in json.loads((gui_dataset / "a.json").read_text())["shapes"]] == ["cat", "dog"]
+    again = session.open_item(item(session, "a.jpg"))
+    assert again is a and a.can_undo  # the same document, its history kept
+
+
+def test_a_dirty_document_is_kept_when_autosave_is_off(session: Session) -> None:
+    session.autosave = False
+    a = session.open_item(item(session, "a.jpg"))
+    a.remove_shapes([0])  # type: ignore[union-attr]
+    session.open_item(item(session, "b.jpg"))
+    assert session.unsaved() == [a]
+    assert not session.wants_autosave()
+    assert session.save_all() and session.unsaved() == []
+
+
+def test_an_unreadable_label_file_is_reported_and_not_opened(session: Session, gui_dataset: Path) -> None:
+    (gui_dataset / "d.json").write_text("{not json", encoding="utf-8")
+    assert session.open_item(item(session, "d.jpg")) is None
+    failed = [e for e in session.events if isinstance(e, OpenFailed)]  # type: ignore[attr-defined]
+    assert failed and failed[0].rel == "d.jpg" and "d.json" in session.errors[-1]
+    assert any(isinstance(e, ErrorReported) for e in session.events)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("choice, labels", [
+    ("merge", {"cat", "wolf", "fox"}), ("overwrite", {"cat", "fox"}), ("reload", {"cat", "wolf"}),
+])
+def test_conflict_policy(session: Session, gui_dataset: Path, choice: str, labels: set[str]) -> None:
+    asked: list[str] = []
+    session.resolve_conflict = lambda doc, state: asked.append(state) or choice
+    a = session.open_item(item(session, "a.jpg"))
+    a.add_shape(Shape(label="fox", points=[(1, 1), (9, 9)], shape_type="rectangle"))  # type: ignore[union-attr]
+    path = gui_dataset / "a.json"
+    data = json.loads(path.read_text())  # another program adds a wolf meanwhile
+    data["shapes"].append({**data["shapes"][0], "label": "wolf", "points": [[60, 60], [70, 70]]})
+    path.write_text(json.dumps(data))
+    assert session.save()
+    assert asked == ["changed"]
+    assert {s["label"] for s in json.loads(path.read_text())["shapes"]} == labels
+    assert any(isinstance(e, Saved) for e in session.events)  # type: ignore[attr-defined]
+
+
+def test_cancel_in_a_conflict_saves_nothing(session: Session, gui_dataset: Path) -> None:
+    session.resolve_conflict = lambda doc, state: "cancel"
+    a = session.open_item(item(session, "a.jpg"))
+    a.remove_shapes([0])  # type: ignore[union-attr]
+    (gui_dataset / "a.json").write_text((gui_dataset / "a.json").read_text() + " ")
+    assert not session.save() and a.dirty  # type: ignore[union-attr]
+    assert not session.leave_current()  # nor can we leave the image
+
+
+def test_external_change_reloads_a_clean_document(session: Session, gui_dataset: Path) -> None:
+    a = session.open_item(item(session, "a.jpg"))
+    data = json.loads((gui_dataset / "a.json").read_text())
+    data["shapes"][0]["label"] = "lynx"
+    (gui_dataset / "a.json").write_text(json.dumps(data))
+    session.check_external_change()
+    assert a.shapes[0].label == "lynx"  # type: ignore[union-attr]
+    assert any(isinstance(e, Message) and "reloaded" in e.text for e in session.events)  # type: ignore[attr-defined]
+
+
+def test_review_targets_selected_then_highlighted_then_best(session: Session) -> None:
+    b = session.open_item(item(session, "b.jpg"))  # dog 0.9, cat 0.3
+    assert session.target_suggestion() == 0
+    assert session.target_suggestion(highlighted=1) == 1
+    session.view.select([1])
+    assert session.target_suggestion(highlighted=0) == 1
+    assert session.review(accept=False)  # the selected cat is rejected
+    assert [s.label for s in b.shapes] == ["dog"]  # type: ignore[union-attr]
+    assert session.view.selected == [0]  # the next suggestion is selected
+    assert session.review(accept=True) and not b.shapes[0].is_suggestion  # type: ignore[union-attr]
+    assert not session.review(accept=True)  # nothing left
+    assert "No suggestion" in session.events[-1].text  # type: ignore[attr-defined]
+
+
+def test_accept_above_and_next_suggestion(session: Session) -> None:
+    b = session.open_item(item(session, "b.jpg"))
+    session.next_suggestion()
+    assert session.view.selected == [0]
+    session.next_suggestion()
+    assert session.view.selected == [1]
+    assert session.accept_above(0.5) == 1
+    assert [s.is_suggestion for s in b.shapes] == [False, True]  # type: ignore[union-attr]
+
+
+def test_gestures_become_document_edits(session: Session) -> None:
+    a = session.open_item(item(session, "a.jpg"))
+    session.apply(ShapesMoved([0], 5, 5))
+    assert a.shapes[0].points == [(15, 15), (55, 45)]  # type: ignore[union-attr]
+    a.add_shape(Shape(label="p", points=[(0, 0), (10, 0), (0, 10)], shape_type="polygon"))  # type: ignore[union-attr]
+    session.apply(VertexInserted(1, 1, 5, 0))
+    assert len(a.shapes[1].points) == 4 and session.view.selected_vertex == (1, 1)  # type: ignore[union-attr]
+    session.apply(VertexRemoved(1, 1))
+    session.apply(VertexRemoved(1, 1))  # down to 3: refused, said why
+    assert len(a.shapes[1].points) == 3  # type: ignore[union-attr]
+    assert session.events[-1].text == "A polygon keeps at least 3 points"  # type: ignore[attr-defined]
+
+
+def test_drawn_shapes_ask_the_label_and_add_classes(session: Session) -> None:
+    answers = [Answer("bird", text="tweet"), None]
+    session.ask_label = lambda *a, **k: answers.pop(0)
+    a = session.open_item(item(session, "a.jpg"))
+    assert session.add_drawn("point", [(3, 3)]) == 1
+    assert a.shapes[1].label == "bird" and a.shapes[1].text == "tweet"  # type: ignore[union-attr]
+    assert "bird" in session.classes and session.view.selected == [1]
+    assert any(isinstance(e, ClassesChanged) and "bird" in e.classes for e in session.events)  # type: ignore[attr-defined]
+    assert session.add_drawn("point", [(4, 4)]) is None and len(a.shapes) == 2  # type: ignore[union-attr]
+
+
+def test_clipboard_between_images_and_image_labels(session: Session) -> None:
+    session.open_item(item(session, "a.jpg"))
+    session.select_all()
+    assert session.copy() == 1
+    d = session.open_item(item(session, "d.jpg"))
+    session.paste()
+    assert [s.label for s in d.shapes] == ["cat"] and session.view.selected == [0]  # type: ignore[union-attr]
+    session.duplicate()
+    assert len(d.shapes) == 2  # type: ignore[union-attr]
+    session.delete()
+    assert len(d.shapes) == 1  # type: ignore[union-attr]
+    session.update_classes(["cat", "dog"])
+    session.number_key(2, toggle=False)
+    session.number_key(1, toggle=True)
+    assert sorted(d.annotation.image_labels) == ["cat", "dog"]  # type: ignore[union-attr]
+    session.number_key(1, toggle=False)  # exclusive: only cat
+    assert d.annotation.image_labels == ["cat"]  # type: ignore[union-attr]
+
+
+def test_apply_fix_and_dismiss(session: Session) -> None:
+    c = session.open_item(item(session, "c.jpg"))  # a mislabel issue proposing "cat"
+    assert session.apply_fix(0)
+    assert c.shapes[0].label == "cat" and c.annotation.meta.issues[0].state == "fixed"  # type: ignore[union-attr]
+    c.undo()  # type: ignore[union-attr]
+    session.dismiss_issue(0)
+    assert c.annotation.meta.issues[0].state == "dismissed"  # type: ignore[union-attr]
+
+
+def test_plugin_jobs_save_first_and_merge_results_into_open_documents(session: Session, gui_dataset: Path) -> None:
+    from labeler.plugin_api import Autolabeler
+    from labeler.predictions import Predictions
+
+    class Boxer(Autolabeler):
+        name = "boxer"
+
+        def predict(self, batch):  # noqa: ANN001, ANN201
+            import numpy as np
+
+            return [Predictions(xyxy=np.array([[20.0, 20.0, 30.0, 30.0]]), class_name=np.array(["owl"], dtype=object),
+                                confidence=np.array([0.8])) for _ in batch]
+
+    a = session.open_item(item(session, "a.jpg"))
+    a.add_shape(Shape(label="dog", points=[(1, 1), (9, 9)], shape_type="rectangle"))  # type: ignore[union-attr]
+    job = session.autolabel_job(Boxer(), [a.item], redo=True)  # type: ignore[union-attr]
+    assert job is not None and not a.dirty  # saved before the run: plugins read the files  # type: ignore[union-attr]
+    results = []
+    summary = job(lambda *a: None, lambda: False, lambda it, ann: results.append((it, ann)))
+    assert summary.processed == 1 and len(results) == 1
+    shown, doc = session.merge_result(*results[0], plugin="boxer")
+    assert doc is a and [s.label for s in a.shapes] == ["cat", "dog", "owl"]  # type: ignore[union-attr]
+    assert shown is a.annotation and not a.dirty  # type: ignore[union-attr]
