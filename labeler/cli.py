@@ -806,6 +806,8 @@ def autolabel_cmd(
       labeler autolabel photos --plugin yolo_sam                 # yolov8n + SAM vit_b, downloaded once
       labeler autolabel photos --plugin yolo -o model best.pt -o conf 0.4
       labeler autolabel photos --plugin yolo --dry-run
+      labeler autolabel photos --plugin yolo_sam -o sam.model_type sam2.1_t   # a lighter SAM
+      labeler autolabel photos --plugin text_boxes -o classes "pill,blister pack"  # no detector yet
       labeler autolabel /shared/imagenet --plugin yolo_sam --engine ray --address auto --gpus-per-worker 1
     """
     from labeler.pipeline import run_autolabel

@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -165,8 +166,10 @@ class Autolabeler(Plugin):
 class ChainedAutolabeler(Autolabeler):
     """Two autolabelers in sequence: the second gets the first's predictions as prompts.
 
-    Subclass and set ``first``/``second`` (``yolo_sam`` is ``yolo`` then ``sam``). The options
-    model should hold one field per stage, named after the stages (see ``stage_options``).
+    Subclass and set ``first``/``second`` (``yolo_sam`` is ``yolo`` then ``sam``; ``text_sam``
+    is ``text_boxes`` then ``sam``). The options model should hold one field per stage, named
+    after the stages (see ``stage_options``); a stage's errors name its options with that prefix
+    (see ``stage_errors``).
     """
 
     first: ClassVar[type[Autolabeler]]
@@ -188,12 +191,30 @@ class ChainedAutolabeler(Autolabeler):
             seen.extend(m for m in stage.missing_requirements() if m not in seen)
         return seen
 
+    @contextmanager
+    def stage_errors(self, stage: Autolabeler) -> Iterator[None]:
+        """Errors of ``stage`` name its options as the chain takes them: a stage's ``-o
+        checkpoint PATH`` is ``-o sam.checkpoint PATH`` here."""
+        from labeler.errors import MissingWeightsError, UsageError
+
+        try:
+            yield
+        except (MissingWeightsError, UsageError) as err:
+            msg = str(err)
+            for field in type(stage.options).model_fields:
+                msg = msg.replace(f"-o {field} ", f"-o {stage.name}.{field} ")
+            raise type(err)(msg) from None
+
     def setup(self) -> None:
-        self.stage1.setup()
-        self.stage2.setup()
+        for stage in (self.stage1, self.stage2):
+            with self.stage_errors(stage):
+                stage.setup()
 
     def source(self) -> Source:
-        a, b = self.stage1.source(), self.stage2.source()
+        with self.stage_errors(self.stage1):
+            a = self.stage1.source()
+        with self.stage_errors(self.stage2):
+            b = self.stage2.source()
         return Source(
             plugin=self.name,
             model=f"{a.model}+{b.model}",

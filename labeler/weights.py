@@ -93,6 +93,20 @@ _YOLO_SHA256: dict[str, str | None] = {
     "yolo11s-seg.pt": "1caa81c0195412efa411b632bcfb8c184939dddb6ae41f6a80c41b211ff257c3",
 }
 
+#: Ultralytics' v8.4.0 release assets for the other SAM models and the open-vocabulary
+#: detectors (``text_boxes``). No digest of these could be confirmed, so none is downloaded:
+#: the error names the URL, to fetch by hand into the models folder.
+_ULTRALYTICS_OTHER: dict[str, str] = {
+    "mobile_sam.pt": "MobileSAM (TinyViT encoder, 10 M parameters)",
+    **{f"sam2.1_{k}.pt": f"SAM 2.1 {size}" for k, size in zip("tsbl", ("tiny", "small", "base+", "large"), strict=True)},
+    **{f"sam2_{k}.pt": f"SAM 2 {size}" for k, size in zip("tsbl", ("tiny", "small", "base+", "large"), strict=True)},
+    **{f"yoloe-11{k}-seg.pt": f"YOLOE-11{k.upper()} open-vocabulary detector (segment)" for k in "sml"},
+    **{f"yoloe-v8{k}-seg.pt": f"YOLOE-v8{k.upper()} open-vocabulary detector (segment)" for k in "sml"},
+    **{f"yolov8{k}-worldv2.pt": f"YOLO-World v2 {k.upper()} open-vocabulary detector" for k in "smlx"},
+    **{f"yolov8{k}-world.pt": f"YOLO-World {k.upper()} open-vocabulary detector" for k in "smlx"},
+    "mobileclip_blt.ts": "MobileCLIP-B(LT) text encoder, TorchScript (YOLOE's class-name encoder)",
+}
+
 #: Official files the resolver may download, with their pinned sha256 where there is one.
 KNOWN_WEIGHTS: dict[str, KnownWeights] = {
     k.filename: k
@@ -118,6 +132,15 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
         *(
             KnownWeights(name, _YOLO_BASE + name, digest, f"Ultralytics {name.removesuffix('.pt')} ({'DOTA' if '-obb' in name else 'COCO'})")
             for name, digest in _YOLO_SHA256.items()
+        ),
+        *(KnownWeights(name, _YOLO_BASE + name, None, what) for name, what in _ULTRALYTICS_OTHER.items()),
+        KnownWeights(
+            "ViT-B-32.pt",
+            # OpenAI publishes each CLIP file under its sha256 (the clip package checks it).
+            "https://openaipublic.azureedge.net/clip/models/"
+            "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+            "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+            "OpenAI CLIP ViT-B/32 (YOLO-World's class-name encoder, 338 MB)",
         ),
     )
 }

@@ -9,10 +9,12 @@ encodes an image once (an LRU cache keyed by image content and model makes a sec
 ``set_image`` of the same image free), then each ``predict(points=..., box=...)`` costs only
 the prompt encoder and the mask decoder (milliseconds, even for vit_h).
 
-Model types: ``vit_b``, ``vit_l``, ``vit_h`` from the official checkpoint files, and
-``sample_tiny``: segment-anything's own modules at a reduced size, stored with their
-configuration in the checkpoint (``sample_data/models/``). Both load through
-:func:`load_sam`: build the modules, then ``load_state_dict``.
+Model types: ``vit_b``, ``vit_l``, ``vit_h`` (segment-anything) from the official checkpoint
+files; ``mobile_sam`` and ``sam2.1_t``/``_s``/``_b``/``_l`` (and SAM 2.0's ``sam2_*``), whose
+architectures ultralytics ships (:mod:`labeler_plugins.sam_family`); and ``sample_tiny``:
+segment-anything's own modules at a reduced size, stored with their configuration in the
+checkpoint (``sample_data/models/``). All load through :func:`load_sam`: build the modules,
+then ``load_state_dict`` of a plain state dict.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
+from labeler_plugins import sam_family
+from labeler_plugins.sam_family import ULTRALYTICS_TYPES
 from pydantic import BaseModel, ConfigDict, Field
 
 from labeler import hookimpl
@@ -44,7 +48,12 @@ CHECKPOINTS = {
     "vit_b": "sam_vit_b_01ec64.pth",
     "vit_l": "sam_vit_l_0b3195.pth",
     "vit_h": "sam_vit_h_4b8939.pth",
+    **{kind: filename for kind, (_, filename) in ULTRALYTICS_TYPES.items()},
 }
+ModelType = Literal[
+    "auto", "vit_b", "vit_l", "vit_h", "mobile_sam", "sam2.1_t", "sam2.1_s", "sam2.1_b", "sam2.1_l",
+    "sam2_t", "sam2_s", "sam2_b", "sam2_l", "sample_tiny",
+]
 #: Image-encoder width of each official type (how ``model_type: auto`` recognises a checkpoint).
 _EMBED_DIMS = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
 #: Key of the configuration block in labeler's own (reduced-size) checkpoints.
@@ -73,8 +82,11 @@ class SamOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model_type: Literal["auto", "vit_b", "vit_l", "vit_h", "sample_tiny"] = Field(
-        "auto", description="SAM variant; auto: read it from the checkpoint (vit_b without one)."
+    model_type: ModelType = Field(
+        "auto",
+        description="SAM variant: vit_b, vit_l, vit_h (segment-anything), mobile_sam, sam2.1_t, "
+        "sam2.1_s, sam2.1_b, sam2.1_l (built from ultralytics; sam2_* for SAM 2.0), sample_tiny; "
+        "auto: read it from the checkpoint (vit_b without one). See docs/autolabel.md for which to pick.",
     )
     checkpoint: str | None = Field(
         None,
@@ -111,7 +123,9 @@ class SamOptions(BaseModel):
     threads: int | None = Field(
         None, ge=1, description="CPU threads (default: every core this process may use)."
     )
-    batch: int = Field(1, ge=1, description="Images per predict() call.")
+    batch: int = Field(
+        1, ge=1, description="Images per predict() call, encoded in one forward pass (worth it on a GPU)."
+    )
 
 
 # -- model loading ---------------------------------------------------------------------------
@@ -174,20 +188,52 @@ def save_config_checkpoint(model: Any, config: dict[str, Any], path: str | Path,
     torch.save({CONFIG_KEY: {"model_type": "sample_tiny", "config": dict(config)}, "model": state}, path)
 
 
+def build_sam(kind: str) -> Any:
+    """A randomly initialised SAM of model type ``kind`` (benchmarks and tests: random weights
+    cost what real ones cost)."""
+    if kind == "sample_tiny":
+        return build_sam_from_config({})
+    if kind in ULTRALYTICS_TYPES:
+        _require_ultralytics(kind)
+        return sam_family.build(kind)
+    from segment_anything import sam_model_registry
+
+    return sam_model_registry[kind](None)
+
+
+def _require_ultralytics(kind: str) -> None:
+    import importlib.util
+
+    from labeler.errors import MissingDependencyError
+
+    if importlib.util.find_spec("ultralytics") is None:
+        raise MissingDependencyError(
+            f"SAM model type {kind} is built from ultralytics, which is not installed: pip install 'labeler[sam,yolo]'"
+        )
+
+
+def _detect_kind(state: Any) -> str | None:
+    """The model type of an official-layout state dict (None when unknown)."""
+    if not isinstance(state, dict):
+        return None
+    w = state.get("image_encoder.patch_embed.proj.weight")
+    if w is not None and w.ndim == 4 and not any(k.startswith("image_encoder.trunk.") for k in state):
+        return _EMBED_DIMS.get(int(w.shape[0]))
+    return sam_family.detect_kind(state)
+
+
 def load_sam(checkpoint: str | Path | None, model_type: str = "auto") -> tuple[Any, str]:
     """Build a SAM and load ``checkpoint`` (None: random init of ``model_type``, for benchmarks).
 
-    Official checkpoints are plain state dicts (the type is recognised from the encoder width);
-    labeler's reduced-size checkpoints carry their configuration. Returns (model, type).
+    Official checkpoints are plain state dicts (the type is recognised from its keys and the
+    encoder's width and depth); labeler's reduced-size checkpoints carry their configuration.
+    Returns (model, type).
     """
     import torch
-    from segment_anything import sam_model_registry
 
     if checkpoint is None:
-        if model_type in ("auto", "sample_tiny"):
-            kind = "vit_b" if model_type == "auto" else model_type
-            return (build_sam_from_config({}) if kind == "sample_tiny" else sam_model_registry[kind](None)), kind
-        return sam_model_registry[model_type](None), model_type
+        kind = "vit_b" if model_type == "auto" else model_type
+        return build_sam(kind), kind
     import pickle
     import re
 
@@ -211,15 +257,18 @@ def load_sam(checkpoint: str | Path | None, model_type: str = "auto") -> tuple[A
         model = build_sam_from_config(meta.get("config", {}))
         state, kind = obj["model"], str(meta.get("model_type", "sample_tiny"))
     else:
+        # Official SAM and MobileSAM files are the state dict; SAM 2 files hold it under "model".
         state = obj.get("model", obj) if isinstance(obj, dict) else obj
-        w = state.get("image_encoder.patch_embed.proj.weight") if isinstance(state, dict) else None
-        detected = _EMBED_DIMS.get(int(w.shape[0])) if w is not None else None
+        detected = _detect_kind(state)
         kind = detected if model_type == "auto" else model_type
-        if kind is None or kind not in sam_model_registry:
-            raise UsageError(f"{checkpoint}: cannot tell the SAM type; pass -o model_type vit_b|vit_l|vit_h")
+        if kind is None or kind not in CHECKPOINTS:
+            raise UsageError(
+                f"{checkpoint}: cannot tell the SAM type; pass -o model_type "
+                + "|".join(k for k in CHECKPOINTS)
+            )
         if detected is not None and detected != kind:
             raise UsageError(f"{checkpoint} is a {detected} checkpoint, not {kind}: use -o model_type {detected}")
-        model = sam_model_registry[kind](None)
+        model = build_sam(kind)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:
         model.load_state_dict(state)
@@ -359,7 +408,9 @@ def pick_device(device: str | None) -> str:
 class Embedding:
     """One encoded image: features plus the sizes needed to map prompts and masks."""
 
-    features: torch.Tensor
+    #: The image embedding (SAM, MobileSAM); for SAM 2 a dict of ``image_embed`` and
+    #: ``high_res_feats``.
+    features: Any
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]  # (H, W) after resizing the long side to the encoder size
 
@@ -450,21 +501,28 @@ class SamSession:
         self.threads = cpu_threads(threads)
         self.model = model.to(self.device).eval()
         self.precision = precision
+        #: SAM 2 has its own prompt encoder, decoder call and multi-level features.
+        self.sam2 = sam_family.is_sam2(model)
+        self.side = sam_family.input_size(model)
+        import torch
+
+        self._mean = torch.tensor([123.675, 116.28, 103.53], device=self.device).view(-1, 1, 1)
+        self._std = torch.tensor([58.395, 57.12, 57.375], device=self.device).view(-1, 1, 1)
+        fast = False
         if encoder == "fast":
             from labeler_plugins.sam_encoder import install_fast_encoder
 
-            install_fast_encoder(self.model.image_encoder)
-        elif self.device == "cpu":
+            fast = install_fast_encoder(self.model.image_encoder) > 0  # segment-anything's ViT
+        if self.device == "cpu" and not fast:
             chunk_encoder_attention(self.model)  # where fresh memory costs page faults (not GPUs)
         if self.device == "cpu":
             keep_freed_memory()
         if precision == "bf16":
-            import torch
-
-            self.model.image_encoder.to(torch.bfloat16)
+            # eval() again: MobileSAM's attention caches its position biases (in the old dtype).
+            self.model.image_encoder.to(torch.bfloat16).eval()
         self.cache = cache if cache is not None else EmbeddingCache()
         self.model_id = model_id or f"{id(model)}"
-        self.transform = ResizeLongestSide(model.image_encoder.img_size)
+        self.transform = ResizeLongestSide(self.side)
         self.embedding: Embedding | None = None
         #: Low-resolution logits of the last :meth:`predict` (fed back with ``refine=True``).
         self.last_logits: torch.Tensor | None = None
@@ -487,55 +545,79 @@ class SamSession:
     # encoder
     def encode(self, image: np.ndarray) -> Embedding:
         """Run the image encoder (no cache); ``image`` is (H, W, 3) uint8 RGB."""
+        return self.encode_many([image])[0]
+
+    def encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """Run the image encoder once for several (H, W, 3) uint8 RGB images (no cache).
+
+        Every image is resized and padded to the same square input, so a batch is one encoder
+        forward: what makes a GPU worth its while. Each image is one host-to-device copy of its
+        uint8 pixels; normalising and padding run on the device, and the features stay there.
+        """
         import torch
 
         if self.device == "cpu":
             torch.set_num_threads(self.threads)
-        resized = self.transform.apply_image(image)
-        x = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+        resized = [self.transform.apply_image(image) for image in images]
         with torch.inference_mode():
-            feats = self._encoder_forward(self.model.preprocess(x.float()))
-        return Embedding(feats, (image.shape[0], image.shape[1]), (resized.shape[0], resized.shape[1]))
+            x = torch.cat([
+                self.preprocess(torch.as_tensor(r, device=self.device).permute(2, 0, 1)[None].float()) for r in resized
+            ])
+            if self.precision == "bf16":
+                # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
+                # encoder and mask decoder stay fp32 and get fp32 features.
+                x = x.to(torch.bfloat16)
+            if self.sam2:
+                both = sam_family.sam2_features(self.model, x)
+                feats: list[Any] = [
+                    {"image_embed": both["image_embed"][i : i + 1],
+                     "high_res_feats": [f[i : i + 1] for f in both["high_res_feats"]]}
+                    for i in range(len(images))
+                ]
+            else:
+                feats = list(self.model.image_encoder(x).float().split(1))
+        return [
+            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]))
+            for f, image, r in zip(feats, images, resized, strict=True)
+        ]
 
-    def encode_batch(self, images: Sequence[Image.Image | np.ndarray]) -> None:
-        """Encode the images not yet cached in one encoder call per ``cache.maxsize`` images (a
-        GPU's batch; the autolabeler uses it on GPUs only, since on a CPU one image at a time
-        costs the same in less memory) and cache them, so that the ``set_image`` of each is
-        free. The features stay on the device."""
-        import torch
-
+    def prefetch(self, images: Sequence[Image.Image | np.ndarray], batch: int) -> int:
+        """Encode the images whose embeddings are not cached, ``batch`` per encoder call, into
+        the cache (for a later :meth:`set_image`). Returns how many were encoded."""
         todo: dict[tuple[str, str], np.ndarray] = {}
         for image in images:
             arr = as_rgb_array(image)
             key = (self.model_id, image_key(arr))
-            if key not in todo and self.cache.peek(key) is None:
+            if key not in todo and self.cache.get(key) is None:
                 todo[key] = arr
-        items = list(todo.items())
-        if len(items) < 2:
-            return
-        if self.device == "cpu":
-            torch.set_num_threads(self.threads)
-        for i in range(0, len(items), self.cache.maxsize):
-            chunk = items[i : i + self.cache.maxsize]
-            resized = [self.transform.apply_image(arr) for _, arr in chunk]
-            with torch.inference_mode():
-                x = torch.cat([
-                    self.model.preprocess(torch.as_tensor(r, device=self.device).permute(2, 0, 1)[None].float())
-                    for r in resized
-                ])
-                feats = self._encoder_forward(x)
-            for j, ((key, arr), r) in enumerate(zip(chunk, resized, strict=True)):
-                self.cache.put(key, Embedding(feats[j : j + 1], (arr.shape[0], arr.shape[1]), (r.shape[0], r.shape[1])))
+        keys = list(todo)
+        for i in range(0, len(keys), max(1, batch)):
+            chunk = keys[i : i + max(1, batch)]
+            for key, emb in zip(chunk, self.encode_many([todo[k] for k in chunk]), strict=True):
+                self.cache.put(key, emb)
+        return len(keys)
 
-    def _encoder_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The image encoder on preprocessed (B, 3, S, S) float images, in the session's precision."""
-        import torch
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise a (1, 3, h, w) float image with SAM's pixel statistics and pad it to the
+        encoder's square input (bottom and right), as segment-anything's ``Sam.preprocess``."""
+        import torch.nn.functional as F  # noqa: N812
 
-        if self.precision == "bf16":
-            # The whole encoder in bfloat16 (weights converted once in __init__); the prompt
-            # encoder and mask decoder stay fp32 and get fp32 features.
-            return self.model.image_encoder(x.to(torch.bfloat16)).float()
-        return self.model.image_encoder(x)
+        x = (x - self._mean) / self._std
+        h, w = x.shape[-2:]
+        return F.pad(x, (0, self.side - w, 0, self.side - h))
+
+    def postprocess(self, low_res: torch.Tensor, input_size: tuple[int, int], original_size: tuple[int, int]) -> torch.Tensor:
+        """Low-resolution mask logits to the original image size (segment-anything's
+        ``postprocess_masks``: upscale to the encoder input, crop the padding, resize)."""
+        import torch.nn.functional as F  # noqa: N812
+
+        masks = F.interpolate(low_res, (self.side, self.side), mode="bilinear", align_corners=False)
+        masks = masks[..., : input_size[0], : input_size[1]]
+        return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
+
+    def encode_batch(self, images: Sequence[Image.Image | np.ndarray]) -> None:
+        """:meth:`prefetch` with batches as large as the cache (a GPU's batch)."""
+        self.prefetch(images, self.cache.maxsize)
 
     def set_image(self, image: Image.Image | np.ndarray) -> Embedding:
         """Make ``image`` the current one; encodes it unless its embedding is cached."""
@@ -578,15 +660,18 @@ class SamSession:
             b = self.transform.apply_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), emb.original_size)
             bx = torch.as_tensor(b, dtype=torch.float32, device=dev)
         with torch.inference_mode():
-            sparse, dense = self.model.prompt_encoder(points=pts, boxes=bx, masks=mask_input)
-            low_res, iou = self.model.mask_decoder(
-                image_embeddings=emb.features,
-                image_pe=self.model.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=multimask,
-            )
-            masks = self.model.postprocess_masks(low_res, emb.input_size, emb.original_size)
+            if self.sam2:
+                low_res, iou = sam_family.sam2_decode(self.model, emb.features, pts, bx, mask_input, multimask)
+            else:
+                sparse, dense = self.model.prompt_encoder(points=pts, boxes=bx, masks=mask_input)
+                low_res, iou = self.model.mask_decoder(
+                    image_embeddings=emb.features,
+                    image_pe=self.model.prompt_encoder.get_dense_pe(),
+                    sparse_prompt_embeddings=sparse,
+                    dense_prompt_embeddings=dense,
+                    multimask_output=multimask,
+                )
+            masks = self.postprocess(low_res, emb.input_size, emb.original_size)
         return masks, iou, low_res
 
     def predict(
@@ -632,8 +717,12 @@ class SamSession:
         # every call (see keep_freed_memory). The results match one call for all (to float
         # rounding: a pixel or two in ten million can flip at the threshold).
         feats = self.embedding.features
-        side = self.model.image_encoder.img_size
-        per_box = 4 * max(int(feats[0].numel()), side * side, h * w)
+        side = self.side
+        if isinstance(feats, dict):  # SAM 2: the embedding, plus full-size maps from the finest level
+            per_box = 4 * max(int(feats["image_embed"][0].numel()), side * side, h * w)
+            per_box += 4 * sum(int(f[0].numel()) for f in feats["high_res_feats"])
+        else:
+            per_box = 4 * max(int(feats[0].numel()), side * side, h * w)
         step = max(1, DECODER_CHUNK_BYTES // per_box)
         out = np.zeros((len(b), h, w), dtype=bool)
         scores = np.zeros((len(b),), dtype=np.float32)
@@ -739,7 +828,7 @@ class SamAutolabeler(Autolabeler):
         path = self.checkpoint_path()
         self.session = SamSession.from_checkpoint(
             path, self.options.model_type, device=self.options.device,
-            precision=self.options.precision, cache_size=self.options.cache_size,
+            precision=self.options.precision, cache_size=max(self.options.cache_size, self.options.batch),
             threads=self.options.threads, encoder=self.options.encoder,
         )
 
@@ -754,8 +843,12 @@ class SamAutolabeler(Autolabeler):
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
         self.setup()
         assert self.session is not None
-        if len(batch) > 1 and self.session.device != "cpu":  # a GPU: one encoder call for the batch
-            self.session.encode_batch([s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))])
+        gpu_batch = len(batch) > 1 and self.session.device != "cpu"
+        if self.options.batch > 1 or gpu_batch:
+            # One encoder forward for the batch's images that have prompts (a GPU's gain).
+            prompted = [s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))]
+            size = self.options.batch if self.options.batch > 1 else self.session.cache.maxsize
+            self.session.prefetch(prompted, size)
         return [self.predict_one(s) for s in batch]
 
     def _drop_duplicates(self, keep: list[int], masks: np.ndarray, prompts: Predictions) -> list[int]:

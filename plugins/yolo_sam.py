@@ -17,8 +17,6 @@ from labeler_plugins.yolo import YoloAutolabeler, YoloOptions, results_key
 from pydantic import BaseModel, ConfigDict, Field
 
 from labeler import hookimpl
-from labeler.errors import MissingWeightsError
-from labeler.model import Source
 from labeler.plugin_api import Autolabeler, ChainedAutolabeler
 
 
@@ -41,23 +39,8 @@ class YoloSamAutolabeler(ChainedAutolabeler):
     second: ClassVar[type[Autolabeler]] = SamAutolabeler
     extra: ClassVar[str | None] = "yolo,sam"
 
-    def setup(self) -> None:
-        try:
-            super().setup()
-        except MissingWeightsError as err:
-            # The stage's message names its own option; in the chain it is stage.option.
-            msg = str(err).replace("-o checkpoint ", "-o sam.checkpoint ").replace("-o model ", "-o yolo.model ")
-            raise MissingWeightsError(msg) from None
-
     def config_key(self) -> str:
         return results_key(self.options, self.source())
-
-    def source(self) -> Source:
-        try:
-            return super().source()
-        except MissingWeightsError as err:
-            msg = str(err).replace("-o checkpoint ", "-o sam.checkpoint ").replace("-o model ", "-o yolo.model ")
-            raise MissingWeightsError(msg) from None
 
 
 @hookimpl

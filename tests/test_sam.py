@@ -287,3 +287,153 @@ def test_an_official_name_must_be_the_official_file(
     plugin = samplug.SamAutolabeler({"checkpoint": str(models / "sam_vit_b_01ec64.pth")})
     plugin.setup()
     assert plugin.session is not None and plugin.session.model_id.startswith("sample_tiny:")
+
+
+# -- the other SAM architectures (MobileSAM, SAM 2.1), random weights, the plugin's real path ----
+def _save_official_layout(kind: str, folder: Path) -> tuple[Path, dict[str, torch.Tensor]]:
+    """A random model of ``kind`` saved under its official file name, in the official layout
+    (MobileSAM: the state dict; SAM 2: the state dict under "model")."""
+    torch.manual_seed(0)
+    state = samplug.build_sam(kind).state_dict()
+    path = folder / samplug.CHECKPOINTS[kind]
+    torch.save(state if kind == "mobile_sam" else {"model": state}, path)
+    return path, state
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "mobile_sam",
+        "sam2.1_t",
+        pytest.param("sam2.1_s", marks=pytest.mark.slow),
+        pytest.param("sam2.1_b", marks=pytest.mark.slow),
+        pytest.param("sam2.1_l", marks=pytest.mark.slow),
+    ],
+)
+def test_each_architecture_runs_through_the_plugin(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by its official name in the models folder, loaded as a state dict, encoded once,
+    every box decoded: the same options, outputs and provenance as segment-anything's SAM."""
+    from labeler.weights import file_sha256
+
+    models = tmp_path / "models"
+    models.mkdir()
+    path, state = _save_official_layout(kind, models)
+    monkeypatch.setenv("LABELER_MODELS", str(models))
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    suggested = Shape(
+        label="box", points=[(28, 18), (82, 62)], shape_type="rectangle",
+        labeler=ShapeMeta(score=0.7, review="suggested", source=Source(plugin="yolo")),
+    )
+    prev = Predictions(xyxy=[[5, 5, 40, 40]], class_name=["star"], confidence=[0.4])
+    plugin = samplug.SamAutolabeler({"model_type": kind, "min_area": 0, "device": "cpu", "overlap_drop": 1.0})
+    src = plugin.source()
+    assert (src.plugin, src.model, src.model_version) == ("sam", path.name, file_sha256(path)[:12])
+    (pred,) = plugin.predict([_sample(tmp_path, [suggested], prev)])
+    session = plugin.session
+    assert session is not None and session.model_id.startswith(f"{kind}:")
+    assert session.cache.misses == 1  # one encoding for both boxes
+    loaded = session.model.state_dict()
+    assert all(torch.equal(loaded[k].cpu(), v) for k, v in list(state.items())[:20])
+    assert pred.polygons is not None and len(pred.polygons) == len(pred)
+    assert set(pred.class_name) <= {"box", "star"}
+    masks, iou = session.predict_boxes([[30, 20, 80, 60], [5, 5, 40, 40]])
+    assert masks.shape == (2, 90, 120) and masks.dtype == bool and iou.shape == (2,)
+    mask, score = session.predict(points=[(50, 40), (5, 5)], labels=[1, 0], box=(30, 20, 80, 60), refine=True)
+    assert mask.shape == (90, 120) and isinstance(score, float)
+    # The type is read back from the file's keys alone.
+    assert samplug.load_sam(path)[1] == kind
+
+
+@pytest.mark.slow
+def test_vit_b_runs_through_the_plugin(tmp_path: Path) -> None:
+    """segment-anything's own full-size architecture (random weights, its official layout),
+    by path: the type is read from the encoder width."""
+    torch.manual_seed(0)
+    state = samplug.build_sam("vit_b").state_dict()
+    path = tmp_path / "my_vit_b.pth"
+    torch.save(state, path)
+    del state
+    plugin = samplug.SamAutolabeler({"checkpoint": str(path), "min_area": 0, "device": "cpu"})
+    rect = Shape(label="box", points=[(30, 20), (80, 60)], shape_type="rectangle")
+    (pred,) = plugin.predict([_sample(tmp_path, [rect])])
+    assert plugin.session is not None and plugin.session.model_id.startswith("vit_b:")
+    assert plugin.session.multimask_single_click
+    assert pred.polygons is not None and len(pred.polygons) == len(pred) and set(pred.class_name) <= {"box"}
+
+
+def test_a_checkpoint_of_another_type_is_named(tmp_path: Path) -> None:
+    path, _ = _save_official_layout("mobile_sam", tmp_path)
+    with pytest.raises(UsageError, match="is a mobile_sam checkpoint, not sam2.1_t: use -o model_type mobile_sam"):
+        samplug.load_sam(path, "sam2.1_t")
+
+
+@pytest.mark.slow
+def test_bf16_runs_for_mobile_sam_and_sam2(tmp_path: Path) -> None:
+    for kind in ("mobile_sam", "sam2.1_t"):
+        torch.manual_seed(0)
+        model = samplug.build_sam(kind)
+        fp32 = samplug.SamSession(model, device="cpu").encode(np.asarray(_image())).features
+        bf16 = samplug.SamSession(samplug.build_sam(kind).eval(), device="cpu", precision="bf16")
+        bf16.model.load_state_dict(model.state_dict())
+        bf16.model.image_encoder.to(torch.bfloat16).eval()
+        got = bf16.encode(np.asarray(_image())).features
+        a = fp32["image_embed"] if isinstance(fp32, dict) else fp32
+        b = got["image_embed"] if isinstance(got, dict) else got
+        assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape
+        assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.95
+
+
+def test_official_new_model_missing_offline_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("LABELER_MODELS", raising=False)
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    for kind in ("mobile_sam", "sam2.1_l"):
+        with pytest.raises(MissingWeightsError) as info:
+            samplug.SamAutolabeler({"model_type": kind}).setup()
+        msg = str(info.value)
+        assert "\n" not in msg and samplug.CHECKPOINTS[kind] in msg
+        assert f"https://github.com/ultralytics/assets/releases/download/v8.4.0/{samplug.CHECKPOINTS[kind]}" in msg
+
+
+def _counting_encoder(session: samplug.SamSession) -> list[int]:
+    calls: list[int] = []
+    session.model.image_encoder.register_forward_hook(lambda mod, args, out: calls.append(len(args[0])))
+    return calls
+
+
+def test_a_batch_is_one_encoder_forward_with_the_same_features(micro_checkpoint: Path, tmp_path: Path) -> None:
+    """-o batch N: the images of a batch that have prompts go through the encoder together
+    (one forward), and give the features each would get alone."""
+    plugin = samplug.SamAutolabeler({"checkpoint": str(micro_checkpoint), "batch": 3, "min_area": 0, "device": "cpu"})
+    plugin.setup()
+    assert plugin.session is not None and plugin.session.cache.maxsize >= 3
+    calls = _counting_encoder(plugin.session)
+    rect = Shape(label="box", points=[(30, 20), (80, 60)], shape_type="rectangle")
+    other = _sample(tmp_path, [rect])
+    other.image = _image(100, 70)
+    batch = [_sample(tmp_path, [rect]), _sample(tmp_path), other]  # the middle one has no prompt
+    preds = plugin.predict(batch)
+    assert calls == [2] and len(preds) == 3 and len(preds[1]) == 0
+    alone = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    for img in (batch[0].image, other.image):
+        arr = np.asarray(img)
+        together = plugin.session.cache.get((plugin.session.model_id, samplug.image_key(arr)))
+        assert together is not None
+        torch.testing.assert_close(together.features, alone.encode(arr).features, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["mobile_sam", "sam2.1_t"])
+def test_batched_encoding_of_mobile_sam_and_sam2(kind: str) -> None:
+    torch.manual_seed(0)
+    session = samplug.SamSession(samplug.build_sam(kind), device="cpu")
+    a, b = np.asarray(_image()), np.asarray(_image(100, 70))
+    together = session.encode_many([a, b])
+    for arr, emb in zip((a, b), together, strict=True):
+        alone = session.encode(arr)
+        assert emb.original_size == alone.original_size and emb.input_size == alone.input_size
+        x, y = (emb.features, alone.features) if kind == "mobile_sam" else (emb.features["image_embed"], alone.features["image_embed"])
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-3)
+        if kind != "mobile_sam":
+            for f, g in zip(emb.features["high_res_feats"], alone.features["high_res_feats"], strict=True):
+                torch.testing.assert_close(f, g, atol=1e-4, rtol=1e-3)

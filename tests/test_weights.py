@@ -172,3 +172,15 @@ def test_an_official_name_without_a_digest_is_taken_from_the_models_folder(
     cache.mkdir(parents=True)
     (cache / "fake.pth").write_bytes(b"put there by the user")
     assert resolve_weights("fake.pth") == cache / "fake.pth"
+
+
+def test_the_other_sam_models_and_text_encoders_are_known() -> None:
+    """MobileSAM, SAM 2.1, YOLOE, YOLO-World and MobileCLIP resolve by their official names from
+    Ultralytics' release (no confirmed digest: never downloaded); OpenAI's CLIP ViT-B/32 is
+    pinned to the sha256 its URL carries."""
+    for name in ("mobile_sam.pt", "sam2.1_t.pt", "sam2.1_l.pt", "yoloe-11s-seg.pt", "yolov8s-worldv2.pt", "mobileclip_blt.ts"):
+        known = weights.KNOWN_WEIGHTS[name]
+        assert known.url == "https://github.com/ultralytics/assets/releases/download/v8.4.0/" + name
+        assert known.sha256 is None
+    clip = weights.KNOWN_WEIGHTS["ViT-B-32.pt"]
+    assert clip.sha256 is not None and f"/{clip.sha256}/" in clip.url
