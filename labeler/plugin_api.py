@@ -311,6 +311,24 @@ class Fixer(Plugin):
         return describe_fix(annotation, issue, undo=undo)
 
 
+class SuggestedFixer(Fixer):
+    """A fixer that applies and reverts the issues' generic ``suggested_fix`` actions
+    (:mod:`labeler.fixes`: relabel, exclude, set_text, add_suggestion, exclude_shape,
+    replace_box). Subclasses set ``name``, ``kinds`` and, where needed, ``applies_to``."""
+
+    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        """Apply ``issue.suggested_fix`` (:func:`labeler.fixes.apply_suggested_fix`)."""
+        from labeler.fixes import apply_suggested_fix
+
+        return apply_suggested_fix(annotation, issue)
+
+    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
+        """Revert it (:func:`labeler.fixes.undo_suggested_fix`)."""
+        from labeler.fixes import undo_suggested_fix
+
+        return undo_suggested_fix(annotation, issue)
+
+
 class Importer(Plugin):
     """Reads a foreign dataset; the import command writes images and label files."""
 

@@ -44,9 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
-from labeler.fixes import apply_suggested_fix, fix_action, undo_suggested_fix
+from labeler.fixes import fix_action
 from labeler.model import Annotation, Issue, Source
-from labeler.plugin_api import Check, Finding, Fixer, Progress
+from labeler.plugin_api import Check, Finding, Progress, SuggestedFixer
 
 __version__ = "0.1.0"
 
@@ -484,7 +484,7 @@ class DetectionErrors(Check):
         return out
 
 
-class DetectionErrorsFixer(Fixer):
+class DetectionErrorsFixer(SuggestedFixer):
     """Applies the fixes of ``detection_errors`` issues, reversibly (see :mod:`labeler.fixes`)."""
 
     name = "detection_errors"
@@ -495,12 +495,6 @@ class DetectionErrorsFixer(Fixer):
     def applies_to(self, issue: Issue) -> bool:
         """Open issues of the four kinds that carry a fix."""
         return issue.state == "open" and issue.kind in self.kinds and fix_action(issue) is not None
-
-    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return apply_suggested_fix(annotation, issue)
-
-    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return undo_suggested_fix(annotation, issue)
 
 
 @hookimpl

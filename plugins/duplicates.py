@@ -37,10 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
 from labeler.errors import ImageFileError
-from labeler.fixes import apply_suggested_fix, undo_suggested_fix
 from labeler.io.images import open_image
 from labeler.model import Annotation, Issue
-from labeler.plugin_api import Check, Finding, Fixer, Progress
+from labeler.plugin_api import Check, Finding, Progress, SuggestedFixer
 
 __version__ = "0.1.0"
 
@@ -458,18 +457,12 @@ class _ClassCentroids:
         return float((row * (1 - mean) + (1 - row) * mean).sum())
 
 
-class ExcludeDuplicates(Fixer):
+class ExcludeDuplicates(SuggestedFixer):
     """Marks the copies in each duplicate group excluded from export (reversible; no file deleted)."""
 
     name = "duplicates"
     description = "Exclude all but one image of each duplicate group from export (undo with --undo)."
     kinds: ClassVar[tuple[str, ...]] = ("duplicate", "near_duplicate", "leakage")
-
-    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return apply_suggested_fix(annotation, issue)  # the issue's {"action": "exclude"}
-
-    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return undo_suggested_fix(annotation, issue)
 
 
 @hookimpl

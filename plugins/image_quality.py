@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from labeler import hookimpl
 from labeler.dataset import Dataset, Item
 from labeler.errors import ImageFileError
-from labeler.fixes import apply_suggested_fix, undo_suggested_fix
 from labeler.image_properties import (
     GRAY_MODES,
     WORK_SIDE,
@@ -38,7 +37,7 @@ from labeler.image_properties import (
     measure,
 )
 from labeler.model import Annotation, Issue
-from labeler.plugin_api import Check, Finding, Fixer, Progress
+from labeler.plugin_api import Check, Finding, Progress, SuggestedFixer
 
 __version__ = "0.1.0"
 
@@ -205,18 +204,12 @@ class ImageQuality(Check):
                     ))
 
 
-class ExcludeLowQuality(Fixer):
+class ExcludeLowQuality(SuggestedFixer):
     """Marks flagged images excluded from export (reversible; no file touched)."""
 
     name: ClassVar[str] = "image_quality"
     description: ClassVar[str] = "Exclude images with image-quality issues from export (undo with --undo)."
     kinds: ClassVar[tuple[str, ...]] = KINDS
-
-    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return apply_suggested_fix(annotation, issue)  # the issue's {"action": "exclude"}
-
-    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return undo_suggested_fix(annotation, issue)
 
 
 @hookimpl

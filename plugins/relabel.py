@@ -23,13 +23,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from labeler import hookimpl
-from labeler.dataset import Dataset, Item
-from labeler.fixes import apply_suggested_fix, fix_action, undo_suggested_fix
-from labeler.model import Annotation, Issue
-from labeler.plugin_api import Fixer
+from labeler.fixes import fix_action
+from labeler.model import Issue
+from labeler.plugin_api import SuggestedFixer
 
 
-class Relabel(Fixer):
+class Relabel(SuggestedFixer):
     """Gives shapes and images the label their ``relabel`` suggested fix proposes (reversible)."""
 
     name = "relabel"
@@ -39,12 +38,6 @@ class Relabel(Fixer):
     def applies_to(self, issue: Issue) -> bool:
         """Open issues whose suggested fix is a relabel (any kind listed in ``kinds``)."""
         return issue.state == "open" and issue.kind in self.kinds and fix_action(issue) == "relabel"
-
-    def fix(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return apply_suggested_fix(annotation, issue)
-
-    def undo(self, dataset: Dataset, item: Item, annotation: Annotation, issue: Issue) -> bool:
-        return undo_suggested_fix(annotation, issue)
 
 
 @hookimpl
