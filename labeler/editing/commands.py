@@ -45,6 +45,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("fit_window", "&Fit Window", ("Ctrl+F",), "View", "Fit the whole image"),
     Command("fit_width", "Fit &Width", ("Ctrl+Shift+F",), "View", "Fit the image's width"),
     Command("toggle_shapes", "&Hide Shapes", ("Ctrl+H",), "View", "Hide or show all shapes"),
+    Command("brightness_contrast", "&Brightness/Contrast…", ("Ctrl+Shift+B",), "View",
+            "Brighten or darken the image on screen (never written); kept for the next images, Reset in the dialog"),
     Command("next_image", "&Next Image", ("D",), "Go", "Next image in the (filtered) list"),
     Command("prev_image", "&Previous Image", ("A",), "Go", "Previous image"),
     Command("next_review", "Next Image to &Review", ("N",), "Go", "Next image with suggestions or open issues"),

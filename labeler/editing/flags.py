@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from labeler.errors import FileProblem, UsageError
+from labeler.model import Shape
 
 
 def parse_flags(value: str | None) -> list[str]:
@@ -80,3 +81,9 @@ def shown_flags(names: Sequence[str], saved: Mapping[str, Any] | None) -> dict[s
         if isinstance(value, bool):
             shown[key] = value
     return shown
+
+
+def shape_attributes(shape: Shape) -> tuple[dict[str, bool], str, bool]:
+    """A shape's boolean ``flags``, ``description`` and X-AnyLabeling's ``difficult``."""
+    flags = {k: v for k, v in (shape.flags or {}).items() if isinstance(v, bool)}
+    return flags, shape.description or "", bool((shape.model_extra or {}).get("difficult", False))

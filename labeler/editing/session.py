@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from labeler.dataset import Dataset, Item
 from labeler.editing.document import Document, ExternalChangeError
-from labeler.editing.flags import shown_flags
+from labeler.editing.flags import shape_attributes, shown_flags
 from labeler.editing.tools import (
     EditorView,
     EditRequested,
@@ -604,12 +604,6 @@ class Session:
             return ann, None
         doc.merge_result(ann, plugin)
         return doc.annotation, doc
-
-
-def shape_attributes(shape: Shape) -> tuple[dict[str, bool], str, bool]:
-    """A shape's boolean ``flags``, ``description`` and X-AnyLabeling's ``difficult``."""
-    flags = {k: v for k, v in (shape.flags or {}).items() if isinstance(v, bool)}
-    return flags, shape.description or "", bool((shape.model_extra or {}).get("difficult", False))
 
 
 def _attributes(answer: Any) -> tuple[dict[str, bool] | None, str | None, bool | None]:
