@@ -118,12 +118,14 @@ class LabelDialog(QDialog):
         """The checkboxes of the flags offered for ``label`` (same-named ones keep their state)."""
         for box in self.flag_boxes.values():
             self.flags_layout.removeWidget(box)
+            box.hide()  # at once: deleteLater waits for the event loop
             box.deleteLater()
         self.flag_boxes = {}
         for name in self.flags_for(label):
             box = QCheckBox(name, self.flags_box)
             box.setChecked(bool(state.get(name, False)))
             self.flags_layout.addWidget(box)
+            box.show()  # at once too (a layout shows a new child on the next event loop turn)
             self.flag_boxes[name] = box
         self._attributes_form.setRowVisible(self.flags_box, bool(self.flag_boxes))
 

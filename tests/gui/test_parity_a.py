@@ -185,3 +185,19 @@ def test_edit_label_in_the_real_dialog_saves_flags_description_difficult(qtbot, 
     window.undo()
     s = window.doc.shapes[1]
     assert s.flags == {} and s.description == "" and "difficult" not in (s.model_extra or {})
+
+
+def test_label_dialog_flag_rows_are_replaced_at_once(qtbot) -> None:
+    """Typing another label swaps the flag checkboxes without waiting for the event loop
+    (no old box left drawn under a new one)."""
+    dlg = LabelDialog()
+    qtbot.addWidget(dlg)
+    dlg.flags_for = lambda label: ["occluded"] if label else []
+    dlg.show()
+    dlg.edit.setText("a")
+    old = dlg.flag_boxes["occluded"]
+    dlg.edit.setText("ab")
+    assert not old.isVisible() and dlg.flag_boxes["occluded"] is not old
+    assert dlg.flag_boxes["occluded"].isVisible()
+    visible = [b for b in dlg.flags_box.findChildren(type(old)) if b.isVisible()]
+    assert len(visible) == 1
