@@ -32,7 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("quit", "&Quit", ("Ctrl+Q",), "File", "Quit (saves first)"),
     Command("undo", "&Undo", ("Ctrl+Z",), "Edit", "Undo (while drawing: remove the last point)"),
     Command("redo", "&Redo", ("Ctrl+Y", "Ctrl+Shift+Z"), "Edit", "Redo"),
-    Command("edit_label", "&Edit Label…", ("Ctrl+E",), "Edit", "Change label / OCR text of the selected shapes (or double-click)"),
+    Command("edit_label", "&Edit Label…", ("Ctrl+E",), "Edit", "Change label, OCR text, description, flags of the selected shapes (or double-click)"),
     Command("delete", "&Delete Shapes", ("Delete",), "Edit", "Delete the selected shapes (or the selected vertex)"),
     Command("copy", "&Copy Shapes", ("Ctrl+C",), "Edit", "Copy the selected shapes"),
     Command("paste", "&Paste Shapes", ("Ctrl+V",), "Edit", "Paste copied shapes (also into another image)"),

@@ -10,7 +10,8 @@ subscribes to; it never imports Qt, so all of it is tested without a display.
 Questions for the person go through replaceable callables, as in the window before:
 ``resolve_conflict(doc, state)`` (returns "merge", "overwrite", "reload" or "cancel") and
 ``ask_label(label, text, group_id)`` (returns an answer with ``label``, ``text`` and
-``group_id``, or None). GUI extensions receive the session (``create(window, session=...)``).
+``group_id``, or None; an answer may also carry ``flags``, ``description`` and ``difficult``,
+and :attr:`Session.labeling` is the shape being relabelled). GUI extensions receive the session (``create(window, session=...)``).
 """
 
 from __future__ import annotations

@@ -148,3 +148,33 @@ def test_a_drawn_shape_gets_its_attributes(root: Path) -> None:
     s.ask_label = lambda *a, **k: Answer("dog")  # an answer without the new fields still works
     j = s.add_drawn("rectangle", [(60.0, 50.0), (90.0, 80.0)])
     assert j == 2 and s.doc is not None and "difficult" not in (s.doc.shapes[j].model_extra or {})
+
+
+def test_a_labelme_file_keeps_its_shape_and_key_order(tmp_path: Path) -> None:
+    """What labelme 5 writes (flags from --flags, shape flags, description, mask: null) opens,
+    is edited here and stays a file labelme reads: same keys, labelme's order, nothing of ours."""
+    root = tmp_path / "lm"
+    make_image(root / "p.jpg", (64, 48), seed=3)
+    written_by_labelme = {
+        "version": "5.4.1", "flags": {"blurry": False, "night": False},
+        "shapes": [{"label": "person-1", "points": [[1.0, 2.0], [30.0, 40.0]], "group_id": None,
+                    "description": "", "shape_type": "rectangle", "flags": {"male": False}, "mask": None}],
+        "imagePath": "p.jpg", "imageData": None, "imageHeight": 48, "imageWidth": 64}
+    path = write_json(root / "p.json", written_by_labelme)
+    original = path.read_bytes()
+    s = Session()
+    s.open_dataset(root)
+    s.image_flags = ["blurry", "night"]
+    s.label_flags = parse_label_flags('{"person-\\\\d+": ["male"]}')
+    doc = s.open_item(s.dataset.item("p.jpg"))  # type: ignore[union-attr]
+    assert doc is not None and s.save() and path.read_bytes() == original  # untouched: not rewritten
+    s.set_image_flag("blurry", True)
+    s.ask_label = lambda *a, **k: Answer("person-1", flags={"male": True}, description="at the door")
+    s.edit_label(0)
+    assert s.save()
+    data = json.loads(path.read_text())
+    assert list(data) == list(written_by_labelme) and "labeler" not in data
+    assert data["flags"] == {"blurry": True, "night": False}
+    shape = data["shapes"][0]
+    assert list(shape) == list(written_by_labelme["shapes"][0])
+    assert shape["flags"] == {"male": True} and shape["description"] == "at the door" and "labeler" not in shape
