@@ -171,6 +171,7 @@ class ViewControls:
         window.label_dialog.context = lambda: s.labeling
         window.label_dialog.flags_for = lambda label: flags_for_label(s.label_flags, label)
         self.dialog: BrightnessContrastDialog | None = None
+        self._flags_wanted: bool | None = None
         s.subscribe(CurrentChanged, lambda _e: self.refresh())
         s.subscribe(DocumentChanged, lambda _e: self.refresh())
         self.refresh()
@@ -180,7 +181,10 @@ class ViewControls:
         self.labels.show_document(self.session.doc, self.view.visibility)
         shown = self.session.shown_image_flags() if self.session.doc is not None else {}
         self.flags.show_rows([(name, name, value, False) for name, value in shown.items()])
-        self.flags_dock.setVisible(bool(self.session.image_flags or shown))
+        wanted = bool(self.session.image_flags or shown)
+        if wanted != self._flags_wanted:  # only then: a dock the person closed stays closed
+            self._flags_wanted = wanted
+            self.flags_dock.setVisible(wanted)
 
     def set_label_visible(self, label: str, visible: bool) -> None:
         """Show or hide every shape of ``label`` (on this and the next images)."""

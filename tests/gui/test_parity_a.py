@@ -201,3 +201,14 @@ def test_label_dialog_flag_rows_are_replaced_at_once(qtbot) -> None:
     assert dlg.flag_boxes["occluded"].isVisible()
     visible = [b for b in dlg.flags_box.findChildren(type(old)) if b.isVisible()]
     assert len(visible) == 1
+
+
+def test_a_flags_dock_the_person_closed_stays_closed(qtbot, window, grey_dataset: Path) -> None:
+    window.session.image_flags = ["blurry"]
+    open_and_wait(qtbot, window, grey_dataset)
+    assert window.controls.flags_dock.isVisible()
+    window.controls.flags_dock.close()
+    window.session.set_image_flag("blurry", True)  # an edit refreshes the docks
+    window.next_image()
+    assert not window.controls.flags_dock.isVisible()
+    assert rows(window.controls.flags) == {"blurry": ("blurry", False)}  # b.png's flags, still listed
