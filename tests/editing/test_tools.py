@@ -22,7 +22,13 @@ from labeler.editing.tools import (
     VertexInserted,
     VertexRemoved,
 )
-from labeler.geometry import can_add_vertex, can_remove_vertex, nearest_edge, shape_distance, too_few_points
+from labeler.geometry import (
+    can_add_vertex,
+    can_remove_vertex,
+    nearest_edge,
+    shape_distance,
+    too_few_points,
+)
 from labeler.model import Shape
 
 
