@@ -37,6 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QMenu, QWidget
 
 from labeler.editing.document import Document
+from labeler.editing.preferences import wheel_action
 from labeler.editing.tools import (
     EPSILON,
     MODES,
@@ -49,7 +50,6 @@ from labeler.editing.tools import (
     VertexInserted,
     VertexRemoved,
 )
-from labeler.editing.preferences import wheel_action
 from labeler.geometry import can_remove_vertex
 from labeler.gui.painting import CanvasPainting
 from labeler.model import Shape
