@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         w.canvas.cancel_drawing()
         w.mode_edit()
         w.doc.undo()
+        w._refresh_classes()  # "back" was only for this picture
         # the File menu with labelme's Open File, Save As, Change Output Dir, Delete File
         file_menu = w.menuBar().actions()[0].menu()
         file_menu.popup(w.mapToGlobal(w.menuBar().geometry().bottomLeft()))
