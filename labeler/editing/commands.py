@@ -70,8 +70,7 @@ COMMANDS: tuple[Command, ...] = (
 #: window's own, then each tool's ``help_rows``.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("1 … 9", "Image-level label: set class 1-9 (single-label); Shift+1 … 9 toggles (multi-label)"),
-    ("Mouse wheel", "Zoom at the cursor (Shift+wheel: scroll sideways, Alt+wheel: scroll up/down); "
-                    "Edit > Preferences: scroll, Ctrl+wheel zooms (labelme)"),
+    ("Mouse wheel", "Zoom (Shift+wheel: scroll sideways, Alt+wheel: up/down; Preferences: scroll as labelme)"),
     ("Right-click", "Menu: add point to edge, remove point, edit label, delete, copy, paste, duplicate"),
     *(row for tool in TOOLS.values() for row in tool.help_rows),
 )
