@@ -215,6 +215,34 @@ def main(argv: list[str] | None = None) -> int:
         w.canvas.select([0])
         shot("main")
 
+        # a linestrip (Draw > Create LineStrip): one finished, one being drawn towards the cursor
+        from labeler.model import Shape
+
+        boxes = [sh.bbox() for sh in w.doc.shapes if sh.shape_type == "rectangle"]
+        x1, y1, x2, y2 = boxes[0]
+        bw, bh = x2 - x1, y2 - y1
+        w.doc.add_shape(Shape(label="back", shape_type="linestrip", points=[
+            (x1 + 0.02 * bw, y1 + 0.45 * bh), (x1 + 0.2 * bw, y1 + 0.2 * bh), (x1 + 0.55 * bw, y1 + 0.12 * bh),
+            (x1 + 0.85 * bw, y1 + 0.16 * bh), (x2 - 0.02 * bw, y1 + 0.4 * bh)]))
+        w.mode_linestrip()
+        x1, y1, x2, y2 = boxes[-1]
+        bw, bh = x2 - x1, y2 - y1
+        w.canvas.tool.points = [(x1 + 0.05 * bw, y1 + 0.3 * bh), (x1 + 0.3 * bw, y1 + 0.05 * bh),
+                                (x1 + 0.6 * bw, y1 + 0.03 * bh)]
+        w.canvas.view.cursor = (x1 + 0.8 * bw, y1 + 0.1 * bh)
+        w.canvas.select([])
+        w.statusBar().showMessage("Create LineStrip (Ctrl+Shift+L): click points; double-click or Enter finishes")
+        shot("linestrip", keep_message=True)
+        w.canvas.cancel_drawing()
+        w.mode_edit()
+        w.doc.undo()
+        w._refresh_classes()  # "back" was only for this picture
+        # the File menu with labelme's Open File, Save As, Change Output Dir, Delete File
+        file_menu = w.menuBar().actions()[0].menu()
+        file_menu.popup(w.mapToGlobal(w.menuBar().geometry().bottomLeft()))
+        shot("file_menu", popups=(file_menu,))
+        file_menu.close()
+
         w.open_rel("scene_0003.jpg")
         w.review_panel.threshold.setValue(0.6)
         w.session.next_suggestion()

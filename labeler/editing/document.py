@@ -482,10 +482,10 @@ class Document:
         self.disk = disk
         return self.save()
 
-    def reload(self) -> None:
-        """Discard our version and read the file again (as an undoable step)."""
+    def reload(self, name: str = "Reload from disk") -> None:
+        """Discard our version and read the file again (as an undoable step named ``name``)."""
         fresh = Document.open(self.dataset, self.item)
-        with self.edit("Reload from disk", what="all") as _ann:
+        with self.edit(name, what="all") as _ann:
             self.annotation = fresh.annotation
         self.disk = fresh.disk
         self._saved_text = fresh._saved_text

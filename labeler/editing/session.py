@@ -16,8 +16,9 @@ and :attr:`Session.labeling` is the shape being relabelled). GUI extensions rece
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -36,6 +37,7 @@ from labeler.editing.tools import (
 )
 from labeler.errors import LabelerError
 from labeler.geometry import VERTEX_EDITABLE
+from labeler.io.labelfile import save_annotation
 from labeler.model import Annotation, Issue, Shape, ShapeMeta
 
 #: Open documents kept in memory, so each image keeps its undo history while you page around.
@@ -107,6 +109,18 @@ class LabelAnswerLike(Protocol):
     group_id: int | None
 
 
+def own_copies(shapes: Iterable[Shape]) -> list[Shape]:
+    """Copies of ``shapes`` as a person's own: no review state, score or source (an OCR text
+    and everything else stays)."""
+    out = []
+    for shape in shapes:
+        copy = shape.model_copy(deep=True)
+        if copy.meta is not None:
+            copy.meta.review = copy.meta.score = copy.meta.source = copy.meta.made = None
+        out.append(copy)
+    return out
+
+
 # -- the session -------------------------------------------------------------------------------
 class Session:
     """The desktop labeler's state and rules, without widgets (see the module docstring)."""
@@ -132,6 +146,9 @@ class Session:
         #: labelme's ``--flags`` (image checkboxes) and ``--labelflags`` ({label pattern: flags}).
         self.image_flags: list[str] = []
         self.label_flags: dict[str, list[str]] = {}
+        #: labelme's Edit > Keep Previous Annotation: an image without shapes, when opened,
+        #: gets copies of the previous image's shapes (see :meth:`open_item`).
+        self.keep_previous = False
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -179,6 +196,7 @@ class Session:
             return self.doc
         if not self.leave_current():
             return None
+        previous = self.doc
         doc = self.docs.pop(item.rel, None)
         if doc is not None and not doc.dirty and doc.external_change():
             doc = None  # changed on disk while we were away and nothing of ours is pending
@@ -203,7 +221,22 @@ class Session:
                 self.docs.move_to_end(rel, last=False)
                 break
         self.set_current(doc)
+        if self.keep_previous and previous is not None and previous is not doc:
+            self.keep_shapes_of(previous)
         return doc
+
+    def keep_shapes_of(self, previous: Document) -> int:
+        """Keep Previous Annotation: when the current image has no shapes (rejected suggestions
+        aside), copy ``previous``'s trusted shapes into it as one undoable step, as the person's
+        own shapes (pending suggestions are not copied). Returns how many were copied."""
+        doc = self.doc
+        if doc is None or any(s.review != "rejected" for s in doc.shapes):
+            return 0
+        kept = own_copies(s for s in previous.shapes if s.is_trusted)
+        if kept:
+            doc.add_shapes(kept, name="Keep previous annotation")
+            self.message(f"Kept {len(kept)} shape(s) of {previous.item.rel}", 3000)
+        return len(kept)
 
     def set_current(self, doc: Document | None) -> None:
         if self._unsubscribe is not None:
@@ -262,6 +295,45 @@ class Session:
         if saved:
             self.message(f"Saved {doc.item.label_path.name}", 2000)
         self.emit(Saved(doc))
+        return True
+
+    def save_as(self, path: Path | str) -> bool:
+        """labelme's File > Save As: write the current labels to ``path`` as a labelme JSON file
+        whose ``imagePath`` leads from there to the image. The dataset's own label file is
+        unchanged (it is saved as usual). False when nothing is open or the write failed."""
+        doc = self.doc
+        if doc is None:
+            return False
+        path = Path(path)
+        ann = doc.annotation.model_copy(deep=True)
+        ann.imagePath = Path(os.path.relpath(doc.item.image_path.resolve(), path.resolve().parent)).as_posix()
+        try:
+            save_annotation(ann, path)
+        except LabelerError as err:
+            self.error(str(err))
+            return False
+        self.message(f"Saved a copy as {path}", 4000)
+        return True
+
+    def delete_label_file(self) -> bool:
+        """labelme's File > Delete File: remove the current image's label file through the
+        dataset's write path (:meth:`Dataset.remove_file`, under its lock). The document empties
+        as one undo step ("Delete label file"): Undo brings the shapes back and the next save
+        writes the file again. False when there is no file or it could not be removed."""
+        doc = self.doc
+        if doc is None or self.dataset is None:
+            return False
+        path = doc.item.label_path
+        if not path.is_file():
+            self.message(f"{path.name} does not exist: nothing to delete")
+            return False
+        try:
+            self.dataset.remove_file(path)
+        except OSError as err:
+            self.error(f"{path}: cannot delete: {err.strerror or err}")
+            return False
+        doc.reload(name="Delete label file")
+        self.message(f"Deleted {path.name} (Undo brings its shapes back)", 5000)
         return True
 
     def autosave_now(self) -> None:

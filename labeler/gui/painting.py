@@ -297,7 +297,7 @@ class CanvasPainting:
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(path)
             for k, q in enumerate(wp[:-1]):
-                r = 6 if k == 0 and len(wp) >= 4 else 3
+                r = 6 if k == 0 and len(wp) >= 4 and pv.closable else 3
                 p.drawEllipse(q, r, r)
 
     def _paint_issue_box(self, p: QPainter) -> None:
