@@ -353,7 +353,7 @@ def run_check(
         _count_open(findings, summary)
         summary.seconds = time.perf_counter() - start
         return summary, findings
-    plugin.engine = engine  # its per-image part (Check.map_batches) runs there
+    plugin.run_engine = engine  # its per-image part (Check.map_batches) runs there
     plugin.setup()
     loaded: list[tuple[Item, Annotation]] = []
     befores: dict[str, str | None] = {}

@@ -284,7 +284,7 @@ class Check(Plugin):
     #: Whether :meth:`check_sample` needs the decoded image (``Sample.image``).
     needs_image: ClassVar[bool] = True
     #: The run's engine (``--engine``), set by the pipeline before :meth:`run`; None: this process.
-    engine: Any = None
+    run_engine: Any = None
 
     def setup(self) -> None:
         """Load models or resources once before running."""
@@ -295,9 +295,9 @@ class Check(Plugin):
         With ``--engine ray`` the batches go to Ray workers (one ``task.setup()`` each); else
         they run here. The dataset-wide part (comparing images) stays in :meth:`run`.
         """
-        if self.engine is None:
+        if self.run_engine is None:
             return map_in_process(task, batches)
-        return self.engine.map(task, batches)
+        return self.run_engine.map(task, batches)
 
     def skip_image(self, item: Item, problem: str) -> None:
         """For :meth:`run`: report an image it could not check (unreadable...) and go on.

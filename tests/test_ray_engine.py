@@ -274,12 +274,14 @@ class WhoRan:
     def setup(self) -> None:
         self.setups += 1
 
-    def __call__(self, batch: list[int]) -> list[tuple[int, int, int]]:
+    def __call__(self, batch: list[int]) -> list[tuple[int, int, int, int]]:
+        from labeler.threads import cpu_threads
+
         if self.die_marker and not Path(self.die_marker).exists():
             Path(self.die_marker).write_text(str(os.getpid()))
             os._exit(1)
         time.sleep(self.delay)
-        return [(x * x, os.getpid(), self.setups) for x in batch]
+        return [(x * x, os.getpid(), self.setups, cpu_threads()) for x in batch]
 
     def lost(self, batch: list[int], problem: str) -> list[str]:
         return [problem] * len(batch)
@@ -289,13 +291,14 @@ def test_map_runs_the_batches_on_the_workers_in_order_one_setup_each(ray_cluster
     batches = [list(range(b, b + 3)) for b in range(0, 30, 3)]
     engine = RayEngine(workers=2)
     answers = list(engine.map(WhoRan(), iter(batches)))
-    assert [[sq for sq, _pid, _n in a] for a in answers] == [[x * x for x in b] for b in batches]
-    pids = {pid for a in answers for _sq, pid, _n in a}
+    assert [[r[0] for r in a] for a in answers] == [[x * x for x in b] for b in batches]
+    pids = {r[1] for a in answers for r in a}
     assert len(pids) == 2 and os.getpid() not in pids  # both workers, never the driver
-    assert {n for a in answers for _sq, _pid, n in a} == {1}  # set up once per worker
+    assert {r[2] for a in answers for r in a} == {1}  # set up once per worker
+    assert {r[3] for a in answers for r in a} == {1}  # models get the worker's 1 CPU, not the node's
     assert engine.stats["started"] == 2
     local = list(LocalEngine().map(WhoRan(delay=0), iter(batches)))
-    assert [[sq for sq, *_ in a] for a in local] == [[sq for sq, *_ in a] for a in answers]
+    assert [[r[0] for r in a] for a in local] == [[r[0] for r in a] for a in answers]
     idle = RayEngine(workers=2)
     assert list(idle.map(WhoRan(), iter([]))) == [] and idle.stats["started"] == 0  # no pool
 
@@ -305,7 +308,7 @@ def test_map_retries_the_batch_of_a_worker_that_dies(ray_cluster, tmp_path) -> N
     engine = RayEngine(workers=2)
     answers = list(engine.map(WhoRan(str(marker)), [[1, 2], [3], [4, 5]]))
     assert marker.exists() and engine.stats["died"] >= 1 and engine.stats["retried"] >= 1
-    assert [[sq for sq, *_ in a] for a in answers] == [[1, 4], [9], [16, 25]]
+    assert [[r[0] for r in a] for a in answers] == [[1, 4], [9], [16, 25]]
 
 
 def test_embeddings_and_hashes_of_dataset_checks_run_on_ray_with_the_local_findings(

@@ -24,7 +24,9 @@ comparisons and the embedding cache stay in the driver.
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -61,11 +63,22 @@ def import_ray() -> Any:
     return ray
 
 
+def _share_cpus(threads: int) -> None:
+    """Cap this worker's model threads at its CPUs (before any model loads): without it, torch
+    (the sam plugin) and onnxruntime take every core of the node in each worker."""
+    from labeler.threads import ENV
+
+    os.environ[ENV] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 class _Worker:
     """One actor: the plugin built once, answering batches of jobs."""
 
     def __init__(self, plugin_cls: type[Plugin], options: Any, root: str, labels: str | None,
-                 timeout: float | None) -> None:
+                 timeout: float | None, threads: int = 1) -> None:
+        _share_cpus(threads)
         self.dataset = Dataset(root, labels=labels)
         self.plugin = plugin_cls(options)
         self.timeout = timeout
@@ -102,7 +115,8 @@ class _Worker:
 class _TaskWorker:
     """One actor of :meth:`RayEngine.map`: a dataset-wide check's task, set up once."""
 
-    def __init__(self, task: BatchTask) -> None:
+    def __init__(self, task: BatchTask, threads: int = 1) -> None:
+        _share_cpus(threads)
         self.task = task
         self.set_up = False
 
@@ -200,10 +214,15 @@ class RayEngine:
         def lost(batch: _Batch) -> Any:
             return task.lost(batch.items, f"the Ray worker died {batch.attempts} times on its batch")
 
-        for _batch, answer in self._pool(_TaskWorker, (task,), numbered, "run", lost):
+        for _batch, answer in self._pool(_TaskWorker, (task, self._threads()), numbered, "run",
+                                         lost):
             yield answer
 
     # -- scheduling -------------------------------------------------------------------------
+    def _threads(self) -> int:
+        """Model threads per worker: its CPUs (at least one)."""
+        return max(1, math.floor(self.cpus_per_worker))
+
     def _connect(self) -> Any:
         ray = import_ray()
         if not ray.is_initialized():
@@ -238,7 +257,7 @@ class RayEngine:
     def _run(self, dataset: Dataset, plugin: Plugin, jobs: Iterable[Job],
              timeout: float | None, method: str, size: int) -> Iterator[tuple[Job, Any]]:
         labels = str(dataset.labels_dir) if dataset.labels_dir is not None else None
-        args = (type(plugin), plugin.options, str(dataset.root), labels, timeout)
+        args = (type(plugin), plugin.options, str(dataset.root), labels, timeout, self._threads())
         for batch, answers in self._pool(_Worker, args, _job_batches(jobs, size), method,
                                          _jobs_lost):
             yield from zip(batch.items, answers or [None] * len(batch.items), strict=True)
