@@ -20,6 +20,12 @@ feed.
 
     python bench/scale.py                 # everything (several minutes on 2 cores)
     python bench/scale.py --only check    # one job
+    python bench/scale.py --only autolabel --size 1600 --threads 1 --repeat 3   # photo-sized JPEGs
+    python bench/scale.py --cpu-share     # the CPU share 1 and 2 Ray workers get (pure CPU)
+
+``--size`` upscales every image to that long side (JPEG, quality 92; no label files), so that
+decoding costs what it costs on photos; ``--threads N`` sets ``LABELER_THREADS`` for the local
+engines' models (Ray workers always use one thread each: their CPU share).
 """
 
 from __future__ import annotations
@@ -47,13 +53,28 @@ JOBS = {
 }
 
 
-def _images(src: Path, dest: Path, copies: int) -> Path:
-    """``copies`` copies of every image of ``src`` (with its label file) under ``dest``."""
+def _images(src: Path, dest: Path, copies: int, size: int | None = None) -> Path:
+    """``copies`` copies of every image of ``src`` (with its label file) under ``dest``.
+
+    ``size``: each image upscaled to that long side and saved as a JPEG (quality 92), as photos
+    from a camera are (decoding then costs what it costs on real data); no label files then.
+    """
+    from PIL import Image
+
     dest.mkdir(parents=True)
     for n in range(copies):
         for f in sorted(src.iterdir()):
-            if f.suffix.lower() in (".jpg", ".png", ".json"):
-                shutil.copy(f, dest / (f"{f.stem}_{n}{f.suffix}" if copies > 1 else f.name))
+            if f.suffix.lower() not in (".jpg", ".png", ".json") or (size and f.suffix == ".json"):
+                continue
+            target = dest / (f"{f.stem}_{n}{f.suffix}" if copies > 1 else f.name)
+            if size and f.suffix != ".json":
+                with Image.open(f) as im:
+                    scale = size / max(im.size)
+                    big = im.convert("RGB").resize(
+                        (round(im.width * scale), round(im.height * scale)), Image.Resampling.BICUBIC)
+                big.save(target.with_suffix(".jpg"), quality=92)
+            else:
+                shutil.copy(f, target)
     if copies > 1:  # imagePath follows the copy's name
         for js in dest.glob("*.json"):
             doc = json.loads(js.read_text())
@@ -163,16 +184,59 @@ def run_merge(folder: Path, copies: int) -> dict[str, object]:
     }
 
 
+class _Spin:
+    """A task of pure CPU work (no I/O, no model): what share of a core each Ray worker gets."""
+
+    def setup(self) -> None:
+        """Nothing to load."""
+
+    def __call__(self, batch: list[int]) -> list[tuple[int, float, float]]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        return [(os.getpid(), time.process_time() - cpu, time.perf_counter() - wall)]
+
+    def lost(self, batch: list[int], problem: str) -> list[str]:
+        return [problem]
+
+
+def run_cpu_share(repeat: int) -> list[dict[str, object]]:
+    """Ray with 1 and 2 workers on the same pure-CPU batches: wall time of the batches (after
+    start-up) and the share of a core each worker got (its CPU time over its wall time)."""
+    import ray
+
+    from labeler.engines.ray_engine import RayEngine
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    rows = []
+    for n in range(repeat):
+        for workers in (1, 2):
+            engine = RayEngine(workers=workers)
+            out = [a[0] for a in engine.map(_Spin(), [[i] for i in range(17)])][1:]  # first: warm
+            cpu, wall = sum(o[1] for o in out), sum(o[2] for o in out)
+            rows.append({"job": "cpu-share", "config": f"ray-{workers}", "round": n,
+                         "batch_wall_s": round(wall / len(out), 3),
+                         "share_of_a_core_per_worker": round(cpu / wall, 3),
+                         "share_of_the_machine_used": round(workers * cpu / wall / 2, 3),
+                         "load_1min": round(os.getloadavg()[0], 2)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def _median(runs: list[dict[str, object]]) -> dict[str, object]:
     """The run whose images/s is the median (its other figures with it)."""
     ranked = sorted(runs, key=lambda r: float(r["images_per_second"]))  # type: ignore[arg-type]
     row = dict(ranked[len(ranked) // 2])
     row["runs"] = [r["images_per_second"] for r in runs]
+    row["loads"] = [r.get("load_1min") for r in runs]
     return row
 
 
-def _child(args: list[str]) -> dict[str, object]:
+def _child(args: list[str], threads: int | None = None) -> dict[str, object]:
     env = dict(os.environ)
+    if threads:  # every model in the run (Ray workers: 1 each, their CPU share, whatever this says)
+        env["LABELER_THREADS"] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
                          env=env, check=False)
@@ -187,15 +251,29 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1,
                         help="Copies of each sample image (more images: startup counts less).")
     parser.add_argument("--merge-copies", type=int, default=100)
+    parser.add_argument("--size", type=int, default=None,
+                        help="Upscale each image to this long side (JPEG): decoding costs as on photos.")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Model threads of the local engines (LABELER_THREADS); Ray workers use 1 each.")
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"Comma-separated subset of {', '.join(CONFIGS)}.")
     parser.add_argument("--repeat", type=int, default=1,
                         help="Run the configurations round-robin this many times; report medians.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scale.json")
+    parser.add_argument("--cpu-share", action="store_true",
+                        help="Only: what share of a core each of 1 and 2 Ray workers gets (pure CPU).")
     parser.add_argument("--one", nargs=3, metavar=("JOB", "CONFIG", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--merge-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     if args.one:
         print(json.dumps(run_one(args.one[0], args.one[1], Path(args.one[2]))))
+        return
+    if args.cpu_share:
+        rows = run_cpu_share(args.repeat)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                        "rows": rows}, indent=2) + "\n")
         return
     if args.merge_dir:
         print(json.dumps(run_merge(args.merge_dir, args.merge_copies)))
@@ -205,13 +283,16 @@ def main() -> None:
         for job in JOBS:
             if args.only and args.only != job:
                 continue
-            runs: dict[str, list[dict[str, object]]] = {c: [] for c in CONFIGS}
+            configs = [c for c in args.configs.split(",") if c in CONFIGS]
+            runs: dict[str, list[dict[str, object]]] = {c: [] for c in configs}
             for n in range(args.repeat):
-                for config in CONFIGS:
-                    folder = _images(JOBS[job][3], Path(tmp) / f"{job}-{config}-{n}", args.copies)
-                    runs[config].append(_child(["--one", job, config, str(folder)]))
+                for config in configs:
+                    folder = _images(JOBS[job][3], Path(tmp) / f"{job}-{config}-{n}", args.copies,
+                                     args.size)
+                    runs[config].append(_child(["--one", job, config, str(folder)], args.threads))
+                    runs[config][-1]["load_1min"] = round(os.getloadavg()[0], 2)
                     print(_line(runs[config][-1]), flush=True)
-            rows.extend(_median(runs[c]) for c in CONFIGS)
+            rows.extend(_median(runs[c]) for c in configs)
         if not args.only or args.only == "merge":
             merges = []
             for n in range(args.repeat):
@@ -224,6 +305,7 @@ def main() -> None:
     print(table(rows))
     load = os.getloadavg()
     report = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+              "args": {k: v for k, v in vars(args).items() if k not in ("one", "merge_dir", "out")},
               "load_average_1_5_15": [round(x, 2) for x in load], "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -879,7 +879,8 @@ def check_cmd(
       labeler check /shared/scans --plugin orientation --engine ray --address auto --workers 16
 
     With --engine ray, per-image checks run on the Ray workers; dataset-wide checks
-    (duplicates, clip_outliers) run in this process.
+    (duplicates, clip_outliers) compute each image's hashes or embedding there and
+    compare them in this process.
     """
     from labeler.io.atomic import check_writable_folder
     from labeler.pipeline import run_check

@@ -572,6 +572,84 @@ class EmbedResult:
     seconds: float
 
 
+class EmbedTask:
+    """Embeds batches of requests: what a worker runs (:class:`labeler.plugin_api.BatchTask`).
+
+    ``build`` makes the embedder where the task runs (each Ray worker loads its own model once);
+    ``embedder``, when already built here, is used in this process and is not sent to workers
+    (pickling keeps only ``build``; without ``build`` the embedder itself is sent). A worker
+    whose embedder is not ``model_id`` (other weights found there) refuses to start, so that
+    every vector of a run comes from the same model.
+
+    A batch is a list of :class:`EmbedRequest`; its answer is ``(vectors, failed)``: float32
+    rows for the requests that decoded (in order) and ``{position in batch: problem}`` for the
+    others. Crops of one file in a row share a decode.
+    """
+
+    def __init__(self, model_id: str, build: Callable[[], Embedder] | None = None,
+                 embedder: Embedder | None = None) -> None:
+        if build is None and embedder is None:
+            raise ValueError("EmbedTask needs an embedder or a way to build one")
+        self.model_id = model_id
+        self.build = build
+        self.embedder = embedder
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.build is not None:
+            state["embedder"] = None  # each worker loads its own
+        return state
+
+    def setup(self) -> None:
+        """Build the embedder (once), and check it is the driver's model."""
+        if self.embedder is None:
+            assert self.build is not None
+            self.embedder = self.build()
+        if self.embedder.model_id != self.model_id:
+            raise LabelerError(
+                f"this worker's embedder is {self.embedder.model_id}, the run's is {self.model_id}: "
+                "give every node the same weights (-o checkpoint PATH on shared storage)"
+            )
+
+    def __call__(self, batch: list[EmbedRequest]) -> tuple[np.ndarray, dict[int, str]]:
+        """Decode and embed one batch (see the class docstring)."""
+        self.setup()
+        assert self.embedder is not None
+        images: list[Image.Image] = []
+        failed: dict[int, str] = {}
+        last_path: Path | None = None
+        last_img: Image.Image | None = None
+        for pos, req in enumerate(batch):
+            try:
+                if req.path != last_path:
+                    last_img, last_path = open_image(req.path), req.path
+                assert last_img is not None
+                images.append(last_img.crop(req.box) if req.box is not None else last_img)
+            except ImageFileError as err:
+                failed[pos] = str(err)
+        if not images:
+            return np.zeros((0, self.embedder.dim), np.float32), failed
+        return self.embedder.embed_images(images), failed
+
+    def lost(self, batch: list[EmbedRequest], problem: str) -> tuple[np.ndarray, dict[int, str]]:
+        """Every request of ``batch`` failed with ``problem``."""
+        dim = self.embedder.dim if self.embedder is not None else 0
+        return np.zeros((0, dim), np.float32), {
+            pos: f"{req.path}: {problem}" for pos, req in enumerate(batch)
+        }
+
+
+#: ``mapper(task, batches)``: the task's answer per batch, in order (a check's
+#: :meth:`~labeler.plugin_api.Check.map_batches`; default: in this process).
+Mapper = Callable[[EmbedTask, Any], Any]
+
+
+def _map_here(task: EmbedTask, batches: Any) -> Any:
+    task.setup()
+    for batch in batches:
+        yield task(batch)
+
+
 def embed_requests(
     embedder: Embedder,
     requests: Sequence[EmbedRequest],
@@ -579,11 +657,18 @@ def embed_requests(
     progress: Progress = _no_progress,
     batch_size: int | None = None,
     digests: dict[Path, str] | None = None,
+    task: EmbedTask | None = None,
+    mapper: Mapper | None = None,
 ) -> EmbedResult:
     """Embed every request, reading what the cache has and adding what it lacks.
 
-    Memory stays bounded: at most one batch of decoded images is held at a time (crops of one
-    file share a single decode), and new vectors go to the cache once per batch.
+    This process hashes the files (the cache key) and reads and writes the cache; the
+    embedding itself is ``task`` (default: ``embedder`` here) over batches of the requests the
+    cache lacks, run by ``mapper`` (default: in this process; a check passes its
+    :meth:`~labeler.plugin_api.Check.map_batches`, which sends them to Ray workers under
+    ``--engine ray``). The batches are the same whoever runs them, so the vectors are too.
+    Memory stays bounded: one batch of decoded images per worker at a time, and new vectors go
+    to the cache once per batch.
     """
     start = time.perf_counter()
     n = len(requests)
@@ -614,24 +699,15 @@ def embed_requests(
     done = cached
     progress(done, n)
     embedded = 0
-    for b in range(0, len(todo), bs):
-        chunk = todo[b : b + bs]
-        images: list[Image.Image] = []
-        ok: list[tuple[int, str]] = []
-        last_path: Path | None = None
-        last_img: Image.Image | None = None
-        for i, key in chunk:
-            req = requests[i]
-            try:
-                if req.path != last_path:
-                    last_img, last_path = open_image(req.path), req.path
-                assert last_img is not None
-                images.append(last_img.crop(req.box) if req.box is not None else last_img)
-                ok.append((i, key))
-            except ImageFileError as err:
-                failed[i] = str(err)
-        if images:
-            vecs = embedder.embed_images(images)
+    chunks = [todo[b : b + bs] for b in range(0, len(todo), bs)]
+    task = task if task is not None else EmbedTask(embedder.model_id, embedder=embedder)
+    answers = (mapper or _map_here)(task, ([requests[i] for i, _ in c] for c in chunks))
+    for chunk, (vecs, bad) in zip(chunks, answers, strict=True):
+        ok = [(i, key) for pos, (i, key) in enumerate(chunk) if pos not in bad]
+        for pos, problem in bad.items():
+            failed[chunk[pos][0]] = problem
+        if ok:
+            vecs = np.asarray(vecs, dtype=np.float32)
             if cache is not None:
                 vecs = cache.put_many([k for _, k in ok], vecs)
             else:

@@ -66,6 +66,12 @@ class OcrEngine:
                 "OCR needs rapidocr_onnxruntime (its PP-OCR models ship inside the wheel): "
                 "pip install 'labeler[ocr]'"
             ) from None
+        from labeler.threads import capped
+
+        cap = capped()  # a Ray worker's share of the machine: onnxruntime takes every core else
+        if cap is not None:
+            rapidocr_kwargs = {"intra_op_num_threads": cap, "inter_op_num_threads": 1,
+                               **rapidocr_kwargs}
         self._ocr = RapidOCR(**rapidocr_kwargs)
         self._lock = threading.Lock()
         #: Model identity stamped on what plugins produce.

@@ -335,7 +335,8 @@ def run_check(
 
     A per-image check runs on ``engine`` (default: the local one) and each image's findings are
     written as soon as it is checked, so an interrupted run keeps what it did; a dataset-wide
-    check sees every image at once and writes at the end.
+    check sees every image at once and writes at the end (its per-image part, such as
+    embeddings, runs on ``engine`` when it uses :meth:`Check.map_batches`).
     """
     summary = RunSummary(plugin=plugin.name, dry_run=dry_run)
     start = time.perf_counter()
@@ -352,6 +353,7 @@ def run_check(
         _count_open(findings, summary)
         summary.seconds = time.perf_counter() - start
         return summary, findings
+    plugin.run_engine = engine  # its per-image part (Check.map_batches) runs there
     plugin.setup()
     loaded: list[tuple[Item, Annotation]] = []
     befores: dict[str, str | None] = {}

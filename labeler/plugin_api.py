@@ -244,6 +244,36 @@ class Finding:
     issue: Issue
 
 
+class BatchTask(Protocol):
+    """Per-image work of a dataset-wide check that an engine may run elsewhere (Ray workers).
+
+    It must pickle *before* :meth:`setup` (hold what builds the model, not the model):
+    each worker unpickles one copy, calls :meth:`setup` once (loads its model), then calls it
+    on batches. Answers must pickle too (arrays, strings), and never depend on which worker
+    computed them.
+    """
+
+    def setup(self) -> None:
+        """Load the model (once per worker)."""
+        ...
+
+    def __call__(self, batch: list[Any]) -> Any:
+        """The answer for one batch (it reads the images itself, by path)."""
+        ...
+
+    def lost(self, batch: list[Any], problem: str) -> Any:
+        """The answer for a batch that could not be computed (its workers died): ``problem``
+        for each of its items, in the shape :meth:`__call__` answers."""
+        ...
+
+
+def map_in_process(task: BatchTask, batches: Iterable[list[Any]]) -> Iterator[Any]:
+    """``task`` over ``batches`` in this process, one answer per batch, in order."""
+    task.setup()
+    for batch in batches:
+        yield task(batch)
+
+
 class Check(Plugin):
     """A data check. Override :meth:`run` for dataset-level checks (duplicates, outliers),
     or :meth:`check_sample` for per-image checks (the default :meth:`run` loops over images).
@@ -253,9 +283,21 @@ class Check(Plugin):
     scope: ClassVar[str] = "image"
     #: Whether :meth:`check_sample` needs the decoded image (``Sample.image``).
     needs_image: ClassVar[bool] = True
+    #: The run's engine (``--engine``), set by the pipeline before :meth:`run`; None: this process.
+    run_engine: Any = None
 
     def setup(self) -> None:
         """Load models or resources once before running."""
+
+    def map_batches(self, task: BatchTask, batches: Iterable[list[Any]]) -> Iterator[Any]:
+        """For :meth:`run`: ``task`` over ``batches`` on the run's engine, answers in order.
+
+        With ``--engine ray`` the batches go to Ray workers (one ``task.setup()`` each); else
+        they run here. The dataset-wide part (comparing images) stays in :meth:`run`.
+        """
+        if self.run_engine is None:
+            return map_in_process(task, batches)
+        return self.run_engine.map(task, batches)
 
     def skip_image(self, item: Item, problem: str) -> None:
         """For :meth:`run`: report an image it could not check (unreadable...) and go on.

@@ -29,6 +29,7 @@ memory; vectors are cached on disk by file content and model.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -421,6 +422,17 @@ def collect_targets(items: Sequence[tuple[Item, Annotation]], target: str, paddi
     return out, skipped
 
 
+def build_embedder(options: ClipOutliersOptions) -> Any:
+    """The embedder ``options`` ask for (built once here, and once in each Ray worker)."""
+    from labeler.embeddings import make_embedder
+
+    o = options
+    return make_embedder(
+        o.embedder, o.checkpoint, o.clip_model, o.clip_pretrained, o.image_size, o.batch,
+        o.allow_download,
+    )
+
+
 class ClipOutliers(Check):
     """Mislabels, outliers, ambiguous samples (and, with CLIP, prompt mismatches) from embeddings."""
 
@@ -439,14 +451,9 @@ class ClipOutliers(Check):
         self.notes: list[str] = []
 
     def setup(self) -> None:
-        from labeler.embeddings import make_embedder
-
         if self.embedder is None:
-            o = self.options
-            self.embedder = make_embedder(
-                o.embedder, o.checkpoint, o.clip_model, o.clip_pretrained, o.image_size, o.batch,
-                o.allow_download,
-            )
+            self.embedder = build_embedder(self.options)
+            self._built_from_options = True
             self.notes.append(f"embedder: {self.embedder.note}")
             import click
 
@@ -458,7 +465,7 @@ class ClipOutliers(Check):
 
     def run(self, dataset: Dataset, items: Sequence[tuple[Item, Annotation]],
             progress: Progress) -> Iterator[Finding]:
-        from labeler.embeddings import EmbeddingCache, EmbedRequest, embed_requests
+        from labeler.embeddings import EmbeddingCache, EmbedRequest, EmbedTask, embed_requests
 
         o = self.options
         self.setup()
@@ -467,7 +474,14 @@ class ClipOutliers(Check):
             return
         cache = EmbeddingCache.for_dataset(dataset.root, self.embedder.model_id)
         reqs = [EmbedRequest(t.item.image_path, t.box) for t in targets]
-        result = embed_requests(self.embedder, reqs, cache, progress, o.batch)
+        # The embedding runs on the run's engine (Ray workers under --engine ray, each building
+        # its own embedder); the cache, the neighbours and the classifiers stay here.
+        # An embedder given in code (no options to build it from) is sent to the workers as is.
+        build = (functools.partial(build_embedder, o)
+                 if getattr(self, "_built_from_options", False) else None)
+        task = EmbedTask(self.embedder.model_id, build=build, embedder=self.embedder)
+        result = embed_requests(self.embedder, reqs, cache, progress, o.batch, task=task,
+                                mapper=self.map_batches)
         self.notes.append(f"{result.embedded} embedded, {result.cached} from cache, {result.seconds:.1f} s")
         reported: set[str] = set()
         for i, problem in result.failed.items():  # one line per image, even with many shapes

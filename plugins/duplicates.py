@@ -308,6 +308,46 @@ class _Img:
     fidelity: Fidelity = Fidelity(0, 0.0, 0.0)
 
 
+#: Images per batch of :class:`ImageFeatures` (a round trip to a Ray worker).
+FEATURE_BATCH = 32
+
+#: One image's features: sha256, hashes (None without ``near``), invariant vectors (None on
+#: small sets) and fidelity.
+Features = tuple[str, "np.ndarray | None", "np.ndarray | None", Fidelity]
+
+
+@dataclass(frozen=True)
+class ImageFeatures:
+    """The per-image part of ``duplicates`` (a :class:`~labeler.plugin_api.BatchTask`): for
+    each image path of a batch its :data:`Features`, or the problem that stopped it."""
+
+    near: bool = True
+    with_inv: bool = False
+
+    def setup(self) -> None:
+        """Nothing to load."""
+
+    def __call__(self, batch: list[Path]) -> list[Features | str]:
+        """Features (or a problem) per path, in order."""
+        return [self._one(path) for path in batch]
+
+    def _one(self, path: Path) -> Features | str:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            hashes = inv = None
+            if self.near:
+                hashes, inv = image_hashes(path)
+            return digest, hashes, inv if self.with_inv else None, image_fidelity(path)
+        except ImageFileError as err:
+            return str(err).removeprefix(f"{path}: ")
+        except OSError as err:
+            return f"cannot read: {err.strerror or err}"
+
+    def lost(self, batch: list[Path], problem: str) -> list[Features | str]:
+        """``problem`` for every path of ``batch``."""
+        return [problem] * len(batch)
+
+
 class Duplicates(Check):
     """Exact and near-duplicate images (flips, rotations, rescales, recompression, crops) and leakage."""
 
@@ -324,25 +364,22 @@ class Duplicates(Check):
         o = self.options
         imgs: list[_Img] = []
         total = len(items)
-        for n, (item, ann) in enumerate(items, 1):
-            rec = _Img(item, ann.is_labeled, person_labeled(ann), _class_of(ann))
-            try:
-                rec.digest = hashlib.sha256(item.image_path.read_bytes()).hexdigest()
-                if o.near:
-                    rec.hashes, inv = image_hashes(item.image_path)
-                    if total >= o.brute_force_below:
-                        rec.inv = inv
-                rec.fidelity = image_fidelity(item.image_path)
-            except ImageFileError as err:
-                self.skip_image(item, str(err).removeprefix(f"{item.image_path}: "))
-                progress(n, total)
-                continue
-            except OSError as err:
-                self.skip_image(item, f"cannot read: {err.strerror or err}")
-                progress(n, total)
-                continue
-            imgs.append(rec)
-            progress(n, total)
+        # Each image's digest, hashes and header: on the run's engine (Ray workers under
+        # --engine ray, reading the images themselves); the comparisons stay here.
+        task = ImageFeatures(o.near, with_inv=total >= o.brute_force_below)
+        batches = [list(items[b:b + FEATURE_BATCH]) for b in range(0, total, FEATURE_BATCH)]
+        answers = self.map_batches(task, ([it.image_path for it, _ in b] for b in batches))
+        done = 0
+        for batch, features in zip(batches, answers, strict=True):
+            for (item, ann), got in zip(batch, features, strict=True):
+                if isinstance(got, str):
+                    self.skip_image(item, got)
+                    continue
+                rec = _Img(item, ann.is_labeled, person_labeled(ann), _class_of(ann))
+                rec.digest, rec.hashes, rec.inv, rec.fidelity = got
+                imgs.append(rec)
+            done += len(batch)
+            progress(done, total)
         uf = _UnionFind(len(imgs))
         by_digest: dict[str, int] = {}
         for i, rec in enumerate(imgs):

@@ -38,6 +38,7 @@ from labeler.errors import MissingWeightsError, UsageError
 from labeler.model import Source
 from labeler.plugin_api import Autolabeler, Sample
 from labeler.predictions import Predictions
+from labeler.threads import cpu_threads
 
 if TYPE_CHECKING:
     import torch
@@ -122,7 +123,7 @@ class SamOptions(BaseModel):
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
     cache_size: int = Field(4, ge=1, description="Image embeddings kept in memory (LRU).")
     threads: int | None = Field(
-        None, ge=1, description="CPU threads (default: every core this process may use)."
+        None, ge=1, description="CPU threads (default: $LABELER_THREADS, else every core this process may use)."
     )
     batch: int = Field(
         1, ge=1, description="Images per predict() call, encoded in one forward pass (worth it on a GPU)."
@@ -374,21 +375,6 @@ def chunk_encoder_attention(model: Any) -> int:
             attn._labeler_chunked = True
             changed += 1
     return changed
-
-
-def cpu_threads(requested: int | None = None) -> int:
-    """``requested``, else every core this process may use.
-
-    Importing ultralytics sets ``OMP_NUM_THREADS=1`` (when unset) and its CPU device selection
-    sets torch to ``cpu_count - 1`` threads: on a 2-core machine the SAM encoder would run on one
-    core, at half speed. The sam plugin sets the thread count explicitly instead.
-    """
-    if requested:
-        return requested
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def pick_device(device: str | None) -> str:

@@ -4,6 +4,7 @@ Ctrl+C stop the threads cleanly with everything handed over written."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -108,3 +109,16 @@ def test_write_behind_stops_the_stream_when_a_write_fails() -> None:
     with pytest.raises(OSError, match="disk full"):
         write_behind(stream(), consume, depth=2)
     assert len(pulled) < 50
+
+
+def test_labeler_threads_caps_every_model_s_threads(monkeypatch) -> None:
+    from labeler.threads import ENV, cpu_threads
+
+    monkeypatch.delenv(ENV, raising=False)
+    everything = cpu_threads()
+    assert everything == len(os.sched_getaffinity(0))
+    assert cpu_threads(3) == 3  # an explicit option wins
+    monkeypatch.setenv(ENV, "1")
+    assert cpu_threads() == 1 and cpu_threads(2) == 2
+    monkeypatch.setenv(ENV, "lots")  # nonsense is ignored, not fatal
+    assert cpu_threads() == everything

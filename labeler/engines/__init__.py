@@ -2,8 +2,10 @@
 
 An engine takes the driver's planned :class:`~labeler.engines.work.Job` objects in order and
 yields each one back, in the same order, with the plugin's answer for it (predictions, issues,
-or a failure line; None for a job that needed no work). It never writes: merging and writing
-stay in :mod:`labeler.pipeline`, the same for every engine.
+or a failure line; None for a job that needed no work). It also runs the per-image part of a
+dataset-wide check (:meth:`Engine.map`: embeddings, hashes), whose comparisons stay in the
+driver. It never writes: merging and writing stay in :mod:`labeler.pipeline`, the same for
+every engine.
 
 - :class:`~labeler.engines.local.LocalEngine`: this process, with reading ahead and writing
   behind the model (the default).
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from labeler.dataset import Dataset
     from labeler.engines.work import CheckResult, Job, Prediction
-    from labeler.plugin_api import Autolabeler, Check
+    from labeler.plugin_api import Autolabeler, BatchTask, Check
 
 #: ``--engine`` choices.
 ENGINES = ("local", "ray")
@@ -41,6 +43,11 @@ class Engine(Protocol):
         self, dataset: Dataset, plugin: Check, jobs: Iterable[Job], timeout: float | None
     ) -> Iterator[tuple[Job, CheckResult | None]]:
         """A per-image check's issues (or a failure line) for every job that needs work."""
+        ...
+
+    def map(self, task: BatchTask, batches: Iterable[list[object]]) -> Iterator[object]:
+        """``task``'s answer for each batch, in order (a dataset-wide check's per-image part:
+        embeddings, hashes)."""
         ...
 
 

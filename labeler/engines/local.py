@@ -26,7 +26,7 @@ from labeler.engines.work import (
     check_isolated,
     load_sample,
 )
-from labeler.plugin_api import Autolabeler, Check, Sample
+from labeler.plugin_api import Autolabeler, BatchTask, Check, Sample, map_in_process
 
 
 class LocalEngine:
@@ -80,6 +80,10 @@ class LocalEngine:
             stream = read_ahead(stream, self.read_depth or 8)
         for job, image in stream:
             yield job, check_isolated(dataset, plugin, job, image, timeout)
+
+    def map(self, task: BatchTask, batches: Iterable[list[object]]) -> Iterator[object]:
+        """``task`` over ``batches`` in this process (the task's model loads once)."""
+        return map_in_process(task, batches)
 
 
 def _answered(

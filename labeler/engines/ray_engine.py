@@ -13,12 +13,20 @@ and a new actor replaces the dead one; a batch that has killed :data:`MAX_ATTEMP
 its images, and the run goes on. Ctrl+C stops dispatching, kills the actors and returns with
 everything answered so far written.
 
+:meth:`RayEngine.map` runs a dataset-wide check's per-image part (``clip_outliers``' embeddings,
+``duplicates``' hashes) on the same kind of pool: the task is pickled to each actor, set up once
+there (one model load per actor), and each batch's answer comes back in order; the check's
+comparisons and the embedding cache stay in the driver.
+
 ``ray`` is imported only here, only when this engine is asked for (``pip install 'labeler[ray]'``).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +42,7 @@ from labeler.engines.work import (
     predict_jobs,
 )
 from labeler.errors import LabelerError, MissingDependencyError
-from labeler.plugin_api import Autolabeler, Check, Plugin
+from labeler.plugin_api import Autolabeler, BatchTask, Check, Plugin
 
 #: Actors a batch may kill before its images fail.
 MAX_ATTEMPTS = 3
@@ -55,11 +63,22 @@ def import_ray() -> Any:
     return ray
 
 
+def _share_cpus(threads: int) -> None:
+    """Cap this worker's model threads at its CPUs (before any model loads): without it, torch
+    (the sam plugin) and onnxruntime take every core of the node in each worker."""
+    from labeler.threads import ENV
+
+    os.environ[ENV] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 class _Worker:
     """One actor: the plugin built once, answering batches of jobs."""
 
     def __init__(self, plugin_cls: type[Plugin], options: Any, root: str, labels: str | None,
-                 timeout: float | None) -> None:
+                 timeout: float | None, threads: int = 1) -> None:
+        _share_cpus(threads)
         self.dataset = Dataset(root, labels=labels)
         self.plugin = plugin_cls(options)
         self.timeout = timeout
@@ -93,12 +112,53 @@ class _Worker:
         ]
 
 
+class _TaskWorker:
+    """One actor of :meth:`RayEngine.map`: a dataset-wide check's task, set up once."""
+
+    def __init__(self, task: BatchTask, threads: int = 1) -> None:
+        _share_cpus(threads)
+        self.task = task
+        self.set_up = False
+
+    def ready(self) -> int:
+        """Set the task up (load its model); the worker's process id."""
+        if not self.set_up:
+            self.task.setup()
+            self.set_up = True
+        return os.getpid()
+
+    def run(self, batch: list[Any]) -> Any:
+        """The task's answer for one batch."""
+        self.ready()
+        return self.task(batch)
+
+
 @dataclass
 class _Batch:
     seq: int
-    jobs: list[Job]
+    items: list[Any]
+    work: bool = True  # False: nothing in it for a worker (passed through in its place)
     attempts: int = 0
     died_on: list[str] = field(default_factory=list)
+
+
+def _job_batches(jobs: Iterable[Job], size: int) -> Iterator[_Batch]:
+    """Jobs in batches of ``size`` that need work (read lazily: the driver plans as it goes)."""
+    batch: list[Job] = []
+    work = seq = 0
+    for job in jobs:
+        batch.append(job)
+        work += job.needs_work
+        if work >= size:
+            yield _Batch(seq, batch, work=True)
+            batch, work, seq = [], 0, seq + 1
+    if batch:
+        yield _Batch(seq, batch, work=work > 0)
+
+
+def _jobs_lost(batch: _Batch) -> list[Any]:
+    return [f"{j.item.image_path}: the Ray worker died {batch.attempts} times on its batch"
+            if j.needs_work else None for j in batch.items]
 
 
 class RayEngine:
@@ -125,7 +185,7 @@ class RayEngine:
         #: ``time.perf_counter()`` when the last run's actors were all set up (models loaded).
         self.ready_at: float | None = None
 
-    # -- the two kinds of work ------------------------------------------------------------
+    # -- the kinds of work ------------------------------------------------------------------
     def autolabel(
         self, dataset: Dataset, plugin: Autolabeler, jobs: Iterable[Job], timeout: float | None
     ) -> Iterator[tuple[Job, Prediction | None]]:
@@ -140,7 +200,29 @@ class RayEngine:
         size = max(1, self.batch_size or int(getattr(plugin.options, "batch", 0) or CHECK_BATCH))
         return self._run(dataset, plugin, jobs, timeout, "check", size)
 
+    def map(self, task: BatchTask, batches: Iterable[list[Any]]) -> Iterator[Any]:
+        """``task``'s answer for each batch, in order, computed on the actors (each unpickles
+        the task and sets it up once). A batch that kills :data:`MAX_ATTEMPTS` actors is
+        answered by ``task.lost``."""
+        numbered = (_Batch(seq, list(b)) for seq, b in enumerate(batches))
+        first = next(numbered, None)
+        if first is None:  # nothing to compute (all cached): no actors, no model loads
+            self.stats = {"started": 0, "died": 0, "retried": 0}
+            return
+        numbered = itertools.chain([first], numbered)
+
+        def lost(batch: _Batch) -> Any:
+            return task.lost(batch.items, f"the Ray worker died {batch.attempts} times on its batch")
+
+        for _batch, answer in self._pool(_TaskWorker, (task, self._threads()), numbered, "run",
+                                         lost):
+            yield answer
+
     # -- scheduling -------------------------------------------------------------------------
+    def _threads(self) -> int:
+        """Model threads per worker: its CPUs (at least one)."""
+        return max(1, math.floor(self.cpus_per_worker))
+
     def _connect(self) -> Any:
         ray = import_ray()
         if not ray.is_initialized():
@@ -174,15 +256,24 @@ class RayEngine:
 
     def _run(self, dataset: Dataset, plugin: Plugin, jobs: Iterable[Job],
              timeout: float | None, method: str, size: int) -> Iterator[tuple[Job, Any]]:
+        labels = str(dataset.labels_dir) if dataset.labels_dir is not None else None
+        args = (type(plugin), plugin.options, str(dataset.root), labels, timeout, self._threads())
+        for batch, answers in self._pool(_Worker, args, _job_batches(jobs, size), method,
+                                         _jobs_lost):
+            yield from zip(batch.items, answers or [None] * len(batch.items), strict=True)
+
+    def _pool(self, actor_cls: type, args: tuple[Any, ...], batches: Iterator[_Batch],
+              method: str, lost: Callable[[_Batch], Any]) -> Iterator[tuple[_Batch, Any]]:
+        """Start the actors (``actor_cls(*args)``, all set up), run ``batches`` on them, kill
+        them at the end (or on Ctrl+C); ``(batch, answer)`` in the batches' order."""
         ray = self._connect()
         remote = ray.remote(
             num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0,
-        )(_Worker)
-        labels = str(dataset.labels_dir) if dataset.labels_dir is not None else None
+        )(actor_cls)
 
         def start() -> Any:
             self.stats["started"] = self.stats.get("started", 0) + 1
-            return remote.remote(type(plugin), plugin.options, str(dataset.root), labels, timeout)
+            return remote.remote(*args)
 
         self.stats = {"started": 0, "died": 0, "retried": 0}
         actors = [start() for _ in range(self._pool_size(ray))]
@@ -191,57 +282,42 @@ class RayEngine:
             # or dependency is one error now, not one per batch.
             _get(ray, [a.ready.remote() for a in actors])
             self.ready_at = time.perf_counter()
-            yield from self._schedule(ray, actors, start, jobs, method, size)
+            yield from self._schedule(ray, actors, start, batches, method, lost)
         finally:
             for actor in actors:
                 ray.kill(actor, no_restart=True)
 
     def _schedule(self, ray: Any, actors: list[Any], start: Callable[[], Any],
-                  jobs: Iterable[Job], method: str, size: int) -> Iterator[tuple[Job, Any]]:
-        """Keep every actor busy; yield answers in the jobs' order; retry dead actors' batches."""
-        stream = iter(jobs)
-        finished: dict[int, list[tuple[Job, Any]]] = {}  # seq -> answers, waiting for their turn
+                  batches: Iterator[_Batch], method: str,
+                  lost: Callable[[_Batch], Any]) -> Iterator[tuple[_Batch, Any]]:
+        """Keep every actor busy; yield answers in the batches' order; retry dead actors'
+        batches (``lost(batch)`` answers one that killed :data:`MAX_ATTEMPTS`)."""
+        finished: dict[int, tuple[_Batch, Any]] = {}  # seq -> answer, waiting for its turn
         in_flight: dict[Any, tuple[_Batch, Any]] = {}  # object ref -> (batch, actor)
         load = {id(a): 0 for a in actors}
         retry: list[_Batch] = []
         next_seq = 0  # next batch to yield
-        seq = 0  # next batch to create
         exhausted = False
 
-        def next_batch() -> _Batch | None:
-            nonlocal seq, exhausted
-            batch: list[Job] = []
-            work = 0
-            while work < size:
-                job = next(stream, None)
-                if job is None:
-                    exhausted = True
-                    break
-                batch.append(job)
-                work += job.needs_work
-            if not batch:
-                return None
-            seq += 1
-            return _Batch(seq - 1, batch)
-
         def submit(batch: _Batch) -> None:
-            if not any(j.needs_work for j in batch.jobs):
-                finished[batch.seq] = [(j, None) for j in batch.jobs]
+            if not batch.work:
+                finished[batch.seq] = (batch, None)
                 return
             actor = min(actors, key=lambda a: load[id(a)])
             load[id(actor)] += 1
-            ref = getattr(actor, method).remote(batch.jobs)
+            ref = getattr(actor, method).remote(batch.items)
             in_flight[ref] = (batch, actor)
 
         capacity = IN_FLIGHT_PER_WORKER * len(actors)
         while True:
             while len(in_flight) < capacity and (retry or not exhausted):
-                batch = retry.pop(0) if retry else next_batch()
+                batch = retry.pop(0) if retry else next(batches, None)
                 if batch is None:
+                    exhausted = True
                     break
                 submit(batch)
             while next_seq in finished:
-                yield from finished.pop(next_seq)
+                yield finished.pop(next_seq)
                 next_seq += 1
             if not in_flight:
                 if exhausted and not retry:
@@ -253,22 +329,18 @@ class RayEngine:
             if id(actor) in load:  # not when it died with this batch on it (already replaced)
                 load[id(actor)] -= 1
             try:
-                answers = _get(ray, ref)
+                answer = _get(ray, ref)
             except ray.exceptions.RayActorError as err:
                 self._replace(ray, actors, load, actor, start)
                 batch.attempts += 1
                 batch.died_on.append(type(err).__name__)
                 if batch.attempts >= MAX_ATTEMPTS:
-                    finished[batch.seq] = [
-                        (j, f"{j.item.image_path}: the Ray worker died {batch.attempts} times "
-                            f"on its batch") if j.needs_work else (j, None)
-                        for j in batch.jobs
-                    ]
+                    finished[batch.seq] = (batch, lost(batch))
                 else:
                     self.stats["retried"] += 1
                     retry.append(batch)
                 continue
-            finished[batch.seq] = list(zip(batch.jobs, answers, strict=True))
+            finished[batch.seq] = (batch, answer)
 
     def _replace(self, ray: Any, actors: list[Any], load: dict[int, int], dead: Any,
                  start: Callable[[], Any]) -> None:
