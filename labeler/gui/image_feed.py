@@ -1,9 +1,10 @@
 """The current image on the canvas: a cached decode at once, else one decoded in the background;
 the full-size decode once the view zooms in past the screen-size one; neighbours prefetched.
 
-An image shown from the cache has its neighbours' decodes started once its frame is painted and
-the event loop goes idle: started at once, a decode thread would compete with that frame for
-the CPU and the GIL."""
+An image shown from the cache while no decode runs has its neighbours' decodes started once its
+frame is painted and the event loop goes idle: started at once, a decode thread would compete
+with that frame for the CPU and the GIL. While decodes run (paging quickly), they are queued at
+once, so that no decode thread waits."""
 
 from __future__ import annotations
 
@@ -48,11 +49,13 @@ class ImageFeed(QObject):
         self.canvas.set_image(cached)  # type: ignore[attr-defined]
         if cached is not None:
             self.shown.emit(item.rel)
+        else:  # waiting for this decode anyway: the neighbours' queue behind it
+            self.loader.request(item.image_path)
+        if cached is not None and not self.loader.busy:
             self._after_paint, self._painted = neighbours, False
             self._later.start()
-        else:  # waiting for this decode anyway: the neighbours' queue behind it
+        else:
             self._after_paint = []
-            self.loader.request(item.image_path)
             self.loader.prefetch(neighbours)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802

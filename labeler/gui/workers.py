@@ -119,6 +119,11 @@ class ImageLoader(QObject):
             self._cache.move_to_end(key)
         return img
 
+    @property
+    def busy(self) -> bool:
+        """Whether decodes are queued or running."""
+        return bool(self._pending or self._full_pending)
+
     def forget(self, path: Path) -> None:
         """Drop the decodes of ``path`` (its file was rewritten: a fix turned the image)."""
         self._cache.pop(str(path), None)
