@@ -383,8 +383,21 @@ class Dataset:
             os.unlink(path)
 
     def _refuse_shared_label(self, item: Item) -> None:
-        """``a.jpg`` and ``a.png`` in one folder would share ``a.json``: neither may use it."""
-        images = self.scan().conflicts.get(item.label_path)
+        """``a.jpg`` and ``a.png`` in one folder would share ``a.json``: neither may use it.
+
+        Before the listing is done (the window shows the first image while it runs), only the
+        image's own folder is read: images sharing a label file are always siblings."""
+        if self._scan is not None:
+            images = self._scan.conflicts.get(item.label_path)
+        else:
+            folder, stem = item.image_path.parent, os.path.splitext(item.image_path.name)[0]
+            try:
+                names = sorted(n for n in os.listdir(folder) if n.startswith(stem + "."))
+            except OSError:
+                names = []
+            images = [folder / n for n in names if os.path.splitext(n)[0] == stem
+                      and os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS and (folder / n).is_file()]
+            images = images if len(images) > 1 else None
         if images:
             names = ", ".join(p.name for p in images)
             raise LabelFileReadError(

@@ -121,6 +121,36 @@ def test_two_images_sharing_one_label_file_are_refused_everywhere(tmp_path) -> N
     assert snapshot(root)["a.json"] == before["a.json"]
 
 
+def test_a_shared_label_file_is_refused_before_the_folder_is_listed(tmp_path) -> None:  # noqa: ANN001
+    """The window loads its first image while the listing runs: the check then reads only the
+    image's folder, and must say the same as the listing."""
+    from labeler.dataset import Dataset, Item
+
+    root = tmp_path / "ds"
+    make_image(root / "sub" / "a.jpg", (40, 30), seed=1)
+    make_image(root / "sub" / "a.PNG", (40, 30), seed=2)
+    make_image(root / "sub" / "a.b.png", (40, 30), seed=3)  # a.b.json: its own file
+    make_image(root / "ab.png", (40, 30), seed=4)
+    (root / "sub" / "a.txt").write_text("not an image")
+    for name in ("sub/a.json", "sub/a.b.json", "ab.json"):
+        write_json(root / name, labelme_json(name.split("/")[-1].replace(".json", ".png"), (40, 30),
+                                             [rect("cat", 1, 1, 20, 20)]))
+    for listed_first in (False, True):
+        ds = Dataset(root)
+        if listed_first:
+            ds.scan()
+
+        def item(rel: str, ds: Dataset = ds) -> Item:
+            path = root / rel
+            return Item(path, ds.label_path_for(path), rel)
+
+        assert (ds._scan is not None) is listed_first
+        with pytest.raises(LabelFileReadError, match=r"several images \(a.PNG, a.jpg\)"):
+            ds.load(item("sub/a.jpg"))
+        assert ds.load(item("sub/a.b.png")) is not None and ds.load(item("ab.png")) is not None
+        assert (ds._scan is not None) is listed_first  # no listing just to load one image
+
+
 def test_check_leaves_a_label_file_of_the_wrong_size_alone(tmp_path) -> None:  # noqa: ANN001
     from labeler_plugins.duplicates import Duplicates
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtCore import QCoreApplication, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -83,14 +83,20 @@ class FilesDock(QWidget):
         return self.model.items
 
     def show_dataset(self, ds: Dataset, first: Item | None) -> None:
-        """Show ``first`` at once, then list the whole folder in the background."""
+        """Show ``first`` at once, then list the whole folder in the background (from the next
+        pass of the event loop: opening ``first`` comes first, without the listing's thread
+        competing for the GIL)."""
         self.stop()
         self.dataset = ds
         self.set_items([first] if first is not None else [])
         self._lister = ListWorker(ds)
         self._lister.listed.connect(self._listed)
         self._lister.failed.connect(self.failed.emit)
-        self._lister.start()
+        QTimer.singleShot(0, self._start_listing)
+
+    def _start_listing(self) -> None:
+        if self._lister is not None and not self._lister.isRunning() and not self._lister.isFinished():
+            self._lister.start()
 
     def set_items(self, items: list[Item]) -> None:
         self.model.set_items(items)
@@ -112,6 +118,7 @@ class FilesDock(QWidget):
     def ensure_listed(self) -> None:
         """Wait for the background listing (before jumping to an image by name or position)."""
         if self._lister is not None:
+            self._start_listing()
             self._lister.wait()
             QCoreApplication.processEvents()
             if self._lister is not None:  # the queued signal was not delivered yet

@@ -1,12 +1,17 @@
 """The current image on the canvas: a cached decode at once, else one decoded in the background;
-the full-size decode once the view zooms in past the screen-size one; neighbours prefetched."""
+the full-size decode once the view zooms in past the screen-size one; neighbours prefetched.
+
+An image shown from the cache while no decode runs has its neighbours' decodes started once its
+frame is painted and the event loop goes idle: started at once, a decode thread would compete
+with that frame for the CPU and the GIL. While decodes run (paging quickly), they are queued at
+once, so that no decode thread waits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QAbstractEventDispatcher, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from labeler.dataset import Item
@@ -27,16 +32,46 @@ class ImageFeed(QObject):
         loader.failed.connect(self._failed)
         loader.fullLoaded.connect(self._full_loaded)
         canvas.fullResolutionWanted.connect(self._want_full)  # type: ignore[attr-defined]
+        self._after_paint: list[Path] = []  # neighbours to decode once the shown image is painted
+        self._painted = False
+        self._later = QTimer(self, singleShot=True, interval=100)  # no paint, or never idle
+        self._later.timeout.connect(self._prefetch_now)
+        canvas.installEventFilter(self)  # type: ignore[attr-defined]
+        dispatcher = QAbstractEventDispatcher.instance()
+        if dispatcher is not None:
+            dispatcher.aboutToBlock.connect(self._idle)
 
     def show(self, item: Item, neighbours: list[Path]) -> None:
         """Show ``item``'s image (now when cached, else once decoded) and prefetch others."""
+        if self._painted:  # the last image shown from the cache is on screen: its turn now
+            self._prefetch_now()
         cached = self.loader.cached(item.image_path)
         self.canvas.set_image(cached)  # type: ignore[attr-defined]
         if cached is not None:
             self.shown.emit(item.rel)
-        else:
+        else:  # waiting for this decode anyway: the neighbours' queue behind it
             self.loader.request(item.image_path)
-        self.loader.prefetch(neighbours)
+        if cached is not None and not self.loader.busy:
+            self._after_paint, self._painted = neighbours, False
+            self._later.start()
+        else:
+            self._after_paint = []
+            self.loader.prefetch(neighbours)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Notes the canvas's paint (the prefetch :meth:`show` held back may start after it)."""
+        if event.type() == QEvent.Type.Paint:
+            self._painted = True
+        return False
+
+    def _idle(self) -> None:
+        if self._painted and self._after_paint:
+            self._prefetch_now()
+
+    def _prefetch_now(self) -> None:
+        self._later.stop()
+        paths, self._after_paint = self._after_paint, []
+        self.loader.prefetch(paths)
 
     @staticmethod
     def stamp(item: Item) -> tuple[int, int] | None:

@@ -7,6 +7,7 @@ freezes. Workers never touch widgets; receivers live in the GUI thread and Qt qu
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import traceback
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from labeler.dataset import Dataset, Item
+from labeler.dataset import SKIP_DIRS, Dataset, Item
 from labeler.errors import LabelerError
 from labeler.gui.status import ItemStatus, status_of_file
 from labeler.io.images import IMAGE_EXTENSIONS, open_image, read_image_info
@@ -118,6 +119,11 @@ class ImageLoader(QObject):
             self._cache.move_to_end(key)
         return img
 
+    @property
+    def busy(self) -> bool:
+        """Whether decodes are queued or running."""
+        return bool(self._pending or self._full_pending)
+
     def forget(self, path: Path) -> None:
         """Drop the decodes of ``path`` (its file was rewritten: a fix turned the image)."""
         self._cache.pop(str(path), None)
@@ -197,13 +203,33 @@ class ImageLoader(QObject):
 def first_item(dataset: Dataset) -> Item | None:
     """The dataset's first image, found without listing the whole folder.
 
-    Uses the same ordered walk as :meth:`Dataset.scan`, stopping at the first image, so the
-    window can show it while the full listing of a 100,000-image folder runs in the background.
+    Follows the order of the walk of :meth:`Dataset.scan` (names sorted, hidden names and
+    skipped folders left out), stopping at the first image, so the window can show it while
+    the full listing of a 100,000-image folder runs in the background. Sorting the names, not
+    directory entries, and looking only at the entries before the first image keeps it quick.
     """
-    for entry in dataset._walk(dataset.root):
-        if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-            path = Path(entry.path)
-            return Item(path, dataset.label_path_for(path), path.relative_to(dataset.root).as_posix())
+    path = _first_image(dataset, dataset.root)
+    return None if path is None else Item(path, dataset.label_path_for(path), path.relative_to(dataset.root).as_posix())
+
+
+def _first_image(dataset: Dataset, folder: Path) -> Path | None:
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith("."):
+            continue
+        path = folder / name
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+        except OSError:
+            continue
+        if is_dir:
+            if name not in SKIP_DIRS and path != dataset.labels_dir and (found := _first_image(dataset, path)):
+                return found
+        elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            return path
     return None
 
 

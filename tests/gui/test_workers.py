@@ -97,6 +97,18 @@ def test_image_loader_prefetches_neighbours(gui, window, gui_dataset: Path, qtbo
     assert window.canvas.has_image  # shown synchronously from the prefetch cache
 
 
+def test_a_cached_image_prefetches_its_neighbours_once_its_frame_is_painted(gui, window, gui_dataset: Path,
+                                                                             qtbot) -> None:
+    gui.open(gui_dataset)  # a.jpg shown, b.jpg and c.jpg prefetched
+    qtbot.waitUntil(lambda: window.loader.cached(gui_dataset / "c.jpg") is not None, timeout=5000)
+    window.next_image()  # b.jpg from the cache: d.jpg is next in line
+    d = gui_dataset / "d.jpg"
+    assert window.canvas.has_image and str(d) not in window.loader._pending  # not while b's frame is drawn
+    with qtbot.waitSignal(window.loader.loaded, timeout=5000) as blocker:  # painted, then idle: d's turn
+        pass
+    assert blocker.args[0] == str(d) and window.loader.cached(d) is not None
+
+
 class NoWeights(FakeDetector):
     name = "noweights"
 
@@ -114,3 +126,34 @@ def test_a_run_that_fails_as_a_whole_gets_a_window(gui, window, gui_dataset: Pat
     assert box.isVisible() and not box.isModal()
     assert box.text().startswith("model file 'yolov8n.pt' not found")  # the sentence, no traceback
     box.close()
+
+
+def test_first_item_is_the_first_image_the_listing_gives(tmp_path: Path) -> None:
+    """The window shows ``first_item`` before the listing ends: it must be the listing's first."""
+    from labeler.dataset import Dataset
+    from labeler.gui.workers import first_item
+    from tests.conftest import make_image
+
+    root = tmp_path / "ds"
+    (root / ".hidden").mkdir(parents=True)
+    make_image(root / ".hidden" / "a.jpg", (8, 8))
+    make_image(root / ".labeler" / "a.jpg", (8, 8))
+    make_image(root / "labels" / "a.jpg", (8, 8))  # the labels folder is not walked
+    make_image(root / ".a.jpg", (8, 8))
+    (root / "a.json").write_text("{}")
+    (root / "a0.jpg").mkdir()  # a folder named like an image, with no image in it
+    make_image(root / "b" / "c" / "z.png", (8, 8))
+    make_image(root / "c.jpg", (8, 8))
+    found = []
+    for step in range(4):
+        ds = Dataset(root, labels=root / "labels")
+        found.append(first_item(ds) == ds.items[0] if ds.items else first_item(ds) is None)
+        if step == 0:
+            (root / "b" / "c" / "z.png").unlink()  # b/ holds no image now: c.jpg is first
+        elif step == 1:
+            make_image(root / "a0.jpg" / "in.jpg", (8, 8))  # the folder named a0.jpg is walked
+        elif step == 2:
+            for p in (root / "a0.jpg" / "in.jpg", root / "c.jpg"):
+                p.unlink()
+    assert found == [True, True, True, True]
+    assert first_item(Dataset(root, labels=root / "labels")) is None
