@@ -543,9 +543,12 @@ class SamSession:
         return session
 
     # encoder
-    def encode(self, image: np.ndarray) -> Embedding:
-        """Run the image encoder (no cache); ``image`` is (H, W, 3) uint8 RGB."""
-        return self.encode_many([image])[0]
+    def encode(self, image: Image.Image | np.ndarray) -> Embedding:
+        """Run the image encoder (no cache) on a PIL image or an (H, W, 3) uint8 RGB array.
+
+        Safe in a worker thread while :meth:`decode` answers prompts on another embedding (the
+        GUI encodes the next images ahead this way)."""
+        return self.encode_many([as_rgb_array(image)])[0]
 
     def encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
         """Run the image encoder once for several (H, W, 3) uint8 RGB images (no cache).
@@ -703,6 +706,21 @@ class SamSession:
         self.last_logits = low_res[:, best : best + 1]
         mask = (masks[0, best] > self.model.mask_threshold).cpu().numpy()
         return mask, float(iou[0, best])
+
+    def decode(
+        self,
+        embedding: Embedding,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        multimask: bool | None = None,
+        refine: bool = False,
+    ) -> tuple[np.ndarray, float]:
+        """:meth:`predict` on ``embedding`` (from :meth:`encode`): the decoder alone. It becomes
+        the session's current embedding (``refine`` only refines a mask of the same one)."""
+        if self.embedding is not embedding:
+            self.embedding, self.last_logits = embedding, None
+        return self.predict(points=points, labels=labels, box=box, multimask=multimask, refine=refine)
 
     def predict_boxes(self, boxes: np.ndarray | Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
         """One mask per (x1, y1, x2, y2) box, all in one decoder call: ((N, H, W) bool, (N,) IoU)."""
@@ -902,13 +920,18 @@ class SamSegmenter:
     """The GUI's Segment Anything tool: a :class:`SamSession` on a checkpoint."""
 
     name = "sam"
+    #: The model types the GUI offers (each from its official file, see labeler.weights).
+    models = ("vit_b", "vit_l", "vit_h", "mobile_sam", "sam2.1_t", "sam2.1_s", "sam2.1_b", "sam2.1_l")
 
-    def open(self, checkpoint: Path | None) -> SamSession:
-        """A session on ``checkpoint``, else on the default checkpoint of the ``sam`` autolabeler."""
+    def open(self, checkpoint: Path | None, model: str | None = None) -> SamSession:
+        """A session on ``checkpoint``, else on the official file of ``model`` (default: the
+        ``sam`` autolabeler's default, vit_b); a missing file is one :class:`MissingWeightsError`
+        naming it and the folders it is looked up in."""
         if checkpoint is not None:
-            return SamSession.from_checkpoint(checkpoint)
-        plugin = SamAutolabeler()
+            return SamSession.from_checkpoint(checkpoint, model or "auto")
+        plugin = SamAutolabeler({"model_type": model} if model else None)
         plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        assert plugin.session is not None
         return plugin.session
 
 

@@ -42,14 +42,12 @@ def run_gui(directory: Path | None, labels: Path | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from labeler.gui.main_window import MainWindow
-    from labeler.gui.sam import find_checkpoint, plugin_session_factory
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     guard_none_refcount()
     app.setApplicationName("labeler")
     app.setOrganizationName("labeler")
-    factory = plugin_session_factory(find_checkpoint(directory))
-    window = MainWindow(sam_factory=factory)
+    window = MainWindow()  # the SAM model: the toolbar's choice (labeler.gui.sam.SegmentBinding)
     window.show()
     if directory is not None:
         window.open_folder(directory, labels)
