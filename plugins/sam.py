@@ -930,7 +930,12 @@ class SamSegmenter:
         if checkpoint is not None:
             return SamSession.from_checkpoint(checkpoint, model or "auto")
         plugin = SamAutolabeler({"model_type": model} if model else None)
-        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        try:
+            plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        except MissingWeightsError as err:  # in the GUI, a file is given by environment, not -o
+            raise MissingWeightsError(str(err).replace(
+                "or pass its path with -o checkpoint PATH",
+                "or set $LABELER_SAM_CHECKPOINT to its path")) from None
         assert plugin.session is not None
         return plugin.session
 

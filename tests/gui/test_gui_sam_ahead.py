@@ -161,6 +161,7 @@ def test_model_choice_lists_the_family_and_is_remembered(qtbot, tmp_path: Path, 
         w2.actions["mode_sam"].trigger()
     msg = err.args[0]
     assert "mobile_sam.pt" in msg and str(tmp_path / "models") in msg and "\n" not in msg
+    assert "LABELER_SAM_CHECKPOINT" in msg and "-o " not in msg  # said for the GUI, not the CLI
     assert w2.errors[-1].startswith("Segment Anything: ") and w2.canvas.mode == "edit"
     assert not w2.sam.available
     w2.sam.stop()
