@@ -529,6 +529,10 @@ class SamSession:
         #: Whether a lone click asks for SAM's three candidates (the reduced sample model was
         #: trained on the single-mask output only).
         self.multimask_single_click = True
+        #: CPU threads of the prompt encoder and mask decoder (None: ``threads``). The GUI uses
+        #: 1: the decoder is small, and on a busy CPU (an encoding ahead, image decodes) a
+        #: second thread mostly waits for its share (bench/README.md, GUI SAM).
+        self.decoder_threads: int | None = None
 
     @classmethod
     def from_checkpoint(
@@ -642,7 +646,11 @@ class SamSession:
         boxes: np.ndarray | None,
         mask_input: torch.Tensor | None,
         multimask: bool,
+        best_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masks at the original size, predicted IoUs, low-resolution logits; with
+        ``best_only`` only the best-scored candidate of each prompt is upscaled (a click's three
+        candidates cost three full-size upscales otherwise), and masks holds just that one."""
         import torch
 
         if self.embedding is None:
@@ -650,7 +658,7 @@ class SamSession:
         emb = self.embedding
         dev = self.device
         if dev == "cpu":
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(self.decoder_threads or self.threads)
         pts = None
         if points is not None:
             coords = self.transform.apply_coords(np.asarray(points, dtype=np.float32), emb.original_size)
@@ -674,7 +682,13 @@ class SamSession:
                     dense_prompt_embeddings=dense,
                     multimask_output=multimask,
                 )
-            masks = self.postprocess(low_res, emb.input_size, emb.original_size)
+            if best_only and low_res.shape[1] > 1:
+                pick = iou.argmax(dim=1)
+                rows = torch.arange(len(pick), device=pick.device)
+                masks = self.postprocess(low_res[rows, pick][:, None], emb.input_size, emb.original_size)
+                masks = masks.expand(-1, low_res.shape[1], -1, -1)  # every index: the best one
+            else:
+                masks = self.postprocess(low_res, emb.input_size, emb.original_size)
         return masks, iou, low_res
 
     def predict(
@@ -701,7 +715,8 @@ class SamSession:
             pts = np.asarray(points, dtype=np.float32).reshape(1, -1, 2)
             lab = np.asarray(labels if labels is not None else [1] * pts.shape[1]).reshape(1, -1)
         mask_in = self.last_logits if refine else None
-        masks, iou, low_res = self._decode(pts, lab, None if box is None else np.asarray(box), mask_in, multimask)
+        masks, iou, low_res = self._decode(pts, lab, None if box is None else np.asarray(box), mask_in, multimask,
+                                           best_only=True)
         best = int(iou[0].argmax())
         self.last_logits = low_res[:, best : best + 1]
         mask = (masks[0, best] > self.model.mask_threshold).cpu().numpy()

@@ -109,6 +109,12 @@ def test_encode_apart_then_decode_is_set_image_then_predict(micro_checkpoint: Pa
     assert np.array_equal(got, want) and score == pytest.approx(want_score)
     other, _ = session.decode(eb, box=(10, 10, 60, 50))
     assert other.shape == (80, 100) and session.embedding is eb
+    # A lone click upscales only the best of its three candidates: the same mask as upscaling all.
+    got, score = session.decode(ea, points=[(50, 40)], labels=[1], multimask=True)
+    masks, iou, _ = session._decode(np.array([[[50, 40]]], np.float32), np.array([[1]]), None, None, True)
+    best = int(iou[0].argmax())
+    assert np.array_equal(got, (masks[0, best] > session.model.mask_threshold).cpu().numpy())
+    assert score == pytest.approx(float(iou[0, best]))
     from labeler.plugin_api import can_encode_apart
 
     assert can_encode_apart(session) and not can_encode_apart(object())

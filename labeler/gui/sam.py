@@ -44,8 +44,8 @@ CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
 MODEL_SETTING, CACHE_SETTING = "sam/model", "sam/cache_size"
 #: Embeddings kept by default (vit_b's is 4 MB; SAM 2's about 6 MB).
 DEFAULT_CACHE_SIZE = 3
-#: After an image opens, wait this long before encoding the next ones: a click on the open
-#: image then never shares the CPU with a prefetch (milliseconds).
+#: Once the open image is ready, wait this long before encoding the next ones: a click on it
+#: then never shares the CPU with a prefetch (milliseconds).
 LOOK_MS = 300
 
 SessionFactory = Callable[[], SegmentSession]
@@ -269,6 +269,8 @@ class SamController(QObject):
                     session = factory()
                     if gen != self._generation:
                         return key, None, gen, None, False
+                    if getattr(session, "decoder_threads", 0) is None:
+                        session.decoder_threads = 1  # type: ignore[attr-defined] # see SamSession
                     self.session = session
                 loading = False
                 image = open_image(path)
@@ -324,6 +326,8 @@ class SamController(QObject):
         path = self._paths.get(key, key)
         self.encoded.emit(path)
         if is_current:
+            # The look starts now: the first click on it never shares the CPU with a prefetch.
+            self._planned_at = time.monotonic()
             self.busy.emit(False)
             self.ready.emit(path)
         self._pump()
