@@ -268,6 +268,40 @@ def main(argv: list[str] | None = None) -> int:
         w.canvas.selected_vertex = None
         w.canvas.fit_window()
 
+        # labelme's view controls: the Labels dock (one shape hidden by its checkbox), image
+        # flags in the Flags dock, the Brightness/Contrast dialog; then the label dialog's flags
+        w.session.image_flags = ["blurry", "night", "crowded"]
+        w.session.label_flags = {".*": ["occluded", "truncated"]}
+        w.open_rel("scene_0001.jpg")
+        w.session.set_image_flag("crowded", True)
+        w.controls.set_shape_visible(1, False)
+        bc = w.controls.brightness_contrast()
+        bc.brightness.setValue(75)
+        bc.contrast.setValue(160)
+        bc.hide()  # shown where the window manager puts it: at the canvas' corner here
+        bc.move(w.canvas.mapToGlobal(QPoint(12, 12)))
+        bc.show()
+        shot("view_controls", popups=(bc,))
+        bc.reset()
+        bc.close()
+        ld = w.label_dialog
+        ld.set_labels(w.classes)
+        w.session.labeling = w.doc.shapes[0]
+        ld.edit.setText(w.doc.shapes[0].label)
+        ld._show_attributes()
+        ld.description.setPlainText("partly behind the bench")
+        ld.difficult.setChecked(True)
+        ld.flag_boxes["occluded"].setChecked(True)
+        ld.show()
+        place(ld)
+        shot("label_flags", widget=ld)
+        ld.hide()
+        w.session.labeling = None
+        w.doc.undo()  # the flag ticked above
+        w.controls.set_shape_visible(1, True)
+        w.session.image_flags, w.session.label_flags = [], {}
+        w.controls.refresh()
+
         # the options form of a plugin, as the Plugins menu opens it
         from labeler.plugins import get_registry
 

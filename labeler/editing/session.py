@@ -10,7 +10,8 @@ subscribes to; it never imports Qt, so all of it is tested without a display.
 Questions for the person go through replaceable callables, as in the window before:
 ``resolve_conflict(doc, state)`` (returns "merge", "overwrite", "reload" or "cancel") and
 ``ask_label(label, text, group_id)`` (returns an answer with ``label``, ``text`` and
-``group_id``, or None). GUI extensions receive the session (``create(window, session=...)``).
+``group_id``, or None; an answer may also carry ``flags``, ``description`` and ``difficult``,
+and :attr:`Session.labeling` is the shape being relabelled). GUI extensions receive the session (``create(window, session=...)``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from labeler.dataset import Dataset, Item
 from labeler.editing.document import Document, ExternalChangeError
+from labeler.editing.flags import shape_attributes, shown_flags
 from labeler.editing.tools import (
     EditorView,
     EditRequested,
@@ -124,6 +126,12 @@ class Session:
         self.errors: list[str] = []
         self.resolve_conflict: Callable[[Document, str], str] = lambda doc, state: "merge"
         self.ask_label: Callable[..., LabelAnswerLike | None] = lambda *a, **k: None
+        #: The shape whose label ``ask_label`` asks (None: a new shape), for its flags,
+        #: description and ``difficult`` box.
+        self.labeling: Shape | None = None
+        #: labelme's ``--flags`` (image checkboxes) and ``--labelflags`` ({label pattern: flags}).
+        self.image_flags: list[str] = []
+        self.label_flags: dict[str, list[str]] = {}
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -205,6 +213,7 @@ class Session:
         self.view.document = doc
         self.view.selected = []
         self.view.selected_vertex = None
+        self.view.visibility.forget_shapes()
         if doc is not None:
             self._unsubscribe = doc.subscribe(lambda what, d=doc: self._changed(d, what))
         self.emit(CurrentChanged(doc))
@@ -330,13 +339,16 @@ class Session:
         """Ask the label of a drawn shape and add it; returns its index (None: cancelled)."""
         if self.doc is None:
             return None
+        self.labeling = None
         answer = self.ask_label(self.last_label, None)
         if answer is None:
             return None
         self.last_label = answer.label
         meta = ShapeMeta(text=answer.text) if answer.text else None
+        flags, description, difficult = _attributes(answer)
         shape = Shape(label=answer.label, points=points, shape_type=shape_type,
-                      group_id=answer.group_id, labeler=meta)
+                      group_id=answer.group_id, labeler=meta, flags=dict(flags or {}),
+                      description=description or "", **({"difficult": True} if difficult else {}))
         i = self.doc.add_shape(shape)
         self.view.select([i])
         self.update_classes([answer.label])
@@ -350,8 +362,11 @@ class Session:
         indices = [index] if isinstance(index, int) else list(self.view.selected)
         if not indices:
             return
-        first = doc.shapes[indices[0]]
-        answer = self.ask_label(first.label, first.text, first.group_id)
+        first = self.labeling = doc.shapes[indices[0]]
+        try:
+            answer = self.ask_label(first.label, first.text, first.group_id)
+        finally:
+            self.labeling = None
         if answer is None:
             return
         with doc.edit("Edit label"):
@@ -360,6 +375,12 @@ class Session:
             doc.set_label(indices, answer.label, group_id=answer.group_id, keep_group=same_group)
             if len(indices) == 1:
                 doc.set_text(indices[0], answer.text)
+            flags, description, difficult = _attributes(answer)  # the same rule: changed ones
+            was = shape_attributes(first)
+            doc.set_shape_attributes(
+                indices, flags={k: v for k, v in (flags or {}).items() if was[0].get(k, False) != v},
+                description=None if description in (None, was[1]) else description,
+                difficult=None if difficult in (None, was[2]) else difficult)
         self.update_classes([answer.label])
 
     def delete(self) -> None:
@@ -386,8 +407,20 @@ class Session:
             self.view.select(self.doc.duplicate(self.view.selected))
 
     def select_all(self) -> None:
+        """Select every shape on screen (hidden ones are left alone)."""
         if self.doc is not None:
-            self.view.select(list(range(len(self.doc.shapes))))
+            self.view.select([i for i in range(len(self.doc.shapes)) if self.view.is_shown(i)])
+
+    # -- flags ---------------------------------------------------------------------------------
+    def shown_image_flags(self) -> dict[str, bool]:
+        """The image flags of the current image: the configured ones, then those saved."""
+        return shown_flags(self.image_flags, self.doc.annotation.flags if self.doc else None)
+
+    def set_image_flag(self, name: str, value: bool) -> None:
+        """Check or uncheck an image flag (one undo step); every shown flag is saved, as
+        labelme saves them."""
+        if self.doc is not None:
+            self.doc.set_image_flags({**self.shown_image_flags(), name: bool(value)})
 
     def set_image_label(self, label: str, exclusive: bool = True) -> None:
         """Image-level class label: ``exclusive`` replaces the others, else toggles ``label``."""
@@ -572,3 +605,9 @@ class Session:
             return ann, None
         doc.merge_result(ann, plugin)
         return doc.annotation, doc
+
+
+def _attributes(answer: Any) -> tuple[dict[str, bool] | None, str | None, bool | None]:
+    """The flags, description and difficult of a label answer (None: not asked)."""
+    return (getattr(answer, "flags", None), getattr(answer, "description", None),
+            getattr(answer, "difficult", None))

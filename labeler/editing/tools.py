@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Union
 
+from labeler.editing.view_state import ImageAdjust, Visibility
 from labeler.geometry import (
     DRAGGABLE_VERTEX_TYPES,
     Point,
@@ -157,6 +158,9 @@ class EditorView:
         self.selected_vertex: tuple[int, int] | None = None
         self.hover: int | None = None
         self.hide_shapes = False
+        #: Hidden labels and shapes, and the image's brightness / contrast (view state only).
+        self.visibility = Visibility()
+        self.adjust = ImageAdjust()
         self.scale = 1.0
         self.cursor: Point | None = None
         self.fallback_size: tuple[int, int] = (1, 1)
@@ -195,6 +199,7 @@ class EditorView:
         n = len(self.shapes)
         sel = [i for i in self.selected if i < n]
         changed = sel != self.selected
+        self.visibility.sync(self.shapes)
         if changed:
             self.selected = sel
             self.on_selection(list(sel))
@@ -207,8 +212,14 @@ class EditorView:
         self.on_gesture(gesture)
 
     # -- hit testing ---------------------------------------------------------------------------
-    def _visible(self, shape: Shape) -> bool:
-        return shape.review != "rejected" and not self.hide_shapes
+    def is_shown(self, index: int) -> bool:
+        """True when shape ``index`` is painted (not rejected, nor hidden by the person; the
+        Hide Shapes toggle aside)."""
+        shape = self.shapes[index]
+        return shape.review != "rejected" and self.visibility.shows(index, shape)
+
+    def _visible(self, index: int) -> bool:
+        return not self.hide_shapes and self.is_shown(index)
 
     def shape_at(self, x: float, y: float) -> int | None:
         """Topmost shape under (x, y) (selected shapes first)."""
@@ -216,7 +227,7 @@ class EditorView:
         best: tuple[float, int] | None = None
         shapes = self.shapes
         for i in reversed(range(len(shapes))):
-            if not self._visible(shapes[i]):
+            if not self._visible(i):
                 continue
             d = shape_distance(shapes[i], x, y)
             if d <= eps:
@@ -231,7 +242,7 @@ class EditorView:
         hover = self.hover if self.hover is not None else self.shape_at(x, y)
         shapes = self.shapes
         for i in [*self.selected, *([hover] if hover is not None else [])]:
-            if i >= len(shapes) or shapes[i].shape_type not in DRAGGABLE_VERTEX_TYPES:
+            if i >= len(shapes) or shapes[i].shape_type not in DRAGGABLE_VERTEX_TYPES or not self._visible(i):
                 continue
             for j, (px, py) in enumerate(shapes[i].points):
                 if math.hypot(px - x, py - y) <= eps:
@@ -246,7 +257,7 @@ class EditorView:
         order = [i for i in self.selected if i < len(shapes)]
         order += [i for i in reversed(range(len(shapes))) if i not in order]
         for i in order:
-            if not self._visible(shapes[i]):
+            if not self._visible(i):
                 continue
             hit = nearest_edge(shapes[i], x, y)
             if hit is not None and hit[0] <= eps:

@@ -54,6 +54,7 @@ from labeler.gui.recent import RecentFolders
 from labeler.gui.sam import SegmentBinding, SessionFactory
 from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
 from labeler.gui.status import ItemStatus, status_of_annotation
+from labeler.gui.view_controls import ViewControls
 from labeler.gui.workers import ImageLoader, PluginWorker, first_item
 
 #: Autosave this long after the last edit (milliseconds).
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.label_dialog = LabelDialog(self)
         self._build_docks()
+        self.controls = ViewControls(self)  # Labels and Flags docks, brightness/contrast
         self._build_actions()
         self._build_statusbar()
         self._connect()
@@ -192,8 +194,8 @@ class MainWindow(QMainWindow):
                 act.setShortcuts([QKeySequence(k) for k in cmd.keys])
             act.setToolTip(cmd.help)
             act.setStatusTip(cmd.help)
-            # The window's method, else the session's (copy, paste...), else the canvas's (zoom).
-            slot = next(getattr(o, cmd.name) for o in (self, self.session, self.canvas) if hasattr(o, cmd.name))
+            # The window's method, else the session's (copy...), the canvas's (zoom), view controls'.
+            slot = next(getattr(o, cmd.name) for o in (self, self.session, self.canvas, self.controls) if hasattr(o, cmd.name))
             act.triggered.connect(lambda _checked=False, s=slot: s())
             self.addAction(act)  # shortcuts work while docks have focus too
             menus[cmd.menu].addAction(act)
@@ -462,9 +464,6 @@ class MainWindow(QMainWindow):
             return
         self.session.delete()
 
-
-
-
     def undo(self) -> None:
         if not self.canvas.undo_last_point() and self.doc is not None:
             self.doc.undo()
@@ -503,7 +502,6 @@ class MainWindow(QMainWindow):
         # Suggestions below the accept-all threshold are drawn faint on the canvas.
         self.canvas.min_score = value
         self.canvas.update()
-
 
     def mark_reviewed(self) -> None:
         if self.doc is not None:
@@ -573,7 +571,6 @@ class MainWindow(QMainWindow):
         self.loader.wait(5000)
         self._watch_timer.stop()
         super().closeEvent(event)
-
 
 
 for _mode in TOOLS:  # one slot per tool (mode_edit, mode_polygon...): the Draw menu's actions
