@@ -68,9 +68,12 @@ class FindByText:
                                "an open-vocabulary detector)")
         self.action.triggered.connect(lambda _checked=False: self.run())
         menu = window.plugins_menu
-        first = menu.actions()[0] if menu.actions() else None
-        menu.insertAction(first, self.action)
-        menu.insertSeparator(first)
+        if menu.actions():
+            first = menu.actions()[0]
+            menu.insertAction(first, self.action)
+            menu.insertSeparator(first)
+        else:  # no plugin could be listed: the entry is there all the same
+            menu.addAction(self.action)
 
     def run(self, classes: str | None = None, current_only: bool | None = None) -> Any:
         """Run ``text_boxes`` for ``classes`` (asked when None) on the open image or the listed

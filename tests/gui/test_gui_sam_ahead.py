@@ -250,12 +250,21 @@ def test_find_by_text_suggests_boxes_to_review(gui, window, gui_dataset: Path, q
     assert window.settings.value("find_text/classes") == "pill, blister pack"
 
 
-def test_find_by_text_reports_what_is_missing(gui, window, gui_dataset: Path, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def test_find_by_text_reports_what_is_missing(gui, window, gui_dataset: Path, qtbot, monkeypatch,  # noqa: ANN001
+                                              tmp_path: Path) -> None:
     monkeypatch.setenv("LABELER_OFFLINE", "1")
     monkeypatch.setenv("LABELER_MODELS", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     gui.open(gui_dataset)
     assert window.segment.find_text.run("", current_only=True) is None  # no names: refused, said
     assert "Find by Text" in window.errors[-1] and "classes" in window.errors[-1]
+    # The default detector's file is not there: the run fails with one line naming it.
+    window.open_rel("d.jpg")
+    with qtbot.waitSignal(window.pluginFinished, timeout=60000) as done:
+        assert window.segment.find_text.run("pill", current_only=True) is not None
+    assert done.args == [None]  # the run failed as a whole
+    assert "yoloe-11s-seg.pt" in window.errors[-1] and str(tmp_path / "none") in window.errors[-1]
+    assert not [s for s in window.doc.shapes if s.review == "suggested"]
 
 
 def test_enter_on_the_canvas_keeps_the_sam_polygon(gui, window, gui_dataset: Path, qtbot) -> None:
