@@ -243,6 +243,97 @@ def dispose(app: object, w: object) -> None:
     gc.collect()
 
 
+def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
+                    decoder_threads: int | None = None) -> dict[str, object]:
+    """``--sam``: time from opening the next image to the first Segment Anything mask, after
+    the person looked ``look_s`` seconds at the previous one (the GUI encodes the next images
+    meanwhile). Each model is a random-weight build of its real architecture (the same cost as
+    its checkpoint), in the window's own controller; the click is answered as a person's is
+    (``SegmentBinding.prompt``: the decoder, then the polygon)."""
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from labeler.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    try:
+        import ultralytics
+
+        assets = Path(ultralytics.__file__).parent / "assets"
+        photos = [assets / "bus.jpg", assets / "zidane.jpg"]
+    except ImportError:
+        photos = sorted((REPO / "sample_data" / "scenes").glob("*.jpg"))[:2]
+    from labeler_plugins import sam as samplug
+    from PIL import Image
+
+    out: dict[str, object] = {"look_s": look_s, "load_before": os.getloadavg()[0], "decoder_threads": decoder_threads}
+    tmp = Path(tempfile.mkdtemp(prefix="labeler-bench-sam-"))
+    try:
+        folder = tmp / "photos"
+        folder.mkdir()
+        for i in range(repeat + 2):
+            shutil.copy(photos[i % len(photos)], folder / f"p{i:02d}{photos[i % len(photos)].suffix}")
+
+        def wait(sec: float) -> None:
+            loop = QEventLoop()
+            QTimer.singleShot(int(sec * 1000), loop.quit)
+            loop.exec()
+
+        for kind in models:
+            t0 = time.perf_counter()
+            session = samplug.SamSession(samplug.build_sam(kind), device="cpu")
+            session.decoder_threads = decoder_threads
+            built = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            session.encode(Image.open(photos[0]))  # alone: the encoder's time on this machine
+            encoder_s = time.perf_counter() - t0
+            settings = QSettings(str(tmp / f"{kind}.ini"), QSettings.Format.IniFormat)
+            w = MainWindow(settings=settings, autosave=False, max_side=1920, sam_factory=lambda s=session: s)
+            w.resize(1600, 1000)
+            w.show()
+            shown = QEventLoop()
+            w.imageShown.connect(lambda _r, lp=shown: lp.quit())
+            w.open_folder(folder)
+            shown.exec()
+            w.set_mode("sam")
+            while not w.sam.is_ready:
+                wait(0.05)
+            firsts, at_open, cpu = [], [], []
+            for _ in range(repeat):
+                wait(look_s)  # the person looks at the image; the next ones are encoded meanwhile
+                t0, c0 = time.perf_counter(), time.thread_time()
+                w.next_image()
+                at_open.append(w.sam.is_ready)
+                while not w.sam.is_ready:
+                    app.processEvents()
+                    time.sleep(0.002)
+                doc = w.doc
+                assert doc is not None
+                iw, ih = doc.annotation.imageWidth, doc.annotation.imageHeight
+                w.segment.prompt([(iw / 2, ih / 2)], [1], None)
+                firsts.append((time.perf_counter() - t0) * 1000)
+                # The GUI thread's own CPU time for it (the decoder runs on it, one thread):
+                # what the wall time is on an idle core, whatever the machine's load.
+                cpu.append((time.thread_time() - c0) * 1000)
+            out[kind] = {
+                "first_mask_ms": [round(t, 1) for t in firsts],
+                "median_ms": round(statistics.median(firsts), 1),
+                "gui_thread_cpu_ms": [round(t, 1) for t in cpu],
+                "ready_when_opened": at_open,
+                "encoder_s": round(encoder_s, 2),
+                "decoder_ms": round(w.sam.last_latency_ms, 1),
+                "build_s": round(built, 1),
+            }
+            print(f"{kind}: {out[kind]}", file=sys.stderr)
+            w.sam.stop()
+            dispose(app, w)
+            del session
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["load_after"] = os.getloadavg()[0]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=100_000)
@@ -257,9 +348,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Python of a labelme 7 environment ('' to skip labelme)")
     parser.add_argument("--labelme-driver", nargs=3, type=Path, metavar=("FOLDER", "BIG", "OUT"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--sam", action="store_true",
+                        help="only the Segment Anything section: first mask after a look at the previous image")
+    parser.add_argument("--sam-models", default="mobile_sam,vit_b", help="comma-separated SAM model types for --sam")
+    parser.add_argument("--look", type=float, default=5.0, help="seconds the person looks at each image (--sam)")
+    parser.add_argument("--decoder-threads", type=int, default=None,
+                        help="SAM decoder threads for --sam (default: the session's, 1 as in the GUI)")
     args = parser.parse_args(argv)
     if args.labelme_driver:
         labelme_driver(*args.labelme_driver, repeats=args.repeats, look_s=args.look)
+        return 0
+    if args.sam:
+        res = bench_sam_ahead(args.sam_models.split(","), args.look, decoder_threads=args.decoder_threads)
+        print(json.dumps(res, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2) + "\n")
         return 0
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer

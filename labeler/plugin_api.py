@@ -411,8 +411,34 @@ class SegmentSession(Protocol):
                 box: Sequence[float] | None = None) -> Any: ...
 
 
+class EncodingSegmentSession(SegmentSession, Protocol):
+    """A :class:`SegmentSession` whose encoder and decoder can be called apart (optional).
+
+    ``encode(image)`` returns an embedding object for one image (it may run in a worker thread
+    while the decoder answers clicks on another image); ``decode(embedding, points=...,
+    labels=..., box=...)`` answers from that embedding alone, as ``predict`` does. The GUI then
+    encodes the images a person will open next in the background; a session without these two
+    methods keeps working through ``set_image``/``predict``, one image at a time.
+    """
+
+    def encode(self, image: Any) -> Any: ...
+
+    def decode(self, embedding: Any, points: Sequence[Sequence[float]] | None = None,
+               labels: Sequence[int] | None = None, box: Sequence[float] | None = None) -> Any: ...
+
+
+def can_encode_apart(session: Any) -> bool:
+    """Whether ``session`` is an :class:`EncodingSegmentSession` (has ``encode`` and ``decode``)."""
+    return callable(getattr(session, "encode", None)) and callable(getattr(session, "decode", None))
+
+
 class Segmenter(Protocol):
-    """What ``register_segmenters`` registers: a name and a way to open a session."""
+    """What ``register_segmenters`` registers: a name and a way to open a session.
+
+    A segmenter offering several models (SAM's vit_b ... sam2.1_l) lists them in an optional
+    ``models`` attribute (a sequence of names, the default first) and accepts
+    ``open(checkpoint, model=NAME)``; the GUI shows one choice per model.
+    """
 
     name: str
 

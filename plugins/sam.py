@@ -520,6 +520,10 @@ class SamSession:
         #: Whether a lone click asks for SAM's three candidates (the reduced sample model was
         #: trained on the single-mask output only).
         self.multimask_single_click = True
+        #: CPU threads of the prompt encoder and mask decoder (None: ``threads``). The GUI uses
+        #: 1: the decoder is small, and on a busy CPU (an encoding ahead, image decodes) a
+        #: second thread mostly waits for its share (bench/README.md, GUI SAM).
+        self.decoder_threads: int | None = None
 
     @classmethod
     def from_checkpoint(
@@ -534,9 +538,12 @@ class SamSession:
         return session
 
     # encoder
-    def encode(self, image: np.ndarray) -> Embedding:
-        """Run the image encoder (no cache); ``image`` is (H, W, 3) uint8 RGB."""
-        return self.encode_many([image])[0]
+    def encode(self, image: Image.Image | np.ndarray) -> Embedding:
+        """Run the image encoder (no cache) on a PIL image or an (H, W, 3) uint8 RGB array.
+
+        Safe in a worker thread while :meth:`decode` answers prompts on another embedding (the
+        GUI encodes the next images ahead this way)."""
+        return self.encode_many([as_rgb_array(image)])[0]
 
     def encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
         """Run the image encoder once for several (H, W, 3) uint8 RGB images (no cache).
@@ -630,7 +637,11 @@ class SamSession:
         boxes: np.ndarray | None,
         mask_input: torch.Tensor | None,
         multimask: bool,
+        best_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masks at the original size, predicted IoUs, low-resolution logits; with
+        ``best_only`` only the best-scored candidate of each prompt is upscaled (a click's three
+        candidates cost three full-size upscales otherwise), and masks holds just that one."""
         import torch
 
         if self.embedding is None:
@@ -638,7 +649,7 @@ class SamSession:
         emb = self.embedding
         dev = self.device
         if dev == "cpu":
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(self.decoder_threads or self.threads)
         pts = None
         if points is not None:
             coords = self.transform.apply_coords(np.asarray(points, dtype=np.float32), emb.original_size)
@@ -662,7 +673,13 @@ class SamSession:
                     dense_prompt_embeddings=dense,
                     multimask_output=multimask,
                 )
-            masks = self.postprocess(low_res, emb.input_size, emb.original_size)
+            if best_only and low_res.shape[1] > 1:
+                pick = iou.argmax(dim=1)
+                rows = torch.arange(len(pick), device=pick.device)
+                masks = self.postprocess(low_res[rows, pick][:, None], emb.input_size, emb.original_size)
+                masks = masks.expand(-1, low_res.shape[1], -1, -1)  # every index: the best one
+            else:
+                masks = self.postprocess(low_res, emb.input_size, emb.original_size)
         return masks, iou, low_res
 
     def predict(
@@ -689,11 +706,27 @@ class SamSession:
             pts = np.asarray(points, dtype=np.float32).reshape(1, -1, 2)
             lab = np.asarray(labels if labels is not None else [1] * pts.shape[1]).reshape(1, -1)
         mask_in = self.last_logits if refine else None
-        masks, iou, low_res = self._decode(pts, lab, None if box is None else np.asarray(box), mask_in, multimask)
+        masks, iou, low_res = self._decode(pts, lab, None if box is None else np.asarray(box), mask_in, multimask,
+                                           best_only=True)
         best = int(iou[0].argmax())
         self.last_logits = low_res[:, best : best + 1]
         mask = (masks[0, best] > self.model.mask_threshold).cpu().numpy()
         return mask, float(iou[0, best])
+
+    def decode(
+        self,
+        embedding: Embedding,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        multimask: bool | None = None,
+        refine: bool = False,
+    ) -> tuple[np.ndarray, float]:
+        """:meth:`predict` on ``embedding`` (from :meth:`encode`): the decoder alone. It becomes
+        the session's current embedding (``refine`` only refines a mask of the same one)."""
+        if self.embedding is not embedding:
+            self.embedding, self.last_logits = embedding, None
+        return self.predict(points=points, labels=labels, box=box, multimask=multimask, refine=refine)
 
     def predict_boxes(self, boxes: np.ndarray | Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
         """One mask per (x1, y1, x2, y2) box, all in one decoder call: ((N, H, W) bool, (N,) IoU)."""
@@ -893,13 +926,23 @@ class SamSegmenter:
     """The GUI's Segment Anything tool: a :class:`SamSession` on a checkpoint."""
 
     name = "sam"
+    #: The model types the GUI offers (each from its official file, see labeler.weights).
+    models = ("vit_b", "vit_l", "vit_h", "mobile_sam", "sam2.1_t", "sam2.1_s", "sam2.1_b", "sam2.1_l")
 
-    def open(self, checkpoint: Path | None) -> SamSession:
-        """A session on ``checkpoint``, else on the default checkpoint of the ``sam`` autolabeler."""
+    def open(self, checkpoint: Path | None, model: str | None = None) -> SamSession:
+        """A session on ``checkpoint``, else on the official file of ``model`` (default: the
+        ``sam`` autolabeler's default, vit_b); a missing file is one :class:`MissingWeightsError`
+        naming it and the folders it is looked up in."""
         if checkpoint is not None:
-            return SamSession.from_checkpoint(checkpoint)
-        plugin = SamAutolabeler()
-        plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+            return SamSession.from_checkpoint(checkpoint, model or "auto")
+        plugin = SamAutolabeler({"model_type": model} if model else None)
+        try:
+            plugin.setup()  # resolves the default checkpoint; raises a clear error when missing
+        except MissingWeightsError as err:  # in the GUI, a file is given by environment, not -o
+            raise MissingWeightsError(str(err).replace(
+                "or pass its path with -o checkpoint PATH",
+                "or set $LABELER_SAM_CHECKPOINT to its path")) from None
+        assert plugin.session is not None
         return plugin.session
 
 

@@ -95,6 +95,34 @@ def test_session_encodes_once_per_image_content(micro_checkpoint: Path, monkeypa
     assert best.shape == (90, 120)
 
 
+def test_encode_apart_then_decode_is_set_image_then_predict(micro_checkpoint: Path) -> None:
+    """What the GUI does ahead of the person: encode images apart (no session state touched),
+    later answer prompts on one of them from the decoder alone."""
+    session = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    a, b = _image(), np.asarray(_image(100, 80))
+    ea, eb = session.encode(a), session.encode(b)  # a PIL image or an array
+    assert session.embedding is None and len(session.cache) == 0
+    got, score = session.decode(ea, points=[(50, 40), (5, 5)], labels=[1, 0], box=(30, 20, 80, 60))
+    assert session.embedding is ea
+    session.set_image(a)
+    want, want_score = session.predict(points=[(50, 40), (5, 5)], labels=[1, 0], box=(30, 20, 80, 60))
+    assert np.array_equal(got, want) and score == pytest.approx(want_score)
+    other, _ = session.decode(eb, box=(10, 10, 60, 50))
+    assert other.shape == (80, 100) and session.embedding is eb
+    # A lone click upscales only the best of its three candidates: the same mask as upscaling all.
+    got, score = session.decode(ea, points=[(50, 40)], labels=[1], multimask=True)
+    masks, iou, _ = session._decode(np.array([[[50, 40]]], np.float32), np.array([[1]]), None, None, True)
+    best = int(iou[0].argmax())
+    assert np.array_equal(got, (masks[0, best] > session.model.mask_threshold).cpu().numpy())
+    assert score == pytest.approx(float(iou[0, best]))
+    from labeler.plugin_api import can_encode_apart
+
+    assert can_encode_apart(session) and not can_encode_apart(object())
+    seg = samplug.SamSegmenter()
+    assert seg.models[0] == "vit_b" and {"mobile_sam", "sam2.1_t", "vit_h"} <= set(seg.models)
+    assert seg.open(micro_checkpoint).model_id.startswith("sample_tiny:")
+
+
 def test_cache_is_a_bounded_lru() -> None:
     cache = samplug.EmbeddingCache(maxsize=2)
     emb = samplug.Embedding(torch.zeros(1), (1, 1), (1, 1))

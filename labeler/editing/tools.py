@@ -116,8 +116,15 @@ class SegmentPrompt:
     box: tuple[float, float, float, float] | None
 
 
+@dataclass(frozen=True)
+class SegmentAccepted:
+    """Enter on a segmenter result: keep its polygon as a shape (the label is asked next)."""
+
+    points: list[Point]
+
+
 Gesture = Union[ShapeDrawn, ShapesMoved, PointsEdited, VertexInserted, VertexRemoved,  # noqa: UP007
-                EditRequested, SegmentPrompt]
+                EditRequested, SegmentPrompt, SegmentAccepted]
 
 
 @dataclass
@@ -717,6 +724,9 @@ class SegmentTool(Tool):
     def key(self, key: str, shift: bool = False) -> bool:
         if key == "escape":
             self.clear()
+            return True
+        if key == "enter" and self.result:
+            self.view.emit(SegmentAccepted(list(self.result)))
             return True
         return super().key(key, shift)
 

@@ -45,14 +45,12 @@ def run_gui(directory: Path | None, labels: Path | None = None, flags: list[str]
     from PySide6.QtWidgets import QApplication
 
     from labeler.gui.main_window import MainWindow
-    from labeler.gui.sam import find_checkpoint, plugin_session_factory
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     guard_none_refcount()
     app.setApplicationName("labeler")
     app.setOrganizationName("labeler")
-    factory = plugin_session_factory(find_checkpoint(directory))
-    window = MainWindow(sam_factory=factory)
+    window = MainWindow()  # the SAM model: the toolbar's choice (labeler.gui.sam.SegmentBinding)
     window.session.image_flags = list(flags or [])
     window.session.label_flags = dict(label_flags or {})
     window.controls.refresh()

@@ -132,7 +132,7 @@ class Canvas(CanvasPainting, QWidget):
 
     @property
     def segment_tool(self) -> SegmentTool:
-        return self.tools["sam"]  # type: ignore[return-value]
+        return next(t for t in self.tools.values() if t.needs_segmenter)  # type: ignore[return-value]
 
     sam_points = property(lambda self: self.segment_tool.points)
     sam_box = property(lambda self: self.segment_tool.box)
@@ -257,7 +257,7 @@ class Canvas(CanvasPainting, QWidget):
         self.tool.cancel()
         self.tool = self.tools[mode]
         self.tool.cancel()
-        if mode != "sam":
+        if not self.tool.needs_segmenter:
             self.clear_sam()
         self.setCursor(_CURSORS[self.tool.cursor])
         self.update()

@@ -35,7 +35,7 @@ from labeler.editing.session import (
     Saved,
     Session,
 )
-from labeler.editing.tools import MODES, TOOLS, Gesture, SegmentPrompt, ShapeDrawn
+from labeler.editing.tools import MODES, TOOLS, Gesture, ShapeDrawn
 from labeler.gui.app import guard_none_refcount
 from labeler.gui.canvas import Canvas
 from labeler.gui.colors import assign_colors
@@ -49,7 +49,7 @@ from labeler.gui.panels import ClassPanel, ReviewPanel, ShapeListPanel
 from labeler.gui.plugin_menu import fill_plugins_menu
 from labeler.gui.plugin_runs import PluginRuns
 from labeler.gui.recent import RecentFolders
-from labeler.gui.sam import SamController, SegmentBinding, SessionFactory
+from labeler.gui.sam import SegmentBinding, SessionFactory
 from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
 from labeler.gui.status import ItemStatus, status_of_annotation
 from labeler.gui.view_controls import ViewControls
@@ -105,8 +105,6 @@ class MainWindow(QMainWindow):
         self.feed.shown.connect(self.imageShown.emit)
         self.feed.fullShown.connect(self.fullResolutionShown.emit)
         self.feed.failed.connect(self._image_failed)
-        self.sam = SamController(sam_factory, self)
-        self.segment = SegmentBinding(self.sam, self.canvas, s, self.statusBar().showMessage)
         self.setCentralWidget(self.canvas)
         self.label_dialog = LabelDialog(self)
         self.file_actions = FileActions(self)  # File > Open File, Save As...; layout, last images
@@ -115,6 +113,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_statusbar()
         self._connect()
+        self.segment = SegmentBinding(self, sam_factory)  # the SAM tool, its model choice, Find by Text
         self._autosave_timer = self._timer(self.session.autosave_now, single=True)
         self._watch_timer = self._timer(self.check_external_change)
         self._watch_timer.start(1000)
@@ -136,6 +135,7 @@ class MainWindow(QMainWindow):
     _docs = property(lambda self: self.session.docs)
     items = property(lambda self: self.files.items)
     _rows = property(lambda self: self.files.rows)
+    sam = property(lambda self: self.segment.ctl, doc="The Segment Anything controller.")
 
     autosave = property(lambda self: self.session.autosave,
                         lambda self, value: setattr(self.session, "autosave", value))
@@ -294,8 +294,6 @@ class MainWindow(QMainWindow):
             return False
         self._sync_row(doc)
         self.feed.show(item, self._neighbours(row))
-        if self.segment.used and self.sam.available:
-            self.sam.set_image(item.image_path)
         self.files.select_row(row)
         self.documentOpened.emit(item.rel)
         return True
@@ -406,27 +404,19 @@ class MainWindow(QMainWindow):
     # -- drawing and editing -----------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
         """Switch the canvas to the tool ``mode`` (one of :data:`labeler.editing.tools.MODES`)."""
-        if TOOLS[mode].needs_segmenter:
-            if not self.sam.available:
-                self._error("Segment Anything is not available: pip install 'labeler[sam]' and set "
-                            "LABELER_SAM_CHECKPOINT to a checkpoint (see docs/gui.md)")
-                self.actions[f"mode_{mode}"].setChecked(False)
-                return
-            self.segment.used = True
+        if TOOLS[mode].needs_segmenter and not self.segment.activate():
+            self.actions[f"mode_{mode}"].setChecked(False)
+            return
         for name in TOOLS:
             self.actions[f"mode_{name}"].setChecked(name == mode)
         self.canvas.set_mode(mode)
         self.canvas.setFocus()
-        if TOOLS[mode].needs_segmenter and self.doc is not None:
-            self.sam.set_image(self.doc.item.image_path)
 
     def _gesture(self, g: Gesture) -> None:
         """A finished gesture of a canvas tool: one session edit."""
         if isinstance(g, ShapeDrawn):
             self.session.add_drawn(g.shape_type, g.points)
-        elif isinstance(g, SegmentPrompt):
-            self.segment.prompt(g.points, g.labels, g.box)
-        else:
+        elif not self.segment.handles(g):  # the segment tool's prompts and Enter
             self.session.apply(g)
 
     def _ask_label_dialog(
@@ -525,16 +515,7 @@ class MainWindow(QMainWindow):
     worker = property(lambda self: self.runs.worker)
     _error_box = property(lambda self: self.runs.error_box)
 
-    def keyPressEvent(self, event: Any) -> None:  # noqa: N802
-        if (self.canvas.mode == "sam" and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and self.canvas.sam_preview):
-            self.accept_sam()
-            return
-        super().keyPressEvent(event)
-
-    def accept_sam(self) -> None:
-        """Keep the SAM polygon: ask its label and add it as a shape."""
-        self.segment.accept()
+    accept_sam = property(lambda self: self.segment.accept, doc="Keep the SAM polygon (Enter).")
 
     # -- misc --------------------------------------------------------------------------------
     def _error(self, message: str) -> None:
@@ -559,7 +540,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.files.stop()
-        self.sam.wait()
+        self.sam.stop()
         self.loader.wait(5000)
         self._watch_timer.stop()
         super().closeEvent(event)

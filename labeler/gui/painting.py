@@ -318,7 +318,7 @@ class CanvasPainting:
                    Qt.AlignmentFlag.AlignVCenter, caption)
 
     def _paint_sam(self, p: QPainter) -> None:
-        if self.mode != "sam":
+        if not self.tool.needs_segmenter:
             return
         pv: Preview = self._preview
         if pv.result:

@@ -6,9 +6,15 @@ A *segment session* is any object with::
     predict(points=..., labels=..., box=...)  # fast (the decoder): a (H, W) bool mask,
                                               # or (mask, score)
 
-``labeler_plugins.sam.SamSession`` is one (opened through the ``register_segmenters`` hook);
-tests use a fake. :class:`SamController` encodes the
-image in a worker as soon as it opens, so a click only runs the decoder.
+and, optionally, ``encode(image) -> embedding`` and ``decode(embedding, points=..., ...)``
+(:class:`labeler.plugin_api.EncodingSegmentSession`). ``labeler_plugins.sam.SamSession`` has
+all four (opened through the ``register_segmenters`` hook); tests use fakes.
+
+:class:`SamController` encodes the open image in a worker as soon as it opens and, when the
+session encodes apart, the images the person will likely open next (next, previous, next to
+review: :class:`labeler.editing.prefetch.EmbeddingQueue` holds the plan and a small LRU), so a
+click on a newly opened image runs only the decoder. :class:`SegmentBinding` ties it to the
+window: the tool, the model choice in the toolbar (remembered in QSettings), Find by Text.
 """
 
 from __future__ import annotations
@@ -16,19 +22,31 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
 
+from labeler.editing.prefetch import EmbeddingQueue
+from labeler.editing.session import CurrentChanged
+from labeler.editing.tools import SegmentAccepted, SegmentPrompt
+from labeler.errors import LabelerError
 from labeler.gui.workers import CallWorker
 from labeler.io.images import open_image
-from labeler.plugin_api import SegmentSession
+from labeler.plugin_api import SegmentSession, can_encode_apart
 
 #: Environment variable naming a SAM checkpoint for the GUI tool.
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
-
+#: QSettings keys: the chosen model, and how many embeddings are kept in memory.
+MODEL_SETTING, CACHE_SETTING = "sam/model", "sam/cache_size"
+#: Embeddings kept by default (vit_b's is 4 MB; SAM 2's about 6 MB).
+DEFAULT_CACHE_SIZE = 3
+#: Once the open image is ready, wait this long before encoding the next ones: a click on it
+#: then never shares the CPU with a prefetch (milliseconds).
+LOOK_MS = 300
 
 SessionFactory = Callable[[], SegmentSession]
 
@@ -49,15 +67,19 @@ def find_checkpoint(start: Path | None = None) -> Path | None:
     return None
 
 
-def plugin_session_factory(checkpoint: Path | None, prefer: str = "sam") -> SessionFactory | None:
-    """A factory opening a session of the segmenter a plugin registered through
-    ``register_segmenters`` (``prefer`` first: the built-in ``sam``), or None when none is."""
+def _segmenters() -> list[Any]:
     from labeler.plugins import collect_segmenters
 
     try:
-        found = collect_segmenters()
+        return collect_segmenters()
     except Exception:  # noqa: BLE001 - plugins broken: the tool says it is not available
-        return None
+        return []
+
+
+def plugin_session_factory(checkpoint: Path | None, prefer: str = "sam") -> SessionFactory | None:
+    """A factory opening a session of the segmenter a plugin registered through
+    ``register_segmenters`` (``prefer`` first: the built-in ``sam``), or None when none is."""
+    found = _segmenters()
     if not found:
         return None
     seg = next((s for s in found if s.name == prefer), found[0])
@@ -66,6 +88,35 @@ def plugin_session_factory(checkpoint: Path | None, prefer: str = "sam") -> Sess
         return seg.open(checkpoint)
 
     return make
+
+
+@dataclass(frozen=True)
+class SegmenterChoice:
+    """One entry of the model choice: ``key`` is what QSettings remembers."""
+
+    key: str
+    label: str
+    factory: SessionFactory
+    tooltip: str = ""
+
+
+def segmenter_choices(checkpoint: Path | None, segmenters: Sequence[Any] | None = None) -> list[SegmenterChoice]:
+    """The models the GUI offers: the checkpoint file found (:func:`find_checkpoint`) for the
+    ``sam`` segmenter, then every model of every registered segmenter (``models`` attribute;
+    one entry for a segmenter without it)."""
+    out: list[SegmenterChoice] = []
+    for seg in _segmenters() if segmenters is None else segmenters:
+        if checkpoint is not None and seg.name == "sam":
+            out.append(SegmenterChoice(f"{seg.name}:file", f"{checkpoint.name} (file)",
+                                       lambda s=seg: s.open(checkpoint), str(checkpoint)))
+        models = getattr(seg, "models", None)
+        for m in models or ():
+            label = m if seg.name == "sam" else f"{seg.name}: {m}"
+            out.append(SegmenterChoice(f"{seg.name}:{m}", label, lambda s=seg, m=m: s.open(None, model=m),
+                                       f"{m}: its official file from $LABELER_MODELS or ~/.cache/labeler/models"))
+        if not models:
+            out.append(SegmenterChoice(seg.name, seg.name, lambda s=seg: s.open(None)))
+    return out
 
 
 def mask_to_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[float, float]]:
@@ -78,107 +129,234 @@ def mask_to_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[floa
     return [(round(float(x), 2), round(float(y), 2)) for x, y in polys[0]]
 
 
-class SamController(QObject):
-    """Owns a segment session; encodes each opened image in the background.
+def image_key(path: Path | str) -> str:
+    """What identifies an image's embedding: its path, size and modification time (a fix that
+    rewrites the image gives a new key)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return str(path)
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
 
-    ``ready`` is emitted when the current image's embedding is available; ``predict`` answers
-    clicks from the decoder alone and returns a polygon.
+
+#: The embedding of a session without ``encode``/``decode``: it holds the image itself.
+_HELD = object()
+
+
+class SamController(QObject):
+    """Owns a segment session; encodes the open image, and the next ones, in the background.
+
+    ``ready`` is emitted when the current image's embedding is available (at once when it was
+    computed ahead); ``predict`` answers clicks from the decoder alone and returns a polygon.
+    ``encoded`` is emitted for every image encoded (prefetches too).
     """
 
     ready = Signal(str)  # image path
     busy = Signal(bool)
     error = Signal(str)
+    encoded = Signal(str)  # image path
 
-    def __init__(self, factory: SessionFactory | None, parent: QObject | None = None) -> None:
+    def __init__(self, factory: SessionFactory | None, parent: QObject | None = None,
+                 cache_size: int = DEFAULT_CACHE_SIZE, look_ms: int = LOOK_MS) -> None:
         super().__init__(parent)
-        self.factory = factory
+        self._factory = factory
         self.session: SegmentSession | None = None
-        self.current: str | None = None  # path whose embedding the session holds
-        self._wanted: str | None = None
+        self.queue = EmbeddingQueue(cache_size)
+        self.look_ms = look_ms
+        self._paths: dict[str, str] = {}
+        self._planned_at = 0.0
+        self._generation = 0  # a new model: results of the old one are dropped
         self._worker: CallWorker | None = None
+        self._held: str | None = None  # the image a session without encode() holds
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._pump)
+        #: Why the model cannot be used (its checkpoint is missing...), or None.
+        self.broken: str | None = None
         self.last_latency_ms = 0.0
         self.last_score: float | None = None
 
+    # -- the model -----------------------------------------------------------------------------
+    @property
+    def factory(self) -> SessionFactory | None:
+        return self._factory
+
+    @factory.setter
+    def factory(self, factory: SessionFactory | None) -> None:
+        self.set_factory(factory)
+
+    def set_factory(self, factory: SessionFactory | None) -> None:
+        """Use another model: forget the session and the embeddings (the one being computed is
+        dropped when it ends; the model loads on the next image)."""
+        self._factory = factory
+        self._generation += 1
+        self.session, self.broken, self._held = None, None, None
+        self.queue.clear()
+
     @property
     def available(self) -> bool:
-        return self.factory is not None
+        return self._factory is not None and self.broken is None
+
+    def unavailable_reason(self) -> str:
+        """One line for the person: why the tool cannot start."""
+        if self.broken is not None:
+            return f"Segment Anything: {self.broken}"
+        return ("Segment Anything is not available: pip install 'labeler[sam]' and set "
+                "LABELER_SAM_CHECKPOINT to a checkpoint, or choose a model (see docs/gui.md)")
+
+    @property
+    def encodes_ahead(self) -> bool:
+        """Whether the session computes embeddings apart (then the next images are prefetched)."""
+        return self.session is None or can_encode_apart(self.session)
+
+    # -- images --------------------------------------------------------------------------------
+    @property
+    def current(self) -> str | None:
+        """The path of the open image (None before the first)."""
+        key = self.queue.current
+        return self._paths.get(key) if key is not None else None
 
     @property
     def is_ready(self) -> bool:
-        return self.session is not None and self.current is not None and self.current == self._wanted
+        key = self.queue.current
+        if self.session is None or key is None or key not in self.queue:
+            return False
+        return self.queue.get(key) is not _HELD or self._held == key
 
-    def set_image(self, path: Path) -> None:
-        """Start encoding ``path`` (the latest request wins while a previous one runs)."""
-        if self.factory is None:
+    def set_image(self, path: Path, upcoming: Sequence[Path] = ()) -> None:
+        """``path`` is open: encode it first (unless ready), then, after :data:`LOOK_MS`,
+        ``upcoming`` in this order. A new call replaces the plan (queued images not wanted any
+        more are never encoded)."""
+        if self._factory is None:
             return
-        self._wanted = str(path)
-        if self._worker is not None:
-            return  # _done picks up the latest wish
-        if self.current == self._wanted and self.session is not None:
-            self.ready.emit(self._wanted)
+        if not self.encodes_ahead:
+            upcoming = []  # the session holds one image: nothing to compute ahead
+        key, keys = image_key(path), [image_key(p) for p in upcoming]
+        for k, p in zip([key, *keys], [path, *upcoming], strict=True):
+            self._paths[k] = str(p)
+        self.queue.plan(key, keys)
+        self._paths = {k: v for k, v in self._paths.items() if k in self.queue.planned or k in self.queue
+                       or k == self.queue.running}
+        self._planned_at = time.monotonic()
+        if self.is_ready:
+            self.busy.emit(False)
+            self.ready.emit(str(path))
+        elif self.broken is None:
+            self.busy.emit(True)
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._worker is not None or self.broken is not None or self._factory is None:
             return
-        self._start(self._wanted)
+        left = self.look_ms / 1000 - (time.monotonic() - self._planned_at)
+        key = self.queue.next_job(upcoming=left <= 0)
+        if key is None:
+            if left > 0 and self.queue.pending():
+                self._timer.start(int(left * 1000) + 1)
+            return
+        self.queue.start(key)
+        self._start(key, self._paths[key])
 
-    def _start(self, path: str) -> None:
-        self.busy.emit(True)
+    def _start(self, key: str, path: str) -> None:
+        gen = self._generation
+        factory = self._factory
 
-        def job() -> str:
-            first = self.session is None
-            if self.session is None:
-                assert self.factory is not None
-                self.session = self.factory()
-            image = open_image(path)
-            self.session.set_image(image)
-            if first:
-                # The first decoder calls pay torch's lazy set-up (hundreds of ms): pay it here,
-                # in the background, not on the user's first click.
-                c = (image.width / 2, image.height / 2)
-                b = (image.width / 4, image.height / 4, image.width * 3 / 4, image.height * 3 / 4)
-                for kw in ({"points": [c], "labels": [1]}, {"box": b}, {"points": [c], "labels": [1], "box": b}) * 2:
-                    self.session.predict(**kw)
-            return path
+        def job() -> tuple[str, Any, int, str | None, bool]:
+            loading = first = self.session is None
+            try:
+                if self.session is None:
+                    assert factory is not None
+                    session = factory()
+                    if gen != self._generation:
+                        return key, None, gen, None, False
+                    if getattr(session, "decoder_threads", 0) is None:
+                        session.decoder_threads = 1  # type: ignore[attr-defined] # see SamSession
+                    self.session = session
+                loading = False
+                image = open_image(path)
+                s = self.session
+                if can_encode_apart(s):
+                    emb = s.encode(image)  # type: ignore[attr-defined]
+                    decode = lambda **kw: s.decode(emb, **kw)  # noqa: E731
+                else:
+                    s.set_image(image)
+                    emb, decode = _HELD, s.predict
+                if first:
+                    # The first decoder calls pay torch's lazy set-up (hundreds of ms): pay it
+                    # here, in the background, not on the person's first click.
+                    c = (image.width / 2, image.height / 2)
+                    b = (image.width / 4, image.height / 4, image.width * 3 / 4, image.height * 3 / 4)
+                    for kw in ({"points": [c], "labels": [1]}, {"box": b}, {"points": [c], "labels": [1], "box": b}) * 2:
+                        decode(**kw)
+                return key, emb, gen, None, False
+            except LabelerError as err:  # a missing checkpoint...: its sentence
+                return key, None, gen, str(err), loading
+            except Exception as err:  # noqa: BLE001 - reported, never raised in a thread
+                return key, None, gen, f"{type(err).__name__}: {err}", loading
 
         # No Qt parent: the thread is owned here and freed after wait() (a deleteLater racing the
         # controller's own destruction crashed the tests).
         self._worker = CallWorker(job)
         self._worker.done.connect(self._done)
-        self._worker.error.connect(self._failed)
         self._worker.start()
 
-    def _done(self, path: str) -> None:
-        self._finish_worker()
-        self.current = path
-        if self._wanted is not None and self._wanted != path:
-            self._start(self._wanted)
-            return
-        self.busy.emit(False)
-        self.ready.emit(path)
-
-    def _failed(self, message: str) -> None:
-        self._finish_worker()
-        self.busy.emit(False)
-        self.factory = None if self.session is None else self.factory
-        self.error.emit(message)
-
-    def _finish_worker(self) -> None:
+    def _done(self, result: tuple[str, Any, int, str | None, bool]) -> None:
+        key, emb, gen, message, loading = result
         if self._worker is not None:
             self._worker.wait()
             self._worker = None
+        if gen != self._generation:
+            self.queue.running = None
+            self._pump()
+            return
+        is_current = key == self.queue.current
+        if message is not None:
+            self.queue.fail(key, message)
+            if loading:
+                self.broken = message
+                self.session = None
+            if loading or is_current:
+                self.busy.emit(False)
+                self.error.emit(message)
+            self._pump()
+            return
+        if emb is _HELD:
+            self._held = key
+        self.queue.finish(key, emb)
+        path = self._paths.get(key, key)
+        self.encoded.emit(path)
+        if is_current:
+            # The look starts now: the first click on it never shares the CPU with a prefetch.
+            self._planned_at = time.monotonic()
+            self.busy.emit(False)
+            self.ready.emit(path)
+        self._pump()
 
     def wait(self, msecs: int = 30000) -> bool:
-        """Block until the current encoding ends (tests, benchmarks)."""
+        """Block until the job running now ends (tests, benchmarks, closing)."""
         if self._worker is None:
             return True
         return self._worker.wait(msecs)
+
+    def stop(self) -> None:
+        """Drop the plan and wait for the running job (the window closes)."""
+        self._timer.stop()
+        self._generation += 1
+        self.queue.clear()
+        self.wait()
 
     def predict(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
                 box: Sequence[float] | None) -> list[tuple[float, float]]:
         """A polygon for the prompts (decoder only); empty when not ready or nothing found."""
         if not self.is_ready or self.session is None or (not points and box is None):
             return []
+        key = self.queue.current
+        assert key is not None
+        emb = self.queue.get(key)
         t0 = time.perf_counter()
-        out = self.session.predict(points=list(points) or None, labels=list(labels) or None,
-                                   box=list(box) if box is not None else None)
+        kw = {"points": list(points) or None, "labels": list(labels) or None,
+              "box": list(box) if box is not None else None}
+        out = self.session.predict(**kw) if emb is _HELD else self.session.decode(emb, **kw)  # type: ignore[attr-defined]
         mask, score = (out if isinstance(out, tuple) else (out, None))
         poly = mask_to_polygon(mask)
         self.last_latency_ms = (time.perf_counter() - t0) * 1000
@@ -187,17 +365,116 @@ class SamController(QObject):
 
 
 class SegmentBinding:
-    """Connects a :class:`SamController` to the canvas's segment tool and the session: each
-    prompt gives a polygon preview; Enter (:meth:`accept`) keeps it as a shape."""
+    """Connects a :class:`SamController` to the window: the segment tool's prompts and Enter,
+    every opened image (and its neighbours) encoded once the tool was used, the model choice in
+    the toolbar, and Find by Text (:mod:`labeler.gui.find_text`)."""
 
-    def __init__(self, controller: SamController, canvas: Any, session: Any,
-                 show: Callable[[str, int], None]) -> None:
-        self.ctl, self.canvas, self.session, self.show = controller, canvas, session, show
+    def __init__(self, window: Any, factory: SessionFactory | None = None,
+                 checkpoint: Path | None = None) -> None:
+        self.window, self.canvas, self.session = window, window.canvas, window.session
+        self.settings = window.settings
+        self.show: Callable[[str, int], None] = window.statusBar().showMessage
         #: True once the tool was switched on: from then on every opened image is encoded.
         self.used = False
-        controller.ready.connect(self._ready)
-        controller.busy.connect(self._busy)
-        controller.error.connect(lambda m: session.error(f"Segment Anything: {m}"))
+        self.choices = segmenter_choices(checkpoint if checkpoint is not None else find_checkpoint())
+        if factory is not None:
+            self.choices.insert(0, SegmenterChoice("given", "given session", factory))
+        chosen = self.chosen()
+        cache = int(self.settings.value(CACHE_SETTING, DEFAULT_CACHE_SIZE) or DEFAULT_CACHE_SIZE)
+        self.ctl = SamController(chosen.factory if chosen else None, window, cache_size=max(1, cache))
+        self.ctl.ready.connect(self._ready)
+        self.ctl.busy.connect(self._busy)
+        self.ctl.error.connect(self._failed)
+        self.session.subscribe(CurrentChanged, lambda e: self._current_changed())
+        self.combo = self._build_combo(chosen)
+        from labeler.gui.find_text import FindByText
+
+        self.find_text = FindByText(window)
+
+    # -- the model choice ----------------------------------------------------------------------
+    def chosen(self) -> SegmenterChoice | None:
+        """The remembered choice (QSettings ``sam/model``), else the first one."""
+        key = self.settings.value(MODEL_SETTING, "")
+        return next((c for c in self.choices if c.key == key), self.choices[0] if self.choices else None)
+
+    def _build_combo(self, chosen: SegmenterChoice | None) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName("sam_model")
+        combo.setToolTip("Segment Anything model (Ctrl+I). Official files go in $LABELER_MODELS "
+                         "or ~/.cache/labeler/models (see docs/gui.md)")
+        for c in self.choices:
+            combo.addItem(c.label, c.key)
+            combo.setItemData(combo.count() - 1, c.tooltip or c.label, Qt.ItemDataRole.ToolTipRole)
+        if chosen is not None:
+            combo.setCurrentIndex(self.choices.index(chosen))
+        combo.currentIndexChanged.connect(lambda i: self.choose(self.choices[i].key))
+        bar = self.window.findChild(QToolBar, "Tools")
+        if bar is not None:
+            bar.addSeparator()
+            bar.addWidget(QLabel(" SAM model "))
+            bar.addWidget(combo)
+        return combo
+
+    def choose(self, key: str) -> bool:
+        """Use the model ``key`` (one of :attr:`choices`), remember it; False when unknown."""
+        choice = next((c for c in self.choices if c.key == key), None)
+        if choice is None:
+            return False
+        self.settings.setValue(MODEL_SETTING, key)
+        if self.combo.currentData() != key:
+            self.combo.blockSignals(True)
+            self.combo.setCurrentIndex(self.choices.index(choice))
+            self.combo.blockSignals(False)
+        self.canvas.clear_sam()
+        self.ctl.set_factory(choice.factory)
+        self._current_changed()
+        self.show(f"Segment Anything model: {choice.label}" + ("" if self.used else " (loads when the tool is used)"), 5000)
+        return True
+
+    # -- the tool ------------------------------------------------------------------------------
+    def activate(self) -> bool:
+        """The segment tool was chosen: False (and the reason shown) when no model can run."""
+        if self.ctl.factory is None:
+            self.session.error(self.ctl.unavailable_reason())
+            return False
+        if self.ctl.broken is not None:
+            self.ctl.set_factory(self.ctl.factory)  # try again: the file may be there now
+        self.used = True
+        self._current_changed()
+        return True
+
+    def upcoming(self) -> list[Path]:
+        """The images likely opened next, in that order: next, previous, next to review."""
+        w = self.window
+        row = w.current_row()
+        if row is None:
+            return []
+        rows = w.files.visible_rows(row, 1, 1) + w.files.visible_rows(row, 1, -1)
+        for r in range(row + 1, min(len(w.items), row + 200)):  # a bounded look, never the whole list
+            if w._needs_review(r):
+                rows.append(r)
+                break
+        return [w.items[r].image_path for r in dict.fromkeys(rows)]
+
+    def _current_changed(self) -> None:
+        doc = self.session.doc
+        if self.used and doc is not None and self.ctl.available:
+            self.ctl.set_image(doc.item.image_path, self.upcoming())
+
+    def handles(self, gesture: Any) -> bool:
+        """Run a gesture of the segment tool (prompts, Enter); False for any other gesture."""
+        if isinstance(gesture, SegmentPrompt):
+            self.prompt(gesture.points, gesture.labels, gesture.box)
+        elif isinstance(gesture, SegmentAccepted):
+            self.accept()
+        else:
+            return False
+        return True
+
+    def _failed(self, message: str) -> None:
+        self.session.error(f"Segment Anything: {message}")
+        if self.ctl.broken is not None and self.canvas.tool.needs_segmenter:
+            self.window.set_mode("edit")  # the model cannot load: back to editing
 
     def _busy(self, busy: bool) -> None:
         self.canvas.sam_busy = busy
@@ -230,4 +507,3 @@ class SegmentBinding:
             return
         self.canvas.clear_sam()
         self.session.add_drawn("polygon", [tuple(p) for p in pts])
-

@@ -16,6 +16,7 @@ from labeler.editing.tools import (
     EditRequested,
     Pointer,
     PointsEdited,
+    SegmentAccepted,
     SegmentPrompt,
     ShapeDrawn,
     ShapesMoved,
@@ -177,6 +178,12 @@ def test_segment_tool_prompts(view: EditorView) -> None:
     drag(seg, (60, 20), (100, 60))
     assert view.gestures[-1].box == (60, 20, 100, 60)  # type: ignore[attr-defined]
     assert seg.preview().prompt_box == (60, 20, 100, 60)
+    n = len(view.gestures)  # type: ignore[attr-defined]
+    assert not seg.key("enter")  # nothing to keep yet
+    seg.result = [(60, 20), (100, 20), (100, 60)]
+    assert seg.key("enter")
+    assert view.gestures[-1] == SegmentAccepted([(60, 20), (100, 20), (100, 60)])  # type: ignore[attr-defined]
+    assert len(view.gestures) == n + 1  # type: ignore[attr-defined]
     assert seg.key("escape") and seg.points == [] and seg.box is None
 
 

@@ -1,0 +1,131 @@
+"""Which images' Segment Anything embeddings to compute next, and which to keep (Qt-free).
+
+While a person looks at an image, the GUI encodes the images they will likely open next (next,
+previous, next to review), so that a click on a newly opened image runs only the decoder. This
+module holds the rules; :class:`labeler.gui.sam.SamController` runs the jobs in a worker:
+
+* :meth:`EmbeddingQueue.plan` says what is wanted now: the current image first, then the
+  upcoming ones in visit order. A new plan replaces the old one: a jump drops (cancels) every
+  queued job that is no longer wanted and puts the new current image first.
+* At most ``capacity`` embeddings are kept (an LRU), and a plan never asks for more than that,
+  so prefetching never evicts what it just computed. Eviction spares the planned images.
+* One job runs at a time; the one running cannot be interrupted (an encoder forward), its
+  result is kept when there is room.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+
+class EmbeddingQueue:
+    """The plan of embeddings to compute and an LRU of the computed ones, keyed by strings."""
+
+    def __init__(self, capacity: int = 3) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self.capacity = capacity
+        self._ready: OrderedDict[str, Any] = OrderedDict()
+        self._plan: list[str] = []
+        #: The key being computed (None when idle).
+        self.running: str | None = None
+        #: Keys whose job failed, with the message (not retried while they stay planned).
+        self.failed: dict[str, str] = {}
+
+    # -- what is wanted ----------------------------------------------------------------------
+    def plan(self, current: str | None, upcoming: Sequence[str] = ()) -> list[str]:
+        """Want ``current`` now, then ``upcoming`` in this order; returns the keys dropped from
+        the previous plan that were not computed (the cancelled jobs)."""
+        keys: list[str] = []
+        for k in ([current] if current is not None else []) + list(upcoming):
+            if k not in keys:
+                keys.append(k)
+        old = self._plan
+        self._plan = keys[: self.capacity]
+        self.failed = {k: v for k, v in self.failed.items() if k in self._plan}
+        if current is not None and current in self._ready:
+            self._ready.move_to_end(current)
+        return [k for k in old if k not in self._plan and k not in self._ready and k != self.running]
+
+    @property
+    def planned(self) -> list[str]:
+        """The keys of the plan, current first."""
+        return list(self._plan)
+
+    @property
+    def current(self) -> str | None:
+        """The key wanted now (first of the plan)."""
+        return self._plan[0] if self._plan else None
+
+    def next_job(self, upcoming: bool = True) -> str | None:
+        """The next key to compute: the current one, then (with ``upcoming``) the others in
+        plan order; None while a job runs or when nothing is left."""
+        if self.running is not None:
+            return None
+        for k in self._plan if upcoming else self._plan[:1]:
+            if k not in self._ready and k not in self.failed:
+                return k
+        return None
+
+    def pending(self) -> list[str]:
+        """Planned keys neither computed, running nor failed."""
+        return [k for k in self._plan if k not in self._ready and k not in self.failed and k != self.running]
+
+    # -- jobs --------------------------------------------------------------------------------
+    def start(self, key: str) -> None:
+        """``key``'s job began."""
+        if self.running is not None:
+            raise RuntimeError(f"a job is already running ({self.running})")
+        self.running = key
+
+    def finish(self, key: str, embedding: Any) -> None:
+        """``key``'s job ended with ``embedding``: keep it (evicting beyond ``capacity``)."""
+        if self.running == key:
+            self.running = None
+        self._ready[key] = embedding
+        self._ready.move_to_end(key)
+        # The current image stays the most recently used: a prefetch finishing after it never
+        # pushes it out.
+        cur = self.current
+        if cur is not None and cur in self._ready:
+            self._ready.move_to_end(cur)
+        self._evict()
+
+    def fail(self, key: str, message: str) -> None:
+        """``key``'s job failed (not retried while it stays in the plan)."""
+        if self.running == key:
+            self.running = None
+        self.failed[key] = message
+
+    # -- what is kept ------------------------------------------------------------------------
+    def get(self, key: str) -> Any | None:
+        """The embedding of ``key`` (marked recently used), or None."""
+        emb = self._ready.get(key)
+        if emb is not None:
+            self._ready.move_to_end(key)
+        return emb
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ready
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def keys(self) -> list[str]:
+        """Computed keys, least recently used first."""
+        return list(self._ready)
+
+    def clear(self) -> None:
+        """Forget everything computed and planned (another model was chosen)."""
+        self._ready.clear()
+        self._plan = []
+        self.failed = {}
+
+    def _evict(self) -> None:
+        while len(self._ready) > self.capacity:
+            victim = next((k for k in self._ready if k not in self._plan), None)
+            if victim is None:  # cannot happen (the plan is at most capacity long); be safe
+                victim = next(iter(self._ready))
+            del self._ready[victim]
