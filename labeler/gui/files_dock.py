@@ -1,12 +1,13 @@
 """The Files dock: search, filters, the file list and its count, the background listing and
-status scan, and stepping through the (filtered) list."""
+status scan, and stepping through the (filtered) list. The highlighted row is always the image
+on screen: none when the filters hide it (after F fixed its last issue, say)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtCore import QCoreApplication, QModelIndex, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -74,8 +75,14 @@ class FilesDock(QWidget):
         self.dataset: Dataset | None = None
         self._lister: ListWorker | None = None
         self._scanner: StatusScanner | None = None
-        #: Rels whose status comes from an open document, not from the scan (unsaved edits).
+        #: Rels whose status comes from an open document (unsaved edits) or a failed open,
+        #: not from the scan.
         self.is_open: Any = lambda rel: False
+        #: The rel of the image on screen (set by the window): the row the list highlights.
+        self.shown: Callable[[], str | None] = lambda: None
+        for changed in (self.proxy.rowsRemoved, self.proxy.rowsInserted, self.proxy.layoutChanged,
+                        self.proxy.modelReset):
+            changed.connect(lambda *_a: self.select_row(self.rows.get(self.shown() or "")))
 
     # -- items -------------------------------------------------------------------------------
     @property
@@ -194,9 +201,12 @@ class FilesDock(QWidget):
         return [self.items[self.proxy.mapToSource(self.proxy.index(r, 0)).row()]
                 for r in range(self.proxy.rowCount())]
 
-    def select_row(self, row: int) -> None:
-        idx = self.proxy.mapFromSource(self.model.index(row))
-        if idx.isValid():
+    def select_row(self, row: int | None) -> None:
+        """Highlight source row ``row`` (none when the filters hide it or ``row`` is None)."""
+        idx = self.proxy.mapFromSource(self.model.index(row)) if row is not None else QModelIndex()
+        if not idx.isValid():
+            self.view.selectionModel().clear()
+        elif idx != self.view.currentIndex():
             self.view.setCurrentIndex(idx)
             self.view.scrollTo(idx)
 

@@ -45,7 +45,7 @@ from labeler.gui.colors import assign_colors, reset_colors
 from labeler.gui.extensions import install_extensions
 from labeler.gui.files_dock import FilesDock
 from labeler.gui.image_feed import ImageFeed
-from labeler.gui.label_dialog import LabelAnswer, LabelDialog, ask_conflict, ask_unsaved
+from labeler.gui.label_dialog import LabelAnswer, LabelDialog, ask_conflict, ask_unsaved, on_screen
 from labeler.gui.options_dialog import ask_plugin_options
 from labeler.gui.panels import ClassPanel, ReviewPanel, ShapeListPanel
 from labeler.gui.plugin_menu import fill_plugins_menu
@@ -141,7 +141,8 @@ class MainWindow(QMainWindow):
     # -- construction ------------------------------------------------------------------------
     def _build_docks(self) -> None:
         self.files = FilesDock()
-        self.files.is_open = lambda rel: rel in self.session.docs
+        self.files.is_open = lambda rel: rel in self.session.docs or rel in self.session.unreadable
+        self.files.shown = lambda: self.session.shown_rel
         self.files.activated.connect(self.open_rel)
         self.files.listed.connect(self._listed)
         self.files.statusesArrived.connect(lambda: self._classes_timer.start(300))
@@ -240,7 +241,8 @@ class MainWindow(QMainWindow):
         s.subscribe(CurrentChanged, self._current_changed)
         s.subscribe(DocumentChanged, self._doc_changed)
         s.subscribe(Saved, lambda e: (self._sync_row(e.doc), self._update_title()))
-        s.subscribe(OpenFailed, lambda e: self.files.set_status(e.rel, ItemStatus(error=e.message)))
+        s.subscribe(OpenFailed, lambda e: (self.files.set_status(e.rel, ItemStatus(error=e.message)),
+                                           self._refresh_classes()))  # its classes are not known ones
         s.subscribe(ClassesChanged, self._classes_changed)
         s.subscribe(Message, lambda e: self.statusBar().showMessage(e.text, e.timeout_ms))
         s.subscribe(ErrorReported, lambda e: self.statusBar().showMessage(e.message.splitlines()[0], 10000))
@@ -281,6 +283,8 @@ class MainWindow(QMainWindow):
     def _listed(self) -> None:
         for doc in self.session.docs.values():
             self._sync_row(doc)
+        for rel, why in self.session.unreadable.items():
+            self.files.set_status(rel, ItemStatus(error=why))
         row = self.current_row()
         if row is not None:
             self.files.select_row(row)
@@ -359,6 +363,8 @@ class MainWindow(QMainWindow):
     # -- session events ----------------------------------------------------------------------
     def _current_changed(self, event: CurrentChanged) -> None:
         self.canvas.set_document(event.doc)
+        if event.doc is None:  # none open (or one failed to): no image of another stays shown
+            self.canvas.set_image(None, problem=self.session.failed[1] if self.session.failed else None)
         self._refresh_panels()
         self._update_title()
 
@@ -393,10 +399,7 @@ class MainWindow(QMainWindow):
         self.actions["redo"].setEnabled(bool(doc and doc.can_redo))
 
     def _update_title(self) -> None:
-        if self.doc is None:
-            self.setWindowTitle(f"labeler — {self.dataset.root}" if self.dataset is not None else "labeler")
-            return
-        self.setWindowTitle(f"labeler — {self.doc.item.rel}{' *' if self.doc.dirty else ''}")
+        self.setWindowTitle(self.session.title())
 
     def _selection_changed(self, indices: list[int]) -> None:
         self.shape_panel.select_rows(indices)
@@ -458,7 +461,7 @@ class MainWindow(QMainWindow):
         self, label: str = "", text: str | None = None, group_id: int | None = None
     ) -> LabelAnswer | None:
         self.label_dialog.set_labels(self.classes)
-        return self.label_dialog.ask(label, text, group_id)
+        return self.label_dialog.ask(label, text, group_id, near=on_screen(self.canvas, self.session.labelling))
 
     def _add_class(self, label: str) -> None:
         self.session.update_classes([label])
@@ -471,9 +474,6 @@ class MainWindow(QMainWindow):
         if self.canvas.mode == "edit" and self.canvas.remove_selected_vertex():
             return
         self.session.delete()
-
-
-
 
     def undo(self) -> None:
         if not self.canvas.undo_last_point() and self.doc is not None:
@@ -513,7 +513,6 @@ class MainWindow(QMainWindow):
         # Suggestions below the accept-all threshold are drawn faint on the canvas.
         self.canvas.min_score = value
         self.canvas.update()
-
 
     def mark_reviewed(self) -> None:
         if self.doc is not None:
