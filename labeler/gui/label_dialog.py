@@ -61,8 +61,10 @@ class LabelDialog(QDialog):
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.edit.setCompleter(self.completer)
-        # Installed after the completer's own filter, so it sees the popup's keys first.
+        # Installed after the completer's own filters, so they see Enter first: in the popup,
+        # or in the field (where key events land when the popup does not hold the keyboard).
         self.completer.popup().installEventFilter(self)
+        self.edit.installEventFilter(self)
         self.completer.completionModel().modelReset.connect(
             lambda: QTimer.singleShot(0, self.completer, self._highlight_first))
         self.text_edit = QLineEdit(self)
@@ -107,7 +109,7 @@ class LabelDialog(QDialog):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         """Enter in the open completion list takes the highlighted entry and accepts."""
         popup = self.completer.popup()
-        if (obj is popup and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+        if (obj in (popup, self.edit) and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
                 and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and popup.isVisible()):
             index = popup.currentIndex()
             if not index.isValid() and popup.model().rowCount():
