@@ -100,8 +100,8 @@ class FilesDock(QWidget):
         self._lister.start()
 
     def set_items(self, items: list[Item]) -> None:
+        self.rows = {it.rel: r for r, it in enumerate(items)}  # before the reset highlights a row
         self.model.set_items(items)
-        self.rows = {it.rel: r for r, it in enumerate(items)}
         self.update_count()
 
     def _listed(self, items: list[Item]) -> None:

@@ -301,8 +301,8 @@ class MainWindow(QMainWindow):
         self.files.wait_for_scan(msecs)
         self._refresh_classes()
 
-    def current_row(self) -> int | None:
-        return self.files.rows.get(self.doc.item.rel) if self.doc is not None else None
+    def current_row(self) -> int | None:  # the image on screen (D/A step on from a failed one too)
+        return self.files.rows.get(self.session.shown_rel or "")
 
     def open_rel(self, rel: str) -> bool:
         self.ensure_listed()

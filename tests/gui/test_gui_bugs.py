@@ -63,6 +63,9 @@ def test_clicking_an_unreadable_file_clears_the_previous_image(gui, window, gui_
     assert [s.label for s in window.session.docs["a.jpg"].shapes] == ["cat"]
     assert not window.session.docs["a.jpg"].dirty
     assert (gui_dataset / "a.json").read_bytes() == before
+    # D / A step on from the file that failed, not from the image shown before
+    window.actions["next_image" if rel == "b.jpg" else "prev_image"].trigger()
+    assert window.doc.item.rel == "c.jpg" and _highlighted(window) == ["c.jpg"]
     window.open_rel("a.jpg")  # and the previous image opens again as it was
     assert window.doc.item.rel == "a.jpg" and window.windowTitle().endswith("a.jpg")
 
