@@ -75,17 +75,19 @@ class _KeyOrder(_Keep):
     @classmethod
     def _remember_key_order(cls, value: Any, handler: Any) -> Any:
         model = handler(value)
-        if isinstance(value, dict) and isinstance(model, _KeyOrder):
-            model._keys = tuple(k for k in value if isinstance(k, str))
+        if type(value) is dict and isinstance(model, _KeyOrder) and model.__pydantic_private__ is not None:
+            model.__pydantic_private__["_keys"] = tuple(value)  # the fast way to set a private attribute
         return model
 
     def _in_read_order(self, data: dict[str, Any]) -> dict[str, Any]:
         """``data`` with the keys this object was read with first, in that order; new keys
         follow in labeler's order (only for an object read from a file)."""
-        if not getattr(self, "_from_file", False) or not self._keys:
+        private = self.__pydantic_private__ or {}
+        keys = private.get("_keys")
+        if not keys or not private.get("_from_file") or tuple(data) == keys:
             return data
-        ordered = {k: data[k] for k in self._keys if k in data}
-        ordered.update((k, v) for k, v in data.items() if k not in ordered)
+        ordered = {k: data[k] for k in keys if k in data}
+        ordered.update(data)  # the keys already there keep their places; new ones are appended
         return ordered
 
 
