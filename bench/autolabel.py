@@ -10,6 +10,10 @@ its own; images per second count everything, model loading included.
     python bench/autolabel.py --repeat 3            # 6 images per side: memory must not grow
     python bench/autolabel.py --profile             # where the time goes, stage by stage
     python bench/autolabel.py --device cuda         # on a GPU (images/s of each side)
+    python bench/autolabel.py --sides labeler@mobile_sam,labeler-bf16@mobile_sam   # the lightest SAM
+
+A side ``NAME@MODEL`` runs labeler with that SAM model type (random weights of its architecture,
+built from ultralytics, saved once) instead of vit_b.
 
 ``--repeat N`` uses each image N times, each copy with one pixel changed, so that no side can
 reuse an embedding across copies. Results: bench/README.md.
@@ -51,6 +55,21 @@ def make_models(work: Path) -> tuple[Path, Path]:
         torch.manual_seed(0)
         torch.save(sam_model_registry["vit_b"](None).state_dict(), sam)
     return det, sam
+
+
+def make_sam(work: Path, kind: str) -> Path:
+    """Random-init SAM of model type ``kind`` (``vit_b``, ``mobile_sam``, ``sam2.1_t``...), saved
+    as a state dict (the model type is told from its keys, as for the official files)."""
+    if kind == "vit_b":
+        return make_models(work)[1]
+    import torch
+    from labeler_plugins.sam import build_sam
+
+    path = work / f"{kind}_random.pt"
+    if not path.exists():
+        torch.manual_seed(0)
+        torch.save(build_sam(kind).state_dict(), path)
+    return path
 
 
 def make_images(work: Path, repeat: int) -> Path:
@@ -108,6 +127,9 @@ def side(args: argparse.Namespace) -> None:
 
     work = Path(args.work)
     det, sam = make_models(work)
+    name, _, kind = args.side.partition("@")
+    if kind:
+        sam = make_sam(work, kind)
     images = make_images(work, args.repeat)
     n = len(list(images.glob("*.png")))
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -119,7 +141,7 @@ def side(args: argparse.Namespace) -> None:
         copy = work / f"labeler_{args.side}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(images, copy)  # no label files yet: a fresh run
-        res = run_labeler(copy, det, sam, "bf16" if args.side == "labeler-bf16" else "fp32", args.device, args.threads)
+        res = run_labeler(copy, det, sam, "bf16" if name == "labeler-bf16" else "fp32", args.device, args.threads)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     res.update(
         side=args.side, images=n, images_per_s=n / res["seconds"], threads=torch.get_num_threads(),
@@ -269,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[name]
-        print(f"{name:<13} {r['images']} images  {r['seconds']:7.1f} s  {r['images_per_s']:.4f} images/s  "
+        print(f"{name:<22} {r['images']} images  {r['seconds']:7.1f} s  {r['images_per_s']:.4f} images/s  "
               f"peak {r['peak_rss_mb']:.0f} MB  ({r['objects']} objects)  CPU user {r['cpu_user_s']:.0f} s, "
               f"kernel {r['cpu_sys_s']:.0f} s, {r['page_faults'] / 1e6:.1f} M page faults", flush=True)
     base = results.get("ultralytics")

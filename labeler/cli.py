@@ -1248,22 +1248,37 @@ def train_cmd(
     default=None,
     help="Folder holding the JSON files.",
 )
-def gui_cmd(directory: Path | None, labels: Path | None) -> None:
+@click.option(
+    "--flags", "flags", default=None, metavar="A,B|FILE",
+    help="Image flags (checkboxes in the Flags dock, saved in the file's top-level \"flags\"): "
+    "comma-separated, or a text file with one flag a line (labelme's --flags).",
+)
+@click.option(
+    "--labelflags", "label_flags", default=None, metavar="JSON|FILE",
+    help="Shape flags per label, offered in the label dialog and saved in the shape's \"flags\": "
+    "a JSON/YAML mapping of label patterns (regular expressions) to flags, or a file holding one, "
+    "e.g. '{\"person\": [\"occluded\"], \".*\": [\"truncated\"]}' (labelme's --labelflags).",
+)
+def gui_cmd(directory: Path | None, labels: Path | None, flags: str | None, label_flags: str | None) -> None:
     """Open the desktop labeler (needs: pip install 'labeler[gui]').
 
     \b
     Examples:
       labeler gui sample_data/scenes
       labeler gui
+      labeler gui photos --flags blurry,night --labelflags '{"person": ["occluded"]}'
     """
     import importlib.util
 
+    from labeler.editing.flags import parse_flags, parse_label_flags
+
+    image_flags, per_label = parse_flags(flags), parse_label_flags(label_flags)  # errors before Qt
     # Only labeler.gui imports Qt (the import contracts in pyproject.toml): look, do not import.
     if importlib.util.find_spec("PySide6") is None:
         raise UsageError("the GUI needs PySide6: pip install 'labeler[gui]'")
     from labeler.gui.app import run_gui
 
-    sys.exit(run_gui(directory, labels))
+    sys.exit(run_gui(directory, labels, flags=image_flags, label_flags=per_label))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -125,9 +125,9 @@ class Shape(_KeyOrder):
     label: str
     points: list[tuple[float, float]] = Field(default_factory=list)
     group_id: int | None = None
+    description: str | None = ""  # labelme's key order: description before shape_type
     shape_type: str = "polygon"
     flags: dict[str, Any] | None = Field(default_factory=dict)
-    description: str | None = ""
     mask: str | None = Field(
         default=None, description="Base64 PNG of the bbox region (mask shapes)."
     )

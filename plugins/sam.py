@@ -114,9 +114,10 @@ class SamOptions(BaseModel):
     )
     encoder: Literal["fast", "reference"] = Field(
         "fast",
-        description="fast: labeler's encoder forward (fused attention kernel, fused linears; "
-        "plugins/sam_encoder.py), the same numbers to float rounding; reference: "
-        "segment-anything's own operations, bit for bit (slower).",
+        description="fast: labeler's encoder and decoder forward (fused attention kernel, fused "
+        "linears, MobileSAM's batch norms folded, the decoder's image side once per image; "
+        "plugins/sam_encoder.py, plugins/sam_decoder.py), the same numbers to float rounding; "
+        "reference: segment-anything's own operations, bit for bit (slower).",
     )
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
     cache_size: int = Field(4, ge=1, description="Image embeddings kept in memory (LRU).")
@@ -510,9 +511,13 @@ class SamSession:
         self._std = torch.tensor([58.395, 57.12, 57.375], device=self.device).view(-1, 1, 1)
         fast = False
         if encoder == "fast":
-            from labeler_plugins.sam_encoder import install_fast_encoder
+            from labeler_plugins.sam_decoder import install_fast_decoder
+            from labeler_plugins.sam_encoder import fuse_conv_bn, install_fast_encoder
 
             fast = install_fast_encoder(self.model.image_encoder) > 0  # segment-anything's ViT
+            fuse_conv_bn(self.model.image_encoder)  # MobileSAM's TinyViT
+            if not self.sam2:
+                install_fast_decoder(self.model.mask_decoder)  # many boxes on one image
         if self.device == "cpu" and not fast:
             chunk_encoder_attention(self.model)  # where fresh memory costs page faults (not GPUs)
         if self.device == "cpu":

@@ -239,6 +239,34 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, type_a_prefix)
         w.edit_label(0)
 
+        # a linestrip (Draw > Create LineStrip): one finished, one being drawn towards the cursor
+        from labeler.model import Shape
+
+        boxes = [sh.bbox() for sh in w.doc.shapes if sh.shape_type == "rectangle"]
+        x1, y1, x2, y2 = boxes[0]
+        bw, bh = x2 - x1, y2 - y1
+        w.doc.add_shape(Shape(label="back", shape_type="linestrip", points=[
+            (x1 + 0.02 * bw, y1 + 0.45 * bh), (x1 + 0.2 * bw, y1 + 0.2 * bh), (x1 + 0.55 * bw, y1 + 0.12 * bh),
+            (x1 + 0.85 * bw, y1 + 0.16 * bh), (x2 - 0.02 * bw, y1 + 0.4 * bh)]))
+        w.mode_linestrip()
+        x1, y1, x2, y2 = boxes[-1]
+        bw, bh = x2 - x1, y2 - y1
+        w.canvas.tool.points = [(x1 + 0.05 * bw, y1 + 0.3 * bh), (x1 + 0.3 * bw, y1 + 0.05 * bh),
+                                (x1 + 0.6 * bw, y1 + 0.03 * bh)]
+        w.canvas.view.cursor = (x1 + 0.8 * bw, y1 + 0.1 * bh)
+        w.canvas.select([])
+        w.statusBar().showMessage("Create LineStrip (Ctrl+Shift+L): click points; double-click or Enter finishes")
+        shot("linestrip", keep_message=True)
+        w.canvas.cancel_drawing()
+        w.mode_edit()
+        w.doc.undo()
+        w._refresh_classes()  # "back" was only for this picture
+        # the File menu with labelme's Open File, Save As, Change Output Dir, Delete File
+        file_menu = w.menuBar().actions()[0].menu()
+        file_menu.popup(w.mapToGlobal(w.menuBar().geometry().bottomLeft()))
+        shot("file_menu", popups=(file_menu,))
+        file_menu.close()
+
         w.open_rel("scene_0003.jpg")
         w.review_panel.threshold.setValue(0.6)
         w.session.next_suggestion()
@@ -291,6 +319,40 @@ def main(argv: list[str] | None = None) -> int:
         menu.close()
         w.canvas.selected_vertex = None
         w.canvas.fit_window()
+
+        # labelme's view controls: the Labels dock (one shape hidden by its checkbox), image
+        # flags in the Flags dock, the Brightness/Contrast dialog; then the label dialog's flags
+        w.session.image_flags = ["blurry", "night", "crowded"]
+        w.session.label_flags = {".*": ["occluded", "truncated"]}
+        w.open_rel("scene_0001.jpg")
+        w.session.set_image_flag("crowded", True)
+        w.controls.set_shape_visible(1, False)
+        bc = w.controls.brightness_contrast()
+        bc.brightness.setValue(75)
+        bc.contrast.setValue(160)
+        bc.hide()  # shown where the window manager puts it: at the canvas' corner here
+        bc.move(w.canvas.mapToGlobal(QPoint(12, 12)))
+        bc.show()
+        shot("view_controls", popups=(bc,))
+        bc.reset()
+        bc.close()
+        ld = w.label_dialog
+        ld.set_labels(w.classes)
+        w.session.labeling = w.doc.shapes[0]
+        ld.edit.setText(w.doc.shapes[0].label)
+        ld._show_attributes()
+        ld.description.setPlainText("partly behind the bench")
+        ld.difficult.setChecked(True)
+        ld.flag_boxes["occluded"].setChecked(True)
+        ld.show()
+        place(ld)
+        shot("label_flags", widget=ld)
+        ld.hide()
+        w.session.labeling = None
+        w.doc.undo()  # the flag ticked above
+        w.controls.set_shape_visible(1, True)
+        w.session.image_flags, w.session.label_flags = [], {}
+        w.controls.refresh()
 
         # the options form of a plugin, as the Plugins menu opens it
         from labeler.plugins import get_registry

@@ -170,3 +170,15 @@ def test_several_checks_options_need_a_prefix_and_json_is_one_document(tmp_path:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert [c["plugin"] for c in doc["checks"]] == ["duplicates", "duplicates"]
+
+
+def test_gui_refuses_bad_flags_before_opening_a_window(tmp_path) -> None:
+    """labelme's --flags / --labelflags: a bad value is one clear line, and no window opens."""
+    res = CliRunner().invoke(cli, ["gui", str(tmp_path), "--labelflags", "[1, 2]"])
+    assert res.exit_code != 0 and "--labelflags: expected a mapping of label patterns" in res.output
+    bad = tmp_path / "labelflags.json"
+    bad.write_text('{"(": ["x"]}', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["gui", "--labelflags", str(bad)])
+    assert res.exit_code != 0 and "labelflags.json" in res.output and "not a regular expression" in res.output
+    help_text = run("gui", "--help").output
+    assert "--flags" in help_text and "--labelflags" in help_text

@@ -333,7 +333,9 @@ def test_each_architecture_runs_through_the_plugin(kind: str, tmp_path: Path, mo
     assert session is not None and session.model_id.startswith(f"{kind}:")
     assert session.cache.misses == 1  # one encoding for both boxes
     loaded = session.model.state_dict()
-    assert all(torch.equal(loaded[k].cpu(), v) for k, v in list(state.items())[:20])
+    # (MobileSAM's encoder convolutions are folded with their batch norms: other keys.)
+    same = [k for k in state if k in loaded and not k.startswith("image_encoder.")][:20]
+    assert len(same) == 20 and all(torch.equal(loaded[k].cpu(), state[k]) for k in same)
     assert pred.polygons is not None and len(pred.polygons) == len(pred)
     assert set(pred.class_name) <= {"box", "star"}
     masks, iou = session.predict_boxes([[30, 20, 80, 60], [5, 5, 40, 40]])

@@ -191,3 +191,34 @@ def test_session_default_is_the_fast_encoder_with_the_reference_masks(tmp_path: 
     for x, y in zip(a, b, strict=True):
         union = np.logical_or(x, y).sum()
         assert union == 0 or np.logical_and(x, y).sum() / union >= 0.99
+
+
+@pytest.mark.slow
+def test_mobile_sam_convolutions_fold_their_batch_norms_with_the_same_masks() -> None:
+    """MobileSAM's TinyViT Conv2d_BN pairs become one channels-last convolution each; with
+    batch norms whose statistics are not the identity, features and masks stay the reference's."""
+    torch.manual_seed(0)
+    model = samplug.build_sam("mobile_sam").eval()
+    gen = torch.Generator().manual_seed(3)
+    for m in model.image_encoder.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+    pairs = sum(1 for m in model.image_encoder.modules() if type(m).__name__ == "Conv2d_BN")
+    assert pairs > 20
+    reference = samplug.SamSession(copy.deepcopy(model), device="cpu", encoder="reference")
+    fast = samplug.SamSession(model, device="cpu")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.model.image_encoder.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in reference.model.image_encoder.modules())
+    assert sam_encoder.fuse_conv_bn(fast.model.image_encoder) == 0  # once
+    image = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    fast.set_image(image)
+    reference.set_image(image)
+    assert _rel_err(fast.embedding.features, reference.embedding.features) < 1e-4
+    boxes = [[5, 5, 80, 100], [60, 20, 150, 110]]
+    for x, y in zip(fast.predict_boxes(boxes)[0], reference.predict_boxes(boxes)[0], strict=True):
+        union = np.logical_or(x, y).sum()
+        assert union == 0 or np.logical_and(x, y).sum() / union >= 0.99

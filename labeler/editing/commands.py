@@ -27,17 +27,24 @@ def tool_commands() -> tuple[Command, ...]:
 
 COMMANDS: tuple[Command, ...] = (
     Command("open_folder", "&Open Folder…", ("Ctrl+U", "Ctrl+O"), "File", "Open a folder of images"),
+    Command("open_file", "Open &File…", ("Ctrl+Shift+O",), "File", "Open an image: its folder, with that image shown"),
     Command("save", "&Save", ("Ctrl+S",), "File", "Save now (autosave also saves)"),
+    Command("save_as", "Save &As…", ("Ctrl+Shift+S",), "File", "Write the labels to another JSON file (a copy)"),
+    Command("change_output_dir", "&Change Output Dir…", (), "File", "Read and write the label files in another folder"),
+    Command("delete_file", "&Delete File", ("Ctrl+Delete",), "File", "Delete this image's label file (asks first; Undo brings it back)"),
     Command("toggle_autosave", "&Autosave", (), "File", "Save automatically after edits and when leaving an image"),
     Command("quit", "&Quit", ("Ctrl+Q",), "File", "Quit (saves first)"),
     Command("undo", "&Undo", ("Ctrl+Z",), "Edit", "Undo (while drawing: remove the last point)"),
     Command("redo", "&Redo", ("Ctrl+Y", "Ctrl+Shift+Z"), "Edit", "Redo"),
-    Command("edit_label", "&Edit Label…", ("Ctrl+E",), "Edit", "Change label / OCR text of the selected shapes (or double-click)"),
+    Command("edit_label", "&Edit Label…", ("Ctrl+E",), "Edit", "Change label, OCR text, description, flags of the selected shapes (or double-click)"),
     Command("delete", "&Delete Shapes", ("Delete",), "Edit", "Delete the selected shapes (or the selected vertex)"),
     Command("copy", "&Copy Shapes", ("Ctrl+C",), "Edit", "Copy the selected shapes"),
     Command("paste", "&Paste Shapes", ("Ctrl+V",), "Edit", "Paste copied shapes (also into another image)"),
     Command("duplicate", "D&uplicate Shapes", ("Ctrl+D",), "Edit", "Duplicate the selected shapes"),
     Command("select_all", "Select &All Shapes", ("Ctrl+A",), "Edit", "Select every shape"),
+    Command("toggle_keep_previous", "&Keep Previous Annotation", ("Ctrl+P",), "Edit",
+            "An image without shapes gets a copy of the previous image's shapes"),
+    Command("preferences", "P&references…", (), "Edit", "Mouse wheel: zoom (default) or scroll as in labelme"),
     *tool_commands(),
     Command("zoom_in", "Zoom &In", ("Ctrl++", "Ctrl+="), "View", "Zoom in (or the mouse wheel)"),
     Command("zoom_out", "Zoom &Out", ("Ctrl+-",), "View", "Zoom out"),
@@ -45,6 +52,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("fit_window", "&Fit Window", ("Ctrl+F",), "View", "Fit the whole image"),
     Command("fit_width", "Fit &Width", ("Ctrl+Shift+F",), "View", "Fit the image's width"),
     Command("toggle_shapes", "&Hide Shapes", ("Ctrl+H",), "View", "Hide or show all shapes"),
+    Command("brightness_contrast", "&Brightness/Contrast…", ("Ctrl+Shift+B",), "View",
+            "Brighten or darken the image on screen (never written); kept for the next images, Reset in the dialog"),
     Command("next_image", "&Next Image", ("D",), "Go", "Next image in the (filtered) list"),
     Command("prev_image", "&Previous Image", ("A",), "Go", "Previous image"),
     Command("next_review", "Next Image to &Review", ("N",), "Go", "Next image with suggestions or open issues"),
@@ -63,7 +72,7 @@ COMMANDS: tuple[Command, ...] = (
 #: window's own, then each tool's ``help_rows``.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("1 … 9", "Image-level label: set class 1-9 (single-label); Shift+1 … 9 toggles (multi-label)"),
-    ("Mouse wheel", "Zoom at the cursor (Shift+wheel: scroll sideways, Alt+wheel: scroll up/down)"),
+    ("Mouse wheel", "Zoom (Shift+wheel: scroll sideways, Alt+wheel: up/down; Preferences: scroll as labelme)"),
     ("Right-click", "Menu: add point to edge, remove point, edit label, delete, copy, paste, duplicate"),
     *(row for tool in TOOLS.values() for row in tool.help_rows),
 )

@@ -15,7 +15,7 @@ person's edits and brings in what was saved.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,9 +307,34 @@ class Document:
         """Set the OCR transcription of a text shape (empty string clears it)."""
         with self.edit("Edit text") as ann:
             s = ann.shapes[index]
+            if s.meta is None and not text:
+                return  # no text to clear: no empty "labeler" block either
             if s.meta is None:
                 s.meta = ShapeMeta()
             s.meta.text = text or None
+
+    def set_shape_attributes(
+        self, indices: Sequence[int], flags: Mapping[str, bool] | None = None,
+        description: str | None = None, difficult: bool | None = None,
+    ) -> None:
+        """Set labelme's ``flags`` (merged: other saved flags stay) and ``description``, and
+        X-AnyLabeling's ``difficult`` of shapes; None leaves a field as it is. ``difficult``
+        False on a shape without the key adds no key (a labelme file stays labelme's)."""
+        with self.edit("Edit shape attributes") as ann:
+            for i in indices:
+                s = ann.shapes[i]
+                if flags is not None:
+                    s.flags = {**(s.flags or {}), **flags}
+                if description is not None:
+                    s.description = description
+                extra = s.model_extra if s.model_extra is not None else {}
+                if difficult is not None and (difficult or "difficult" in extra):
+                    extra["difficult"] = bool(difficult)
+
+    def set_image_flags(self, flags: Mapping[str, bool]) -> None:
+        """Set image flags (the file's top-level ``flags``; other saved flags stay)."""
+        with self.edit("Image flags", what="meta") as ann:
+            ann.flags = {**(ann.flags or {}), **flags}
 
     def duplicate(self, indices: Sequence[int], offset: float = 10.0) -> list[int]:
         """Copy shapes in place, shifted a little (Ctrl+D); returns the new indices."""
@@ -460,10 +485,10 @@ class Document:
         self.disk = disk
         return self.save()
 
-    def reload(self) -> None:
-        """Discard our version and read the file again (as an undoable step)."""
+    def reload(self, name: str = "Reload from disk") -> None:
+        """Discard our version and read the file again (as an undoable step named ``name``)."""
         fresh = Document.open(self.dataset, self.item)
-        with self.edit("Reload from disk", what="all") as _ann:
+        with self.edit(name, what="all") as _ann:
             self.annotation = fresh.annotation
         self.disk = fresh.disk
         self._saved_text = fresh._saved_text

@@ -10,19 +10,22 @@ subscribes to; it never imports Qt, so all of it is tested without a display.
 Questions for the person go through replaceable callables, as in the window before:
 ``resolve_conflict(doc, state)`` (returns "merge", "overwrite", "reload" or "cancel") and
 ``ask_label(label, text, group_id)`` (returns an answer with ``label``, ``text`` and
-``group_id``, or None). GUI extensions receive the session (``create(window, session=...)``).
+``group_id``, or None; an answer may also carry ``flags``, ``description`` and ``difficult``,
+and :attr:`Session.labeling` is the shape being relabelled). GUI extensions receive the session (``create(window, session=...)``).
 """
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from labeler.dataset import Dataset, Item
 from labeler.editing.document import Document, ExternalChangeError
+from labeler.editing.flags import shape_attributes, shown_flags
 from labeler.editing.tools import (
     EditorView,
     EditRequested,
@@ -34,6 +37,7 @@ from labeler.editing.tools import (
 )
 from labeler.errors import LabelerError
 from labeler.geometry import VERTEX_EDITABLE
+from labeler.io.labelfile import save_annotation
 from labeler.model import Annotation, Issue, Shape, ShapeMeta
 
 #: Open documents kept in memory, so each image keeps its undo history while you page around.
@@ -105,6 +109,18 @@ class LabelAnswerLike(Protocol):
     group_id: int | None
 
 
+def own_copies(shapes: Iterable[Shape]) -> list[Shape]:
+    """Copies of ``shapes`` as a person's own: no review state, score or source (an OCR text
+    and everything else stays)."""
+    out = []
+    for shape in shapes:
+        copy = shape.model_copy(deep=True)
+        if copy.meta is not None:
+            copy.meta.review = copy.meta.score = copy.meta.source = copy.meta.made = None
+        out.append(copy)
+    return out
+
+
 # -- the session -------------------------------------------------------------------------------
 class Session:
     """The desktop labeler's state and rules, without widgets (see the module docstring)."""
@@ -129,10 +145,19 @@ class Session:
         self.unreadable: dict[str, str] = {}
         #: Points (image coordinates) of the shape whose label ``ask_label`` is asking now, so
         #: that the dialog can stand beside it; None when no shape is being labelled.
-        self.labelling: list[tuple[float, float]] | None = None
+        self.labeling_points: list[tuple[float, float]] | None = None
         self.errors: list[str] = []
         self.resolve_conflict: Callable[[Document, str], str] = lambda doc, state: "merge"
         self.ask_label: Callable[..., LabelAnswerLike | None] = lambda *a, **k: None
+        #: The shape whose label ``ask_label`` asks (None: a new shape), for its flags,
+        #: description and ``difficult`` box.
+        self.labeling: Shape | None = None
+        #: labelme's ``--flags`` (image checkboxes) and ``--labelflags`` ({label pattern: flags}).
+        self.image_flags: list[str] = []
+        self.label_flags: dict[str, list[str]] = {}
+        #: labelme's Edit > Keep Previous Annotation: an image without shapes, when opened,
+        #: gets copies of the previous image's shapes (see :meth:`open_item`).
+        self.keep_previous = False
         self._listeners: list[tuple[type, Callable[[Any], None]]] = []
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -184,6 +209,7 @@ class Session:
             return self.doc
         if not self.leave_current():
             return None
+        previous = self.doc
         doc = self.docs.pop(item.rel, None)
         if doc is not None and not doc.dirty and doc.external_change():
             doc = None  # changed on disk while we were away and nothing of ours is pending
@@ -212,7 +238,22 @@ class Session:
                 self.docs.move_to_end(rel, last=False)
                 break
         self.set_current(doc)
+        if self.keep_previous and previous is not None and previous is not doc:
+            self.keep_shapes_of(previous)
         return doc
+
+    def keep_shapes_of(self, previous: Document) -> int:
+        """Keep Previous Annotation: when the current image has no shapes (rejected suggestions
+        aside), copy ``previous``'s trusted shapes into it as one undoable step, as the person's
+        own shapes (pending suggestions are not copied). Returns how many were copied."""
+        doc = self.doc
+        if doc is None or any(s.review != "rejected" for s in doc.shapes):
+            return 0
+        kept = own_copies(s for s in previous.shapes if s.is_trusted)
+        if kept:
+            doc.add_shapes(kept, name="Keep previous annotation")
+            self.message(f"Kept {len(kept)} shape(s) of {previous.item.rel}", 3000)
+        return len(kept)
 
     def set_current(self, doc: Document | None) -> None:
         if self._unsubscribe is not None:
@@ -224,6 +265,7 @@ class Session:
         self.view.document = doc
         self.view.selected = []
         self.view.selected_vertex = None
+        self.view.visibility.forget_shapes()
         if doc is not None:
             self._unsubscribe = doc.subscribe(lambda what, d=doc: self._changed(d, what))
         self.emit(CurrentChanged(doc))
@@ -288,6 +330,45 @@ class Session:
         if saved:
             self.message(f"Saved {doc.item.label_path.name}", 2000)
         self.emit(Saved(doc))
+        return True
+
+    def save_as(self, path: Path | str) -> bool:
+        """labelme's File > Save As: write the current labels to ``path`` as a labelme JSON file
+        whose ``imagePath`` leads from there to the image. The dataset's own label file is
+        unchanged (it is saved as usual). False when nothing is open or the write failed."""
+        doc = self.doc
+        if doc is None:
+            return False
+        path = Path(path)
+        ann = doc.annotation.model_copy(deep=True)
+        ann.imagePath = Path(os.path.relpath(doc.item.image_path.resolve(), path.resolve().parent)).as_posix()
+        try:
+            save_annotation(ann, path)
+        except LabelerError as err:
+            self.error(str(err))
+            return False
+        self.message(f"Saved a copy as {path}", 4000)
+        return True
+
+    def delete_label_file(self) -> bool:
+        """labelme's File > Delete File: remove the current image's label file through the
+        dataset's write path (:meth:`Dataset.remove_file`, under its lock). The document empties
+        as one undo step ("Delete label file"): Undo brings the shapes back and the next save
+        writes the file again. False when there is no file or it could not be removed."""
+        doc = self.doc
+        if doc is None or self.dataset is None:
+            return False
+        path = doc.item.label_path
+        if not path.is_file():
+            self.message(f"{path.name} does not exist: nothing to delete")
+            return False
+        try:
+            self.dataset.remove_file(path)
+        except OSError as err:
+            self.error(f"{path}: cannot delete: {err.strerror or err}")
+            return False
+        doc.reload(name="Delete label file")
+        self.message(f"Deleted {path.name} (Undo brings its shapes back)", 5000)
         return True
 
     def autosave_now(self) -> None:
@@ -365,13 +446,16 @@ class Session:
         """Ask the label of a drawn shape and add it; returns its index (None: cancelled)."""
         if self.doc is None:
             return None
+        self.labeling = None
         answer = self._ask_about(points, self.last_label, None)
         if answer is None:
             return None
         self.last_label = answer.label
         meta = ShapeMeta(text=answer.text) if answer.text else None
+        flags, description, difficult = _attributes(answer)
         shape = Shape(label=answer.label, points=points, shape_type=shape_type,
-                      group_id=answer.group_id, labeler=meta)
+                      group_id=answer.group_id, labeler=meta, flags=dict(flags or {}),
+                      description=description or "", **({"difficult": True} if difficult else {}))
         i = self.doc.add_shape(shape)
         self.view.select([i])
         self.update_classes([answer.label])
@@ -385,9 +469,12 @@ class Session:
         indices = [index] if isinstance(index, int) else list(self.view.selected)
         if not indices:
             return
-        first = doc.shapes[indices[0]]
+        first = self.labeling = doc.shapes[indices[0]]
         points = [p for i in indices for p in doc.shapes[i].points]
-        answer = self._ask_about(points, first.label, first.text, first.group_id)
+        try:
+            answer = self._ask_about(points, first.label, first.text, first.group_id)
+        finally:
+            self.labeling = None
         if answer is None:
             return
         with doc.edit("Edit label"):
@@ -396,15 +483,21 @@ class Session:
             doc.set_label(indices, answer.label, group_id=answer.group_id, keep_group=same_group)
             if len(indices) == 1:
                 doc.set_text(indices[0], answer.text)
+            flags, description, difficult = _attributes(answer)  # the same rule: changed ones
+            was = shape_attributes(first)
+            doc.set_shape_attributes(
+                indices, flags={k: v for k, v in (flags or {}).items() if was[0].get(k, False) != v},
+                description=None if description in (None, was[1]) else description,
+                difficult=None if difficult in (None, was[2]) else difficult)
         self.update_classes([answer.label])
 
     def _ask_about(self, points: list[tuple[float, float]], *args: Any) -> LabelAnswerLike | None:
-        """``ask_label(*args)`` with :attr:`labelling` set to the shape's points meanwhile."""
-        self.labelling = list(points)
+        """``ask_label(*args)`` with :attr:`labeling_points` set to the shape's points meanwhile."""
+        self.labeling_points = list(points)
         try:
             return self.ask_label(*args)
         finally:
-            self.labelling = None
+            self.labeling_points = None
 
     def delete(self) -> None:
         """Delete the selected shapes."""
@@ -430,8 +523,20 @@ class Session:
             self.view.select(self.doc.duplicate(self.view.selected))
 
     def select_all(self) -> None:
+        """Select every shape on screen (hidden ones are left alone)."""
         if self.doc is not None:
-            self.view.select(list(range(len(self.doc.shapes))))
+            self.view.select([i for i in range(len(self.doc.shapes)) if self.view.is_shown(i)])
+
+    # -- flags ---------------------------------------------------------------------------------
+    def shown_image_flags(self) -> dict[str, bool]:
+        """The image flags of the current image: the configured ones, then those saved."""
+        return shown_flags(self.image_flags, self.doc.annotation.flags if self.doc else None)
+
+    def set_image_flag(self, name: str, value: bool) -> None:
+        """Check or uncheck an image flag (one undo step); every shown flag is saved, as
+        labelme saves them."""
+        if self.doc is not None:
+            self.doc.set_image_flags({**self.shown_image_flags(), name: bool(value)})
 
     def set_image_label(self, label: str, exclusive: bool = True) -> None:
         """Image-level class label: ``exclusive`` replaces the others, else toggles ``label``."""
@@ -616,3 +721,9 @@ class Session:
             return ann, None
         doc.merge_result(ann, plugin)
         return doc.annotation, doc
+
+
+def _attributes(answer: Any) -> tuple[dict[str, bool] | None, str | None, bool | None]:
+    """The flags, description and difficult of a label answer (None: not asked)."""
+    return (getattr(answer, "flags", None), getattr(answer, "description", None),
+            getattr(answer, "difficult", None))

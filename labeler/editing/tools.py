@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Union
 
+from labeler.editing.view_state import ImageAdjust, Visibility
 from labeler.geometry import (
     DRAGGABLE_VERTEX_TYPES,
+    MIN_POINTS,
     Point,
     can_add_vertex,
     drag_vertex,
@@ -124,8 +126,10 @@ class Preview:
 
     #: The half-drawn shape, including the cursor: (shape_type, points).
     drawing: tuple[str, list[Point]] | None = None
-    #: A polygon being drawn: its points so far (the first is drawn larger once it can close).
+    #: A polygon or linestrip being drawn: its points so far, the cursor last.
     open_polygon: list[Point] | None = None
+    #: The open path closes on its first point (a polygon: that point is drawn larger).
+    closable: bool = True
     #: Shapes shown at other points than the document's during a drag (index -> points).
     moved: dict[int, list[Point]] = field(default_factory=dict)
     #: Segmenter prompts: (x, y, label) points, a box, a rubber band being dragged, the result.
@@ -150,6 +154,9 @@ class EditorView:
         self.selected_vertex: tuple[int, int] | None = None
         self.hover: int | None = None
         self.hide_shapes = False
+        #: Hidden labels and shapes, and the image's brightness / contrast (view state only).
+        self.visibility = Visibility()
+        self.adjust = ImageAdjust()
         self.scale = 1.0
         self.cursor: Point | None = None
         self.fallback_size: tuple[int, int] = (1, 1)
@@ -188,6 +195,7 @@ class EditorView:
         n = len(self.shapes)
         sel = [i for i in self.selected if i < n]
         changed = sel != self.selected
+        self.visibility.sync(self.shapes)
         if changed:
             self.selected = sel
             self.on_selection(list(sel))
@@ -200,8 +208,14 @@ class EditorView:
         self.on_gesture(gesture)
 
     # -- hit testing ---------------------------------------------------------------------------
-    def _visible(self, shape: Shape) -> bool:
-        return shape.review != "rejected" and not self.hide_shapes
+    def is_shown(self, index: int) -> bool:
+        """True when shape ``index`` is painted (not rejected, nor hidden by the person; the
+        Hide Shapes toggle aside)."""
+        shape = self.shapes[index]
+        return shape.review != "rejected" and self.visibility.shows(index, shape)
+
+    def _visible(self, index: int) -> bool:
+        return not self.hide_shapes and self.is_shown(index)
 
     def shape_at(self, x: float, y: float) -> int | None:
         """Topmost shape under (x, y) (selected shapes first)."""
@@ -209,7 +223,7 @@ class EditorView:
         best: tuple[float, int] | None = None
         shapes = self.shapes
         for i in reversed(range(len(shapes))):
-            if not self._visible(shapes[i]):
+            if not self._visible(i):
                 continue
             d = shape_distance(shapes[i], x, y)
             if d <= eps:
@@ -224,7 +238,7 @@ class EditorView:
         hover = self.hover if self.hover is not None else self.shape_at(x, y)
         shapes = self.shapes
         for i in [*self.selected, *([hover] if hover is not None else [])]:
-            if i >= len(shapes) or shapes[i].shape_type not in DRAGGABLE_VERTEX_TYPES:
+            if i >= len(shapes) or shapes[i].shape_type not in DRAGGABLE_VERTEX_TYPES or not self._visible(i):
                 continue
             for j, (px, py) in enumerate(shapes[i].points):
                 if math.hypot(px - x, py - y) <= eps:
@@ -239,7 +253,7 @@ class EditorView:
         order = [i for i in self.selected if i < len(shapes)]
         order += [i for i in reversed(range(len(shapes))) if i not in order]
         for i in order:
-            if not self._visible(shapes[i]):
+            if not self._visible(i):
                 continue
             hit = nearest_edge(shapes[i], x, y)
             if hit is not None and hit[0] <= eps:
@@ -518,7 +532,8 @@ class _DrawingTool(Tool):
     def finish(self, points: list[Point]) -> None:
         """Hand the shape over (rounded; a rectangle normalised; a zero-size one dropped)."""
         self.cancel()
-        if self.shape_type in ("rectangle", "circle", "line") and math.dist(points[0], points[1]) < 1e-6:
+        if self.shape_type in ("rectangle", "circle", "line", "linestrip") and all(
+                math.dist(points[0], q) < 1e-6 for q in points[1:]):
             return
         if self.shape_type == "rectangle":
             points = normalize_rectangle(points[0], points[1])
@@ -543,40 +558,30 @@ class PointTool(_DrawingTool):
         return None
 
 
-class PolygonTool(_DrawingTool):
-    name = "polygon"
-    shape_type = "polygon"
-    text = "Create &Polygon"
-    keys = ("Ctrl+N",)
-    help = "Click points; click the first point, double-click or Enter to close"
-    toolbar = "Polygon"
-    help_rows = (("Enter", "Close the polygon being drawn; keep the Segment Anything result"),
-                 ("Backspace", "Remove the last point of the shape being drawn"))
+class _PathTool(_DrawingTool):
+    """Click points one by one; double-click or Enter finishes (polygons, linestrips)."""
 
     def on_press(self, p: Pointer) -> str | None:
-        if p.button != "left":
-            return None
-        if len(self.points) >= 3 and self._near_first(p):
-            self.finish(list(self.points))
-        else:
+        if p.button == "left":
             self.points.append(self.view.clamp(p.xy))
         return None
 
-    def _near_first(self, p: Pointer) -> bool:
-        fx, fy = self.points[0]
-        return (abs(fx - p.x) + abs(fy - p.y)) * self.view.scale <= EPSILON
+    @property
+    def least(self) -> int:
+        """Fewest points the shape needs (:data:`labeler.geometry.MIN_POINTS`)."""
+        return MIN_POINTS[self.shape_type]
 
     def double_click(self, p: Pointer) -> None:
-        if len(self.points) >= 3:
+        if len(self.points) >= self.least:
             # The double click's first press already added a point at the same place.
             pts = list(self.points)
-            if len(pts) > 3 and math.dist(pts[-1], pts[-2]) * self.view.scale < EPSILON:
+            if len(pts) > self.least and math.dist(pts[-1], pts[-2]) * self.view.scale < EPSILON:
                 pts.pop()
             self.finish(pts)
 
     def close(self) -> bool:
-        """Close the polygon being drawn (Enter); False when it has fewer than 3 points."""
-        if len(self.points) >= 3:
+        """Finish the shape being drawn (Enter); False when it has too few points."""
+        if len(self.points) >= self.least:
             self.finish(list(self.points))
             return True
         return False
@@ -587,7 +592,39 @@ class PolygonTool(_DrawingTool):
     def preview(self) -> Preview:
         if not self.points:
             return Preview()
-        return Preview(open_polygon=[*self.points, self._cursor()])
+        return Preview(open_polygon=[*self.points, self._cursor()], closable=self.shape_type == "polygon")
+
+
+class PolygonTool(_PathTool):
+    name = "polygon"
+    shape_type = "polygon"
+    text = "Create &Polygon"
+    keys = ("Ctrl+N",)
+    help = "Click points; click the first point, double-click or Enter to close"
+    toolbar = "Polygon"
+    help_rows = (("Enter", "Close the polygon (finish the linestrip) being drawn; keep the Segment Anything result"),
+                 ("Backspace", "Remove the last point of the shape being drawn"))
+
+    def on_press(self, p: Pointer) -> str | None:
+        if p.button == "left" and len(self.points) >= self.least and self._near_first(p):
+            self.finish(list(self.points))
+            return None
+        return super().on_press(p)
+
+    def _near_first(self, p: Pointer) -> bool:
+        fx, fy = self.points[0]
+        return (abs(fx - p.x) + abs(fy - p.y)) * self.view.scale <= EPSILON
+
+
+class LineStripTool(_PathTool):
+    """labelme's "Create LineStrip": an open polyline of 2 or more points."""
+
+    name = "linestrip"
+    shape_type = "linestrip"
+    text = "Create LineS&trip"
+    keys = ("Ctrl+Shift+L",)
+    help = "Click points (2 or more); double-click or Enter to finish"
+    toolbar = "LineStrip"
 
 
 class _TwoPointTool(_DrawingTool):
@@ -702,7 +739,8 @@ class SegmentTool(Tool):
 #: help dialog all read this.
 TOOLS: dict[str, type[Tool]] = {
     cls.name: cls
-    for cls in (EditTool, PolygonTool, RectangleTool, CircleTool, LineTool, PointTool, SegmentTool)
+    for cls in (EditTool, PolygonTool, RectangleTool, CircleTool, LineTool, LineStripTool, PointTool,
+                SegmentTool)
 }
 #: The mode names ("edit", "polygon", ...).
 MODES: tuple[str, ...] = tuple(TOOLS)

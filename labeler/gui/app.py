@@ -37,8 +37,11 @@ def guard_none_refcount() -> bool:
     return True
 
 
-def run_gui(directory: Path | None, labels: Path | None = None) -> int:
-    """Open the window (on ``directory`` when given) and run the Qt event loop."""
+def run_gui(directory: Path | None, labels: Path | None = None, flags: list[str] | None = None,
+            label_flags: dict[str, list[str]] | None = None) -> int:
+    """Open the window (on ``directory`` when given) and run the Qt event loop; ``flags`` and
+    ``label_flags`` are labelme's ``--flags`` and ``--labelflags`` (see
+    :mod:`labeler.editing.flags`)."""
     from PySide6.QtWidgets import QApplication
 
     from labeler.gui.main_window import MainWindow
@@ -50,6 +53,9 @@ def run_gui(directory: Path | None, labels: Path | None = None) -> int:
     app.setOrganizationName("labeler")
     factory = plugin_session_factory(find_checkpoint(directory))
     window = MainWindow(sam_factory=factory)
+    window.session.image_flags = list(flags or [])
+    window.session.label_flags = dict(label_flags or {})
+    window.controls.refresh()
     window.show()
     if directory is not None:
         window.open_folder(directory, labels)

@@ -37,6 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QMenu, QWidget
 
 from labeler.editing.document import Document
+from labeler.editing.preferences import wheel_action
 from labeler.editing.tools import (
     EPSILON,
     MODES,
@@ -103,6 +104,7 @@ class Canvas(CanvasPainting, QWidget):
         self._pan_start: QPointF | None = None
         self._mask_cache: dict[int, tuple[str, QImage]] = {}
         self.sam_busy = False
+        self.wheel = "zoom"  # what the wheel does: labeler.editing.preferences.wheel_action
 
     # -- state kept in the editor view and the tools -------------------------------------------
     document = property(lambda self: self.view.document)
@@ -350,17 +352,10 @@ class Canvas(CanvasPainting, QWidget):
         super().resizeEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
-        delta = event.angleDelta()
-        mods = event.modifiers()
-        # Qt on X11 turns Alt+wheel (and some mice's tilt) into a horizontal delta: use
-        # whichever axis carries the turn.
-        turn = delta.y() if delta.y() else delta.x()
-        if mods & Qt.KeyboardModifier.ShiftModifier:
-            self.pan_by(turn / 2, 0)
-        elif mods & Qt.KeyboardModifier.AltModifier:
-            self.pan_by(0, turn / 2)
-        else:
-            self.zoom_by(1.0015 ** delta.y(), event.position())
+        d, mods, m = event.angleDelta(), event.modifiers(), Qt.KeyboardModifier
+        what, a, b = wheel_action(self.wheel, d.x(), d.y(), bool(mods & m.ShiftModifier),
+                                  bool(mods & m.ControlModifier), bool(mods & m.AltModifier))
+        self.zoom_by(a, event.position()) if what == "zoom" else self.pan_by(a, b)
         event.accept()
 
     # -- events, forwarded to the tool ---------------------------------------------------------

@@ -18,16 +18,53 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+    from PySide6.QtWidgets import QMenu
+
+    from labeler.dataset import Dataset
+    from labeler.editing.document import Document
+    from labeler.editing.session import Session
+
+
+class ExtensionWindow(Protocol):
+    """The part of :class:`~labeler.gui.main_window.MainWindow` an extension may rely on."""
+
+    #: The Qt-free state behind the window (documents, selection, classes, typed events).
+    session: Session
+    #: The Plugins menu (an extension may add its own actions to it).
+    plugins_menu: QMenu
+    #: ``documentOpened(rel)``: the annotation of ``rel`` is shown (its image may still load).
+    documentOpened: SignalInstance  # noqa: N815 - Qt signal name
+    #: ``imageShown(rel)``: the decoded image of ``rel`` is on screen.
+    imageShown: SignalInstance  # noqa: N815 - Qt signal name
+
+    @property
+    def doc(self) -> Document | None:
+        """The open document (``annotation``; ``edit()`` for undoable changes)."""
+        ...
+
+    @property
+    def dataset(self) -> Dataset | None:
+        """The open dataset."""
+        ...
+
+    def open_rel(self, rel: str) -> bool:
+        """Open the image ``rel`` (relative to the folder); False if it is not listed."""
+        ...
 
 
 class GuiExtension(Protocol):
-    """What ``register_gui_extensions`` registers."""
+    """What ``register_gui_extensions`` registers: a ``name`` (menu text and dock title) and
+    ``create(window)`` or ``create(window, session)``, returning a ``QWidget`` (a dock), a
+    ``QAction`` (the Plugins menu) or None."""
 
     name: str
 
-    def create(self, window: Any) -> Any:
-        """Build the dock widget or action (``create(window, session)`` also works)."""
+    def create(self, window: ExtensionWindow) -> Any:
+        """Build the dock widget or action (``create(window, session: Session)`` also works)."""
         ...
 
 

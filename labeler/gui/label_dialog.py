@@ -9,12 +9,14 @@ shape being labelled, not over it (:func:`labeler.editing.placement.place_beside
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRect, QStringListModel, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QCompleter,
     QDialog,
     QDialogButtonBox,
@@ -23,14 +25,17 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QPlainTextEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from labeler.editing.flags import shape_attributes
 from labeler.editing.placement import place_beside
 from labeler.geometry import bounding_box
 from labeler.gui.colors import label_color
+from labeler.model import Shape
 
 
 @dataclass
@@ -40,6 +45,11 @@ class LabelAnswer:
     label: str
     text: str | None = None
     group_id: int | None = None
+    #: labelme's shape flags shown for the label ({flag: checked}), the description and
+    #: X-AnyLabeling's difficult box (None: not asked, the shape keeps what it has).
+    flags: dict[str, bool] | None = None
+    description: str | None = None
+    difficult: bool | None = None
 
 
 def color_icon(label: str, size: int = 12) -> QIcon:
@@ -84,12 +94,63 @@ class LabelDialog(QDialog):
         form = QFormLayout()
         form.addRow("Text", self.text_edit)
         form.addRow("Group id", self.group)
+        self._build_attributes(form)
         lay = QVBoxLayout(self)
         lay.addWidget(self.edit)
         lay.addLayout(form)
         lay.addWidget(self.list)
         lay.addWidget(buttons)
         self.resize(320, 360)
+
+    # -- labelme's flags and description, X-AnyLabeling's difficult ------------------------------
+    def _build_attributes(self, form: QFormLayout) -> None:
+        """The rows below the group id: description, difficult, and the label's flags."""
+        self._attributes_form = form
+        #: The shape whose label is asked (None: a new shape): its flags, description, difficult.
+        self.context: Callable[[], Shape | None] = lambda: None
+        #: The flags offered for a label (``--labelflags``); none by default.
+        self.flags_for: Callable[[str], list[str]] = lambda label: []
+        self.description = QPlainTextEdit(self)
+        self.description.setPlaceholderText("Description (optional)")
+        self.description.setTabChangesFocus(True)
+        self.description.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
+        self.difficult = QCheckBox("Difficult", self)
+        self.difficult.setToolTip("X-AnyLabeling's difficult flag (shape key \"difficult\")")
+        self.flags_box = QWidget(self)
+        self.flags_layout = QVBoxLayout(self.flags_box)
+        self.flags_layout.setContentsMargins(0, 0, 0, 0)
+        self.flag_boxes: dict[str, QCheckBox] = {}
+        form.addRow("Description", self.description)
+        form.addRow("", self.difficult)
+        form.addRow("Flags", self.flags_box)
+        self.edit.textChanged.connect(lambda text: self._show_flags(text.strip(), self.flags_state()))
+
+    def _show_flags(self, label: str, state: dict[str, bool]) -> None:
+        """The checkboxes of the flags offered for ``label`` (same-named ones keep their state)."""
+        for box in self.flag_boxes.values():
+            self.flags_layout.removeWidget(box)
+            box.hide()  # at once: deleteLater waits for the event loop
+            box.deleteLater()
+        self.flag_boxes = {}
+        for name in self.flags_for(label):
+            box = QCheckBox(name, self.flags_box)
+            box.setChecked(bool(state.get(name, False)))
+            self.flags_layout.addWidget(box)
+            box.show()  # at once too (a layout shows a new child on the next event loop turn)
+            self.flag_boxes[name] = box
+        self._attributes_form.setRowVisible(self.flags_box, bool(self.flag_boxes))
+
+    def flags_state(self) -> dict[str, bool]:
+        """The flag checkboxes shown now ({flag: checked})."""
+        return {name: box.isChecked() for name, box in self.flag_boxes.items()}
+
+    def _show_attributes(self) -> None:
+        """Fill the flags, description and difficult of the shape being edited."""
+        shape = self.context()
+        flags, description, difficult = shape_attributes(shape) if shape is not None else ({}, "", False)
+        self.description.setPlainText(description)
+        self.difficult.setChecked(difficult)
+        self._show_flags(self.edit.text().strip(), flags)
 
     def set_labels(self, labels: list[str]) -> None:
         """The known classes (completion and the pick list)."""
@@ -142,6 +203,7 @@ class LabelDialog(QDialog):
         self.text_edit.setVisible(True)
         self.text_edit.setEnabled(True)
         self.group.setValue(-1 if group_id is None else group_id)
+        self._show_attributes()
         self.edit.setFocus()
         del show_text  # the text field is always shown: any shape may carry a transcription
         if near is not None:
@@ -154,9 +216,10 @@ class LabelDialog(QDialog):
         """Move the dialog next to ``near`` (global coordinates), inside that screen."""
         screen = QGuiApplication.screenAt(near.center()) or self.screen()
         area = screen.availableGeometry()
-        frame = self.frameGeometry()
+        frame, hint = self.frameGeometry(), self.sizeHint()  # not laid out yet the first time
         x, y = place_beside((near.x(), near.y(), near.width(), near.height()),
-                            (max(frame.width(), self.width()), max(frame.height(), self.height())),
+                            (max(frame.width(), self.width(), hint.width()),
+                             max(frame.height(), self.height(), hint.height())),
                             (area.x(), area.y(), area.width(), area.height()))
         self.move(x, y)
 
@@ -167,7 +230,8 @@ class LabelDialog(QDialog):
             return None
         gid = self.group.value()
         return LabelAnswer(label=label, text=self.text_edit.text() or None,
-                           group_id=None if gid < 0 else gid)
+                           group_id=None if gid < 0 else gid, flags=self.flags_state(),
+                           description=self.description.toPlainText(), difficult=self.difficult.isChecked())
 
 
 def on_screen(canvas: QWidget, points: list[tuple[float, float]] | None) -> QRect | None:

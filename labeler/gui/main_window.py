@@ -17,14 +17,12 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
     QWidget,
 )
 
-from labeler.dataset import Dataset
 from labeler.editing.document import Document
 from labeler.editing.session import (
     DOC_CACHE,  # noqa: F401 - its old home
@@ -38,11 +36,11 @@ from labeler.editing.session import (
     Session,
 )
 from labeler.editing.tools import MODES, TOOLS, Gesture, SegmentPrompt, ShapeDrawn
-from labeler.errors import LabelerError
 from labeler.gui.app import guard_none_refcount
 from labeler.gui.canvas import Canvas
-from labeler.gui.colors import assign_colors, reset_colors
+from labeler.gui.colors import assign_colors
 from labeler.gui.extensions import install_extensions
+from labeler.gui.file_actions import FileActions
 from labeler.gui.files_dock import FilesDock
 from labeler.gui.image_feed import ImageFeed
 from labeler.gui.label_dialog import LabelAnswer, LabelDialog, ask_conflict, ask_unsaved, on_screen
@@ -54,7 +52,8 @@ from labeler.gui.recent import RecentFolders
 from labeler.gui.sam import SamController, SegmentBinding, SessionFactory
 from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
 from labeler.gui.status import ItemStatus, status_of_annotation
-from labeler.gui.workers import ImageLoader, PluginWorker, first_item
+from labeler.gui.view_controls import ViewControls
+from labeler.gui.workers import ImageLoader, PluginWorker
 
 #: Autosave this long after the last edit (milliseconds).
 AUTOSAVE_MS = 1500
@@ -110,7 +109,9 @@ class MainWindow(QMainWindow):
         self.segment = SegmentBinding(self.sam, self.canvas, s, self.statusBar().showMessage)
         self.setCentralWidget(self.canvas)
         self.label_dialog = LabelDialog(self)
+        self.file_actions = FileActions(self)  # File > Open File, Save As...; layout, last images
         self._build_docks()
+        self.controls = ViewControls(self)  # Labels and Flags docks, brightness/contrast
         self._build_actions()
         self._build_statusbar()
         self._connect()
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self._watch_timer.start(1000)
         self._classes_timer = self._timer(self._refresh_classes, single=True)
         self.extensions = install_extensions(self, self.session, self._dock, self._error)
+        self.file_actions.install()
 
     def _timer(self, slot: Callable[[], Any], single: bool = False) -> QTimer:
         timer = QTimer(self)
@@ -193,8 +195,9 @@ class MainWindow(QMainWindow):
                 act.setShortcuts([QKeySequence(k) for k in cmd.keys])
             act.setToolTip(cmd.help)
             act.setStatusTip(cmd.help)
-            # The window's method, else the session's (copy, paste...), else the canvas's (zoom).
-            slot = next(getattr(o, cmd.name) for o in (self, self.session, self.canvas) if hasattr(o, cmd.name))
+            # The window's method, else File's, the session's (copy), the canvas's (zoom), the view's.
+            slot = next(getattr(o, cmd.name) for o in (self, self.file_actions, self.session, self.canvas, self.controls)
+                        if hasattr(o, cmd.name))
             act.triggered.connect(lambda _checked=False, s=slot: s())
             self.addAction(act)  # shortcuts work while docks have focus too
             menus[cmd.menu].addAction(act)
@@ -249,36 +252,8 @@ class MainWindow(QMainWindow):
 
     # -- folders and images ------------------------------------------------------------------
     def open_folder(self, directory: Path | str | None = None, labels: Path | str | None = None) -> bool:
-        """Open a dataset folder and show its first image."""
-        if directory is None or directory is False:
-            chosen = QFileDialog.getExistingDirectory(self, "Open a folder of images")
-            if not chosen:
-                return False
-            directory = chosen
-        if not self._leave_document():
-            return False
-        try:
-            ds = Dataset(directory, labels=labels)
-            done = ds.recover(sweep_temp=False)  # an interrupted fix is finished or undone first
-            first = first_item(ds)
-        except (LabelerError, OSError) as err:
-            self._error(str(err))
-            return False
-        if done.rolled_forward or done.rolled_back:
-            self.statusBar().showMessage("Finished or undid a change an interrupted labeler left half done", 8000)
-        self.session.set_dataset(ds)
-        self.canvas.set_image(None)  # nothing of the last folder stays on screen
-        self.loader.clear()
-        reset_colors()
-        if self.canvas.fit_mode is None:  # a zoom from the last folder does not carry over
-            self.canvas.fit_mode = "window"
-        # Show the first image at once; the full listing (seconds for 100,000 images) follows.
-        self.files.show_dataset(ds, first)
-        self.recent.remember(ds.root, ds.labels_dir)
-        self.setWindowTitle(f"labeler — {ds.root}")
-        if first is not None:
-            self.open_row(0)
-        return True
+        """Open a dataset folder and show its last opened (else first) image (see file_actions)."""
+        return self.file_actions.open_folder(directory, labels)
 
     def _listed(self) -> None:
         for doc in self.session.docs.values():
@@ -461,7 +436,7 @@ class MainWindow(QMainWindow):
         self, label: str = "", text: str | None = None, group_id: int | None = None
     ) -> LabelAnswer | None:
         self.label_dialog.set_labels(self.classes)
-        return self.label_dialog.ask(label, text, group_id, near=on_screen(self.canvas, self.session.labelling))
+        return self.label_dialog.ask(label, text, group_id, near=on_screen(self.canvas, self.session.labeling_points))
 
     def _add_class(self, label: str) -> None:
         self.session.update_classes([label])
@@ -591,7 +566,6 @@ class MainWindow(QMainWindow):
         self.loader.wait(5000)
         self._watch_timer.stop()
         super().closeEvent(event)
-
 
 
 for _mode in TOOLS:  # one slot per tool (mode_edit, mode_polygon...): the Draw menu's actions

@@ -7,7 +7,8 @@ of its own fields; an optional number or text is a line edit where empty means `
 field's description is the tooltip and the defaults are filled in. Every change is validated
 with the model itself and the errors appear under the field concerned (OK stays disabled until
 the options are valid), never as an exception. The last accepted values are remembered per
-plugin in ``QSettings`` and offered next time.
+plugin in ``QSettings`` and offered next time. The window's own Edit > Preferences use the same
+form (:func:`preferences_dialog`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from labeler.editing.preferences import Preferences
 
 #: Nothing entered (the field is left out, so the model's default or "required" applies).
 _UNSET = object()
@@ -418,3 +421,27 @@ def ask_plugin_options(window: Any, kind: str, cls: Any) -> Any:
         return cls.Options()
     return PluginOptionsDialog(cls, kind, window.settings, parent=window).ask()
 
+
+
+class _PreferencesPlugin:
+    """The window's own settings, shaped like a plugin class for :class:`PluginOptionsDialog`."""
+
+    name = "preferences"
+    description = "Settings of the desktop labeler (remembered between sessions)."
+    Options = Preferences
+
+
+def remembered_preferences(settings: QSettings) -> Preferences:
+    """The preferences last accepted in Edit > Preferences (the defaults when none or invalid)."""
+    try:
+        return Preferences(**remembered_options(settings, "app", "preferences"))
+    except ValidationError:
+        return Preferences()
+
+
+def preferences_dialog(window: Any) -> PluginOptionsDialog:
+    """Edit > Preferences…: the form of :class:`~labeler.editing.preferences.Preferences`,
+    remembered in ``window.settings`` like a plugin's options."""
+    dialog = PluginOptionsDialog(_PreferencesPlugin, "app", window.settings, title="Preferences", parent=window)
+    dialog.ok_button.setText("OK")
+    return dialog

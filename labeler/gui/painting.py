@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
@@ -22,6 +23,7 @@ from PySide6.QtGui import (
 )
 
 from labeler.editing.tools import EditorView, Preview, Tool
+from labeler.editing.view_state import ImageAdjust
 from labeler.gui.colors import label_color
 from labeler.model import Shape
 
@@ -74,6 +76,7 @@ class CanvasPainting:
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
         if self._pixmap is not None:
             pm = self._full if self._full is not None and self.needs_full_resolution() else self._pixmap
+            pm = self._adjusted(pm)
             # Zoomed in, smooth scaling would blur the pixels one wants to click precisely.
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
                             self.scale * self.devicePixelRatioF() < 2 * pm.width() / max(w, 1))
@@ -90,14 +93,12 @@ class CanvasPainting:
             if not self.image_problem:  # a problem is written over the shapes, below
                 p.drawText(target, Qt.AlignmentFlag.AlignCenter, "loading…")
         if not self.hide_shapes:
-            for i, shape in enumerate(self.shapes()):
-                if shape.review == "rejected":
-                    continue
+            shown = [(i, shape) for i, shape in enumerate(self.shapes()) if self.view.is_shown(i)]
+            for i, shape in shown:
                 self._paint_shape(p, i, shape)
             if self.show_labels:
-                for i, shape in enumerate(self.shapes()):
-                    if shape.review != "rejected":
-                        self._paint_caption(p, i, shape)
+                for i, shape in shown:
+                    self._paint_caption(p, i, shape)
         self._paint_image_labels(p)
         self._paint_issue_box(p)
         self._paint_drawing(p)
@@ -105,6 +106,19 @@ class CanvasPainting:
         if self._pixmap is None and self.image_problem:
             self._paint_problem(p)
         p.end()
+
+    def _adjusted(self, pm: QPixmap) -> QPixmap:
+        """``pm`` with the view's brightness and contrast (a copy, cached; the image file and
+        the decode stay as they are)."""
+        adj = self.view.adjust
+        if adj.is_identity:
+            return pm
+        key = (pm.cacheKey(), adj.brightness, adj.contrast)
+        cached: tuple[Any, QPixmap] | None = getattr(self, "_adjusted_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, adjusted_pixmap(pm, adj))
+            self._adjusted_cache = cached
+        return cached[1]
 
     def _paint_problem(self, p: QPainter) -> None:
         """Why the image cannot be shown, on a dark band across the middle of the view."""
@@ -287,7 +301,7 @@ class CanvasPainting:
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(path)
             for k, q in enumerate(wp[:-1]):
-                r = 6 if k == 0 and len(wp) >= 4 else 3
+                r = 6 if k == 0 and len(wp) >= 4 and pv.closable else 3
                 p.drawEllipse(q, r, r)
 
     def _paint_issue_box(self, p: QPainter) -> None:
@@ -329,3 +343,15 @@ class CanvasPainting:
         if self.sam_busy:
             p.setPen(QColor(255, 255, 255))
             p.drawText(QRectF(8, 8, 400, 20), "Segment Anything: computing the image embedding…")
+
+
+def adjusted_pixmap(pm: QPixmap, adjust: ImageAdjust) -> QPixmap:
+    """A copy of ``pm`` with ``adjust``'s brightness and contrast (see :class:`ImageAdjust`)."""
+    img = pm.toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+    w, h = img.width(), img.height()
+    if w == 0 or h == 0:
+        return pm
+    rows = np.frombuffer(img.constBits(), dtype=np.uint8).reshape(h, img.bytesPerLine())
+    out = np.ascontiguousarray(adjust.apply(rows[:, : w * 4].reshape(h, w, 4)))
+    result = QImage(out.data, w, h, w * 4, QImage.Format.Format_RGBA8888).copy()  # owns its pixels
+    return QPixmap.fromImage(result)

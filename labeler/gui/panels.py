@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.editing.view_state import Visibility
 from labeler.gui.document import Document
 from labeler.gui.label_dialog import color_icon
 from labeler.model import Issue, Shape
@@ -77,6 +78,7 @@ class ShapeListPanel(PlaceholderList):
 
     selectionRequested = Signal(list)
     editRequested = Signal(int)
+    visibilityToggled = Signal(int, bool)  # shape index, shown (its checkbox)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("No shapes on this image yet: draw one (Ctrl+R rectangle, Ctrl+N polygon…)", parent)
@@ -84,6 +86,9 @@ class ShapeListPanel(PlaceholderList):
         self._updating = False
         self.itemSelectionChanged.connect(self._selection)
         self.itemDoubleClicked.connect(lambda it: self.editRequested.emit(it.data(Qt.ItemDataRole.UserRole)))
+        #: Which shapes are shown (the editor view's); each row has a checkbox when set.
+        self.visibility: Visibility | None = None
+        self.itemChanged.connect(self._checked)
 
     def show_document(self, doc: Document | None, selected: list[int]) -> None:
         self._updating = True
@@ -94,6 +99,9 @@ class ShapeListPanel(PlaceholderList):
                     continue
                 it = QListWidgetItem(color_icon(s.label), shape_text(s), self)
                 it.setData(Qt.ItemDataRole.UserRole, i)
+                if self.visibility is not None:
+                    it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    it.setCheckState(Qt.CheckState.Checked if self.visibility.shows(i, s) else Qt.CheckState.Unchecked)
                 if s.is_suggestion:
                     f = it.font()
                     f.setItalic(True)
@@ -107,6 +115,10 @@ class ShapeListPanel(PlaceholderList):
             it = self.item(k)
             it.setSelected(it.data(Qt.ItemDataRole.UserRole) in selected)
         self._updating = False
+
+    def _checked(self, it: QListWidgetItem) -> None:
+        if not self._updating and self.visibility is not None:
+            self.visibilityToggled.emit(it.data(Qt.ItemDataRole.UserRole), it.checkState() == Qt.CheckState.Checked)
 
     def _selection(self) -> None:
         if not self._updating:

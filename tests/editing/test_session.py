@@ -274,9 +274,62 @@ def test_edits_are_autosaved_while_a_plugin_runs_and_merged_with_its_writes(sess
 
 def test_the_label_question_knows_the_shape_it_is_about(session: Session) -> None:
     seen: list[object] = []
-    session.ask_label = lambda *a, **k: seen.append(session.labelling) or Answer("owl")
+    session.ask_label = lambda *a, **k: seen.append(session.labeling_points) or Answer("owl")
     session.open_item(item(session, "d.jpg"))
     session.add_drawn("rectangle", [(5.0, 6.0), (20.0, 30.0)])
     session.view.select([0])
     session.edit_label()
-    assert seen == [[(5.0, 6.0), (20.0, 30.0)]] * 2 and session.labelling is None
+    assert seen == [[(5.0, 6.0), (20.0, 30.0)]] * 2 and session.labeling_points is None
+
+
+def test_keep_previous_copies_the_trusted_shapes_into_an_image_without_any(session: Session, gui_dataset: Path) -> None:
+    b = session.open_item(item(session, "b.jpg"))
+    session.keep_previous = True
+    d = session.open_item(item(session, "d.jpg"))  # b has only suggestions: nothing to keep
+    assert d is not None and d.shapes == []
+    b = session.open_item(item(session, "b.jpg"))
+    b.accept([0])  # type: ignore[union-attr]  # the dog becomes trusted, the cat stays a suggestion
+    c = session.open_item(item(session, "c.jpg"))  # c has its own dog: left as it is
+    assert [s.label for s in c.shapes] == ["dog"] and not c.dirty  # type: ignore[union-attr]
+    session.open_item(item(session, "b.jpg"))
+    d = session.open_item(item(session, "d.jpg"))
+    assert d is not None and [(s.label, s.points) for s in d.shapes] == [("dog", [(5, 5), (40, 40)])]
+    assert d.shapes[0].is_human and d.shapes[0].score is None and d.shapes[0].source is None
+    assert d.dirty and d.undo_text == "Keep previous annotation"
+    assert any(isinstance(e, Message) and "Kept 1 shape" in e.text for e in session.events)  # type: ignore[attr-defined]
+    d.undo()
+    assert d.shapes == [] and session.open_item(item(session, "a.jpg")) is not None
+    assert not (gui_dataset / "d.json").exists()  # undone before leaving: nothing to save
+    session.keep_previous = False
+    d = session.open_item(item(session, "d.jpg"))
+    assert d is not None and d.shapes == []  # off: nothing copied
+
+
+def test_save_as_writes_a_labelme_copy_that_points_at_the_image(session: Session, gui_dataset: Path, tmp_path: Path) -> None:
+    assert not session.save_as(tmp_path / "x.json")  # nothing open
+    a = session.open_item(item(session, "a.jpg"))
+    a.add_shape(Shape(label="road", shape_type="linestrip", points=[(1, 2), (30, 40), (60, 2)]))  # type: ignore[union-attr]
+    out = tmp_path / "elsewhere" / "copy.json"
+    out.parent.mkdir()
+    assert session.save_as(out)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["imagePath"] == "../ds/a.jpg" and (out.parent / data["imagePath"]).is_file()
+    assert [(s["label"], s["shape_type"]) for s in data["shapes"]] == [("cat", "rectangle"), ("road", "linestrip")]
+    assert data["shapes"][1]["points"] == [[1, 2], [30, 40], [60, 2]]
+    on_disk = json.loads((gui_dataset / "a.json").read_text(encoding="utf-8"))
+    assert len(on_disk["shapes"]) == 1 and a.dirty  # type: ignore[union-attr]  # the dataset's file: saved as usual
+    (tmp_path / "taken.json").mkdir()  # a folder of that name: the write fails, named
+    assert not session.save_as(tmp_path / "taken.json")
+    assert "taken.json" in session.errors[-1]
+
+
+def test_delete_label_file_removes_it_and_undo_brings_the_shapes_back(session: Session, gui_dataset: Path) -> None:
+    a = session.open_item(item(session, "a.jpg"))
+    assert a is not None and session.delete_label_file()
+    assert not (gui_dataset / "a.json").exists() and a.shapes == [] and a.undo_text == "Delete label file"
+    session.save()  # an image nobody labels gets no file
+    assert not (gui_dataset / "a.json").exists()
+    assert not session.delete_label_file()  # nothing left to delete
+    a.undo()
+    assert [s.label for s in a.shapes] == ["cat"] and a.dirty
+    assert session.save() and json.loads((gui_dataset / "a.json").read_text(encoding="utf-8"))["shapes"][0]["label"] == "cat"

@@ -22,6 +22,13 @@ from labeler.editing.tools import (
     VertexInserted,
     VertexRemoved,
 )
+from labeler.geometry import (
+    can_add_vertex,
+    can_remove_vertex,
+    nearest_edge,
+    shape_distance,
+    too_few_points,
+)
 from labeler.model import Shape
 
 
@@ -53,7 +60,7 @@ def drag(tool, a: tuple[float, float], b: tuple[float, float], **kw) -> None:  #
 
 
 def test_one_registry_gives_the_modes_the_draw_menu_and_the_help_rows() -> None:
-    assert MODES == ("edit", "polygon", "rectangle", "circle", "line", "point", "sam")
+    assert MODES == ("edit", "polygon", "rectangle", "circle", "line", "linestrip", "point", "sam")
     draw = [c for c in COMMANDS if c.menu == "Draw"]
     assert [c.name for c in draw] == [f"mode_{m}" for m in MODES]
     assert [c.keys for c in draw] == [TOOLS[m].keys for m in MODES]
@@ -182,3 +189,41 @@ def test_tools_ignore_clicks_without_a_document() -> None:
         click(tool, 5, 5)
         assert tool.press(Pointer(5, 5, button="middle")) == "pan"
     assert got == []
+
+
+def test_linestrip_is_open_needs_two_points_and_finishes_on_enter_or_double_click(view: EditorView) -> None:
+    strip = TOOLS["linestrip"](view)
+    click(strip, 10, 10)
+    assert not strip.key("enter") and strip.is_drawing  # one point is not a linestrip
+    click(strip, 40, 10)
+    view.cursor = (60, 30)
+    pv = strip.preview()
+    assert pv.open_polygon == [(10, 10), (40, 10), (60, 30)] and not pv.closable  # open: no closing point
+    click(strip, 11, 11)  # on the first point: a linestrip does not close there, it takes the point
+    assert len(strip.points) == 3 and not view.gestures  # type: ignore[attr-defined]
+    assert strip.key("enter")
+    assert view.gestures == [ShapeDrawn("linestrip", [(10, 10), (40, 10), (11, 11)])]  # type: ignore[attr-defined]
+    click(strip, 5, 80)
+    click(strip, 500, 85)  # clamped into the image
+    strip.double_click(Pointer(120, 85))
+    assert view.gestures[-1] == ShapeDrawn("linestrip", [(5, 80), (120, 85)])  # type: ignore[attr-defined]
+    click(strip, 7, 7)
+    click(strip, 7, 7)
+    assert strip.key("enter") and len(view.gestures) == 2  # type: ignore[attr-defined]  # zero length: dropped
+    click(strip, 1, 1)
+    assert strip.key("backspace") and not strip.is_drawing
+
+
+def test_a_linestrip_is_hit_on_its_path_only_and_takes_points_on_its_edges(view: EditorView) -> None:
+    assert view.shape_at(50, 71) == 2  # on the path (10,70)-(50,70)-(90,80)
+    i, pos, q = view.edge_at(70, 74)  # type: ignore[misc]
+    assert (i, pos) == (2, 2) and q == pytest.approx((69.76, 74.94), abs=0.01)
+    # A U shape: inside the U is not the shape, and there is no edge from the last point to the first.
+    u = Shape(label="u", shape_type="linestrip", points=[(0, 0), (0, 100), (100, 100), (100, 0)])
+    assert shape_distance(u, 50, 50) == pytest.approx(50)
+    assert shape_distance(u, 50, 2) == pytest.approx(50)  # a polygon's closing edge would be 2 away
+    dist, pos, _q = nearest_edge(u, 50, 2)  # type: ignore[misc]
+    assert pos in (1, 2, 3) and dist == pytest.approx(50)
+    assert can_add_vertex(u) and not can_remove_vertex(Shape(label="l", shape_type="linestrip",
+                                                             points=[(0, 0), (1, 1)]))
+    assert too_few_points("linestrip", 1) and not too_few_points("linestrip", 2)

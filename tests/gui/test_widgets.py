@@ -174,3 +174,15 @@ def test_none_survives_void_qt_calls(qtbot) -> None:  # noqa: ANN001
         label.update()
     leaks = before - sys.getrefcount(None) > 500
     assert not leaks or sys.version_info >= (3, 12) or sys.getrefcount(None) > 2**39
+
+
+def test_main_window_provides_every_member_of_the_extension_window_protocol(window) -> None:
+    """What extensions are told they may use (ExtensionWindow) is really on the MainWindow."""
+    from labeler.gui.extensions import ExtensionWindow
+
+    members = set(ExtensionWindow.__annotations__) | {
+        name for name in vars(ExtensionWindow) if not name.startswith("_")}
+    assert {"session", "plugins_menu", "doc", "dataset", "open_rel", "documentOpened"} <= members
+    missing = [name for name in sorted(members) if not hasattr(window, name)]
+    assert missing == []
+    assert window.session is not None and window.doc is None
