@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from labeler.dataset import Dataset, Item
+from labeler.editing.session import Session
 from labeler.gui.file_list import FileFilterModel, FileListModel, RelRole
 from labeler.gui.status import STATUSES, ItemStatus
 from labeler.gui.workers import ListWorker, StatusScanner
@@ -29,7 +30,7 @@ class FilesDock(QWidget):
 
     activated = Signal(str)
     listed = Signal()  # the full listing replaced the first item
-    statusesArrived = Signal()  # a batch of the background status scan landed
+    statusesArrived = Signal()  # a batch of the background status scan landed, or an error row
     failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -75,14 +76,22 @@ class FilesDock(QWidget):
         self.dataset: Dataset | None = None
         self._lister: ListWorker | None = None
         self._scanner: StatusScanner | None = None
-        #: Rels whose status comes from an open document (unsaved edits) or a failed open,
-        #: not from the scan.
-        self.is_open: Any = lambda rel: False
-        #: The rel of the image on screen (set by the window): the row the list highlights.
-        self.shown: Callable[[], str | None] = lambda: None
+        #: The window's editing session (set by the window): its open documents (unsaved edits)
+        #: and the files that failed to open are the truth for their rows, not the scan; the
+        #: image on screen is the row the list highlights.
+        self.session: Session | None = None
         for changed in (self.proxy.rowsRemoved, self.proxy.rowsInserted, self.proxy.layoutChanged,
                         self.proxy.modelReset):
             changed.connect(lambda *_a: self.select_row(self.rows.get(self.shown() or "")))
+
+    def is_open(self, rel: str) -> bool:
+        """True when ``rel``'s status comes from the session (open, or failed to open)."""
+        s = self.session
+        return s is not None and (rel in s.docs or rel in s.unreadable)
+
+    def shown(self) -> str | None:
+        """The rel of the image on screen (or of the one that failed to open)."""
+        return self.session.shown_rel if self.session is not None else None
 
     # -- items -------------------------------------------------------------------------------
     @property
@@ -111,6 +120,8 @@ class FilesDock(QWidget):
             if lister.dataset is not self.dataset:
                 return
         self.set_items(items)
+        for rel, why in (self.session.unreadable.items() if self.session is not None else ()):
+            self.set_status(rel, ItemStatus(error=why))  # still unreadable: the listing reset it
         self.listed.emit()
         self._scanner = StatusScanner(items, self)
         self._scanner.batch.connect(self._statuses_arrived)
@@ -154,6 +165,8 @@ class FilesDock(QWidget):
         row = self.rows.get(rel)
         if row is not None:
             self.model.set_status(row, status, dirty=dirty)
+            if status.error:  # its classes leave the known ones, as when the scan finds it
+                self.statusesArrived.emit()
 
     # -- filtered order ------------------------------------------------------------------------
     def visible_rows(self, start: int, count: int, step: int) -> list[int]:

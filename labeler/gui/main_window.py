@@ -143,8 +143,7 @@ class MainWindow(QMainWindow):
     # -- construction ------------------------------------------------------------------------
     def _build_docks(self) -> None:
         self.files = FilesDock()
-        self.files.is_open = lambda rel: rel in self.session.docs or rel in self.session.unreadable
-        self.files.shown = lambda: self.session.shown_rel
+        self.files.session = self.session
         self.files.activated.connect(self.open_rel)
         self.files.listed.connect(self._listed)
         self.files.statusesArrived.connect(lambda: self._classes_timer.start(300))
@@ -244,8 +243,7 @@ class MainWindow(QMainWindow):
         s.subscribe(CurrentChanged, self._current_changed)
         s.subscribe(DocumentChanged, self._doc_changed)
         s.subscribe(Saved, lambda e: (self._sync_row(e.doc), self._update_title()))
-        s.subscribe(OpenFailed, lambda e: (self.files.set_status(e.rel, ItemStatus(error=e.message)),
-                                           self._refresh_classes()))  # its classes are not known ones
+        s.subscribe(OpenFailed, lambda e: self.files.set_status(e.rel, ItemStatus(error=e.message)))
         s.subscribe(ClassesChanged, self._classes_changed)
         s.subscribe(Message, lambda e: self.statusBar().showMessage(e.text, e.timeout_ms))
         s.subscribe(ErrorReported, lambda e: self.statusBar().showMessage(e.message.splitlines()[0], 10000))
@@ -258,8 +256,6 @@ class MainWindow(QMainWindow):
     def _listed(self) -> None:
         for doc in self.session.docs.values():
             self._sync_row(doc)
-        for rel, why in self.session.unreadable.items():
-            self.files.set_status(rel, ItemStatus(error=why))
         row = self.current_row()
         if row is not None:
             self.files.select_row(row)
