@@ -65,6 +65,32 @@ class _Keep(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=False)
 
 
+class _KeyOrder(_Keep):
+    """A labelme-level object (a file, a shape) that remembers the order of the keys it was
+    read with, so that saving a file read from disk keeps them in their places."""
+
+    _keys: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_key_order(cls, value: Any, handler: Any) -> Any:
+        model = handler(value)
+        if type(value) is dict and isinstance(model, _KeyOrder) and model.__pydantic_private__ is not None:
+            model.__pydantic_private__["_keys"] = tuple(value)  # the fast way to set a private attribute
+        return model
+
+    def _in_read_order(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the keys this object was read with first, in that order; new keys
+        follow in labeler's order (only for an object read from a file)."""
+        private = self.__pydantic_private__ or {}
+        keys = private.get("_keys")
+        if not keys or not private.get("_from_file") or tuple(data) == keys:
+            return data
+        ordered = {k: data[k] for k in keys if k in data}
+        ordered.update(data)  # the keys already there keep their places; new ones are appended
+        return ordered
+
+
 class Source(_Keep):
     """Where a machine-made shape, label or issue came from."""
 
@@ -93,7 +119,7 @@ class ShapeMeta(_Keep):
     )
 
 
-class Shape(_Keep):
+class Shape(_KeyOrder):
     """One labelme shape. Unknown keys (``line_color``, ``attributes``, ...) are kept."""
 
     label: str
@@ -292,7 +318,7 @@ class ImageMeta(_Keep):
     processed: dict[str, ProcessedRecord] = Field(default_factory=dict)
 
 
-class Annotation(_Keep):
+class Annotation(_KeyOrder):
     """One image's annotation document (a labelme JSON file).
 
     >>> ann = Annotation(imagePath="a.jpg", imageHeight=10, imageWidth=20)
@@ -382,7 +408,8 @@ class Annotation(_Keep):
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready dictionary, labelme key order first, our additions last."""
+        """The JSON-ready dictionary: a file read from disk keeps its key order (new keys
+        last); a new one has labelme's key order first, our additions last."""
         return dump_annotation(self)
 
 
@@ -399,7 +426,7 @@ def _dump_shape(shape: Shape) -> dict[str, Any]:
         meta = _meta_dict(shape.meta)
         if meta or "meta" in shape.model_fields_set:
             data["labeler"] = meta
-    return data
+    return shape._in_read_order(data)
 
 
 def dump_annotation(ann: Annotation) -> dict[str, Any]:
@@ -421,4 +448,4 @@ def dump_annotation(ann: Annotation) -> dict[str, Any]:
     meta = _meta_dict(ann.meta)
     if meta or "meta" in ann.model_fields_set:
         ordered["labeler"] = {"schema_version": SCHEMA_VERSION, **meta}
-    return ordered
+    return ann._in_read_order(ordered)

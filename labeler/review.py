@@ -8,7 +8,9 @@ A suggestion is a shape (or an image-level label) a plugin made, with ``review: 
   plugin suggests the same object again, and labelme never shows it); an image-level label
   stays in ``image_labels`` with ``review: rejected`` (so it is not suggested again either);
 - **reviewed**: the image is marked done (``meta.reviewed``), which is what
-  ``export --only-reviewed`` and ``train`` look at.
+  ``export --only-reviewed`` and ``train`` look at;
+- **relabelled by hand**: a person giving a shape another class settles the open findings
+  that questioned its label (:func:`resolve_relabelled`), as the GUI's edit-label does.
 
 Headless review (:func:`review_dataset`) selects suggestions by plugin, label, shape type and
 score, writes every file through :meth:`labeler.dataset.Dataset.update` (the change is
@@ -155,6 +157,27 @@ def merge_findings(ann: Annotation, plugin: str, issues: Sequence[Issue]) -> Non
     # A fixed issue the check no longer finds keeps its record: its undo data is still needed.
     keep.extend(fixed.values())
     ann.meta.issues = keep
+
+
+def questions_label(issue: Issue) -> bool:
+    """True when ``issue`` says its shape carries the wrong class: a ``mislabel`` finding
+    (clip_outliers) or any finding whose proposed fix is a relabel (relabel, detection_errors'
+    ``swapped_class``)."""
+    return issue.kind == "mislabel" or (issue.suggested_fix or {}).get("action") == "relabel"
+
+
+def resolve_relabelled(ann: Annotation, index: int, old_label: str, by: str = "person") -> int:
+    """A person gave shape ``index`` another class than ``old_label``: the open findings that
+    questioned its label are settled (state ``fixed``, ``fixed_by`` ``by``; no undo data, so no
+    fixer reverts a person's choice). Returns how many were resolved."""
+    if not 0 <= index < len(ann.shapes) or ann.shapes[index].label == old_label:
+        return 0
+    done = 0
+    for issue in ann.meta.issues:
+        if issue.state == "open" and issue.shape_index == index and questions_label(issue):
+            issue.state, issue.fixed_by = "fixed", by
+            done += 1
+    return done
 
 
 

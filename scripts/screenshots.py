@@ -215,6 +215,30 @@ def main(argv: list[str] | None = None) -> int:
         w.canvas.select([0])
         shot("main")
 
+        # relabelling a shape: the dialog beside it, the completion list open on what was typed
+        from PySide6.QtCore import QTimer
+
+        label = w.doc.shapes[0].label
+
+        def type_a_prefix() -> None:
+            dlg = w.label_dialog
+            if not dlg.isVisible():
+                QTimer.singleShot(20, type_a_prefix)
+                return
+            dlg.edit.setText("")
+            dlg.edit.setFocus()
+            for ch in label[:2]:
+                dlg.edit.insert(ch)
+                dlg.edit.textEdited.emit(dlg.edit.text())
+            dlg.completer.setCompletionPrefix(label[:2])
+            dlg.completer.complete()
+            settle(300)
+            shot("label", popups=(dlg, dlg.completer.popup()))
+            dlg.reject()
+
+        QTimer.singleShot(0, type_a_prefix)
+        w.edit_label(0)
+
         # a linestrip (Draw > Create LineStrip): one finished, one being drawn towards the cursor
         from labeler.model import Shape
 

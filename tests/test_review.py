@@ -394,3 +394,24 @@ def test_two_findings_that_propose_different_boxes_keep_their_own_dismissal() ->
     ann.meta.issues[0].state = "dismissed"
     merge_findings(ann, "detection_errors", [missing([1, 1, 9, 9]), missing([30, 30, 50, 40])])
     assert [i.state for i in ann.meta.issues] == ["dismissed", "open"]
+
+
+def test_resolve_relabelled_settles_the_findings_that_questioned_the_label() -> None:
+    from labeler.model import Annotation, Issue, Shape
+    from labeler.review import questions_label, resolve_relabelled
+
+    ann = Annotation(shapes=[Shape(label="wolf", points=[(0, 0), (4, 4)], shape_type="rectangle"),
+                             Shape(label="cat", points=[(5, 5), (9, 9)], shape_type="rectangle")])
+    ann.meta.issues = [
+        Issue(kind="mislabel", shape_index=0),  # clip_outliers, no fix proposed
+        Issue(kind="swapped_class", shape_index=0, suggested_fix={"action": "relabel", "label": "fox"}),
+        Issue(kind="badly_located", shape_index=0, suggested_fix={"action": "replace_box", "box": [0, 0, 1, 1]}),
+        Issue(kind="mislabel", shape_index=1),  # another shape
+        Issue(kind="mislabel", shape_index=0, state="dismissed"),
+    ]
+    assert [questions_label(i) for i in ann.meta.issues] == [True, True, False, True, True]
+    assert resolve_relabelled(ann, 0, "wolf") == 0  # not relabelled: nothing settled
+    assert resolve_relabelled(ann, 0, "dog") == 2
+    assert [(i.state, i.fixed_by) for i in ann.meta.issues] == [
+        ("fixed", "person"), ("fixed", "person"), ("open", None), ("open", None), ("dismissed", None)]
+    assert resolve_relabelled(ann, 7, "dog") == 0  # no such shape

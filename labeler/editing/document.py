@@ -35,6 +35,7 @@ from labeler.review import (
     merge_suggestions,
     reject_image_label,
     reject_shape,
+    resolve_relabelled,
     select_shapes,
 )
 
@@ -290,11 +291,13 @@ class Document:
         self, indices: Sequence[int], label: str, group_id: int | None = None,
         description: str | None = None, keep_group: bool = True,
     ) -> None:
-        """Change the label (and optionally group id / description) of shapes."""
+        """Change the label (and optionally group id / description) of shapes; the open
+        findings that questioned a shape's old class are resolved (a person decided)."""
         with self.edit("Change label") as ann:
             for i in indices:
                 s = ann.shapes[i]
-                s.label = label
+                old, s.label = s.label, label
+                resolve_relabelled(ann, i, old)
                 if not keep_group:
                     s.group_id = group_id
                 if description is not None:

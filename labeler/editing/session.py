@@ -135,8 +135,17 @@ class Session:
         self.last_label = ""
         self.autosave = autosave
         self.cache_size = cache_size
-        #: True while a plugin runs in the background: no autosave, no external-change polling.
+        #: True while a plugin runs in the background: no external-change polling, and a save
+        #: that meets a file the run wrote merges it without asking (the run's results stay).
         self.busy = False
+        #: The image the person last tried to open and could not: (rel, why); None once one opens.
+        self.failed: tuple[str, str] | None = None
+        #: Every image that failed to open, with why: its classes are nobody's (the file list's
+        #: quick scan, which does not validate, is not believed over this).
+        self.unreadable: dict[str, str] = {}
+        #: Points (image coordinates) of the shape whose label ``ask_label`` is asking now, so
+        #: that the dialog can stand beside it; None when no shape is being labelled.
+        self.labeling_points: list[tuple[float, float]] | None = None
         self.errors: list[str] = []
         self.resolve_conflict: Callable[[Document, str], str] = lambda doc, state: "merge"
         self.ask_label: Callable[..., LabelAnswerLike | None] = lambda *a, **k: None
@@ -183,13 +192,17 @@ class Session:
         """Work on ``ds`` from now on; forgets every open document and class."""
         self.dataset = ds
         self.docs.clear()
+        self.failed = None
+        self.unreadable.clear()
         self.set_current(None)
         self.classes = []
         self.emit(ClassesChanged([]))
 
     def open_item(self, item: Item) -> Document | None:
         """Make ``item`` the current document (autosaving the one we leave); None when the
-        current one could not be left (a refused save) or the label file is unreadable."""
+        current one could not be left (a refused save), or when the label file is unreadable or
+        the file is no image: then no document is current (nothing of the last image stays on
+        screen to be edited by mistake) and :attr:`failed` names the file."""
         if self.dataset is None:
             return None
         if self.doc is not None and self.doc.item.rel == item.rel:
@@ -205,6 +218,9 @@ class Session:
                 doc = Document.open(self.dataset, item)
             except LabelerError as err:
                 self.error(str(err))
+                self.failed = (item.rel, str(err))
+                self.unreadable[item.rel] = str(err)
+                self.set_current(None)
                 self.emit(OpenFailed(item.rel, str(err)))
                 return None
             if doc.image_size() is None:
@@ -214,6 +230,7 @@ class Session:
                 except LabelerError as err:
                     self.error(str(err))
         self.docs[item.rel] = doc
+        self.unreadable.pop(item.rel, None)
         while len(self.docs) > self.cache_size:
             rel, old = self.docs.popitem(last=False)
             if old.dirty:  # cannot drop unsaved work: keep it
@@ -243,6 +260,8 @@ class Session:
             self._unsubscribe()
             self._unsubscribe = None
         self.doc = doc
+        if doc is not None:
+            self.failed = None
         self.view.document = doc
         self.view.selected = []
         self.view.selected_vertex = None
@@ -258,9 +277,24 @@ class Session:
         self.emit(DocumentChanged(doc, what))
 
     def wants_autosave(self, what: str = "shapes") -> bool:
-        """True when the current document should be saved soon (after an edit)."""
+        """True when the current document should be saved soon (after an edit), also while a
+        plugin runs: the saves are compare-and-swap writes, merged with what the run wrote."""
         d = self.doc
-        return what != "saved" and d is not None and d.dirty and self.autosave and not self.busy
+        return what != "saved" and d is not None and d.dirty and self.autosave
+
+    @property
+    def shown_rel(self) -> str | None:
+        """The image on screen: the open one, else the one that failed to open (or None)."""
+        return self.doc.item.rel if self.doc is not None else (self.failed[0] if self.failed else None)
+
+    def title(self) -> str:
+        """The window title: the open image (`` *`` when unsaved), else the image that could
+        not be opened, else the dataset."""
+        if self.doc is not None:
+            return f"labeler — {self.doc.item.rel}{' *' if self.doc.dirty else ''}"
+        if self.failed is not None:
+            return f"labeler — {self.failed[0]} (cannot be opened)"
+        return f"labeler — {self.dataset.root}" if self.dataset is not None else "labeler"
 
     # -- saving --------------------------------------------------------------------------------
     def save(self, doc: Document | None = None) -> bool:
@@ -273,7 +307,8 @@ class Session:
         try:
             saved = doc.save()
         except ExternalChangeError as err:
-            choice = self.resolve_conflict(doc, err.state)
+            # During a plugin run the change is (most likely) the run's own write: merged.
+            choice = "merge" if self.busy else self.resolve_conflict(doc, err.state)
             if choice == "merge":
                 try:
                     saved = doc.merge_from_disk()
@@ -337,12 +372,12 @@ class Session:
         return True
 
     def autosave_now(self) -> None:
-        if self.autosave and self.doc is not None and self.doc.dirty and not self.busy:
+        if self.autosave and self.doc is not None and self.doc.dirty:
             self.save()
 
     def leave_current(self) -> bool:
         """Before showing another image: autosave, or keep the unsaved document in memory."""
-        if self.doc is not None and self.doc.dirty and self.autosave and not self.busy:
+        if self.doc is not None and self.doc.dirty and self.autosave:
             return self.save()
         return True
 
@@ -412,7 +447,7 @@ class Session:
         if self.doc is None:
             return None
         self.labeling = None
-        answer = self.ask_label(self.last_label, None)
+        answer = self._ask_about(points, self.last_label, None)
         if answer is None:
             return None
         self.last_label = answer.label
@@ -435,8 +470,9 @@ class Session:
         if not indices:
             return
         first = self.labeling = doc.shapes[indices[0]]
+        points = [p for i in indices for p in doc.shapes[i].points]
         try:
-            answer = self.ask_label(first.label, first.text, first.group_id)
+            answer = self._ask_about(points, first.label, first.text, first.group_id)
         finally:
             self.labeling = None
         if answer is None:
@@ -454,6 +490,14 @@ class Session:
                 description=None if description in (None, was[1]) else description,
                 difficult=None if difficult in (None, was[2]) else difficult)
         self.update_classes([answer.label])
+
+    def _ask_about(self, points: list[tuple[float, float]], *args: Any) -> LabelAnswerLike | None:
+        """``ask_label(*args)`` with :attr:`labeling_points` set to the shape's points meanwhile."""
+        self.labeling_points = list(points)
+        try:
+            return self.ask_label(*args)
+        finally:
+            self.labeling_points = None
 
     def delete(self) -> None:
         """Delete the selected shapes."""

@@ -1,12 +1,13 @@
 """The Files dock: search, filters, the file list and its count, the background listing and
-status scan, and stepping through the (filtered) list."""
+status scan, and stepping through the (filtered) list. The highlighted row is always the image
+on screen: none when the filters hide it (after F fixed its last issue, say)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QModelIndex, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from labeler.dataset import Dataset, Item
+from labeler.editing.session import Session
 from labeler.gui.file_list import FileFilterModel, FileListModel, RelRole
 from labeler.gui.status import STATUSES, ItemStatus
 from labeler.gui.workers import ListWorker, StatusScanner
@@ -28,7 +30,7 @@ class FilesDock(QWidget):
 
     activated = Signal(str)
     listed = Signal()  # the full listing replaced the first item
-    statusesArrived = Signal()  # a batch of the background status scan landed
+    statusesArrived = Signal()  # a batch of the background status scan landed, or an error row
     failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -74,8 +76,22 @@ class FilesDock(QWidget):
         self.dataset: Dataset | None = None
         self._lister: ListWorker | None = None
         self._scanner: StatusScanner | None = None
-        #: Rels whose status comes from an open document, not from the scan (unsaved edits).
-        self.is_open: Any = lambda rel: False
+        #: The window's editing session (set by the window): its open documents (unsaved edits)
+        #: and the files that failed to open are the truth for their rows, not the scan; the
+        #: image on screen is the row the list highlights.
+        self.session: Session | None = None
+        for changed in (self.proxy.rowsRemoved, self.proxy.rowsInserted, self.proxy.layoutChanged,
+                        self.proxy.modelReset):
+            changed.connect(lambda *_a: self.select_row(self.rows.get(self.shown() or "")))
+
+    def is_open(self, rel: str) -> bool:
+        """True when ``rel``'s status comes from the session (open, or failed to open)."""
+        s = self.session
+        return s is not None and (rel in s.docs or rel in s.unreadable)
+
+    def shown(self) -> str | None:
+        """The rel of the image on screen (or of the one that failed to open)."""
+        return self.session.shown_rel if self.session is not None else None
 
     # -- items -------------------------------------------------------------------------------
     @property
@@ -99,8 +115,8 @@ class FilesDock(QWidget):
             self._lister.start()
 
     def set_items(self, items: list[Item]) -> None:
+        self.rows = {it.rel: r for r, it in enumerate(items)}  # before the reset highlights a row
         self.model.set_items(items)
-        self.rows = {it.rel: r for r, it in enumerate(items)}
         self.update_count()
 
     def _listed(self, items: list[Item]) -> None:
@@ -110,6 +126,8 @@ class FilesDock(QWidget):
             if lister.dataset is not self.dataset:
                 return
         self.set_items(items)
+        for rel, why in (self.session.unreadable.items() if self.session is not None else ()):
+            self.set_status(rel, ItemStatus(error=why))  # still unreadable: the listing reset it
         self.listed.emit()
         self._scanner = StatusScanner(items, self)
         self._scanner.batch.connect(self._statuses_arrived)
@@ -154,6 +172,8 @@ class FilesDock(QWidget):
         row = self.rows.get(rel)
         if row is not None:
             self.model.set_status(row, status, dirty=dirty)
+            if status.error:  # its classes leave the known ones, as when the scan finds it
+                self.statusesArrived.emit()
 
     # -- filtered order ------------------------------------------------------------------------
     def visible_rows(self, start: int, count: int, step: int) -> list[int]:
@@ -201,9 +221,12 @@ class FilesDock(QWidget):
         return [self.items[self.proxy.mapToSource(self.proxy.index(r, 0)).row()]
                 for r in range(self.proxy.rowCount())]
 
-    def select_row(self, row: int) -> None:
-        idx = self.proxy.mapFromSource(self.model.index(row))
-        if idx.isValid():
+    def select_row(self, row: int | None) -> None:
+        """Highlight source row ``row`` (none when the filters hide it or ``row`` is None)."""
+        idx = self.proxy.mapFromSource(self.model.index(row)) if row is not None else QModelIndex()
+        if not idx.isValid():
+            self.view.selectionModel().clear()
+        elif idx != self.view.currentIndex():
             self.view.setCurrentIndex(idx)
             self.view.scrollTo(idx)
 

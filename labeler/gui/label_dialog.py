@@ -1,7 +1,10 @@
 """The label dialog: a name with completion from the dataset's classes, plus OCR text.
 
 Like labelme's: type a few letters (completion suggests known classes), or pick one from the
-list, Enter accepts, Esc cancels. The classes list shows each class's colour.
+list, Enter accepts, Esc cancels. While the completion list is open, its highlighted entry
+(the first one, or the one Up/Down moved to) is what Enter takes; Esc closes the list to keep
+what was typed. The classes list shows each class's colour. The dialog stands beside the
+shape being labelled, not over it (:func:`labeler.editing.placement.place_beside`).
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QStringListModel, Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QEvent, QObject, QRect, QStringListModel, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QCompleter,
@@ -29,6 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from labeler.editing.flags import shape_attributes
+from labeler.editing.placement import place_beside
+from labeler.geometry import bounding_box
 from labeler.gui.colors import label_color
 from labeler.model import Shape
 
@@ -66,6 +71,12 @@ class LabelDialog(QDialog):
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.edit.setCompleter(self.completer)
+        # Installed after the completer's own filters, so they see Enter first: in the popup,
+        # or in the field (where key events land when the popup does not hold the keyboard).
+        self.completer.popup().installEventFilter(self)
+        self.edit.installEventFilter(self)
+        self.completer.completionModel().modelReset.connect(
+            lambda: QTimer.singleShot(0, self.completer, self._highlight_first))
         self.text_edit = QLineEdit(self)
         self.text_edit.setPlaceholderText("OCR transcription (optional)")
         self.group = QSpinBox(self)
@@ -148,6 +159,29 @@ class LabelDialog(QDialog):
         for lab in labels:
             QListWidgetItem(color_icon(lab), lab, self.list)
 
+    def _highlight_first(self) -> None:
+        """Highlight the first completion (what Enter takes) without typing it into the field."""
+        popup = self.completer.popup()
+        if popup.isVisible() and not popup.currentIndex().isValid() and popup.model().rowCount():
+            self.completer.blockSignals(True)  # its "highlighted" would replace the typed text
+            popup.setCurrentIndex(popup.model().index(0, 0))
+            self.completer.blockSignals(False)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Enter in the open completion list takes the highlighted entry and accepts."""
+        popup = self.completer.popup()
+        if (obj in (popup, self.edit) and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and popup.isVisible()):
+            index = popup.currentIndex()
+            if not index.isValid() and popup.model().rowCount():
+                index = popup.model().index(0, 0)
+            popup.hide()
+            if index.isValid():
+                self.edit.setText(str(index.data()))
+            self._accept_if_valid()
+            return True
+        return super().eventFilter(obj, event)
+
     def _filter(self, text: str) -> None:
         t = text.lower()
         for i in range(self.list.count()):
@@ -159,8 +193,9 @@ class LabelDialog(QDialog):
             self.accept()
 
     def ask(self, label: str = "", text: str | None = None, group_id: int | None = None,
-            show_text: bool = False) -> LabelAnswer | None:
-        """Show the dialog modally; None when cancelled."""
+            show_text: bool = False, near: QRect | None = None) -> LabelAnswer | None:
+        """Show the dialog modally (beside ``near``, the shape's rectangle on screen, when
+        given); None when cancelled."""
         self.edit.setText(label)
         self.edit.selectAll()
         self._filter("")
@@ -171,9 +206,22 @@ class LabelDialog(QDialog):
         self._show_attributes()
         self.edit.setFocus()
         del show_text  # the text field is always shown: any shape may carry a transcription
+        if near is not None:
+            self.place_beside(near)
         if self.exec() != QDialog.DialogCode.Accepted:
             return None
         return self.answer()
+
+    def place_beside(self, near: QRect) -> None:
+        """Move the dialog next to ``near`` (global coordinates), inside that screen."""
+        screen = QGuiApplication.screenAt(near.center()) or self.screen()
+        area = screen.availableGeometry()
+        frame, hint = self.frameGeometry(), self.sizeHint()  # not laid out yet the first time
+        x, y = place_beside((near.x(), near.y(), near.width(), near.height()),
+                            (max(frame.width(), self.width(), hint.width()),
+                             max(frame.height(), self.height(), hint.height())),
+                            (area.x(), area.y(), area.width(), area.height()))
+        self.move(x, y)
 
     def answer(self) -> LabelAnswer | None:
         """The current entries (None when the label is empty)."""
@@ -184,6 +232,17 @@ class LabelDialog(QDialog):
         return LabelAnswer(label=label, text=self.text_edit.text() or None,
                            group_id=None if gid < 0 else gid, flags=self.flags_state(),
                            description=self.description.toPlainText(), difficult=self.difficult.isChecked())
+
+
+def on_screen(canvas: QWidget, points: list[tuple[float, float]] | None) -> QRect | None:
+    """The rectangle (global coordinates) around ``points``, image coordinates of ``canvas``
+    (which maps them with ``to_widget``); None without points."""
+    if not points:
+        return None
+    x1, y1, x2, y2 = bounding_box(points)
+    a = canvas.mapToGlobal(canvas.to_widget(x1, y1).toPoint())  # type: ignore[attr-defined]
+    b = canvas.mapToGlobal(canvas.to_widget(x2, y2).toPoint())  # type: ignore[attr-defined]
+    return QRect(a, b).normalized()
 
 
 def ask_conflict(parent: QWidget, doc: Any, state: str) -> str:

@@ -43,7 +43,7 @@ from labeler.gui.extensions import install_extensions
 from labeler.gui.file_actions import FileActions
 from labeler.gui.files_dock import FilesDock
 from labeler.gui.image_feed import ImageFeed
-from labeler.gui.label_dialog import LabelAnswer, LabelDialog, ask_conflict, ask_unsaved
+from labeler.gui.label_dialog import LabelAnswer, LabelDialog, ask_conflict, ask_unsaved, on_screen
 from labeler.gui.options_dialog import ask_plugin_options
 from labeler.gui.panels import ClassPanel, ReviewPanel, ShapeListPanel
 from labeler.gui.plugin_menu import fill_plugins_menu
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
     # -- construction ------------------------------------------------------------------------
     def _build_docks(self) -> None:
         self.files = FilesDock()
-        self.files.is_open = lambda rel: rel in self.session.docs
+        self.files.session = self.session
         self.files.activated.connect(self.open_rel)
         self.files.listed.connect(self._listed)
         self.files.statusesArrived.connect(lambda: self._classes_timer.start(300))
@@ -272,8 +272,8 @@ class MainWindow(QMainWindow):
         self.files.wait_for_scan(msecs)
         self._refresh_classes()
 
-    def current_row(self) -> int | None:
-        return self.files.rows.get(self.doc.item.rel) if self.doc is not None else None
+    def current_row(self) -> int | None:  # the image on screen (D/A step on from a failed one too)
+        return self.files.rows.get(self.session.shown_rel or "")
 
     def open_rel(self, rel: str) -> bool:
         self.ensure_listed()
@@ -332,6 +332,8 @@ class MainWindow(QMainWindow):
     # -- session events ----------------------------------------------------------------------
     def _current_changed(self, event: CurrentChanged) -> None:
         self.canvas.set_document(event.doc)
+        if event.doc is None:  # none open (or one failed to): no image of another stays shown
+            self.canvas.set_image(None, problem=self.session.failed[1] if self.session.failed else None)
         self._refresh_panels()
         self._update_title()
 
@@ -366,10 +368,7 @@ class MainWindow(QMainWindow):
         self.actions["redo"].setEnabled(bool(doc and doc.can_redo))
 
     def _update_title(self) -> None:
-        if self.doc is None:
-            self.setWindowTitle(f"labeler — {self.dataset.root}" if self.dataset is not None else "labeler")
-            return
-        self.setWindowTitle(f"labeler — {self.doc.item.rel}{' *' if self.doc.dirty else ''}")
+        self.setWindowTitle(self.session.title())
 
     def _selection_changed(self, indices: list[int]) -> None:
         self.shape_panel.select_rows(indices)
@@ -423,7 +422,7 @@ class MainWindow(QMainWindow):
         self, label: str = "", text: str | None = None, group_id: int | None = None
     ) -> LabelAnswer | None:
         self.label_dialog.set_labels(self.classes)
-        return self.label_dialog.ask(label, text, group_id)
+        return self.label_dialog.ask(label, text, group_id, near=on_screen(self.canvas, self.session.labeling_points))
 
     def _add_class(self, label: str) -> None:
         self.session.update_classes([label])

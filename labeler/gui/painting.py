@@ -64,9 +64,12 @@ class CanvasPainting:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor(48, 48, 52))
         if self.document is None and self._pixmap is None:
-            p.setPen(QColor(170, 170, 170))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                       "Open a folder of images (Ctrl+U) to start labeling")
+            if self.image_problem:  # the image the person chose could not be opened
+                self._paint_problem(p)
+            else:
+                p.setPen(QColor(170, 170, 170))
+                p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                           "Open a folder of images (Ctrl+U) to start labeling")
             p.end()
             return
         w, h = self.image_size()
@@ -119,7 +122,8 @@ class CanvasPainting:
 
     def _paint_problem(self, p: QPainter) -> None:
         """Why the image cannot be shown, on a dark band across the middle of the view."""
-        text = f"cannot show this image:\n{self.image_problem}"
+        what = "show" if self.document is not None else "open"
+        text = f"cannot {what} this image:\n{self.image_problem}"
         flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
         area = QRectF(self.rect()).adjusted(20, 0, -20, 0)
         box = p.boundingRect(area, flags, text).adjusted(-10, -6, 10, 6)

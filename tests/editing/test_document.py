@@ -125,3 +125,38 @@ def test_shape_distance() -> None:
     assert shape_distance(c, 0, 7) == pytest.approx(2)
     line = Shape(label="a", points=[(0, 0), (10, 0)], shape_type="line")
     assert shape_distance(line, 5, 2) == pytest.approx(2)
+
+
+def test_relabel_by_hand_resolves_the_findings_on_that_shape_only(gui_dataset: Path) -> None:
+    doc = _doc(gui_dataset, "c.jpg")
+    doc.annotation.meta.issues[0].shape_index = 0
+    doc.set_label([0], "dog")  # the same class: the finding still stands
+    assert doc.annotation.meta.issues[0].state == "open" and not doc.can_undo
+    doc.set_label([0], "wolf")
+    issue = doc.annotation.meta.issues[0]
+    assert (issue.state, issue.fixed_by, issue.undo) == ("fixed", "person", None)
+    doc.undo()  # one step
+    assert doc.shapes[0].label == "dog" and doc.annotation.meta.issues[0].state == "open"
+
+
+@pytest.mark.parametrize("order", ["labelme", "unusual"])
+def test_saving_keeps_the_key_order_it_was_read_with(gui_dataset: Path, order: str) -> None:
+    shape = {"label": "cat", "points": [[10, 10], [50, 40]], "group_id": None, "description": "",
+             "shape_type": "rectangle", "flags": {}, "mask": None}
+    data: dict = {"version": "5.4.1", "flags": {}, "shapes": [shape], "imagePath": "a.jpg",
+                  "imageData": None, "imageHeight": 90, "imageWidth": 120}
+    if order == "unusual":
+        shape = {"x_attr": [1], "shape_type": "rectangle", "label": "cat", "flags": {},
+                 "points": [[10, 10], [50, 40]]}
+        data = {"shapes": [shape], "x_top": {"z": 1, "a": 0}, "imageWidth": 120, "imageHeight": 90,
+                "imagePath": "a.jpg", "version": "5.4.1"}
+    path = gui_dataset / "a.json"
+    path.write_text(json.dumps(data, indent=2))
+    doc = _doc(gui_dataset, "a.jpg")
+    doc.move_shapes([0], 1, 1)
+    doc.add_shape(Shape(label="dog", points=[(1, 1), (9, 9)], shape_type="rectangle"))
+    assert doc.save()
+    saved = json.loads(path.read_text())
+    assert list(saved) == list(data) and list(saved["shapes"][0]) == list(shape)
+    assert saved["x_top"] == data["x_top"] if order == "unusual" else "x_top" not in saved
+    assert list(saved["shapes"][1])[:3] == ["label", "points", "group_id"]  # a new shape: labelme's order

@@ -214,6 +214,74 @@ def test_plugin_jobs_save_first_and_merge_results_into_open_documents(session: S
     assert shown is a.annotation and not a.dirty  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("broken", ["corrupt label file", "not an image"])
+def test_a_failed_open_leaves_no_document_current(session: Session, gui_dataset: Path, broken: str) -> None:
+    """Nothing of the image before stays to be edited by mistake; the title names the file."""
+    if broken == "corrupt label file":
+        (gui_dataset / "b.json").write_text("{ not json", encoding="utf-8")
+        rel, named = "b.jpg", "b.json"
+    else:
+        (gui_dataset / "d.jpg").write_bytes(b"not an image")
+        rel, named = "d.jpg", "d.jpg"
+    a = session.open_item(item(session, "a.jpg"))
+    assert session.title() == "labeler — a.jpg" and session.shown_rel == "a.jpg"
+    assert session.open_item(item(session, rel)) is None
+    assert session.doc is None and session.view.document is None
+    assert isinstance(session.events[-2], CurrentChanged) and session.events[-2].doc is None  # type: ignore[attr-defined]
+    assert session.failed is not None and session.failed[0] == rel and named in session.failed[1]
+    assert session.title() == f"labeler — {rel} (cannot be opened)" and session.shown_rel == rel
+    assert rel in session.unreadable
+    session.select_all()
+    session.delete()
+    session.set_image_label("dog")
+    assert [s.label for s in a.shapes] == ["cat"] and not a.dirty  # type: ignore[union-attr]
+    assert session.open_item(item(session, "a.jpg")) is a
+    assert session.failed is None and session.title() == "labeler — a.jpg"
+
+
+def test_an_image_that_opens_again_is_no_longer_unreadable(session: Session, gui_dataset: Path) -> None:
+    path = gui_dataset / "b.json"
+    good = path.read_bytes()
+    path.write_text("{ not json", encoding="utf-8")
+    assert session.open_item(item(session, "b.jpg")) is None and "b.jpg" in session.unreadable
+    path.write_bytes(good)
+    assert session.open_item(item(session, "b.jpg")) is not None and session.unreadable == {}
+
+
+def test_edits_are_autosaved_while_a_plugin_runs_and_merged_with_its_writes(session: Session,
+                                                                           gui_dataset: Path) -> None:
+    """During a run the saves go on (compare-and-swap writes); one that meets a file the run
+    wrote keeps the person's edit and the run's result, without asking."""
+    asked: list[str] = []
+    session.resolve_conflict = lambda doc, state: asked.append(state) or "cancel"
+    a = session.open_item(item(session, "a.jpg"))
+    session.busy = True
+    a.set_label([0], "lion")  # type: ignore[union-attr]
+    assert session.wants_autosave()
+    # the run writes a suggestion to a.json meanwhile
+    data = json.loads((gui_dataset / "a.json").read_text())
+    data["shapes"].append({"label": "owl", "points": [[1, 1], [5, 5]], "shape_type": "rectangle",
+                           "labeler": {"review": "suggested", "score": 0.7, "source": {"plugin": "boxer"}}})
+    (gui_dataset / "a.json").write_text(json.dumps(data))
+    assert session.open_item(item(session, "b.jpg")) is not None  # leaving a.jpg saves it
+    assert asked == [] and not a.dirty  # type: ignore[union-attr]
+    labels = [s["label"] for s in json.loads((gui_dataset / "a.json").read_text())["shapes"]]
+    assert labels == ["lion", "owl"]
+    session.doc.set_reviewed(True)  # type: ignore[union-attr]
+    session.autosave_now()
+    assert json.loads((gui_dataset / "b.json").read_text())["labeler"]["reviewed"] is True
+
+
+def test_the_label_question_knows_the_shape_it_is_about(session: Session) -> None:
+    seen: list[object] = []
+    session.ask_label = lambda *a, **k: seen.append(session.labeling_points) or Answer("owl")
+    session.open_item(item(session, "d.jpg"))
+    session.add_drawn("rectangle", [(5.0, 6.0), (20.0, 30.0)])
+    session.view.select([0])
+    session.edit_label()
+    assert seen == [[(5.0, 6.0), (20.0, 30.0)]] * 2 and session.labeling_points is None
+
+
 def test_keep_previous_copies_the_trusted_shapes_into_an_image_without_any(session: Session, gui_dataset: Path) -> None:
     b = session.open_item(item(session, "b.jpg"))
     session.keep_previous = True
