@@ -288,6 +288,7 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
             session.encode(Image.open(photos[0]))  # alone: the encoder's time on this machine
             encoder_s = time.perf_counter() - t0
             settings = QSettings(str(tmp / f"{kind}.ini"), QSettings.Format.IniFormat)
+            settings.remove("last_images")  # each window starts at the folder's first image
             w = MainWindow(settings=settings, autosave=False, max_side=1920, sam_factory=lambda s=session: s)
             w.resize(1600, 1000)
             w.show()
@@ -343,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="size of the folder opened by both labelme and labeler")
     parser.add_argument("--repeats", type=int, default=3,
                         help="opens of the compared folder, and passes over the 12-MP JPEGs without a pause")
-    parser.add_argument("--look", type=float, default=3.0, help="seconds spent looking at each image before 'next'")
+    parser.add_argument("--look", type=float, default=None,
+                        help="seconds spent looking at each image before 'next' (default 3; with --sam 5)")
     parser.add_argument("--labelme-python", default=LABELME_PYTHON,
                         help="the Python of a labelme 7 environment ('' to skip labelme)")
     parser.add_argument("--labelme-driver", nargs=3, type=Path, metavar=("FOLDER", "BIG", "OUT"),
@@ -351,10 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sam", action="store_true",
                         help="only the Segment Anything section: first mask after a look at the previous image")
     parser.add_argument("--sam-models", default="mobile_sam,vit_b", help="comma-separated SAM model types for --sam")
-    parser.add_argument("--look", type=float, default=5.0, help="seconds the person looks at each image (--sam)")
     parser.add_argument("--decoder-threads", type=int, default=None,
                         help="SAM decoder threads for --sam (default: the session's, 1 as in the GUI)")
     args = parser.parse_args(argv)
+    if args.look is None:
+        args.look = 5.0 if args.sam else 3.0
     if args.labelme_driver:
         labelme_driver(*args.labelme_driver, repeats=args.repeats, look_s=args.look)
         return 0
@@ -407,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         make_many(many, args.images, seeds, scenes / "scene_0001.json")
         print(f"generated {args.images:,} images in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        settings.remove("last_images")  # each window starts at the folder's first image
         w = MainWindow(settings=settings, autosave=False)
         w.resize(1600, 1000)
         w.show()
@@ -426,12 +430,14 @@ def main(argv: list[str] | None = None) -> int:
         make_many(compare, args.compare_images, seeds, scenes / "scene_0001.json")
         opens = []
         for _ in range(args.repeats):
+            settings.remove("last_images")  # each window starts at the folder's first image
             w = MainWindow(settings=settings, autosave=False)
             w.resize(1600, 1000)
             w.show()
             app.processEvents()
             opens.append(wait_shown(w, lambda w=w: w.open_folder(compare)))
             w.ensure_listed()
+            w.wait_for_scan(600_000)  # no status scan of this folder left running into the next tests
             dispose(app, w)
         results["compare_images"] = args.compare_images
         results["open_compare_first_image_s"] = [round(t, 3) for t in opens]
@@ -441,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def big_window() -> MainWindow:
             # decode for a 1920x1080 screen (offscreen Qt reports a small virtual screen)
+            settings.remove("last_images")  # each window starts at the folder's first image
             w = MainWindow(settings=settings, autosave=False, max_side=1920)
             w.resize(1600, 1000)
             w.show()
