@@ -106,3 +106,20 @@ def test_sam2_decoder_is_left_alone() -> None:
     pytest.importorskip("ultralytics")
     model = samplug.build_sam("sam2.1_t")
     assert not sam_decoder.install_fast_decoder(model.sam_mask_decoder)
+
+
+def test_channels_last_upscaling_is_the_reference_upscaling() -> None:
+    """upscale_masks (matrix products, channels-last) = output_upscaling then the mask product."""
+    model = _model()
+    dec = model.mask_decoder
+    assert sam_decoder._is_stock_upscaling(dec.output_upscaling)
+    gen = torch.Generator().manual_seed(5)
+    b, h, w, c = 3, 5, 7, dec.transformer_dim
+    keys = torch.randn(b, h * w, c, generator=gen)
+    hyper = torch.randn(b, 4, dec.output_upscaling[3].out_channels, generator=gen)
+    with torch.inference_mode():
+        up = dec.output_upscaling(keys.transpose(1, 2).reshape(b, c, h, w))
+        want = (hyper @ up.flatten(2)).view(b, 4, 4 * h, 4 * w)
+        got = sam_decoder.upscale_masks(dec.output_upscaling, keys, h, w, hyper)
+    assert got.shape == want.shape == (b, 4, 4 * h, 4 * w)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
