@@ -250,6 +250,43 @@ def test_find_by_text_suggests_boxes_to_review(gui, window, gui_dataset: Path, q
     assert window.settings.value("find_text/classes") == "pill, blister pack"
 
 
+def test_find_by_text_outlined_with_sam_runs_text_sam(gui, window, gui_dataset: Path, qtbot,
+                                                     text_boxes_files: dict[str, Path], monkeypatch) -> None:  # noqa: ANN001
+    """"Outline with Segment Anything" runs text_sam: the same boxes, outlined by the sam
+    plugin with its remembered options (here the bundled tiny checkpoint), as polygons."""
+    import json
+
+    from labeler.gui.find_text import OUTLINE_SETTING
+    from labeler.gui.options_dialog import settings_key
+
+    monkeypatch.setenv("LABELER_OFFLINE", "1")
+    window.settings.setValue(settings_key("autolabelers", "text_boxes"), json.dumps({
+        "classes": ["x"], "model": str(text_boxes_files["model"]),
+        "text_encoder": str(text_boxes_files["text_encoder"]), "conf": 0.0001, "max_det": 4,
+        "imgsz": 64, "device": "cpu"}))
+    tiny = Path(__file__).resolve().parents[2] / "sample_data" / "models" / "scenes_sam_tiny.pth"
+    window.settings.setValue(settings_key("autolabelers", "sam"), json.dumps(
+        {"checkpoint": str(tiny), "device": "cpu", "min_area": 0}))
+    gui.open(gui_dataset)
+    window.open_rel("d.jpg")
+    window.segment.find_text.ask = lambda classes, current: ("pill", True, True)
+    with qtbot.waitSignal(window.pluginFinished, timeout=120000) as done:
+        window.segment.find_text.action.trigger()
+    summary = done.args[0]
+    assert summary is not None and summary.processed == 1 and not summary.failed
+    shapes = [s for s in window.doc.shapes if s.review == "suggested"]
+    assert shapes and {s.label for s in shapes} == {"pill"}
+    assert all(s.source is not None and s.source.plugin == "text_sam" for s in shapes)
+    assert {s.shape_type for s in shapes} == {"polygon"}
+    assert window.settings.value(OUTLINE_SETTING, False, type=bool) is True  # ticked next time
+    # Without the box: text_boxes again.
+    window.open_rel("a.jpg")
+    with qtbot.waitSignal(window.pluginFinished, timeout=120000) as done:
+        assert window.segment.find_text.run("pill", current_only=True, outline=False) is not None
+    again = [s for s in window.doc.shapes if s.review == "suggested"]
+    assert again and all(s.source is not None and s.source.plugin == "text_boxes" for s in again)
+
+
 def test_find_by_text_reports_what_is_missing(gui, window, gui_dataset: Path, qtbot, monkeypatch,  # noqa: ANN001
                                               tmp_path: Path) -> None:
     monkeypatch.setenv("LABELER_OFFLINE", "1")
