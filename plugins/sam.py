@@ -377,6 +377,16 @@ def chunk_encoder_attention(model: Any) -> int:
     return changed
 
 
+def decoder_threads_now(threads: int) -> int:
+    """Threads for a decoder call now: ``threads`` while the CPU has them free (the 1-minute load
+    average, this process's own encoding ahead included, is under ``threads``), else one."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this platform
+        return threads
+    return threads if load < threads else 1
+
+
 def pick_device(device: str | None) -> str:
     """The requested device, or the GPU when there is one, else the CPU."""
     import torch
@@ -515,15 +525,17 @@ class SamSession:
         self.model_id = model_id or f"{id(model)}"
         self.transform = ResizeLongestSide(self.side)
         self.embedding: Embedding | None = None
+        self._pe_cache: torch.Tensor | None = None  # see _dense_pe
         #: Low-resolution logits of the last :meth:`predict` (fed back with ``refine=True``).
         self.last_logits: torch.Tensor | None = None
         #: Whether a lone click asks for SAM's three candidates (the reduced sample model was
         #: trained on the single-mask output only).
         self.multimask_single_click = True
-        #: CPU threads of the prompt encoder and mask decoder (None: ``threads``). The GUI uses
-        #: 1: the decoder is small, and on a busy CPU (an encoding ahead, image decodes) a
-        #: second thread mostly waits for its share (bench/README.md, GUI SAM).
-        self.decoder_threads: int | None = None
+        #: CPU threads of the prompt encoder and mask decoder (None: ``threads``; "auto": see
+        #: :func:`decoder_threads_now`, what the GUI uses: on an idle 2-core CPU a click takes
+        #: 38 ms on two threads and 69 ms on one, while on a busy one a second thread mostly
+        #: waits for its share, bench/README.md, GUI SAM).
+        self.decoder_threads: int | str | None = None
 
     @classmethod
     def from_checkpoint(
@@ -649,7 +661,8 @@ class SamSession:
         emb = self.embedding
         dev = self.device
         if dev == "cpu":
-            torch.set_num_threads(self.decoder_threads or self.threads)
+            n = self.decoder_threads
+            torch.set_num_threads(decoder_threads_now(self.threads) if n == "auto" else (n or self.threads))
         pts = None
         if points is not None:
             coords = self.transform.apply_coords(np.asarray(points, dtype=np.float32), emb.original_size)
@@ -668,7 +681,7 @@ class SamSession:
                 sparse, dense = self.model.prompt_encoder(points=pts, boxes=bx, masks=mask_input)
                 low_res, iou = self.model.mask_decoder(
                     image_embeddings=emb.features,
-                    image_pe=self.model.prompt_encoder.get_dense_pe(),
+                    image_pe=self._dense_pe(),
                     sparse_prompt_embeddings=sparse,
                     dense_prompt_embeddings=dense,
                     multimask_output=multimask,
@@ -681,6 +694,13 @@ class SamSession:
             else:
                 masks = self.postprocess(low_res, emb.input_size, emb.original_size)
         return masks, iou, low_res
+
+    def _dense_pe(self) -> torch.Tensor:
+        """The prompt encoder's positional encoding of the embedding grid: the same for every
+        image and prompt (it depends on the weights alone), so computed once, not per call."""
+        if self._pe_cache is None:
+            self._pe_cache = self.model.prompt_encoder.get_dense_pe()
+        return self._pe_cache
 
     def predict(
         self,

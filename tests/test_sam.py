@@ -467,3 +467,12 @@ def test_batched_encoding_of_mobile_sam_and_sam2(kind: str) -> None:
         if kind != "mobile_sam":
             for f, g in zip(emb.features["high_res_feats"], alone.features["high_res_feats"], strict=True):
                 torch.testing.assert_close(f, g, atol=1e-4, rtol=1e-3)
+
+
+def test_decoder_threads_follow_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"auto" (the GUI's): every thread on an idle CPU, one on a busy one."""
+    monkeypatch.setattr(samplug.os, "getloadavg", lambda: (0.4, 0.5, 0.6))
+    assert samplug.decoder_threads_now(2) == 2
+    monkeypatch.setattr(samplug.os, "getloadavg", lambda: (2.3, 1.0, 1.0))
+    assert samplug.decoder_threads_now(2) == 1
+    assert samplug.decoder_threads_now(4) == 4

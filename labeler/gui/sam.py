@@ -270,7 +270,7 @@ class SamController(QObject):
                     if gen != self._generation:
                         return key, None, gen, None, False
                     if getattr(session, "decoder_threads", 0) is None:
-                        session.decoder_threads = 1  # type: ignore[attr-defined] # see SamSession
+                        session.decoder_threads = "auto"  # type: ignore[attr-defined] # see SamSession
                     self.session = session
                 loading = False
                 image = open_image(path)
