@@ -558,7 +558,8 @@ class Session:
     # -- review --------------------------------------------------------------------------------
     def target_suggestion(self, highlighted: int | None = None) -> int | str | None:
         """What Accept / Reject act on: a selected suggestion, else the one highlighted in the
-        review list, else the best-scored one, else an image-level suggestion (``"image:<label>"``)."""
+        review list, else the best-scored one shown (not hidden by the person), else an
+        image-level suggestion (``"image:<label>"``)."""
         doc = self.doc
         if doc is None:
             return None
@@ -567,7 +568,8 @@ class Session:
             return sel[0]
         if highlighted is not None:
             return highlighted
-        best = [(s.score or 0.0, i) for i, s in enumerate(doc.shapes) if s.is_suggestion]
+        # Never one the person hid (a suggestion reviewed unseen).
+        best = [(s.score or 0.0, i) for i, s in enumerate(doc.shapes) if s.is_suggestion and self.view.is_shown(i)]
         if best:
             return max(best)[1]
         for lab in doc.annotation.meta.image_labels:
@@ -588,7 +590,7 @@ class Session:
             doc.accept([target])
         else:
             doc.reject([target])
-        self.view.select([i for i, s in enumerate(doc.shapes) if s.is_suggestion][:1])
+        self.view.select([i for i, s in enumerate(doc.shapes) if s.is_suggestion and self.view.is_shown(i)][:1])
         return True
 
     def accept_above(self, threshold: float) -> int:

@@ -135,3 +135,26 @@ def test_adjust_keeps_alpha_leaves_its_input_and_resets() -> None:
     assert not adj.is_identity
     adj.reset()
     assert adj.is_identity and (adj.apply(rgba) == rgba).all()
+
+
+def test_accept_and_reject_never_pick_a_hidden_suggestion(tmp_path: Path) -> None:
+    """Y / X without a selection take the best suggestion the person can see, never a hidden one."""
+    root = tmp_path / "ds"
+    make_image(root / "a.jpg", (120, 90), seed=1)
+    sugg = {"source": {"plugin": "fake"}, "review": "suggested"}
+    write_json(root / "a.json", labelme_json("a.jpg", (120, 90), [
+        rect("cat", 10, 10, 50, 40, labeler={**sugg, "score": 0.9}),
+        rect("dog", 60, 10, 100, 40, labeler={**sugg, "score": 0.5})]))
+    s = Session()
+    s.open_dataset(root)
+    s.open_item(s.dataset.item("a.jpg"))  # type: ignore[union-attr]
+    assert s.target_suggestion() == 0  # the best one
+    s.view.visibility.set_label_visible("cat", False)
+    s.view.select([])
+    assert s.target_suggestion() == 1
+    assert s.review(accept=True)
+    doc = s.doc
+    assert doc is not None and doc.shapes[1].review == "accepted" and doc.shapes[0].review == "suggested"
+    assert s.view.selected == []  # the next suggestion is hidden: not selected
+    assert s.review(accept=False) is False  # nothing the person can see is left to review
+    assert doc.shapes[0].review == "suggested"
