@@ -26,8 +26,8 @@ def tool_commands() -> tuple[Command, ...]:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("open_folder", "&Open Folder…", ("Ctrl+U", "Ctrl+O"), "File", "Open a folder of images"),
-    Command("open_file", "Open &File…", ("Ctrl+Shift+O",), "File", "Open an image: its folder, with that image shown"),
+    Command("open_folder", "&Open Folder…", ("Ctrl+U",), "File", "Open a folder of images"),
+    Command("open_file", "Open &File…", ("Ctrl+O",), "File", "Open an image: its folder, with that image shown"),
     Command("save", "&Save", ("Ctrl+S",), "File", "Save now (autosave also saves)"),
     Command("save_as", "Save &As…", ("Ctrl+Shift+S",), "File", "Write the labels to another JSON file (a copy)"),
     Command("change_output_dir", "&Change Output Dir…", (), "File", "Read and write the label files in another folder"),

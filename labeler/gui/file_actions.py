@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from labeler.dataset import Dataset, Item
@@ -75,10 +75,16 @@ class FileActions(QObject):
         w.installEventFilter(self)
         w.documentOpened.connect(self.remember_last_image)
         w.files.search.returnPressed.connect(self.open_search_match)
+        w.files.search.installEventFilter(self)  # Up / Down: the previous / next match
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         if obj is self.window and event.type() == QEvent.Type.Close:
             self.save_layout()
+        elif obj is self.window.files.search and event.type() == QEvent.Type.KeyPress:
+            step = {Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1}.get(event.key())  # type: ignore[attr-defined]
+            if step is not None:
+                self.open_search_match(step)
+                return True
         return False
 
     def save_layout(self) -> None:
@@ -217,9 +223,10 @@ class FileActions(QObject):
         self.settings.setValue("last_images", json.dumps(dict(list(data.items())[-LAST_IMAGES:])))
 
     # -- the search box ------------------------------------------------------------------------
-    def open_search_match(self) -> bool:
-        """Enter in the file search box: open the first image the filters show, or, when the open
-        image is one of them, the one after it (wrapping): Enter again steps through the matches."""
+    def open_search_match(self, step: int = 1) -> bool:
+        """Enter (or Down) in the file search box: open the first image the filters show, or,
+        when the open image is one of them, the one after it (wrapping): Enter again steps
+        through the matches. Up (``step`` -1) opens the one before it."""
         w = self.window
         w.ensure_listed()
         files = w.files
@@ -229,5 +236,5 @@ class FileActions(QObject):
             return False
         cur = w.current_row()
         at = files.proxy.mapFromSource(files.model.index(cur)).row() if cur is not None else -1
-        target = (at + 1) % n if at >= 0 else 0
+        target = (at + step) % n if at >= 0 else (0 if step > 0 else n - 1)
         return w.open_row(files.proxy.mapToSource(files.proxy.index(target, 0)).row())

@@ -215,6 +215,13 @@ def test_enter_in_the_search_box_opens_the_matches_one_after_another(gui, gui_da
     assert w.doc.item.rel == "b2.jpg"  # type: ignore[union-attr]  # Enter again: the next one
     gui.qtbot.keyClick(w.search, Qt.Key.Key_Return)
     assert w.doc.item.rel == "b.jpg"  # type: ignore[union-attr]  # and round again
+    gui.qtbot.keyClick(w.search, Qt.Key.Key_Down)
+    assert w.doc.item.rel == "b2.jpg"  # type: ignore[union-attr]  # Down: the next match
+    gui.qtbot.keyClick(w.search, Qt.Key.Key_Up)
+    assert w.doc.item.rel == "b.jpg"  # type: ignore[union-attr]  # Up: the previous one
+    gui.qtbot.keyClick(w.search, Qt.Key.Key_Up)
+    assert w.doc.item.rel == "b2.jpg"  # type: ignore[union-attr]  # wrapping round
+    assert w.search.text() == "b"  # the keys moved through the matches, typed nothing
     w.search.setText("nothing-matches")
     gui.qtbot.keyClick(w.search, Qt.Key.Key_Return)
-    assert w.doc.item.rel == "b.jpg" and "No image matches" in w.statusBar().currentMessage()  # type: ignore[union-attr]
+    assert w.doc.item.rel == "b2.jpg" and "No image matches" in w.statusBar().currentMessage()  # type: ignore[union-attr]
