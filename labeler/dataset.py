@@ -374,12 +374,18 @@ class Dataset:
             else:
                 replace_if_unchanged(path, data, expect)  # type: ignore[arg-type]
 
-    def remove_file(self, path: Path) -> None:
-        """Remove a dataset file, or stage its removal into the current transaction."""
+    def remove_file(self, path: Path, expect: bytes | None | type[...] = ...) -> None:
+        """Remove a dataset file, or stage its removal into the current transaction.
+
+        ``expect``: the bytes the file must still hold (the version the caller decided to
+        delete); when another program rewrote it meanwhile, :class:`ConcurrentChangeError` is
+        raised and the file stays. ``...`` (default) checks nothing."""
         if self._txn is not None:
             self._txn.delete(path)
             return
         with self.lock, contextlib.suppress(FileNotFoundError):
+            if expect is not ... and read_bytes_or_none(path) != expect:
+                raise ConcurrentChangeError(path)
             os.unlink(path)
 
     def _refuse_shared_label(self, item: Item) -> None:

@@ -38,6 +38,7 @@ from labeler.editing.tools import (
 from labeler.errors import LabelerError
 from labeler.geometry import VERTEX_EDITABLE
 from labeler.io.labelfile import save_annotation
+from labeler.io.writes import ConcurrentChangeError
 from labeler.model import Annotation, Issue, Shape, ShapeMeta
 
 #: Open documents kept in memory, so each image keeps its undo history while you page around.
@@ -354,7 +355,8 @@ class Session:
         """labelme's File > Delete File: remove the current image's label file through the
         dataset's write path (:meth:`Dataset.remove_file`, under its lock). The document empties
         as one undo step ("Delete label file"): Undo brings the shapes back and the next save
-        writes the file again. False when there is no file or it could not be removed."""
+        writes the file again. False when there is no file, it could not be removed, or another
+        program rewrote it since it was read (it is then left alone)."""
         doc = self.doc
         if doc is None or self.dataset is None:
             return False
@@ -362,8 +364,12 @@ class Session:
         if not path.is_file():
             self.message(f"{path.name} does not exist: nothing to delete")
             return False
-        try:
-            self.dataset.remove_file(path)
+        try:  # the version the person saw, not one another program wrote since
+            self.dataset.remove_file(path, expect=doc.disk.data)
+        except ConcurrentChangeError:
+            self.error(f"{path}: changed on disk since it was opened (by another program); not deleted: "
+                       "look at the new version first")
+            return False
         except OSError as err:
             self.error(f"{path}: cannot delete: {err.strerror or err}")
             return False

@@ -21,6 +21,7 @@ from labeler.editing.session import (
 )
 from labeler.editing.tools import ShapesMoved, VertexInserted, VertexRemoved
 from labeler.model import Shape
+from tests.editing.conftest import labelme_json, make_image, write_json
 
 
 @dataclass
@@ -333,3 +334,35 @@ def test_delete_label_file_removes_it_and_undo_brings_the_shapes_back(session: S
     a.undo()
     assert [s.label for s in a.shapes] == ["cat"] and a.dirty
     assert session.save() and json.loads((gui_dataset / "a.json").read_text(encoding="utf-8"))["shapes"][0]["label"] == "cat"
+
+
+def test_delete_label_file_leaves_a_version_another_program_wrote_since(session: Session, gui_dataset: Path) -> None:
+    """Delete File removes the version the person saw: when another program (labelme, a
+    labeler run) rewrote the file after it was opened, it stays, and the person is told."""
+    a = session.open_item(item(session, "a.jpg"))
+    assert a is not None
+    path = gui_dataset / "a.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["shapes"].append({**data["shapes"][0], "label": "dog"})  # the other program's edit
+    path.write_text(json.dumps(data), encoding="utf-8")
+    theirs = path.read_bytes()
+    assert not session.delete_label_file()
+    assert path.read_bytes() == theirs and [s.label for s in a.shapes] == ["cat"]
+    assert "changed on disk since it was opened" in session.errors[-1] and "a.json" in session.errors[-1]
+    a.reload()  # the person looks at the new version: now it may go
+    assert session.delete_label_file() and not path.exists()
+
+
+def test_remove_file_with_expect_refuses_a_changed_file(tmp_path: Path) -> None:
+    from labeler.dataset import open_dataset
+    from labeler.io.writes import ConcurrentChangeError
+
+    make_image(tmp_path / "a.jpg", (20, 10))
+    path = write_json(tmp_path / "a.json", labelme_json("a.jpg", (20, 10), []))
+    ds = open_dataset(tmp_path)
+    with pytest.raises(ConcurrentChangeError):
+        ds.remove_file(path, expect=b"not what is there")
+    assert path.exists()
+    ds.remove_file(path, expect=path.read_bytes())
+    assert not path.exists()
+    ds.remove_file(path, expect=None)  # already gone: nothing to do
