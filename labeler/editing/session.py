@@ -452,8 +452,7 @@ class Session:
         """Ask the label of a drawn shape and add it; returns its index (None: cancelled)."""
         if self.doc is None:
             return None
-        self.labeling = None
-        answer = self._ask_about(points, self.last_label, None)
+        answer = self._ask_about(points, None, self.last_label, None)
         if answer is None:
             return None
         self.last_label = answer.label
@@ -475,12 +474,9 @@ class Session:
         indices = [index] if isinstance(index, int) else list(self.view.selected)
         if not indices:
             return
-        first = self.labeling = doc.shapes[indices[0]]
+        first = doc.shapes[indices[0]]
         points = [p for i in indices for p in doc.shapes[i].points]
-        try:
-            answer = self._ask_about(points, first.label, first.text, first.group_id)
-        finally:
-            self.labeling = None
+        answer = self._ask_about(points, first, first.label, first.text, first.group_id)
         if answer is None:
             return
         with doc.edit("Edit label"):
@@ -497,13 +493,15 @@ class Session:
                 difficult=None if difficult in (None, was[2]) else difficult)
         self.update_classes([answer.label])
 
-    def _ask_about(self, points: list[tuple[float, float]], *args: Any) -> LabelAnswerLike | None:
-        """``ask_label(*args)`` with :attr:`labeling_points` set to the shape's points meanwhile."""
-        self.labeling_points = list(points)
+    def _ask_about(self, points: list[tuple[float, float]], shape: Shape | None, *args: Any) -> LabelAnswerLike | None:
+        """``ask_label(*args)`` with :attr:`labeling_points` (the shape's points, for the
+        dialog's place) and :attr:`labeling` (the shape relabelled, None for a new one) set
+        meanwhile."""
+        self.labeling_points, self.labeling = list(points), shape
         try:
             return self.ask_label(*args)
         finally:
-            self.labeling_points = None
+            self.labeling_points, self.labeling = None, None
 
     def delete(self) -> None:
         """Delete the selected shapes."""
