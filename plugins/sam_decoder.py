@@ -192,7 +192,7 @@ def predict_masks(
     mask_tokens_out = hs[:, 1 : (1 + self.num_mask_tokens), :]
     hyper_in = torch.stack(
         [self.output_hypernetworks_mlps[i](mask_tokens_out[:, i, :]) for i in range(self.num_mask_tokens)], dim=1)
-    if _is_stock_upscaling(self.output_upscaling):
+    if self._labeler_upscale:
         masks = upscale_masks(self.output_upscaling, keys, h, w, hyper_in)
     else:
         upscaled = self.output_upscaling(keys.transpose(1, 2).reshape(b, c, h, w))
@@ -208,6 +208,7 @@ def install_fast_decoder(decoder: Any) -> bool:
     if getattr(decoder, "_labeler_fast", False) or not _is_stock_decoder(decoder):
         return False
     decoder.predict_masks = types.MethodType(predict_masks, decoder)
+    decoder._labeler_upscale = _is_stock_upscaling(decoder.output_upscaling)  # decided once
     transformer = decoder.transformer
     for layer in transformer.layers[1:]:
         for name in ("cross_attn_token_to_image", "cross_attn_image_to_token"):
