@@ -30,6 +30,7 @@ from labeler.io.writes import (
     DatasetLock,
     Recovery,
     Transaction,
+    fault_point,
     is_stale_temp,
     read_bytes_or_none,
     recover,
@@ -386,6 +387,7 @@ class Dataset:
         with self.lock, contextlib.suppress(FileNotFoundError):
             if expect is not ... and read_bytes_or_none(path) != expect:
                 raise ConcurrentChangeError(path)
+            fault_point(f"remove {path.name}")
             os.unlink(path)
 
     def _refuse_shared_label(self, item: Item) -> None:

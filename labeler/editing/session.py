@@ -38,7 +38,7 @@ from labeler.editing.tools import (
 from labeler.errors import LabelerError
 from labeler.geometry import VERTEX_EDITABLE
 from labeler.io.labelfile import save_annotation
-from labeler.io.writes import ConcurrentChangeError
+from labeler.io.writes import ConcurrentChangeError, remove_stale_temps_of
 from labeler.model import Annotation, Issue, Shape, ShapeMeta
 
 #: Open documents kept in memory, so each image keeps its undo history while you page around.
@@ -348,6 +348,7 @@ class Session:
         except LabelerError as err:
             self.error(str(err))
             return False
+        remove_stale_temps_of(path)  # outside the dataset, no command sweeps what a kill left
         self.message(f"Saved a copy as {path}", 4000)
         return True
 

@@ -65,11 +65,15 @@ def atomic_write_bytes(
     ``before_rename``: called just before the rename; an exception from it leaves ``path`` as
     it was (the compare of a compare-and-swap, :func:`labeler.io.writes.replace_if_unchanged`).
     """
+    from labeler.io.writes import fault_point  # the test hooks for crashes and full disks
+
     path = Path(path)
     tmp = write_temp(path, data)
     try:
         if before_rename is not None:
-            before_rename()
+            before_rename()  # a compare-and-swap's last look: it has its own commit point
+        else:
+            fault_point(f"commit {path.name}")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeler.io.atomic import atomic_write_bytes, fsync_dir, temp_sibling, write_temp
+from labeler.io.atomic import atomic_write_bytes, fsync_dir, short_name, temp_sibling, write_temp
 
 #: labeler's own folder inside a dataset (hidden, never part of the dataset).
 STATE_DIR = ".labeler"
@@ -536,6 +536,20 @@ def is_stale_temp(name: str) -> bool:
     if len(parts) != 3 or not parts[1].isdigit():
         return False
     return not _pid_alive(int(parts[1]))
+
+
+def remove_stale_temps_of(path: Path) -> list[Path]:
+    """Remove the temp files a killed writer of ``path`` left next to it (its process gone);
+    for files written outside a dataset (Save As), which no dataset command sweeps."""
+    prefix = f".{short_name(path.name)}."
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix) and is_stale_temp(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def recover(root: Path, lock: DatasetLock, temp_folders: Iterator[Path] | None = None) -> Recovery:
