@@ -410,6 +410,9 @@ class Embedding:
     features: Any
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]  # (H, W) after resizing the long side to the encoder size
+    #: The mask decoder's work on the image alone (:class:`labeler_plugins.sam_decoder.ImageSide`),
+    #: computed with the embedding so that a click skips it; None for SAM 2 or another decoder.
+    decoder_side: Any = None
 
 
 class EmbeddingCache:
@@ -586,10 +589,23 @@ class SamSession:
                 ]
             else:
                 feats = list(self.model.image_encoder(x).float().split(1))
+            sides = [self._decoder_side(f) for f in feats]
         return [
-            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]))
-            for f, image, r in zip(feats, images, resized, strict=True)
+            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]), side)
+            for f, image, r, side in zip(feats, images, resized, sides, strict=True)
         ]
+
+    def _decoder_side(self, features: Any) -> Any:
+        """The fast mask decoder's image-only work on ``features`` (the same for every prompt:
+        done here, with the encoding, rather than on the first click), or None."""
+        decoder = None if self.sam2 else getattr(self.model, "mask_decoder", None)
+        if not getattr(decoder, "_labeler_fast", False):
+            return None
+        from labeler_plugins.sam_decoder import image_side
+
+        pe = self.model.prompt_encoder
+        dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, *features.shape[-2:])
+        return image_side(decoder, features, self._dense_pe(), dense)
 
     def prefetch(self, images: Sequence[Image.Image | np.ndarray], batch: int) -> int:
         """Encode the images whose embeddings are not cached, ``batch`` per encoder call, into
@@ -621,7 +637,15 @@ class SamSession:
         ``postprocess_masks``: upscale to the encoder input, crop the padding, resize)."""
         import torch.nn.functional as F  # noqa: N812
 
-        masks = F.interpolate(low_res, (self.side, self.side), mode="bilinear", align_corners=False)
+        low = low_res.shape[-1]
+        if self.side % low == 0 and low_res.shape[-2] == low:
+            # Only the rows and columns that the crop keeps (plus the one each interpolates
+            # with): the same scale, the same sample positions, the same values.
+            f = self.side // low
+            kh, kw = (min(low, -(-n // f) + 1) for n in input_size)
+            masks = F.interpolate(low_res[..., :kh, :kw], (kh * f, kw * f), mode="bilinear", align_corners=False)
+        else:
+            masks = F.interpolate(low_res, (self.side, self.side), mode="bilinear", align_corners=False)
         masks = masks[..., : input_size[0], : input_size[1]]
         return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
 
@@ -679,13 +703,18 @@ class SamSession:
                 low_res, iou = sam_family.sam2_decode(self.model, emb.features, pts, bx, mask_input, multimask)
             else:
                 sparse, dense = self.model.prompt_encoder(points=pts, boxes=bx, masks=mask_input)
-                low_res, iou = self.model.mask_decoder(
-                    image_embeddings=emb.features,
-                    image_pe=self._dense_pe(),
-                    sparse_prompt_embeddings=sparse,
-                    dense_prompt_embeddings=dense,
-                    multimask_output=multimask,
-                )
+                decoder = self.model.mask_decoder
+                decoder._labeler_side = emb.decoder_side  # used when it matches (no mask input)
+                try:
+                    low_res, iou = decoder(
+                        image_embeddings=emb.features,
+                        image_pe=self._dense_pe(),
+                        sparse_prompt_embeddings=sparse,
+                        dense_prompt_embeddings=dense,
+                        multimask_output=multimask,
+                    )
+                finally:
+                    decoder._labeler_side = None
             if best_only and low_res.shape[1] > 1:
                 pick = iou.argmax(dim=1)
                 rows = torch.arange(len(pick), device=pick.device)

@@ -123,7 +123,7 @@ def mask_to_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[floa
     """The largest outer contour of a mask as a polygon (empty when the mask is empty)."""
     from labeler.masks import mask_to_polygons
 
-    polys = mask_to_polygons(np.asarray(mask, dtype=bool), tolerance=tolerance, min_area=4.0)
+    polys = mask_to_polygons(np.asarray(mask, dtype=bool), tolerance=tolerance, min_area=4.0, limit=1)
     if not polys:
         return []
     return [(round(float(x), 2), round(float(y), 2)) for x, y in polys[0]]
