@@ -539,6 +539,22 @@ class SamSession:
         #: 38 ms on two threads and 69 ms on one, while on a busy one a second thread mostly
         #: waits for its share, bench/README.md, GUI SAM).
         self.decoder_threads: int | str | None = None
+        #: Called on the encoding thread before each of the image encoder's modules runs (None:
+        #: nothing): the GUI answers a click there, on the same thread, while it encodes ahead
+        #: (``labeler.editing.prefetch.ModelThread.pause_point``); the encoding then goes on.
+        self.between_layers: Callable[[], None] | None = None
+        for module in self.model.image_encoder.modules():
+            module.register_forward_pre_hook(self._between_layers)
+
+    def _between_layers(self, _module: Any, _args: Any) -> None:
+        pause = self.between_layers
+        if pause is not None:
+            import torch
+
+            threads = torch.get_num_threads()
+            pause()
+            if torch.get_num_threads() != threads:  # the click's decoder set its own
+                torch.set_num_threads(threads)
 
     @classmethod
     def from_checkpoint(
