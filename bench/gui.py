@@ -331,7 +331,7 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
             out[kind] = {
                 "first_mask_ms": [round(t, 1) for t in firsts],
                 "median_ms": round(statistics.median(firsts), 1),
-                "image_on_screen_ms": [round(t, 1) for t in on_screen],
+                "open_to_clickable_ms": [round(t, 1) for t in on_screen],
                 "click_to_polygon_ms": [round(t, 1) for t in clicks],
                 "click_thread_cpu_ms": [round(t, 1) for t in cpu],
                 "gui_thread_cpu_ms": [round(t, 1) for t in gui_cpu],

@@ -43,10 +43,11 @@ from labeler.plugin_api import SegmentSession, can_encode_apart
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
 #: QSettings keys: the chosen model, and how many embeddings are kept in memory.
 MODEL_SETTING, CACHE_SETTING = "sam/model", "sam/cache_size"
-#: Embeddings kept by default (vit_b's is 4 MB; SAM 2's about 6 MB).
+#: Embeddings kept by default (vit_b's is 4 MB, plus 10 MB of its decoder side; SAM 2's about 6 MB).
 DEFAULT_CACHE_SIZE = 3
-#: Once the open image is ready, wait this long before encoding the next ones: a click on it
-#: then never shares the CPU with a prefetch (milliseconds).
+#: Once the open image is ready, wait this long before encoding the next ones (milliseconds): a
+#: click on it meanwhile finds the model thread idle; a later one pauses the encoding (see
+#: :class:`SamController`).
 LOOK_MS = 300
 
 SessionFactory = Callable[[], SegmentSession]
