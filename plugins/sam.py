@@ -547,6 +547,9 @@ class SamSession:
             module.register_forward_pre_hook(self._between_layers)
 
     def _between_layers(self, _module: Any, _args: Any) -> None:
+        self._pause_now()
+
+    def _pause_now(self) -> None:
         pause = self.between_layers
         if pause is not None:
             import torch
@@ -584,9 +587,19 @@ class SamSession:
         uint8 pixels; normalising and padding run on the device, and the features stay there.
         """
         import torch
+        from labeler_plugins.sam_encoder import between_steps
 
         if self.device == "cpu":
             torch.set_num_threads(self.threads)
+        token = between_steps.set(None if self.between_layers is None else self._pause_now)
+        try:
+            return self._encode_many(images)
+        finally:
+            between_steps.reset(token)
+
+    def _encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        import torch
+
         resized = [self.transform.apply_image(image) for image in images]
         with torch.inference_mode():
             x = torch.cat([

@@ -119,3 +119,27 @@ def test_a_click_between_encoder_layers_gets_the_same_mask_and_the_encoding_goes
     assert len(answered) == 1 and answered[0][2] == threading.get_ident()
     assert np.array_equal(answered[0][0], alone_mask) and answered[0][1] == alone_score
     assert torch.equal(nxt.features, ref.features)  # the encoding went on unchanged
+
+
+def test_the_fast_encoder_pauses_before_each_linear_layer_and_only_while_it_encodes() -> None:
+    from labeler_plugins.sam_encoder import between_steps
+
+    session = _session()
+    calls: list[int] = []
+    session.between_layers = lambda: calls.append(1)
+    ref = session.encode(_image())
+    blocks = session.model.image_encoder.blocks
+    assert all(getattr(b, "forward", None).__func__.__name__ == "fast_block_forward" for b in blocks)
+    # Each block: at least its four linear layers (qkv, proj, lin1, lin2), beyond the modules
+    # the encoder calls.
+    called: list[int] = []
+    for m in session.model.image_encoder.modules():
+        m.register_forward_pre_hook(lambda *_: called.append(1))
+    session.between_layers = None
+    session.encode(_image())
+    assert len(calls) >= len(called) + 4 * len(blocks)
+    session.between_layers = lambda: calls.append(1)
+    assert between_steps.get() is None  # set for that encoding only
+    session.between_layers = None
+    n = len(calls)
+    assert torch.equal(session.encode(_image()).features, ref.features) and len(calls) == n
