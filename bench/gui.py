@@ -244,12 +244,13 @@ def dispose(app: object, w: object) -> None:
 
 
 def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
-                    decoder_threads: int | None = None) -> dict[str, object]:
+                    decoder_threads: int | str | None = None, click_after_s: float = 0.0) -> dict[str, object]:
     """``--sam``: time from opening the next image to the first Segment Anything mask, after
     the person looked ``look_s`` seconds at the previous one (the GUI encodes the next images
     meanwhile). Each model is a random-weight build of its real architecture (the same cost as
     its checkpoint), in the window's own controller; the click is answered as a person's is
-    (``SegmentBinding.prompt``: the decoder, then the polygon)."""
+    (``SegmentBinding.prompt``: the decoder, then the polygon), as soon as the image is on
+    screen (the window's events processed), or ``click_after_s`` later."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -266,7 +267,8 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
     from labeler_plugins import sam as samplug
     from PIL import Image
 
-    out: dict[str, object] = {"look_s": look_s, "load_before": os.getloadavg()[0], "decoder_threads": decoder_threads}
+    out: dict[str, object] = {"look_s": look_s, "click_after_s": click_after_s, "load_before": os.getloadavg()[0],
+                              "decoder_threads": decoder_threads}
     tmp = Path(tempfile.mkdtemp(prefix="labeler-bench-sam-"))
     try:
         folder = tmp / "photos"
@@ -282,7 +284,7 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
         for kind in models:
             t0 = time.perf_counter()
             session = samplug.SamSession(samplug.build_sam(kind), device="cpu")
-            session.decoder_threads = decoder_threads
+            session.decoder_threads = decoder_threads  # None: the GUI's own choice ("auto")
             built = time.perf_counter() - t0
             t0 = time.perf_counter()
             session.encode(Image.open(photos[0]))  # alone: the encoder's time on this machine
@@ -299,30 +301,43 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
             w.set_mode("sam")
             while not w.sam.is_ready:
                 wait(0.05)
-            firsts, at_open, cpu = [], [], []
+            firsts, on_screen, clicks, at_open, cpu, gui_cpu, encoding = [], [], [], [], [], [], []
             for _ in range(repeat):
                 wait(look_s)  # the person looks at the image; the next ones are encoded meanwhile
-                t0, c0 = time.perf_counter(), time.thread_time()
+                t0 = time.perf_counter()
                 w.next_image()
                 at_open.append(w.sam.is_ready)
                 while not w.sam.is_ready:
                     app.processEvents()
                     time.sleep(0.002)
+                app.processEvents()  # the new image painted: what the person clicks on
+                t1 = time.perf_counter()
+                if click_after_s:
+                    wait(click_after_s)
+                encoding.append(w.sam._worker is not None)  # a prefetch encoding runs (or waits) at the click
                 doc = w.doc
                 assert doc is not None
                 iw, ih = doc.annotation.imageWidth, doc.annotation.imageHeight
+                t2, c2 = time.perf_counter(), time.thread_time()
                 w.segment.prompt([(iw / 2, ih / 2)], [1], None)
-                firsts.append((time.perf_counter() - t0) * 1000)
-                # The GUI thread's own CPU time for it (the decoder runs on it, one thread):
-                # what the wall time is on an idle core, whatever the machine's load.
-                cpu.append((time.thread_time() - c0) * 1000)
+                t3 = time.perf_counter()
+                gui_cpu.append((time.thread_time() - c2) * 1000)
+                on_screen.append((t1 - t0) * 1000)
+                clicks.append((t3 - t2) * 1000)
+                firsts.append((t3 - t0 - (t2 - t1)) * 1000)  # the person's pause not counted
+                # The CPU time of the thread that answered the click (the model thread: the
+                # decoder and the polygon): its wall time on an idle core, whatever the load.
+                cpu.append(getattr(w.sam, "last_cpu_ms", gui_cpu[-1]))  # (before the model thread: the GUI's)
             out[kind] = {
                 "first_mask_ms": [round(t, 1) for t in firsts],
                 "median_ms": round(statistics.median(firsts), 1),
-                "gui_thread_cpu_ms": [round(t, 1) for t in cpu],
+                "open_to_clickable_ms": [round(t, 1) for t in on_screen],
+                "click_to_polygon_ms": [round(t, 1) for t in clicks],
+                "click_thread_cpu_ms": [round(t, 1) for t in cpu],
+                "gui_thread_cpu_ms": [round(t, 1) for t in gui_cpu],
                 "ready_when_opened": at_open,
+                "encoding_at_click": encoding,
                 "encoder_s": round(encoder_s, 2),
-                "decoder_ms": round(w.sam.last_latency_ms, 1),
                 "build_s": round(built, 1),
             }
             print(f"{kind}: {out[kind]}", file=sys.stderr)
@@ -354,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the Segment Anything section: first mask after a look at the previous image")
     parser.add_argument("--sam-models", default="mobile_sam,vit_b", help="comma-separated SAM model types for --sam")
     parser.add_argument("--decoder-threads", type=int, default=None,
-                        help="SAM decoder threads for --sam (default: the session's, 1 as in the GUI)")
+                        help="SAM decoder threads for --sam (default: the GUI's choice, every core while the "
+                             "load average is under the core count, else one)")
+    parser.add_argument("--click-after", type=float, default=0.0,
+                        help="--sam: seconds between the image on screen and the click (default 0: at once; "
+                             "a person takes longer, and a prefetch encoding may be running by then)")
     args = parser.parse_args(argv)
     if args.look is None:
         args.look = 5.0 if args.sam else 3.0
@@ -362,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         labelme_driver(*args.labelme_driver, repeats=args.repeats, look_s=args.look)
         return 0
     if args.sam:
-        res = bench_sam_ahead(args.sam_models.split(","), args.look, decoder_threads=args.decoder_threads)
+        res = bench_sam_ahead(args.sam_models.split(","), args.look, decoder_threads=args.decoder_threads,
+                              click_after_s=args.click_after)
         print(json.dumps(res, indent=2))
         if args.json:
             args.json.write_text(json.dumps(res, indent=2) + "\n")

@@ -154,12 +154,13 @@ def polygon_to_mask(points: list[tuple[float, float]], size: tuple[int, int]) ->
 
 
 def mask_to_polygons(
-    mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0
+    mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0, limit: int | None = None
 ) -> list[np.ndarray]:
     """Outer contours of a bool mask as simplified (K, 2) float polygons, largest first.
 
     Uses OpenCV (``findContours`` + ``approxPolyDP``), which ultralytics already installs;
-    ``tolerance`` is the simplification distance in pixels.
+    ``tolerance`` is the simplification distance in pixels. With ``limit`` only the ``limit``
+    largest are simplified and returned (the same polygons as the first ``limit`` of all).
     """
     try:
         import cv2
@@ -172,14 +173,15 @@ def mask_to_polygons(
         ) from None
     m = np.ascontiguousarray(mask, dtype=np.uint8)
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    areas = [(float(cv2.contourArea(c)), i) for i, c in enumerate(contours)]
+    areas.sort(key=lambda t: -t[0])  # stable: equal areas keep OpenCV's order
     polys = []
-    for c in contours:
-        area = float(cv2.contourArea(c))
-        if area < min_area:
-            continue
+    for area, i in areas:
+        if area < min_area or (limit is not None and len(polys) >= limit):
+            break
+        c = contours[i]
         approx = cv2.approxPolyDP(c, tolerance, True) if tolerance > 0 else c
         poly = approx.reshape(-1, 2).astype(np.float32)
         if len(poly) >= 3:
-            polys.append((area, poly))
-    polys.sort(key=lambda t: -t[0])
-    return [p for _, p in polys]
+            polys.append(poly)
+    return polys

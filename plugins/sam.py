@@ -410,6 +410,9 @@ class Embedding:
     features: Any
     original_size: tuple[int, int]  # (H, W)
     input_size: tuple[int, int]  # (H, W) after resizing the long side to the encoder size
+    #: The mask decoder's work on the image alone (:class:`labeler_plugins.sam_decoder.ImageSide`),
+    #: computed with the embedding so that a click skips it; None for SAM 2 or another decoder.
+    decoder_side: Any = None
 
 
 class EmbeddingCache:
@@ -536,6 +539,25 @@ class SamSession:
         #: 38 ms on two threads and 69 ms on one, while on a busy one a second thread mostly
         #: waits for its share, bench/README.md, GUI SAM).
         self.decoder_threads: int | str | None = None
+        #: Called on the encoding thread before each of the image encoder's modules runs (None:
+        #: nothing): the GUI answers a click there, on the same thread, while it encodes ahead
+        #: (``labeler.editing.prefetch.ModelThread.pause_point``); the encoding then goes on.
+        self.between_layers: Callable[[], None] | None = None
+        for module in self.model.image_encoder.modules():
+            module.register_forward_pre_hook(self._between_layers)
+
+    def _between_layers(self, _module: Any, _args: Any) -> None:
+        self._pause_now()
+
+    def _pause_now(self) -> None:
+        pause = self.between_layers
+        if pause is not None:
+            import torch
+
+            threads = torch.get_num_threads()
+            pause()
+            if torch.get_num_threads() != threads:  # the click's decoder set its own
+                torch.set_num_threads(threads)
 
     @classmethod
     def from_checkpoint(
@@ -565,9 +587,19 @@ class SamSession:
         uint8 pixels; normalising and padding run on the device, and the features stay there.
         """
         import torch
+        from labeler_plugins.sam_encoder import between_steps
 
         if self.device == "cpu":
             torch.set_num_threads(self.threads)
+        token = between_steps.set(None if self.between_layers is None else self._pause_now)
+        try:
+            return self._encode_many(images)
+        finally:
+            between_steps.reset(token)
+
+    def _encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        import torch
+
         resized = [self.transform.apply_image(image) for image in images]
         with torch.inference_mode():
             x = torch.cat([
@@ -586,10 +618,23 @@ class SamSession:
                 ]
             else:
                 feats = list(self.model.image_encoder(x).float().split(1))
+            sides = [self._decoder_side(f) for f in feats]
         return [
-            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]))
-            for f, image, r in zip(feats, images, resized, strict=True)
+            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]), side)
+            for f, image, r, side in zip(feats, images, resized, sides, strict=True)
         ]
+
+    def _decoder_side(self, features: Any) -> Any:
+        """The fast mask decoder's image-only work on ``features`` (the same for every prompt:
+        done here, with the encoding, rather than on the first click), or None."""
+        decoder = None if self.sam2 else getattr(self.model, "mask_decoder", None)
+        if not getattr(decoder, "_labeler_fast", False):
+            return None
+        from labeler_plugins.sam_decoder import image_side
+
+        pe = self.model.prompt_encoder
+        dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, *features.shape[-2:])
+        return image_side(decoder, features, self._dense_pe(), dense)
 
     def prefetch(self, images: Sequence[Image.Image | np.ndarray], batch: int) -> int:
         """Encode the images whose embeddings are not cached, ``batch`` per encoder call, into
@@ -621,7 +666,15 @@ class SamSession:
         ``postprocess_masks``: upscale to the encoder input, crop the padding, resize)."""
         import torch.nn.functional as F  # noqa: N812
 
-        masks = F.interpolate(low_res, (self.side, self.side), mode="bilinear", align_corners=False)
+        low = low_res.shape[-1]
+        if self.side % low == 0 and low_res.shape[-2] == low:
+            # Only the rows and columns that the crop keeps (plus the one each interpolates
+            # with): the same scale, the same sample positions, the same values.
+            f = self.side // low
+            kh, kw = (min(low, -(-n // f) + 1) for n in input_size)
+            masks = F.interpolate(low_res[..., :kh, :kw], (kh * f, kw * f), mode="bilinear", align_corners=False)
+        else:
+            masks = F.interpolate(low_res, (self.side, self.side), mode="bilinear", align_corners=False)
         masks = masks[..., : input_size[0], : input_size[1]]
         return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
 
@@ -679,13 +732,18 @@ class SamSession:
                 low_res, iou = sam_family.sam2_decode(self.model, emb.features, pts, bx, mask_input, multimask)
             else:
                 sparse, dense = self.model.prompt_encoder(points=pts, boxes=bx, masks=mask_input)
-                low_res, iou = self.model.mask_decoder(
-                    image_embeddings=emb.features,
-                    image_pe=self._dense_pe(),
-                    sparse_prompt_embeddings=sparse,
-                    dense_prompt_embeddings=dense,
-                    multimask_output=multimask,
-                )
+                decoder = self.model.mask_decoder
+                decoder._labeler_side = emb.decoder_side  # used when it matches (no mask input)
+                try:
+                    low_res, iou = decoder(
+                        image_embeddings=emb.features,
+                        image_pe=self._dense_pe(),
+                        sparse_prompt_embeddings=sparse,
+                        dense_prompt_embeddings=dense,
+                        multimask_output=multimask,
+                    )
+                finally:
+                    decoder._labeler_side = None
             if best_only and low_res.shape[1] > 1:
                 pick = iou.argmax(dim=1)
                 rows = torch.arange(len(pick), device=pick.device)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import types
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,10 +70,56 @@ def attention_forward(self: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     return self.out_proj(out.transpose(1, 2).reshape(b, tq, ci))
 
 
-def _first_layer_shared(block: Any, queries: torch.Tensor, query_pe: torch.Tensor, keys: torch.Tensor,
-                        key_pe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``TwoWayAttentionBlock.forward`` for B prompts whose image tokens ``keys`` (1, HW, C) are
-    the same: the projections of the image tokens are computed once."""
+@dataclass
+class ImageSide:
+    """What :func:`predict_masks` computes from the image alone, before any prompt: the image
+    tokens (embedding plus the no-mask dense embedding) and the first layer's projections of
+    them (the token-to-image keys and values, the image-to-token queries). The same for every
+    box or point prompt on that image, so a session computes it once, when the image is
+    encoded (:func:`image_side`), and every click skips it."""
+
+    embeddings: torch.Tensor  # the image embedding it was computed from (matched by identity)
+    pe: torch.Tensor  # the positional encoding it was computed with (identity)
+    dense: torch.Tensor  # the no-mask dense embedding (an expanded view of its weight)
+    keys: torch.Tensor  # (1, HW, C)
+    kh: torch.Tensor  # (heads, HW, d): token-to-image keys
+    vh: torch.Tensor  # (heads, HW, d): token-to-image values
+    qih: torch.Tensor  # (heads, HW, d): image-to-token queries
+
+
+def image_side(decoder: Any, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+               dense: torch.Tensor) -> ImageSide:
+    """The :class:`ImageSide` of one image (``image_embeddings`` (1, C, h, w); ``dense`` the
+    prompt encoder's no-mask dense embedding, or any dense embedding shared by every prompt)."""
+    block = decoder.transformer.layers[0]
+    keys = (image_embeddings + dense[:1]).flatten(2).permute(0, 2, 1)  # (1, HW, C)
+    keys_pe = (keys + image_pe.flatten(2).permute(0, 2, 1))[0]  # (HW, C)
+    hw = keys.shape[1]
+    a = block.cross_attn_token_to_image
+    heads = a.num_heads
+    kh = a.k_proj(keys_pe)
+    d = kh.shape[-1] // heads
+    kh = kh.reshape(hw, heads, d).transpose(0, 1)
+    vh = a.v_proj(keys[0]).reshape(hw, heads, d).transpose(0, 1)
+    a = block.cross_attn_image_to_token
+    qi = a.q_proj(keys_pe)  # (HW, Ci)
+    qih = qi.reshape(hw, a.num_heads, qi.shape[-1] // a.num_heads).transpose(0, 1)
+    return ImageSide(image_embeddings, image_pe, dense, keys, kh, vh, qih)
+
+
+def _side_matches(side: ImageSide | None, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                  dense: torch.Tensor) -> bool:
+    """Whether ``side`` was computed from these very tensors (the dense embedding: the same
+    expanded weight, i.e. no mask input)."""
+    return (side is not None and side.embeddings is image_embeddings and side.pe is image_pe
+            and dense.stride()[-2:] == (0, 0) and side.dense.stride()[-2:] == (0, 0)
+            and dense.data_ptr() == side.dense.data_ptr() and dense.shape[1:] == side.dense.shape[1:])
+
+
+def _first_layer_shared(block: Any, queries: torch.Tensor, query_pe: torch.Tensor,
+                        side: ImageSide) -> tuple[torch.Tensor, torch.Tensor]:
+    """``TwoWayAttentionBlock.forward`` for B prompts whose image tokens ``side.keys`` (1, HW, C)
+    are the same: the projections of the image tokens come computed once (``side``)."""
     import torch
 
     if block.skip_first_layer_pe:
@@ -82,8 +129,8 @@ def _first_layer_shared(block: Any, queries: torch.Tensor, query_pe: torch.Tenso
         queries = queries + block.self_attn(q=q, k=q, v=queries)
     queries = block.norm1(queries)
     b, n, _ = queries.shape
+    keys = side.keys
     hw = keys.shape[1]
-    keys_pe = (keys + key_pe)[0]  # (HW, C)
 
     # Tokens attend to the image: the image's keys and values once, every prompt's queries.
     a = block.cross_attn_token_to_image
@@ -91,19 +138,16 @@ def _first_layer_shared(block: Any, queries: torch.Tensor, query_pe: torch.Tenso
     q = a.q_proj(queries + query_pe)  # (B, N, Ci)
     d = q.shape[-1] // heads
     qh = q.reshape(b * n, heads, d).transpose(0, 1)  # (heads, B*N, d)
-    kh = a.k_proj(keys_pe).reshape(hw, heads, d).transpose(0, 1)  # (heads, HW, d)
-    vh = a.v_proj(keys[0]).reshape(hw, heads, d).transpose(0, 1)
-    attn = torch.softmax((qh @ kh.transpose(1, 2)) / math.sqrt(d), dim=-1)  # (heads, B*N, HW)
-    out = (attn @ vh).transpose(0, 1).reshape(b, n, heads * d)
+    attn = torch.softmax((qh @ side.kh.transpose(1, 2)) / math.sqrt(d), dim=-1)  # (heads, B*N, HW)
+    out = (attn @ side.vh).transpose(0, 1).reshape(b, n, heads * d)
     queries = block.norm2(queries + a.out_proj(out))
     queries = block.norm3(queries + block.mlp(queries))
 
     # The image attends to the tokens: the image's queries once, every prompt's keys and values.
     a = block.cross_attn_image_to_token
     heads = a.num_heads
-    qi = a.q_proj(keys_pe)  # (HW, Ci)
-    d = qi.shape[-1] // heads
-    qih = qi.reshape(hw, heads, d).transpose(0, 1)  # (heads, HW, d)
+    qih = side.qih  # (heads, HW, d)
+    d = qih.shape[-1]
     kt = a.k_proj(queries + query_pe).reshape(b * n, heads, d).permute(1, 2, 0)  # (heads, d, B*N)
     vt = a.v_proj(queries).reshape(b, n, heads, d).permute(0, 2, 1, 3)  # (B, heads, N, d)
     scores = ((qih @ kt) / math.sqrt(d)).view(heads, hw, b, n)
@@ -176,13 +220,14 @@ def predict_masks(
     output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.shape[0], -1, -1)
     tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
     b = tokens.shape[0]
-    src = image_embeddings + dense[:1]  # (1, C, h, w)
-    _, c, h, w = src.shape
+    _, c, h, w = image_embeddings.shape
 
     transformer = self.transformer
-    keys = src.flatten(2).permute(0, 2, 1)  # (1, HW, C)
+    side = getattr(self, "_labeler_side", None)  # computed when the image was encoded (SamSession)
+    if not _side_matches(side, image_embeddings, image_pe, dense):
+        side = image_side(self, image_embeddings, image_pe, dense)
     key_pe = image_pe.flatten(2).permute(0, 2, 1)
-    queries, keys = _first_layer_shared(transformer.layers[0], tokens, tokens, keys, key_pe)
+    queries, keys = _first_layer_shared(transformer.layers[0], tokens, tokens, side)
     for layer in transformer.layers[1:]:
         queries, keys = layer(queries=queries, keys=keys, query_pe=tokens, key_pe=key_pe)
     attn_out = transformer.final_attn_token_to_image(q=queries + tokens, k=keys + key_pe, v=keys)

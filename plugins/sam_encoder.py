@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +35,19 @@ if TYPE_CHECKING:
 MASK_CHUNK_BYTES = 16 << 20
 #: The same on a GPU, where fewer, larger kernel launches pay.
 MASK_CHUNK_BYTES_GPU = 512 << 20
+
+
+#: Called before each linear layer and each attention band of the fast encoder, on the thread
+#: that encodes, when set (``SamSession`` sets it to its ``between_layers`` for one encoding:
+#: the GUI answers a click there). The fast blocks call few modules, so module hooks alone would
+#: leave seconds between two such points in vit_b.
+between_steps: ContextVar[Callable[[], None] | None] = ContextVar("between_steps", default=None)
+
+
+def _between_steps() -> None:
+    pause = between_steps.get()
+    if pause is not None:
+        pause()
 
 
 @functools.cache
@@ -83,6 +98,7 @@ def linear(x: torch.Tensor, layer: Any, gelu: bool = False, residual: torch.Tens
     import torch
     import torch.nn.functional as F
 
+    _between_steps()
     out_features = layer.weight.shape[0]
     fused = (
         x.device.type == "cpu" and x.dtype == torch.bfloat16 and layer.weight.dtype == torch.bfloat16
@@ -146,6 +162,7 @@ def attention_heads(self: Any, x: torch.Tensor) -> torch.Tensor:
     for h0 in range(0, heads, head_step):
         h1 = min(heads, h0 + head_step)
         for r0 in range(0, h, rows):
+            _between_steps()
             r1 = min(h, r0 + rows)
             shape = (b, h1 - h0, (r1 - r0) * w, n)
             m = mask[: b * (h1 - h0) * (r1 - r0) * w * n].view(shape) if mask is not None else None

@@ -9,14 +9,21 @@ module holds the rules; :class:`labeler.gui.sam.SamController` runs the jobs in 
   queued job that is no longer wanted and puts the new current image first.
 * At most ``capacity`` embeddings are kept (an LRU), and a plan never asks for more than that,
   so prefetching never evicts what it just computed. Eviction spares the planned images.
-* One job runs at a time; the one running cannot be interrupted (an encoder forward), its
+* One job runs at a time; the one running cannot be cancelled (an encoder forward), its
   result is kept when there is room.
+
+:class:`ModelThread` is the one thread that runs all of a model's work, encodings and clicks:
+a click jumps the queue, and an encoding that calls :meth:`ModelThread.pause_point` between
+its layers lets it run at once, on the same thread (one OpenMP team, no CPU shared with the
+encoder), then goes on.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 
@@ -129,3 +136,108 @@ class EmbeddingQueue:
             if victim is None:  # cannot happen (the plan is at most capacity long); be safe
                 victim = next(iter(self._ready))
             del self._ready[victim]
+
+
+class ModelThread:
+    """One long-lived thread that runs a model's jobs in order, urgent ones (a click) first.
+
+    A job that takes long (an image encoder) calls :meth:`pause_point` between its steps: the
+    urgent jobs waiting run there, on this thread, and the long one then goes on where it was;
+    :meth:`wait_for` waits for another thread's result the same way (an image being decoded
+    from its file). Everything a model does runs on this one thread, so its math library's
+    thread pool is one team, configured from one place, never two teams competing for the
+    cores. Jobs never raise here: their future carries the exception.
+    """
+
+    def __init__(self, name: str = "model") -> None:
+        self.name = name
+        self._cv = threading.Condition()
+        self._urgent: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        self._normal: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        #: Whether a (normal) job is running now.
+        self.busy = False
+
+    def submit(self, fn: Callable[[], Any], urgent: bool = False) -> Future[Any]:
+        """Run ``fn`` on the thread (urgent: before any queued normal job, and at the running
+        job's next :meth:`pause_point`); its future holds the result or the exception."""
+        fut: Future[Any] = Future()
+        with self._cv:
+            if self._closed:
+                raise RuntimeError(f"{self.name} thread is closed")
+            (self._urgent if urgent else self._normal).append((fn, fut))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
+            self._cv.notify_all()
+        return fut
+
+    @property
+    def on_it(self) -> bool:
+        """Whether the caller runs on this thread."""
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def pause_point(self) -> None:
+        """Run the urgent jobs waiting, now (called on this thread by a long job between its
+        steps; elsewhere it does nothing)."""
+        if not self._urgent or not self.on_it:
+            return
+        while True:
+            with self._cv:
+                if not self._urgent:
+                    return
+                job = self._urgent.popleft()
+            self._run(job)
+
+    def wait_for(self, fut: Future[Any], timeout: float | None = None) -> Any:
+        """``fut.result()``, answering urgent jobs while it is not done (on this thread)."""
+        if not self.on_it:
+            return fut.result(timeout)
+        fut.add_done_callback(lambda _f: self._wake())
+        while not fut.done():
+            self.pause_point()
+            with self._cv:
+                if not fut.done() and not self._urgent:
+                    self._cv.wait(0.5)
+        return fut.result()
+
+    def _wake(self) -> None:
+        with self._cv:
+            self._cv.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._urgent and not self._normal and not self._closed:
+                    self._cv.wait()
+                if self._urgent:
+                    job, normal = self._urgent.popleft(), False
+                elif self._normal:
+                    job, normal = self._normal.popleft(), True
+                else:
+                    return  # closed and nothing left
+                self.busy = normal
+            try:
+                self._run(job)
+            finally:
+                self.busy = False
+
+    @staticmethod
+    def _run(job: tuple[Callable[[], Any], Future[Any]]) -> None:
+        fn, fut = job
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn())
+        except BaseException as err:  # noqa: BLE001 - handed to whoever waits on the future
+            fut.set_exception(err)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Run what is queued, then end the thread (waits up to ``timeout`` seconds)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

@@ -22,19 +22,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
 
-from labeler.editing.prefetch import EmbeddingQueue
+from labeler.editing.prefetch import EmbeddingQueue, ModelThread
 from labeler.editing.session import CurrentChanged
 from labeler.editing.tools import SegmentAccepted, SegmentPrompt
 from labeler.errors import LabelerError
-from labeler.gui.workers import CallWorker
 from labeler.io.images import open_image
 from labeler.plugin_api import SegmentSession, can_encode_apart
 
@@ -42,10 +43,11 @@ from labeler.plugin_api import SegmentSession, can_encode_apart
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
 #: QSettings keys: the chosen model, and how many embeddings are kept in memory.
 MODEL_SETTING, CACHE_SETTING = "sam/model", "sam/cache_size"
-#: Embeddings kept by default (vit_b's is 4 MB; SAM 2's about 6 MB).
+#: Embeddings kept by default (vit_b's is 4 MB, plus 10 MB of its decoder side; SAM 2's about 6 MB).
 DEFAULT_CACHE_SIZE = 3
-#: Once the open image is ready, wait this long before encoding the next ones: a click on it
-#: then never shares the CPU with a prefetch (milliseconds).
+#: Once the open image is ready, wait this long before encoding the next ones (milliseconds): a
+#: click on it meanwhile finds the model thread idle; a later one pauses the encoding (see
+#: :class:`SamController`).
 LOOK_MS = 300
 
 SessionFactory = Callable[[], SegmentSession]
@@ -123,7 +125,7 @@ def mask_to_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[floa
     """The largest outer contour of a mask as a polygon (empty when the mask is empty)."""
     from labeler.masks import mask_to_polygons
 
-    polys = mask_to_polygons(np.asarray(mask, dtype=bool), tolerance=tolerance, min_area=4.0)
+    polys = mask_to_polygons(np.asarray(mask, dtype=bool), tolerance=tolerance, min_area=4.0, limit=1)
     if not polys:
         return []
     return [(round(float(x), 2), round(float(y), 2)) for x, y in polys[0]]
@@ -149,12 +151,20 @@ class SamController(QObject):
     ``ready`` is emitted when the current image's embedding is available (at once when it was
     computed ahead); ``predict`` answers clicks from the decoder alone and returns a polygon.
     ``encoded`` is emitted for every image encoded (prefetches too).
+
+    All the model's work runs on one long-lived thread (:class:`ModelThread`): loading,
+    encoding, and the clicks, which jump the queue. A session with a ``between_layers`` hook
+    (``SamSession``) answers a click between two encoder layers when one arrives while it
+    encodes ahead, so the click never shares the CPU with the encoder; for another session
+    such a click runs on the GUI thread beside the encoding. The GUI thread waits for the
+    answer with its event loop running (it repaints; input waits for the answer).
     """
 
     ready = Signal(str)  # image path
     busy = Signal(bool)
     error = Signal(str)
     encoded = Signal(str)  # image path
+    _finished = Signal(object)  # a job's result, from the model thread
 
     def __init__(self, factory: SessionFactory | None, parent: QObject | None = None,
                  cache_size: int = DEFAULT_CACHE_SIZE, look_ms: int = LOOK_MS) -> None:
@@ -166,14 +176,20 @@ class SamController(QObject):
         self._paths: dict[str, str] = {}
         self._planned_at = 0.0
         self._generation = 0  # a new model: results of the old one are dropped
-        self._worker: CallWorker | None = None
+        self._thread = ModelThread("sam")
+        #: The encoding job submitted and not handled yet (None: idle).
+        self._worker: Future[Any] | None = None
+        self._finished.connect(self._done, Qt.ConnectionType.QueuedConnection)  # never inside _start
         self._held: str | None = None  # the image a session without encode() holds
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._pump)
         #: Why the model cannot be used (its checkpoint is missing...), or None.
         self.broken: str | None = None
+        #: The last click: wall time from the prompt to its polygon, and the CPU time of the
+        #: thread that computed it (decoder and polygon).
         self.last_latency_ms = 0.0
+        self.last_cpu_ms = 0.0
         self.last_score: float | None = None
 
     # -- the model -----------------------------------------------------------------------------
@@ -271,9 +287,12 @@ class SamController(QObject):
                         return key, None, gen, None, False
                     if getattr(session, "decoder_threads", 0) is None:
                         session.decoder_threads = "auto"  # type: ignore[attr-defined] # see SamSession
+                    if hasattr(session, "between_layers") and session.between_layers is None:  # type: ignore[attr-defined]
+                        session.between_layers = self._pause_point  # type: ignore[attr-defined]
                     self.session = session
                 loading = False
-                image = open_image(path)
+                # The file is decoded on another thread: a click meanwhile is answered here.
+                image = self._thread.wait_for(_files().submit(open_image, path))
                 s = self.session
                 if can_encode_apart(s):
                     emb = s.encode(image)  # type: ignore[attr-defined]
@@ -283,28 +302,28 @@ class SamController(QObject):
                     emb, decode = _HELD, s.predict
                 if first:
                     # The first decoder calls pay torch's lazy set-up (hundreds of ms): pay it
-                    # here, in the background, not on the person's first click.
+                    # here, on the thread that answers the clicks, not on the person's first click.
                     c = (image.width / 2, image.height / 2)
                     b = (image.width / 4, image.height / 4, image.width * 3 / 4, image.height * 3 / 4)
                     for kw in ({"points": [c], "labels": [1]}, {"box": b}, {"points": [c], "labels": [1], "box": b}) * 2:
-                        decode(**kw)
+                        out = decode(**kw)
+                    mask_to_polygon(out[0] if isinstance(out, tuple) else out)
                 return key, emb, gen, None, False
             except LabelerError as err:  # a missing checkpoint...: its sentence
                 return key, None, gen, str(err), loading
             except Exception as err:  # noqa: BLE001 - reported, never raised in a thread
                 return key, None, gen, f"{type(err).__name__}: {err}", loading
 
-        # No Qt parent: the thread is owned here and freed after wait() (a deleteLater racing the
-        # controller's own destruction crashed the tests).
-        self._worker = CallWorker(job)
-        self._worker.done.connect(self._done)
-        self._worker.start()
+        self._worker = fut = self._thread.submit(job)
+        fut.add_done_callback(lambda f: self._finished.emit(f.result()))
+
+    def _pause_point(self) -> None:
+        """A session's ``between_layers`` hook: the clicks waiting run now (model thread)."""
+        self._thread.pause_point()
 
     def _done(self, result: tuple[str, Any, int, str | None, bool]) -> None:
         key, emb, gen, message, loading = result
-        if self._worker is not None:
-            self._worker.wait()
-            self._worker = None
+        self._worker = None
         if gen != self._generation:
             self.queue.running = None
             self._pump()
@@ -336,14 +355,17 @@ class SamController(QObject):
         """Block until the job running now ends (tests, benchmarks, closing)."""
         if self._worker is None:
             return True
-        return self._worker.wait(msecs)
+        return not futures.wait([self._worker], msecs / 1000).not_done
 
     def stop(self) -> None:
-        """Drop the plan and wait for the running job (the window closes)."""
+        """Drop the plan, wait for the running job and end the model thread (the window
+        closes; a later image starts a new one)."""
         self._timer.stop()
         self._generation += 1
         self.queue.clear()
         self.wait()
+        thread, self._thread = self._thread, ModelThread("sam")
+        thread.close(30)
 
     def predict(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
                 box: Sequence[float] | None) -> list[tuple[float, float]]:
@@ -353,15 +375,50 @@ class SamController(QObject):
         key = self.queue.current
         assert key is not None
         emb = self.queue.get(key)
-        t0 = time.perf_counter()
+        session = self.session
         kw = {"points": list(points) or None, "labels": list(labels) or None,
               "box": list(box) if box is not None else None}
-        out = self.session.predict(**kw) if emb is _HELD else self.session.decode(emb, **kw)  # type: ignore[attr-defined]
-        mask, score = (out if isinstance(out, tuple) else (out, None))
-        poly = mask_to_polygon(mask)
+
+        def click() -> tuple[list[tuple[float, float]], float | None, float]:
+            c0 = time.thread_time()
+            out = session.predict(**kw) if emb is _HELD else session.decode(emb, **kw)  # type: ignore[attr-defined]
+            mask, score = (out if isinstance(out, tuple) else (out, None))
+            return mask_to_polygon(mask), score, (time.thread_time() - c0) * 1000
+
+        t0 = time.perf_counter()
+        if self._thread.busy and getattr(session, "between_layers", None) is None:
+            poly, score, cpu = click()  # an encoding that cannot pause runs: answer beside it
+        else:
+            poly, score, cpu = _answer(self._thread.submit(click, urgent=True))
         self.last_latency_ms = (time.perf_counter() - t0) * 1000
-        self.last_score = score
+        self.last_cpu_ms, self.last_score = cpu, score
         return poly
+
+
+class _Relay(QObject):
+    done = Signal()
+
+
+def _answer(fut: Future[Any]) -> Any:
+    """``fut.result()``, the event loop running meanwhile (paints and timers; input waits)."""
+    if not fut.done():
+        loop, relay = QEventLoop(), _Relay()
+        relay.done.connect(loop.quit)
+        fut.add_done_callback(lambda _f: relay.done.emit())
+        if not fut.done():
+            loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+    return fut.result()
+
+
+_FILES: futures.ThreadPoolExecutor | None = None
+
+
+def _files() -> futures.ThreadPoolExecutor:
+    """The thread that decodes image files for the encoder (one, made on first use)."""
+    global _FILES
+    if _FILES is None:
+        _FILES = futures.ThreadPoolExecutor(1, thread_name_prefix="sam-files")
+    return _FILES
 
 
 class SegmentBinding:

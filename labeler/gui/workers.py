@@ -321,22 +321,3 @@ class PluginWorker(QThread):
             self.error.emit(f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=4)}")
             return
         self.done.emit(summary)
-
-
-class CallWorker(QThread):
-    """Runs one function in the background (SAM embeddings); emits ``done(result)`` or ``error``."""
-
-    done = Signal(object)
-    error = Signal(str)
-
-    def __init__(self, fn: Callable[[], Any], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.fn = fn
-
-    def run(self) -> None:
-        try:
-            out = self.fn()
-        except Exception as err:  # noqa: BLE001
-            self.error.emit(f"{type(err).__name__}: {err}")
-            return
-        self.done.emit(out)

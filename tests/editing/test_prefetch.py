@@ -98,3 +98,96 @@ def test_start_while_running_is_refused_and_clear_forgets_all() -> None:
     q.clear()
     assert len(q) == 0 and q.planned == [] and q.current is None
     assert q.pending() == []
+
+
+# -- ModelThread: one thread for a model's work, clicks first ---------------------------------
+def test_model_thread_runs_urgent_jobs_before_queued_ones_all_on_one_thread() -> None:
+    import threading
+
+    from labeler.editing.prefetch import ModelThread
+
+    t = ModelThread("test")
+    gate, running, order, threads = threading.Event(), threading.Event(), [], set()
+
+    def job(name: str, wait: bool = False):  # noqa: ANN202
+        def run() -> str:
+            if wait:
+                running.set()
+                gate.wait(5)
+            order.append(name)
+            threads.add(threading.current_thread().name)
+            return name
+        return run
+
+    first = t.submit(job("encode a", wait=True))  # holds the thread until the gate opens
+    assert running.wait(5) and t.busy
+    queued = [t.submit(job("encode b")), t.submit(job("encode c"))]
+    click = t.submit(job("click"), urgent=True)
+    gate.set()
+    assert click.result(5) == "click" and [f.result(5) for f in queued] == ["encode b", "encode c"]
+    assert first.result(5) == "encode a"
+    assert order == ["encode a", "click", "encode b", "encode c"]  # the running one is not interrupted
+    assert threads == {"test"} and not t.busy
+    t.close(5)
+
+
+def test_model_thread_answers_a_click_at_the_running_jobs_pause_point() -> None:
+    import threading
+
+    from labeler.editing.prefetch import ModelThread
+
+    t = ModelThread("test")
+    started, clicked, steps = threading.Event(), threading.Event(), []
+
+    def encode() -> list[str]:
+        for i in range(4):
+            steps.append(f"layer {i}")
+            if i == 1:
+                started.set()
+                clicked.wait(5)  # the click is queued meanwhile
+            t.pause_point()  # between two layers
+        return steps
+
+    enc = t.submit(encode)
+    assert started.wait(5) and t.busy
+    click = t.submit(lambda: (steps.append("click"), threading.current_thread().name)[1], urgent=True)
+    clicked.set()
+    assert click.result(5) == "test"  # on the model thread, inside the encoding
+    assert enc.result(5) == ["layer 0", "layer 1", "click", "layer 2", "layer 3"]
+    t.pause_point()  # elsewhere than on the thread: nothing happens
+    t.close(5)
+
+
+def test_model_thread_wait_for_answers_clicks_and_errors_go_to_the_future() -> None:
+    import threading
+    from concurrent.futures import Future
+
+    import pytest
+
+    from labeler.editing.prefetch import ModelThread
+
+    t = ModelThread("test")
+    other: Future[str] = Future()
+    order: list[str] = []
+
+    def encode() -> str:
+        image = t.wait_for(other)  # an image decoded on another thread
+        order.append("encode " + image)
+        return image
+
+    enc = t.submit(encode)
+    click = t.submit(lambda: order.append("click"), urgent=True)
+    click.result(5)  # answered while the encoding waits for its image
+    threading.Timer(0.05, lambda: other.set_result("img")).start()
+    assert enc.result(5) == "img" and order == ["click", "encode img"]
+
+    def broken() -> None:
+        raise ValueError("bad image")
+
+    with pytest.raises(ValueError, match="bad image"):
+        t.submit(broken).result(5)
+    assert t.submit(lambda: 3).result(5) == 3  # the thread lives on
+    t.close(5)
+    assert t._thread is not None and not t._thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        t.submit(lambda: 1)

@@ -201,6 +201,57 @@ def test_a_real_random_weight_sam_answers_clicks_on_the_next_image_from_its_deco
     window.sam.stop()
 
 
+def test_a_click_while_the_next_image_is_encoded_is_answered_between_its_layers(
+        gui, window, eight: Path, qtbot) -> None:
+    torch = pytest.importorskip("torch")
+    import time
+
+    from labeler_plugins import sam as samplug
+
+    from tests.test_sam import MICRO
+
+    torch.manual_seed(0)
+    real = samplug.SamSession(samplug.build_sam_from_config(MICRO), device="cpu", threads=1)
+    hold, encoding, clicked = threading.Event(), threading.Event(), threading.Event()
+
+    def stay_in_the_first_block(_module, _args) -> None:  # noqa: ANN001 - a slow encoder layer
+        if hold.is_set() and not clicked.is_set():
+            encoding.set()
+            end = time.monotonic() + 10
+            while not clicked.is_set() and time.monotonic() < end:
+                real.between_layers()  # what the session does before each of its layers
+                time.sleep(0.005)
+
+    real.model.image_encoder.blocks[0].register_forward_pre_hook(stay_in_the_first_block)
+    decoded_on: list[str] = []
+    decode = real.decode
+
+    def recording_decode(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        decoded_on.append(threading.current_thread().name)
+        return decode(*args, **kw)
+
+    real.decode = recording_decode  # type: ignore[method-assign]
+    window.sam.factory = lambda: real
+    window.sam.look_ms = 60000
+    gui.open(eight)
+    with qtbot.waitSignal(window.sam.ready, timeout=30000):
+        window.actions["mode_sam"].trigger()
+    qtbot.waitUntil(lambda: window.sam._worker is None, timeout=30000)
+    assert real.between_layers is not None  # the controller hooked the session
+    hold.set()
+    window.sam.look_ms = 0
+    window.sam._pump()  # the look is over: the next image is encoded ahead
+    qtbot.waitUntil(encoding.is_set, timeout=10000)
+    decoded_on.clear()
+    gui.click(48, 36)  # while that encoding is in its first layer
+    assert window.canvas.sam_preview and decoded_on == ["sam"]  # answered on the model thread...
+    assert window.sam._worker is not None and window.sam._thread.busy  # ...inside the encoding
+    clicked.set()
+    qtbot.waitUntil(lambda: window.sam._worker is None, timeout=10000)
+    assert len(window.sam.queue) == 2  # the encoding went on and finished
+    window.sam.stop()
+
+
 @pytest.fixture
 def text_boxes_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     os.environ.setdefault("YOLO_OFFLINE", "1")
