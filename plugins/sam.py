@@ -116,8 +116,9 @@ class SamOptions(BaseModel):
     encoder: Literal["fast", "reference"] = Field(
         "fast",
         description="fast: labeler's encoder and decoder forward (fused attention kernel, fused "
-        "linears, MobileSAM's batch norms folded, the decoder's image side once per image; "
-        "plugins/sam_encoder.py, plugins/sam_decoder.py), the same numbers to float rounding; "
+        "linears, MobileSAM's batch norms folded and its convolutions fused, the decoder's image side "
+        "once per image; plugins/sam_encoder.py, sam_tinyvit.py, sam_decoder.py), the same numbers to "
+        "float rounding; "
         "reference: segment-anything's own operations, bit for bit (slower).",
     )
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
@@ -509,9 +510,11 @@ class SamSession:
         if encoder == "fast":
             from labeler_plugins.sam_decoder import install_fast_decoder
             from labeler_plugins.sam_encoder import fuse_conv_bn, install_fast_encoder
+            from labeler_plugins.sam_tinyvit import install_fast_tinyvit
 
             fast = install_fast_encoder(self.model.image_encoder) > 0  # segment-anything's ViT
-            fuse_conv_bn(self.model.image_encoder)  # MobileSAM's TinyViT
+            if fuse_conv_bn(self.model.image_encoder):  # MobileSAM's TinyViT
+                install_fast_tinyvit(self.model.image_encoder)
             if not self.sam2:
                 install_fast_decoder(self.model.mask_decoder)  # many boxes on one image
         if self.device == "cpu" and not fast:
