@@ -903,7 +903,7 @@ class SamAutolabeler(Autolabeler):
 
     def predict_one(self, sample: Sample) -> Predictions:
         """Masks for one sample's prompts (no encoding at all when it has none)."""
-        from labeler.masks import mask_to_polygons
+        from labeler.masks import mask_bbox, mask_to_polygons
 
         assert self.session is not None
         prompts = prompt_boxes(sample, self.options.annotation_boxes)
@@ -918,12 +918,12 @@ class SamAutolabeler(Autolabeler):
             if int(m.sum()) < max(1, self.options.min_area):
                 continue
             if self.options.output == "polygon":
-                polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area))
+                polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area),
+                                         limit=1)
                 if not polys:
                     continue
                 polygon_of[i] = polys[0]  # the largest part
-            ys, xs = np.nonzero(m)
-            boxes[i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+            boxes[i] = mask_bbox(m)
             keep.append(i)
         keep = self._drop_duplicates(keep, masks, prompts)
         polygons = [polygon_of[i] for i in keep] if self.options.output == "polygon" else []
