@@ -4,7 +4,8 @@ Same images (ultralytics' bus.jpg and zidane.jpg), same models (a random-init YO
 random-init SAM vit_b, saved once to files that both sides load), same boxes (``conf 0``,
 ``max_det 15``: a random detector always gives 15). A random-init vit_b costs exactly what a
 real checkpoint costs. Each side runs in its own process, so that peak memory (ru_maxrss) is
-its own; images per second count everything, model loading included.
+its own; images per second count everything, model loading included (labeler's sides also
+print the images per second after start-up: from both models loaded to the end).
 
     python bench/autolabel.py                       # default numerics (fp32) and the bf16 option
     python bench/autolabel.py --repeat 3            # 6 images per side: memory must not grow
@@ -106,6 +107,7 @@ def run_labeler(images: Path, det: Path, sam: Path, precision: str, device: str 
     from labeler_plugins.yolo_sam import YoloSamAutolabeler
 
     from labeler.dataset import open_dataset
+    from labeler.engines.local import LocalEngine
     from labeler.pipeline import run_autolabel
 
     plugin = YoloSamAutolabeler({
@@ -113,12 +115,15 @@ def run_labeler(images: Path, det: Path, sam: Path, precision: str, device: str 
         "sam": {"checkpoint": str(sam), "device": device, "precision": precision, "min_area": 0, "threads": threads,
                 "overlap_drop": 1.0},  # keep every mask, as auto_annotate does
     })
+    engine = LocalEngine()
     t0 = time.perf_counter()
-    summary = run_autolabel(open_dataset(images), plugin)
-    seconds = time.perf_counter() - t0
+    summary = run_autolabel(open_dataset(images), plugin, engine=engine)
+    end = time.perf_counter()
     if summary.failed:
         raise RuntimeError(summary.failed)
-    return {"seconds": seconds, "objects": sum(summary.per_class.values())}
+    ready = engine.ready_at or t0  # both models loaded (the plugin's setup done)
+    return {"seconds": end - t0, "objects": sum(summary.per_class.values()), "startup_s": ready - t0,
+            "images_per_s_after_startup": summary.processed / (end - ready)}
 
 
 def side(args: argparse.Namespace) -> None:
@@ -161,9 +166,11 @@ def _iou(a: Any, b: Any) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def mask_agreement(work: Path, device: str = "cpu") -> dict:
+def mask_agreement(work: Path, device: str = "cpu", kind: str = "vit_b") -> dict:
     """Mask IoU of each encoder (fast fp32, fast bf16, segment-anything's bf16) against
-    segment-anything's own fp32 encoder, same boxes: what the fast paths cost in masks."""
+    segment-anything's own fp32 encoder, same boxes: what the fast paths cost in masks. For
+    another model type ``kind`` (``mobile_sam``...), against its own modules' fp32 forward
+    (``encoder="reference"``: ultralytics' encoder and decoder)."""
     import numpy as np
     import torch
     from labeler_plugins.sam import SamSession
@@ -171,6 +178,7 @@ def mask_agreement(work: Path, device: str = "cpu") -> dict:
     from ultralytics import YOLO
 
     det, sam = make_models(work)
+    sam = make_sam(work, kind)
     yolo = YOLO(str(det))
     reference = SamSession.from_checkpoint(sam, device=device, encoder="reference")
     others = {
@@ -291,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[name]
-        print(f"{name:<22} {r['images']} images  {r['seconds']:7.1f} s  {r['images_per_s']:.4f} images/s  "
+        warm = (f"  after start-up ({r['startup_s']:.1f} s) {r['images_per_s_after_startup']:.4f} images/s"
+                if "startup_s" in r else "")
+        print(f"{name:<22} {r['images']} images  {r['seconds']:7.1f} s  {r['images_per_s']:.4f} images/s{warm}  "
               f"peak {r['peak_rss_mb']:.0f} MB  ({r['objects']} objects)  CPU user {r['cpu_user_s']:.0f} s, "
               f"kernel {r['cpu_sys_s']:.0f} s, {r['page_faults'] / 1e6:.1f} M page faults", flush=True)
     base = results.get("ultralytics")
@@ -303,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"(CPU seconds: {cpu:.2f}x fewer; the figure that holds on a busy machine with --threads 1)")
     if "labeler-bf16" in results:
         print("masks against segment-anything's own fp32 encoder:", json.dumps(mask_agreement(work, args.device)))
+    for kind in sorted({name.partition("@")[2] for name in results} - {""}):
+        print(f"{kind} masks against its reference modules in fp32 (-o sam.encoder reference):",
+              json.dumps(mask_agreement(work, args.device, kind)))
     return 0
 
 

@@ -116,8 +116,9 @@ class SamOptions(BaseModel):
     encoder: Literal["fast", "reference"] = Field(
         "fast",
         description="fast: labeler's encoder and decoder forward (fused attention kernel, fused "
-        "linears, MobileSAM's batch norms folded, the decoder's image side once per image; "
-        "plugins/sam_encoder.py, plugins/sam_decoder.py), the same numbers to float rounding; "
+        "linears, MobileSAM's batch norms folded and its convolutions fused, the decoder's image side "
+        "once per image; plugins/sam_encoder.py, sam_tinyvit.py, sam_decoder.py), the same numbers to "
+        "float rounding; "
         "reference: segment-anything's own operations, bit for bit (slower).",
     )
     device: str | None = Field(None, description="cpu, cuda, cuda:1, mps (default: GPU when there is one).")
@@ -512,9 +513,11 @@ class SamSession:
         if encoder == "fast":
             from labeler_plugins.sam_decoder import install_fast_decoder
             from labeler_plugins.sam_encoder import fuse_conv_bn, install_fast_encoder
+            from labeler_plugins.sam_tinyvit import install_fast_tinyvit
 
             fast = install_fast_encoder(self.model.image_encoder) > 0  # segment-anything's ViT
-            fuse_conv_bn(self.model.image_encoder)  # MobileSAM's TinyViT
+            if fuse_conv_bn(self.model.image_encoder):  # MobileSAM's TinyViT
+                install_fast_tinyvit(self.model.image_encoder)
             if not self.sam2:
                 install_fast_decoder(self.model.mask_decoder)  # many boxes on one image
         if self.device == "cpu" and not fast:
@@ -543,6 +546,7 @@ class SamSession:
         #: nothing): the GUI answers a click there, on the same thread, while it encodes ahead
         #: (``labeler.editing.prefetch.ModelThread.pause_point``); the encoding then goes on.
         self.between_layers: Callable[[], None] | None = None
+        self._pausing = False
         for module in self.model.image_encoder.modules():
             module.register_forward_pre_hook(self._between_layers)
 
@@ -551,11 +555,17 @@ class SamSession:
 
     def _pause_now(self) -> None:
         pause = self.between_layers
-        if pause is not None:
+        if pause is not None and not self._pausing:
             import torch
 
+            # What runs in the pause (a click's decoder) may call the encoder's own layers
+            # (sam_encoder.linear): those are no pause points.
+            self._pausing = True
             threads = torch.get_num_threads()
-            pause()
+            try:
+                pause()
+            finally:
+                self._pausing = False
             if torch.get_num_threads() != threads:  # the click's decoder set its own
                 torch.set_num_threads(threads)
 
@@ -958,7 +968,7 @@ class SamAutolabeler(Autolabeler):
 
     def predict_one(self, sample: Sample) -> Predictions:
         """Masks for one sample's prompts (no encoding at all when it has none)."""
-        from labeler.masks import mask_to_polygons
+        from labeler.masks import mask_bbox, mask_to_polygons
 
         assert self.session is not None
         prompts = prompt_boxes(sample, self.options.annotation_boxes)
@@ -973,12 +983,12 @@ class SamAutolabeler(Autolabeler):
             if int(m.sum()) < max(1, self.options.min_area):
                 continue
             if self.options.output == "polygon":
-                polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area))
+                polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area),
+                                         limit=1)
                 if not polys:
                     continue
                 polygon_of[i] = polys[0]  # the largest part
-            ys, xs = np.nonzero(m)
-            boxes[i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+            boxes[i] = mask_bbox(m)
             keep.append(i)
         keep = self._drop_duplicates(keep, masks, prompts)
         polygons = [polygon_of[i] for i in keep] if self.options.output == "polygon" else []

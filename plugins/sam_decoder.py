@@ -53,16 +53,25 @@ def _is_stock_decoder(decoder: Any) -> bool:
                     for p in _ATTN))
 
 
-def attention_forward(self: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """The decoder's ``Attention.forward`` on torch's fused attention kernel (scores, softmax and
-    the value product a tile at a time, no transposed copies of the heads)."""
+def heads_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d)) v`` for (B, heads, T, d) heads (any strides; a batch of 1
+    broadcasts) on torch's fused kernel: scores, softmax and the value product a tile at a time
+    (where the image attends to a prompt's few tokens, a softmax over rows that short on its own
+    is slow)."""
     import torch.nn.functional as F  # noqa: N812
 
+    b = max(q.shape[0], k.shape[0])
+    return F.scaled_dot_product_attention(q.expand(b, -1, -1, -1), k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1))
+
+
+def attention_forward(self: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The decoder's ``Attention.forward`` through :func:`heads_attention` (no transposed copies
+    of the heads' inputs)."""
     q, k, v = self.q_proj(q), self.k_proj(k), self.v_proj(v)
     heads = self.num_heads
     b, tq, ci = q.shape
     d = ci // heads
-    out = F.scaled_dot_product_attention(
+    out = heads_attention(
         q.view(b, tq, heads, d).transpose(1, 2),
         k.view(k.shape[0], k.shape[1], heads, d).transpose(1, 2),
         v.view(v.shape[0], v.shape[1], heads, d).transpose(1, 2),
@@ -146,13 +155,11 @@ def _first_layer_shared(block: Any, queries: torch.Tensor, query_pe: torch.Tenso
     # The image attends to the tokens: the image's queries once, every prompt's keys and values.
     a = block.cross_attn_image_to_token
     heads = a.num_heads
-    qih = side.qih  # (heads, HW, d)
+    qih = side.qih.unsqueeze(0)  # (1, heads, HW, d), broadcast over the prompts
     d = qih.shape[-1]
-    kt = a.k_proj(queries + query_pe).reshape(b * n, heads, d).permute(1, 2, 0)  # (heads, d, B*N)
-    vt = a.v_proj(queries).reshape(b, n, heads, d).permute(0, 2, 1, 3)  # (B, heads, N, d)
-    scores = ((qih @ kt) / math.sqrt(d)).view(heads, hw, b, n)
-    scores = torch.softmax(scores, dim=-1).permute(2, 0, 1, 3)  # (B, heads, HW, N)
-    out = (scores @ vt).transpose(1, 2).reshape(b, hw, heads * d)
+    kt = a.k_proj(queries + query_pe).view(b, n, heads, d).transpose(1, 2)  # (B, heads, N, d)
+    vt = a.v_proj(queries).view(b, n, heads, d).transpose(1, 2)
+    out = heads_attention(qih, kt, vt).transpose(1, 2).reshape(b, hw, heads * d)
     keys = block.norm4(keys + a.out_proj(out))  # (B, HW, C) from here on
     return queries, keys
 
@@ -171,14 +178,24 @@ def _is_stock_upscaling(seq: Any) -> bool:
             and all(hasattr(seq[1], a) for a in ("weight", "bias", "eps")))
 
 
-def _up2(x: torch.Tensor, conv: Any) -> torch.Tensor:
+def _up2(x: torch.Tensor, conv: Any, act: Any = None) -> torch.Tensor:
     """A 2x2 stride-2 ``ConvTranspose2d`` on channels-last pixels (..., Cin) as one matrix
-    product: each input pixel gives its 2 x 2 output pixels, (..., 2, 2, Cout)."""
+    product: each input pixel gives its 2 x 2 output pixels, (..., 2, 2, Cout); then ``act``
+    (an exact GELU is applied by oneDNN as the product is written, on a CPU)."""
+    import torch
     import torch.nn.functional as F  # noqa: N812
+    from labeler_plugins.sam_encoder import linear
 
     cin, cout = conv.weight.shape[:2]
     weight = conv.weight.permute(2, 3, 1, 0).reshape(4 * cout, cin)  # rows (a, b, co)
-    return F.linear(x, weight, conv.bias.repeat(4)).unflatten(-1, (2, 2, cout))
+    layer = types.SimpleNamespace(weight=weight, bias=conv.bias.repeat(4))
+    if act is None:
+        y = F.linear(x, layer.weight, layer.bias)
+    elif type(act) is torch.nn.GELU and act.approximate == "none":
+        y = linear(x, layer, gelu=True, fp32_gelu=True)
+    else:
+        y = act(F.linear(x, layer.weight, layer.bias))
+    return y.unflatten(-1, (2, 2, cout))
 
 
 def upscale_masks(upscaling: Any, keys: torch.Tensor, h: int, w: int, hyper_in: torch.Tensor) -> torch.Tensor:
@@ -186,17 +203,17 @@ def upscale_masks(upscaling: Any, keys: torch.Tensor, h: int, w: int, hyper_in: 
     masks, computed channels-last: the transposed convolutions as matrix products on the image
     tokens as they come out of the transformer (no transposed copies, none of oneDNN's layout
     conversions), the channel LayerNorm as ``layer_norm`` over the last axis, and the mask
-    products taken before the last pixel shuffle (T mask channels moved, not 32)."""
+    products taken before the pixel shuffles (every step between is per pixel, so the pixels
+    stay in the order the products write them, and only the T mask channels are moved)."""
     import torch.nn.functional as F  # noqa: N812
 
     b, t = keys.shape[0], hyper_in.shape[1]
-    x = _up2(keys.reshape(b, h, w, -1), upscaling[0])  # (B, h, w, 2, 2, C1)
-    x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, -1)  # (B, 2h, 2w, C1)
+    x = _up2(keys.reshape(b, h, w, -1), upscaling[0])  # (B, h, w, 2, 2, C1): pixel (2y + a1, 2x + b1)
     norm = upscaling[1]
     x = upscaling[2](F.layer_norm(x, (x.shape[-1],), norm.weight, norm.bias, norm.eps))
-    x = upscaling[4](_up2(x, upscaling[3]))  # (B, 2h, 2w, 2, 2, C2)
-    m = x.reshape(b, -1, x.shape[-1]) @ hyper_in.transpose(1, 2)  # (B, 2h*2w*4, T)
-    m = m.view(b, 2 * h, 2 * w, 2, 2, t).permute(0, 5, 1, 3, 2, 4)  # (B, T, 2h, 2, 2w, 2)
+    x = _up2(x, upscaling[3], upscaling[4])  # (B, h, w, 2, 2, 2, 2, C2): pixel (4y + 2a1 + a2, 4x + 2b1 + b2)
+    m = x.reshape(b, -1, x.shape[-1]) @ hyper_in.transpose(1, 2)  # (B, 16hw, T)
+    m = m.view(b, h, w, 2, 2, 2, 2, t).permute(0, 7, 1, 3, 5, 2, 4, 6)  # (B, T, h, a1, a2, w, b1, b2)
     return m.reshape(b, t, 4 * h, 4 * w)
 
 
