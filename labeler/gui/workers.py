@@ -6,6 +6,7 @@ freezes. Workers never touch widgets; receivers live in the GUI thread and Qt qu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -74,6 +75,12 @@ def scaled_frame(image: QImage, size: tuple[int, int] | None) -> QImage | None:
     return frame
 
 
+def _emit(signal: Any, *args: Any) -> None:
+    """Emit from a decode thread; the window may have been closed (its loader deleted) meanwhile."""
+    with contextlib.suppress(RuntimeError):  # "Signal source has been deleted": nobody waits for it
+        signal.emit(*args)
+
+
 class _LoaderSignals(QObject):
     loaded = Signal(str, QImage, object)  # key, decode, (frame | None, its Viewport, ImageInfo)
     failed = Signal(str, str)
@@ -95,9 +102,9 @@ class _DecodeTask(QRunnable):
             vp = self.viewport()  # the canvas's now, not when the task was queued
             frame = scaled_frame(image, vp.frame_size(info.width, info.height, image.width())) if vp else None
         except Exception as err:  # noqa: BLE001 - reported to the user, never raised in a thread
-            self.signals.failed.emit(str(self.path), str(err))
+            _emit(self.signals.failed, str(self.path), str(err))
             return
-        self.signals.loaded.emit(str(self.path), image, (frame, vp, info))
+        _emit(self.signals.loaded, str(self.path), image, (frame, vp, info))
 
 
 class _FrameTask(QRunnable):
@@ -111,10 +118,10 @@ class _FrameTask(QRunnable):
 
     def run(self) -> None:
         if self.current() != self.vp:  # resized again meanwhile: a later task makes that one
-            self.signals.framed.emit(self.key, (None, self.vp))
+            _emit(self.signals.framed, self.key, (None, self.vp))
             return
         size = self.vp.frame_size(self.info.width, self.info.height, self.image.width())
-        self.signals.framed.emit(self.key, (scaled_frame(self.image, size), self.vp))
+        _emit(self.signals.framed, self.key, (scaled_frame(self.image, size), self.vp))
 
 
 class ImageLoader(QObject):
