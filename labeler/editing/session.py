@@ -37,6 +37,7 @@ from labeler.editing.tools import (
 )
 from labeler.errors import LabelerError
 from labeler.geometry import VERTEX_EDITABLE
+from labeler.io.images import ImageInfo
 from labeler.io.labelfile import save_annotation
 from labeler.io.writes import ConcurrentChangeError, remove_stale_temps_of
 from labeler.model import Annotation, Issue, Shape, ShapeMeta
@@ -199,11 +200,12 @@ class Session:
         self.classes = []
         self.emit(ClassesChanged([]))
 
-    def open_item(self, item: Item) -> Document | None:
+    def open_item(self, item: Item, info: ImageInfo | None = None) -> Document | None:
         """Make ``item`` the current document (autosaving the one we leave); None when the
         current one could not be left (a refused save), or when the label file is unreadable or
         the file is no image: then no document is current (nothing of the last image stays on
-        screen to be edited by mistake) and :attr:`failed` names the file."""
+        screen to be edited by mistake) and :attr:`failed` names the file. ``info``: the image
+        header's facts when the caller has read them already (the image loader has)."""
         if self.dataset is None:
             return None
         if self.doc is not None and self.doc.item.rel == item.rel:
@@ -216,7 +218,7 @@ class Session:
             doc = None  # changed on disk while we were away and nothing of ours is pending
         if doc is None:
             try:
-                doc = Document.open(self.dataset, item)
+                doc = Document.open(self.dataset, item, info)
             except LabelerError as err:
                 self.error(str(err))
                 self.failed = (item.rel, str(err))

@@ -21,8 +21,6 @@ Right-click opens a context menu with the same actions.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
@@ -36,6 +34,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QWidget
 
+from labeler.editing.display import Viewport, fit_transform
 from labeler.editing.document import Document
 from labeler.editing.preferences import wheel_action
 from labeler.editing.tools import (
@@ -79,6 +78,7 @@ class Canvas(CanvasPainting, QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paints every pixel: nothing under it
         self.setMinimumSize(200, 150)
         #: Selection and hit testing (the session's, when the window passes it).
         self.view = view if view is not None else EditorView()
@@ -92,6 +92,7 @@ class Canvas(CanvasPainting, QWidget):
         #: (x1, y1, x2, y2, caption) of the box the issue shown in the review panel proposes
         self.issue_box: tuple[float, float, float, float, str] | None = None
         self._full: QPixmap | None = None  # the full-size decode, once zoomed in past _pixmap
+        self._frame: QPixmap | None = None  # _pixmap pre-scaled to the fitted view (painting.py)
         self._full_wanted = False
         #: Window actions appended to the right-click menu (edit label, delete...).
         self.context_actions: list[QAction | None] = []
@@ -137,19 +138,6 @@ class Canvas(CanvasPainting, QWidget):
     sam_points = property(lambda self: self.segment_tool.points)
     sam_box = property(lambda self: self.segment_tool.box)
 
-    def show_issue(self, issue: Any) -> None:
-        """Draw the box an issue proposes (``suggested_fix["box"]``: a predicted box of
-        ``detection_errors``) beside the shapes, dashed, with its label and score."""
-        fix = (getattr(issue, "suggested_fix", None) or {}) if issue is not None else {}
-        box = fix.get("box")
-        if isinstance(box, list | tuple) and len(box) == 4:
-            score = fix.get("score")
-            caption = f"{issue.kind}: {fix.get('label', '')}" + (f" {score:.2f}" if isinstance(score, float | int) else "")
-            self.issue_box = (*map(float, box), caption)  # type: ignore[assignment]
-        else:
-            self.issue_box = None
-        self.update()
-
     @property
     def sam_preview(self) -> list[tuple[float, float]] | None:
         return self.segment_tool.result
@@ -185,13 +173,15 @@ class Canvas(CanvasPainting, QWidget):
             self.fit(self.fit_mode)
         self.update()
 
-    def set_image(self, image: QImage | None, problem: str | None = None) -> None:
-        """The decoded image (any size: it is stretched over the annotation's frame).
+    def set_image(self, image: QImage | None, problem: str | None = None, frame: QImage | None = None) -> None:
+        """The decoded image (any size: it is stretched over the annotation's frame), and its
+        ``frame`` when there is one (see :meth:`set_frame`).
 
         ``problem``: why there is no image (shown on the canvas instead of "loading…").
         """
         self.image_problem = problem
         self._pixmap = QPixmap.fromImage(image) if image is not None and not image.isNull() else None
+        self.set_frame(frame if self._pixmap is not None else None)
         self.view.fallback_size = (self._pixmap.width(), self._pixmap.height()) if self._pixmap else (1, 1)
         self._full = None
         self._full_wanted = False
@@ -300,12 +290,13 @@ class Canvas(CanvasPainting, QWidget):
 
     def fit(self, how: str = "window") -> None:
         """Fit the whole image ("window") or its width ("width") into the view."""
-        w, h = self.image_size()
-        vw, vh = max(self.width(), 1), max(self.height(), 1)
-        margin = 0.98
-        s = vw / w * margin if how == "width" else min(vw / w, vh / h) * margin
+        s, x, y = fit_transform(*self.image_size(), self.width(), self.height(), how)
         self.fit_mode = how
-        self._set_scale(s, QPointF((vw - w * s) / 2, (vh - h * s) / 2 if how == "window" else 4))
+        self._set_scale(s, QPointF(x, y))
+
+    def viewport(self) -> Viewport | None:
+        """What a frame of the image is made for: this view while it fits its images."""
+        return Viewport(self.width(), self.height(), self.devicePixelRatioF(), self.fit_mode) if self.fit_mode else None
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom keeping the image point under ``anchor`` (default: the centre) in place."""

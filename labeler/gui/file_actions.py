@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from labeler.dataset import Dataset, Item
@@ -30,6 +30,9 @@ from labeler.io.images import IMAGE_EXTENSIONS
 
 #: Folders whose last image is remembered (the oldest are forgotten first).
 LAST_IMAGES = 50
+#: The image on screen is written to the settings this long after it was opened, not at once: a
+#: settings write (the whole file) on every "next" would fall on the frame being painted.
+REMEMBER_MS = 2000
 
 
 def _confirm(parent: Any, title: str, text: str) -> bool:
@@ -58,6 +61,9 @@ class FileActions(QObject):
         self.confirm: Callable[[str, str], bool] = lambda title, text: _confirm(window, title, text)
         #: ``ask_preferences()`` -> the accepted Preferences or None (Edit > Preferences).
         self.ask_preferences: Callable[[], Preferences | None] = lambda: preferences_dialog(window).ask()
+        self._unwritten: tuple[str, str] | None = None  # (folder, image) not in the settings yet
+        self._remember_timer = QTimer(self, singleShot=True, interval=REMEMBER_MS)
+        self._remember_timer.timeout.connect(self.write_last_image)
 
     def install(self) -> None:
         """Once the window's docks and actions exist: restore what was remembered."""
@@ -89,6 +95,7 @@ class FileActions(QObject):
 
     def save_layout(self) -> None:
         """Remember the dock positions, toolbar and window size (restored at the next start)."""
+        self.write_last_image()
         self.settings.setValue("window/geometry", self.window.saveGeometry())
         self.settings.setValue("window/state", self.window.saveState())
 
@@ -207,6 +214,7 @@ class FileActions(QObject):
     # -- remembered images ---------------------------------------------------------------------
     def last_images(self) -> dict[str, str]:
         """Folder -> the image last opened there (the "last_images" setting)."""
+        self.write_last_image()
         raw = self.settings.value("last_images", "")
         try:
             data = json.loads(raw) if isinstance(raw, str) and raw else {}
@@ -215,11 +223,21 @@ class FileActions(QObject):
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def remember_last_image(self, rel: str) -> None:
+        """Remember ``rel`` as the open folder's last image (written :data:`REMEMBER_MS` later,
+        or when the window closes or the settings are read)."""
         ds = self.window.dataset
-        if ds is None:
+        if ds is not None:
+            self._unwritten = (str(ds.root), rel)
+            self._remember_timer.start()
+
+    def write_last_image(self) -> None:
+        """Write the remembered last image to the settings now (if one is waiting)."""
+        self._remember_timer.stop()
+        if self._unwritten is None:
             return
-        data = {k: v for k, v in self.last_images().items() if k != str(ds.root)}
-        data[str(ds.root)] = rel
+        (root, rel), self._unwritten = self._unwritten, None
+        data = {k: v for k, v in self.last_images().items() if k != root}
+        data[root] = rel
         self.settings.setValue("last_images", json.dumps(dict(list(data.items())[-LAST_IMAGES:])))
 
     # -- the search box ------------------------------------------------------------------------

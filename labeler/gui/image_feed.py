@@ -1,5 +1,8 @@
 """The current image on the canvas: a cached decode at once, else one decoded in the background;
 the full-size decode once the view zooms in past the screen-size one; neighbours prefetched.
+Each decode comes with its frame (the image pre-scaled to the fitted canvas, made in the
+loader's thread: :mod:`labeler.editing.display`); when the canvas's size or fit changes, the
+shown image's frame is made again in the background.
 
 An image shown from the cache while no decode runs has its neighbours' decodes started once its
 frame is painted and the event loop goes idle: started at once, a decode thread would compete
@@ -31,6 +34,9 @@ class ImageFeed(QObject):
         loader.loaded.connect(self._loaded)
         loader.failed.connect(self._failed)
         loader.fullLoaded.connect(self._full_loaded)
+        loader.frameLoaded.connect(self._frame_loaded)
+        loader.viewport = canvas.viewport()  # type: ignore[attr-defined]
+        canvas.zoomChanged.connect(self._view_changed)  # type: ignore[attr-defined]
         canvas.fullResolutionWanted.connect(self._want_full)  # type: ignore[attr-defined]
         self._after_paint: list[Path] = []  # neighbours to decode once the shown image is painted
         self._painted = False
@@ -46,8 +52,9 @@ class ImageFeed(QObject):
         if self._painted:  # the last image shown from the cache is on screen: its turn now
             self._prefetch_now()
         cached = self.loader.cached(item.image_path)
-        self.canvas.set_image(cached)  # type: ignore[attr-defined]
+        self.canvas.set_image(cached, frame=self.loader.cached_frame(item.image_path))  # type: ignore[attr-defined]
         if cached is not None:
+            self.loader.request_frame(item.image_path)  # when it has none for this view yet
             self.shown.emit(item.rel)
         else:  # waiting for this decode anyway: the neighbours' queue behind it
             self.loader.request(item.image_path)
@@ -93,8 +100,19 @@ class ImageFeed(QObject):
 
     def _loaded(self, key: str, image: QImage) -> None:
         if item := self._is_current(key):
-            self.canvas.set_image(image)  # type: ignore[attr-defined]
+            self.canvas.set_image(image, frame=self.loader.cached_frame(item.image_path))  # type: ignore[attr-defined]
             self.shown.emit(item.rel)
+
+    def _view_changed(self, _scale: float) -> None:
+        viewport = self.canvas.viewport()  # type: ignore[attr-defined]
+        if viewport != self.loader.viewport:
+            self.loader.viewport = viewport
+            if (item := self.current()) is not None:
+                self.loader.request_frame(item.image_path)
+
+    def _frame_loaded(self, key: str, frame: QImage) -> None:
+        if self._is_current(key) and self.canvas.has_image:  # type: ignore[attr-defined]
+            self.canvas.set_frame(frame)  # type: ignore[attr-defined]
 
     def _want_full(self) -> None:
         item = self.current()

@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
             return True
         if not self._leave_document():
             return False
-        doc = self.session.open_item(item)
+        doc = self.session.open_item(item, self.loader.info(item.image_path))
         if doc is None:
             return False
         self._sync_row(doc)

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QPolygonF,
 )
 
+from labeler.editing.display import Viewport
 from labeler.editing.tools import EditorView, Preview, Tool
 from labeler.editing.view_state import ImageAdjust
 from labeler.gui.colors import label_color
@@ -40,8 +41,10 @@ class CanvasPainting:
         min_score: float
         sam_busy: bool
         image_problem: str | None
+        issue_box: tuple[float, float, float, float, str] | None
         _pixmap: QPixmap | None
         _full: QPixmap | None
+        _frame: QPixmap | None
         _mask_cache: dict[int, tuple[str, QImage]]
         document: Any
         mode: str
@@ -53,17 +56,38 @@ class CanvasPainting:
         def image_size(self) -> tuple[int, int]: ...
         def shapes(self) -> list[Shape]: ...
         def needs_full_resolution(self) -> bool: ...
+        def viewport(self) -> Viewport | None: ...
+        def update(self) -> None: ...
         def rect(self) -> Any: ...
         def font(self) -> QFont: ...
         def devicePixelRatioF(self) -> float: ...  # noqa: N802
+
+    # -- the pre-scaled frame ----------------------------------------------------------------
+    def set_frame(self, frame: QImage | None) -> None:
+        """The shown decode already scaled to the fitted view (:mod:`labeler.editing.display`,
+        made by the image loader's thread): painted as a 1:1 copy while the view needs exactly
+        its size, instead of scaling the decode at every paint. None: no frame."""
+        self._frame = QPixmap.fromImage(frame) if frame is not None and not frame.isNull() else None
+        self.update()
+
+    def fitted_frame(self) -> QPixmap | None:
+        """The frame, when the view is fitted and needs its size now (else None)."""
+        frame, vp = self._frame, self.viewport()
+        if frame is None or vp is None or self._pixmap is None:
+            return None
+        if vp.frame_size(*self.image_size(), self._pixmap.width()) != (frame.width(), frame.height()):
+            return None
+        frame.setDevicePixelRatio(vp.dpr)
+        return frame
 
     # -- painting ----------------------------------------------------------------------------
     def paintEvent(self, event: Any) -> None:  # noqa: N802
         self._preview = self.tool.preview()
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor(48, 48, 52))
+        background = QColor(48, 48, 52)
         if self.document is None and self._pixmap is None:
+            p.fillRect(self.rect(), background)
             if self.image_problem:  # the image the person chose could not be opened
                 self._paint_problem(p)
             else:
@@ -74,7 +98,16 @@ class CanvasPainting:
             return
         w, h = self.image_size()
         target = QRectF(self.offset.x(), self.offset.y(), w * self.scale, h * self.scale)
-        if self._pixmap is not None:
+        frame = self.fitted_frame() if self._full is None or not self.needs_full_resolution() else None
+        if frame is not None:  # a 1:1 copy at the nearest device pixel, the background around it
+            dpr = frame.devicePixelRatio()
+            drawn = QRectF(QPointF(round(target.left() * dpr) / dpr, round(target.top() * dpr) / dpr),
+                           frame.deviceIndependentSize())
+            for band in bands_around(QRectF(self.rect()), drawn):
+                p.fillRect(band, background)
+            p.drawPixmap(drawn.topLeft(), self._adjusted(frame))
+        elif self._pixmap is not None:
+            p.fillRect(self.rect(), background)
             pm = self._full if self._full is not None and self.needs_full_resolution() else self._pixmap
             pm = self._adjusted(pm)
             # Zoomed in, smooth scaling would blur the pixels one wants to click precisely.
@@ -88,6 +121,7 @@ class CanvasPainting:
                              visible.width() * kx, visible.height() * ky)
                 p.drawPixmap(visible, pm, src)
         else:
+            p.fillRect(self.rect(), background)
             p.fillRect(target, QColor(30, 30, 30))
             p.setPen(QColor(150, 150, 150))
             if not self.image_problem:  # a problem is written over the shapes, below
@@ -304,6 +338,19 @@ class CanvasPainting:
                 r = 6 if k == 0 and len(wp) >= 4 and pv.closable else 3
                 p.drawEllipse(q, r, r)
 
+    def show_issue(self, issue: Any) -> None:
+        """Draw the box an issue proposes (``suggested_fix["box"]``: a predicted box of
+        ``detection_errors``) beside the shapes, dashed, with its label and score."""
+        fix = (getattr(issue, "suggested_fix", None) or {}) if issue is not None else {}
+        box = fix.get("box")
+        if isinstance(box, list | tuple) and len(box) == 4:
+            score = fix.get("score")
+            caption = f"{issue.kind}: {fix.get('label', '')}" + (f" {score:.2f}" if isinstance(score, float | int) else "")
+            self.issue_box = (*map(float, box), caption)  # type: ignore[assignment]
+        else:
+            self.issue_box = None
+        self.update()
+
     def _paint_issue_box(self, p: QPainter) -> None:
         box = getattr(self, "issue_box", None)
         if box is None or self.hide_shapes:
@@ -345,6 +392,16 @@ class CanvasPainting:
             p.drawText(QRectF(8, 8, 400, 20), "Segment Anything: computing the image embedding…")
 
 
+def bands_around(outer: QRectF, inner: QRectF) -> list[QRectF]:
+    """The parts of ``outer`` outside ``inner``: up to four bands (above, below, left, right)."""
+    top, bottom = max(inner.top(), outer.top()), min(inner.bottom(), outer.bottom())
+    bands = [QRectF(outer.left(), outer.top(), outer.width(), top - outer.top()),
+             QRectF(outer.left(), bottom, outer.width(), outer.bottom() - bottom),
+             QRectF(outer.left(), top, inner.left() - outer.left(), bottom - top),
+             QRectF(inner.right(), top, outer.right() - inner.right(), bottom - top)]
+    return [b for b in bands if b.width() > 0 and b.height() > 0]
+
+
 def adjusted_pixmap(pm: QPixmap, adjust: ImageAdjust) -> QPixmap:
     """A copy of ``pm`` with ``adjust``'s brightness and contrast (see :class:`ImageAdjust`)."""
     img = pm.toImage().convertToFormat(QImage.Format.Format_RGBA8888)
@@ -354,4 +411,6 @@ def adjusted_pixmap(pm: QPixmap, adjust: ImageAdjust) -> QPixmap:
     rows = np.frombuffer(img.constBits(), dtype=np.uint8).reshape(h, img.bytesPerLine())
     out = np.ascontiguousarray(adjust.apply(rows[:, : w * 4].reshape(h, w, 4)))
     result = QImage(out.data, w, h, w * 4, QImage.Format.Format_RGBA8888).copy()  # owns its pixels
-    return QPixmap.fromImage(result)
+    adjusted = QPixmap.fromImage(result)
+    adjusted.setDevicePixelRatio(pm.devicePixelRatio())
+    return adjusted

@@ -201,6 +201,31 @@ def test_layout_and_the_last_image_of_each_folder_are_remembered(qtbot, gui_data
     w2.close()
 
 
+def test_the_last_image_is_written_after_a_pause_not_on_every_next(qtbot, gui_dataset: Path, tmp_path: Path) -> None:
+    """Paging writes nothing to the settings file (a write per image would fall on the frame
+    being painted); the last image is written once the person stays on it, or at close."""
+    from labeler.gui.file_actions import REMEMBER_MS
+
+    path = str(tmp_path / "last.ini")
+    settings = QSettings(path, QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings, max_side=512)
+    qtbot.addWidget(w)
+    w.show()
+    open_and_wait(qtbot, w, gui_dataset)
+    root = str(w.dataset.root)  # type: ignore[union-attr]
+    w.file_actions.write_last_image()
+    before = settings.value("last_images")
+    assert json.loads(before)[root] == "a.jpg"
+    assert w.next_image() and w.next_image()
+    assert settings.value("last_images") == before  # not while paging
+    with qtbot.waitSignal(w.file_actions._remember_timer.timeout, timeout=REMEMBER_MS + 3000):
+        pass
+    assert json.loads(settings.value("last_images"))[root] == "c.jpg"
+    assert w.next_image()
+    w.close()  # at close, without waiting
+    assert json.loads(QSettings(path, QSettings.Format.IniFormat).value("last_images"))[root] == "d.jpg"
+
+
 def test_enter_in_the_search_box_opens_the_matches_one_after_another(gui, gui_dataset: Path) -> None:
     w = gui.window
     gui.open(gui_dataset)

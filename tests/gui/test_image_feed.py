@@ -1,0 +1,147 @@
+"""The shown image's pre-scaled frame: made by the loader's thread, painted 1:1 while the view is
+fitted, the decode painted otherwise; shapes and pixels land at the same place either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from labeler.model import Shape
+from tests.gui.conftest import open_and_wait
+
+RED = (220, 30, 30)
+BLOCK = (400, 300, 800, 600)  # x1, y1, x2, y2 of the red block, image pixels
+
+
+def _photo(path: Path, size: tuple[int, int] = (1600, 1200)) -> Path:
+    """A grey JPEG larger than the canvas with a red block at :data:`BLOCK`."""
+    arr = np.full((size[1], size[0], 3), 90, dtype=np.uint8)
+    x1, y1, x2, y2 = BLOCK
+    arr[y1:y2, x1:x2] = RED
+    Image.fromarray(arr).save(path, quality=95)
+    return path
+
+
+def _folder(tmp_path: Path, n: int = 3) -> Path:
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(n):
+        _photo(root / f"p{i}.jpg")
+    return root
+
+
+def _red_box(window) -> tuple[int, int, int, int]:  # noqa: ANN001
+    """Bounding box (widget pixels) of the red block as painted on the canvas."""
+    img = window.canvas.grab().toImage().convertToFormat(img_format())
+    h, w = img.height(), img.width()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8).reshape(h, img.bytesPerLine())[:, : w * 4]
+    rgb = arr.reshape(h, w, 4)[..., :3].astype(int)
+    ys, xs = np.nonzero((rgb[..., 0] > 160) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90))
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def img_format():  # noqa: ANN201
+    from PySide6.QtGui import QImage
+
+    return QImage.Format.Format_RGBA8888
+
+
+def _after_a_look(qtbot, window, root: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, root)
+    qtbot.waitUntil(lambda: window.loader.cached_frame(root / "p1.jpg") is not None, timeout=5000)
+
+
+def test_the_next_image_is_painted_from_the_frame_its_prefetch_made(window, qtbot, tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    _after_a_look(qtbot, window, root)
+    c = window.canvas
+    frame = window.loader.cached_frame(root / "p1.jpg")
+    vp = c.viewport()
+    assert vp is not None and (frame.width(), frame.height()) == vp.frame_size(1600, 1200)
+    assert frame.width() < c._pixmap.width()  # smaller than the screen-size decode
+    with qtbot.assertNotEmitted(window.loader.loaded, wait=0):
+        window.next_image()  # shown at once, from the cache, with its frame
+    assert c.fitted_frame() is not None
+    assert window.loader.info(root / "p1.jpg").size == (1600, 1200) == c.image_size()
+
+
+def test_shapes_and_pixels_are_at_the_same_place_with_and_without_the_frame(window, qtbot, tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    _after_a_look(qtbot, window, root)
+    window.next_image()
+    c = window.canvas
+    x1, y1, x2, y2 = BLOCK
+    window.doc.add_shape(Shape(label="block", points=[(float(x1), float(y1)), (float(x2), float(y2))],
+                               shape_type="rectangle"))
+    c.hide_shapes = True  # the block's own pixels, not the outline over them
+    assert c.fitted_frame() is not None
+    with_frame = _red_box(window)
+    frame = c._frame
+    c.set_frame(None)
+    assert c.fitted_frame() is None
+    without = _red_box(window)
+    assert all(abs(a - b) <= 1 for a, b in zip(with_frame, without, strict=True))
+    # the shape's corners are drawn where the block's corners are, in both paintings
+    tl, br = c.to_widget(x1, y1), c.to_widget(x2, y2)
+    for box in (with_frame, without):
+        assert abs(box[0] - tl.x()) <= 1.5 and abs(box[1] - tl.y()) <= 1.5
+        assert abs(box[2] - br.x()) <= 1.5 and abs(box[3] - br.y()) <= 1.5
+    # and the whole canvas, shapes drawn, looks the same either way
+    c.hide_shapes = False
+    plain = c.grab().toImage()
+    c._frame = frame
+    framed = c.grab().toImage()
+    assert plain.size() == framed.size()
+    q = c.to_widget((x1 + x2) / 2, (y1 + y2) / 2)
+    assert framed.pixelColor(int(q.x()), int(q.y())) == plain.pixelColor(int(q.x()), int(q.y()))
+
+
+def test_a_resize_makes_the_frame_again_and_a_stale_frame_is_not_painted(window, qtbot, tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    _after_a_look(qtbot, window, root)
+    c = window.canvas
+    old_frame, old_view = c._frame, c.viewport()
+    assert c.fitted_frame() is not None
+    before = _red_box(window)
+    with qtbot.waitSignal(window.loader.frameLoaded, timeout=5000) as blocker:
+        window.resize(1300, 900)
+    assert blocker.args[0] == str(root / "p0.jpg") and c.viewport() != old_view
+    assert window.loader.viewport == c.viewport()
+    frame = c.fitted_frame()
+    assert frame is not None and (frame.width(), frame.height()) == c.viewport().frame_size(1600, 1200)
+    after = _red_box(window)
+    assert after[2] - after[0] > before[2] - before[0]  # a larger view: a larger image
+    c._frame = old_frame  # the frame of the old size (before the new one comes): the decode is painted
+    assert c.fitted_frame() is None
+    x1, y1, x2, y2 = BLOCK
+    box, tl, br = _red_box(window), c.to_widget(x1, y1), c.to_widget(x2, y2)
+    assert abs(box[0] - tl.x()) <= 1.5 and abs(box[3] - br.y()) <= 1.5
+
+
+def test_zooming_by_hand_paints_the_decode_and_fit_takes_the_frame_back(window, qtbot, tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    _after_a_look(qtbot, window, root)
+    c = window.canvas
+    c.zoom_by(1.25)
+    assert c.viewport() is None and c.fitted_frame() is None and window.loader.viewport is None
+    x1, y1, x2, y2 = BLOCK
+    box = _red_box(window)
+    tl = c.to_widget(x1, y1)
+    assert abs(box[0] - tl.x()) <= 1.5 and abs(box[1] - tl.y()) <= 1.5
+    c.fit_window()  # the same view as before: the frame made for it is good again
+    assert c.fitted_frame() is not None
+
+
+def test_brightness_applies_to_the_frame(window, qtbot, tmp_path: Path) -> None:
+    root = _folder(tmp_path)
+    _after_a_look(qtbot, window, root)
+    c = window.canvas
+    assert c.fitted_frame() is not None
+    q = c.to_widget(100, 100)  # grey (90) there
+    before = c.grab().toImage().pixelColor(int(q.x()), int(q.y()))
+    c.view.adjust.brightness = 2.0
+    c.update()
+    after = c.grab().toImage().pixelColor(int(q.x()), int(q.y()))
+    assert abs(before.red() - 90) <= 3 and abs(after.red() - 180) <= 4
