@@ -51,7 +51,7 @@ class LocalEngine:
         self.batch_size = batch_size
         self.read_depth = read_depth
         self.write_depth = write_depth if pipelined else 0
-        #: Images between the model and the finisher thread (default: two batches).
+        #: Images waiting between the model and the finisher thread (default: one batch).
         self.finish_depth = finish_depth
         #: ``time.perf_counter()`` when the last run's plugin was set up (model loaded).
         self.ready_at: float | None = None
@@ -93,7 +93,7 @@ class LocalEngine:
     ) -> Iterator[tuple[Job, Prediction | None]]:
         """The model step here, each image's ``finish`` in the finisher thread; answers in
         order. On Ctrl+C what the model already answered is finished and yielded first."""
-        behind: InOrderBehind[Job, Prediction | None] = InOrderBehind(self.finish_depth or 2 * size)
+        behind: InOrderBehind[Job, Prediction | None] = InOrderBehind(self.finish_depth or size)
         with behind:
             try:
                 for pending in batches:
@@ -103,6 +103,8 @@ class LocalEngine:
                     self.model_cpu_s += time.thread_time() - cpu
                     for job, sample in pending:
                         answer = next(raw) if isinstance(sample, Sample) else sample
+                        if isinstance(sample, Sample):
+                            sample.prepared = None  # used up: not held while it waits
                         if isinstance(answer, Raw):
                             ready = behind.put(job, _finishing(plugin, sample, answer, timeout))  # type: ignore[arg-type]
                         else:
