@@ -195,7 +195,9 @@ class Autolabeler(Plugin):
 
         Called once per image, in order, in the engine's finisher thread when pipelined (not the
         main thread: ``--timeout`` is enforced there by a watchdog, which interrupts Python code
-        but not one long native call). Default: ``raw`` itself (already predictions)."""
+        but not one long native call). The engines let ``sample.prepared`` go once
+        :meth:`infer` has run: put what this step needs in ``raw``. Default: ``raw`` itself
+        (already predictions)."""
         return raw  # type: ignore[no-any-return]
 
     def output_kind(self) -> str:
@@ -299,7 +301,9 @@ class ChainedAutolabeler(Autolabeler):
             Sample(item=s.item, annotation=s.annotation, image=s.image, prompts=preds, prepared=p[1])
             for s, preds, p in zip(batch, first, parts, strict=True)
         ]
-        return list(zip(prompted, self.stage2.infer(prompted), strict=True))
+        answers = self.stage2.infer(prompted)
+        # the second stage's finish gets its sample without what prepare made (used up)
+        return [(replace(s, prepared=None), a) for s, a in zip(prompted, answers, strict=True)]
 
     def finish(self, sample: Sample, raw: Any) -> Predictions:
         """The second stage's :meth:`~Autolabeler.finish` of its raw answer."""

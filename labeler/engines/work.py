@@ -112,6 +112,8 @@ def predict_isolated(
     """
     if plugin.stages_apart():
         raw = infer_isolated(plugin, batch, timeout)
+        for sample in batch:
+            sample.prepared = None  # used up, as in a pipelined run (finish must not need it)
         return [r if isinstance(r, str) else finish_isolated(plugin, s, r.value, timeout)
                 for s, r in zip(batch, raw, strict=True)]
     return _isolated(plugin, plugin.predict, batch, timeout, validate=True)
