@@ -162,7 +162,9 @@ class Autolabeler(Plugin):
     # -- the optional split of predict() that engines pipeline ------------------------------
     def stages_apart(self) -> bool:
         """Whether :meth:`predict` is split into :meth:`prepare`, :meth:`infer` and
-        :meth:`finish` (default: whether the class overrides :meth:`infer`).
+        :meth:`finish`: whether the class overrides :meth:`infer` and no subclass on the way
+        overrides :meth:`predict` again (a subclass of a split plugin that changes ``predict``
+        gets its ``predict`` called, whole).
 
         The local engine then calls :meth:`prepare` in its reader thread, right after decoding
         each image, :meth:`infer` in the model's thread (the main one, where ``--timeout``
@@ -171,7 +173,10 @@ class Autolabeler(Plugin):
         :meth:`predict` gives, and :meth:`prepare` and :meth:`finish` must be safe to run while
         :meth:`infer` runs on other images (no shared state that the model step changes).
         """
-        return type(self).infer is not Autolabeler.infer
+        for cls in type(self).__mro__:
+            if "predict" in vars(cls) or "infer" in vars(cls):
+                return "predict" not in vars(cls)
+        return False
 
     def prepare(self, sample: Sample) -> Any:
         """CPU work on one decoded image before the model sees it (resizing, letterboxing,
@@ -301,14 +306,16 @@ class ChainedAutolabeler(Autolabeler):
             Sample(item=s.item, annotation=s.annotation, image=s.image, prompts=preds, prepared=p[1])
             for s, preds, p in zip(batch, first, parts, strict=True)
         ]
-        answers = self.stage2.infer(prompted)
+        split = self.stage2.stages_apart()
+        answers = self.stage2.infer(prompted) if split else self.stage2.predict(prompted)
         # the second stage's finish gets its sample without what prepare made (used up)
         return [(replace(s, prepared=None), a) for s, a in zip(prompted, answers, strict=True)]
 
     def finish(self, sample: Sample, raw: Any) -> Predictions:
-        """The second stage's :meth:`~Autolabeler.finish` of its raw answer."""
+        """The second stage's :meth:`~Autolabeler.finish` of its raw answer (its predictions
+        already when that stage is not split)."""
         prompted, answer = raw
-        return self.stage2.finish(prompted, answer)
+        return self.stage2.finish(prompted, answer) if self.stage2.stages_apart() else answer  # type: ignore[no-any-return]
 
 
 @dataclass

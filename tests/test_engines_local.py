@@ -244,6 +244,22 @@ def test_a_plugin_without_the_split_runs_as_before(tmp_path) -> None:
     assert not any(name.startswith("labeler-finish") for name in alongside)  # no finisher
 
 
+def test_a_subclass_that_changes_predict_of_a_split_plugin_gets_its_predict(tmp_path) -> None:
+    class Relabelled(QuarterSteps):
+        def predict(self, batch):
+            out = super().predict(batch)  # the three steps in turn
+            for preds in out:
+                preds.class_name[:] = "renamed"
+            return out
+
+    plugin = Relabelled()
+    assert QuarterSteps().stages_apart() and not plugin.stages_apart()
+    root = small_set(tmp_path)
+    summary = run_autolabel(open_dataset(root), plugin, engine=LocalEngine())
+    assert summary.processed == 12 and summary.per_class == {"renamed": 12}
+    assert plugin.threads["prepare"] == plugin.threads["finish"] == {threading.main_thread().name}
+
+
 def test_ctrl_c_during_the_model_finishes_and_writes_what_it_answered(tmp_path) -> None:
     class Interrupted(QuarterSteps):
         calls = 0
