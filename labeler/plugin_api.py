@@ -288,7 +288,7 @@ class ChainedAutolabeler(Autolabeler):
     # whole (its predictions are the second's prompts) and the second's infer; the finisher
     # runs the second stage's finish.
     def stages_apart(self) -> bool:
-        return self.stage1.stages_apart() or self.stage2.stages_apart()
+        return super().stages_apart() and (self.stage1.stages_apart() or self.stage2.stages_apart())
 
     def prepare(self, sample: Sample) -> tuple[Any, Any]:
         """Each stage's :meth:`~Autolabeler.prepare` of the image (None for a stage without)."""

@@ -254,6 +254,15 @@ def test_a_subclass_that_changes_predict_of_a_split_plugin_gets_its_predict(tmp_
 
     plugin = Relabelled()
     assert QuarterSteps().stages_apart() and not plugin.stages_apart()
+    from labeler.plugins import get_registry
+
+    chain = get_registry().get("autolabelers", "yolo_sam")
+
+    class WholeChain(chain):
+        def predict(self, batch):
+            return super().predict(batch)
+
+    assert chain().stages_apart() and not WholeChain().stages_apart()
     root = small_set(tmp_path)
     summary = run_autolabel(open_dataset(root), plugin, engine=LocalEngine())
     assert summary.processed == 12 and summary.per_class == {"renamed": 12}
