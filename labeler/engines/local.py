@@ -102,14 +102,15 @@ class LocalEngine:
                     raw = iter(infer_isolated(plugin, samples, timeout))
                     self.model_cpu_s += time.thread_time() - cpu
                     for job, sample in pending:
-                        answer = next(raw) if isinstance(sample, Sample) else sample
-                        if isinstance(sample, Sample):
-                            sample.prepared = None  # used up: not held while it waits
+                        if not isinstance(sample, Sample):  # a load failure, or no work
+                            yield from behind.put(job, value=sample)
+                            continue
+                        answer = next(raw)
+                        sample.prepared = None  # used up: not held while it waits
                         if isinstance(answer, Raw):
-                            ready = behind.put(job, _finishing(plugin, sample, answer, timeout))  # type: ignore[arg-type]
-                        else:
-                            ready = behind.put(job, value=answer)
-                        yield from ready
+                            yield from behind.put(job, _finishing(plugin, sample, answer, timeout))
+                        else:  # the model step failed for this image
+                            yield from behind.put(job, value=answer)
             except KeyboardInterrupt:
                 yield from behind.rest()
                 raise
