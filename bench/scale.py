@@ -26,6 +26,11 @@ feed.
 ``--size`` upscales every image to that long side (JPEG, quality 92; no label files), so that
 decoding costs what it costs on photos; ``--threads N`` sets ``LABELER_THREADS`` for the local
 engines' models (Ray workers always use one thread each: their CPU share).
+
+Besides the rates, each local run reports the CPU time its model's thread spent in the plugin
+per image (``model thread CPU ms/image``: the whole ``predict`` unpipelined, only ``infer``
+pipelined when the plugin splits its predict) and the driver process's CPU time per image (all
+its threads): figures that hold on a loaded machine, where wall-clock rates do not.
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ def run_one(job: str, config: str, folder: Path) -> dict[str, object]:
     ds = open_dataset(folder)
     answered: list[float] = []
     start = time.perf_counter()
+    cpu_start = time.process_time()
 
     def progress(done: int, total: int, msg: str) -> None:
         answered.append(time.perf_counter())
@@ -119,15 +125,20 @@ def run_one(job: str, config: str, folder: Path) -> dict[str, object]:
     else:
         summary, _ = run_check(ds, plugin, engine=engine, progress=progress, timeout=None)
     end = time.perf_counter()
+    cpu = time.process_time() - cpu_start
     seconds = end - start
     ready = engine.ready_at or start
     steady = summary.processed / (end - ready) if end > ready else 0.0
+    per_image = 1000 / max(1, summary.processed)
+    model_cpu = getattr(engine, "model_cpu_s", None)  # the local engines' model thread
     return {
         "job": job, "config": config, "images": summary.total, "processed": summary.processed,
         "failed": len(summary.failed), "seconds": round(seconds, 2),
         "images_per_second": round(summary.processed / seconds, 3),
         "images_per_second_after_startup": round(steady, 3),
         "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "model_thread_cpu_ms_per_image": None if model_cpu is None else round(model_cpu * per_image, 1),
+        "driver_cpu_ms_per_image": round(cpu * per_image, 1),
     }
 
 
@@ -315,13 +326,16 @@ def main() -> None:
 def _line(row: dict[str, object]) -> str:
     return (f"{row['job']:<16} {row['config']:<18} {row['processed']:>4}/{row['images']:<4} "
             f"{row['seconds']:>7} s  {row['images_per_second']:>7} images/s  "
-            f"after start-up {row['images_per_second_after_startup']}  driver {row['driver_peak_mb']} MB")
+            f"after start-up {row['images_per_second_after_startup']}  driver {row['driver_peak_mb']} MB"
+            + (f"  model thread {row['model_thread_cpu_ms_per_image']} CPU ms/image"
+               if row.get("model_thread_cpu_ms_per_image") is not None else ""))
 
 
 def table(rows: list[dict[str, object]]) -> str:
     """A markdown table of the rows, with each job's speed-up over its first configuration."""
-    lines = ["| job | engine | images | seconds | images/s | vs first | after start-up | vs first | driver peak |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| job | engine | images | seconds | images/s | vs first | after start-up | vs first | driver peak "
+             "| model thread CPU ms/image | driver CPU ms/image |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     first: dict[str, tuple[float, float]] = {}
     for r in rows:
         rate = float(r["images_per_second"])  # type: ignore[arg-type]
@@ -329,7 +343,8 @@ def table(rows: list[dict[str, object]]) -> str:
         base, base_warm = first.setdefault(str(r["job"]), (rate or 1.0, warm or 1.0))
         lines.append(f"| {r['job']} | {r['config']} | {r['processed']} | {r['seconds']} | {rate} | "
                      f"{rate / base:.2f}x | {warm or '-'} | "
-                     f"{f'{warm / base_warm:.2f}x' if warm else '-'} | {r['driver_peak_mb']} MB |")
+                     f"{f'{warm / base_warm:.2f}x' if warm else '-'} | {r['driver_peak_mb']} MB | "
+                     f"{r.get('model_thread_cpu_ms_per_image') or '-'} | {r.get('driver_cpu_ms_per_image') or '-'} |")
     return "\n".join(lines)
 
 

@@ -170,7 +170,8 @@ def _timeout_option(func: Callable[..., Any]) -> Callable[..., Any]:
         default=DEFAULT_TIMEOUT_S,
         show_default=True,
         type=click.FloatRange(min=0),
-        help="Seconds a plugin may take per image before that image fails (0: no limit).",
+        help="Seconds a plugin may take per image before that image fails (0: no limit; "
+        "for each step of a plugin that splits its predict, see docs/scale.md).",
     )(func)
 
 

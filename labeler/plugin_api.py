@@ -15,7 +15,7 @@ import importlib.util
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -124,6 +124,9 @@ class Sample:
     image: Image.Image  # RGB, EXIF-corrected: the annotation's coordinate frame
     #: Predictions of the previous stage of a chain (e.g. YOLO boxes for SAM), else None.
     prompts: Predictions | None = None
+    #: What the autolabeler's :meth:`Autolabeler.prepare` made of this image (the engine sets
+    #: it right after decoding), else None.
+    prepared: Any = None
 
 
 class Autolabeler(Plugin):
@@ -145,8 +148,62 @@ class Autolabeler(Plugin):
         raise NotImplementedError(f"{self.name} cannot be trained")
 
     def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
-        """Return one :class:`~labeler.predictions.Predictions` per sample, in order."""
-        raise NotImplementedError
+        """Return one :class:`~labeler.predictions.Predictions` per sample, in order.
+
+        A plugin either implements this, or splits it into :meth:`prepare`, :meth:`infer` and
+        :meth:`finish` (then this default runs the three in turn: what an unpipelined run and
+        a direct call see)."""
+        if type(self).infer is Autolabeler.infer:
+            raise NotImplementedError(f"{type(self).__name__} implements neither predict() nor infer()")
+        ready = [s if s.prepared is not None else replace(s, prepared=self.prepare(s)) for s in batch]
+        raw = self.infer(ready)
+        return [self.finish(s, r) for s, r in zip(ready, raw, strict=True)]
+
+    # -- the optional split of predict() that engines pipeline ------------------------------
+    def stages_apart(self) -> bool:
+        """Whether :meth:`predict` is split into :meth:`prepare`, :meth:`infer` and
+        :meth:`finish`: whether the class overrides :meth:`infer` and no subclass on the way
+        overrides :meth:`predict` again (a subclass of a split plugin that changes ``predict``
+        gets its ``predict`` called, whole).
+
+        The local engine then calls :meth:`prepare` in its reader thread, right after decoding
+        each image, :meth:`infer` in the model's thread (the main one, where ``--timeout``
+        is a ``SIGALRM``), and :meth:`finish` in a finisher thread behind it, so that the
+        model's thread does only the model's work. The three steps must give what
+        :meth:`predict` gives, and :meth:`prepare` and :meth:`finish` must be safe to run while
+        :meth:`infer` runs on other images (no shared state that the model step changes).
+        """
+        for cls in type(self).__mro__:
+            if "predict" in vars(cls) or "infer" in vars(cls):
+                return "predict" not in vars(cls)
+        return False
+
+    def prepare(self, sample: Sample) -> Any:
+        """CPU work on one decoded image before the model sees it (resizing, letterboxing,
+        converting to arrays, hashing); its result becomes ``sample.prepared``.
+
+        Called after :meth:`setup`, for one image at a time, in order, in the engine's reader
+        thread when pipelined. Default: nothing (None)."""
+        return None
+
+    def infer(self, batch: Sequence[Sample]) -> list[Any]:
+        """The model step of a batch: one raw answer per sample, in order, that :meth:`finish`
+        turns into :class:`~labeler.predictions.Predictions`. Each sample has ``prepared``
+        set by :meth:`prepare` (a direct :meth:`predict` call prepares them first).
+
+        Runs in the model's thread; keep post-processing that needs no model (upsampling
+        masks, masks to polygons) for :meth:`finish`. Default: :meth:`predict`'s answers."""
+        return list(self.predict(batch))
+
+    def finish(self, sample: Sample, raw: Any) -> Predictions:
+        """Post-processing of one image's raw answer from :meth:`infer`: its predictions.
+
+        Called once per image, in order, in the engine's finisher thread when pipelined (not the
+        main thread: ``--timeout`` is enforced there by a watchdog, which interrupts Python code
+        but not one long native call). The engines let ``sample.prepared`` go once
+        :meth:`infer` has run: put what this step needs in ``raw``. Default: ``raw`` itself
+        (already predictions)."""
+        return raw  # type: ignore[no-any-return]
 
     def output_kind(self) -> str:
         """The shape type choice for :meth:`Predictions.to_shapes`."""
@@ -227,13 +284,38 @@ class ChainedAutolabeler(Autolabeler):
     def output_kind(self) -> str:
         return self.stage2.output_kind()
 
-    def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
-        first = self.stage1.predict(batch)
+    # The split: both stages prepare in the reader thread; the model step runs the first stage
+    # whole (its predictions are the second's prompts) and the second's infer; the finisher
+    # runs the second stage's finish.
+    def stages_apart(self) -> bool:
+        return super().stages_apart() and (self.stage1.stages_apart() or self.stage2.stages_apart())
+
+    def prepare(self, sample: Sample) -> tuple[Any, Any]:
+        """Each stage's :meth:`~Autolabeler.prepare` of the image (None for a stage without)."""
+        return tuple(  # type: ignore[return-value]
+            stage.prepare(sample) if stage.stages_apart() else None
+            for stage in (self.stage1, self.stage2)
+        )
+
+    def infer(self, batch: Sequence[Sample]) -> list[tuple[Sample, Any]]:
+        """The first stage's predictions, then the second stage's model step on them: per
+        image, the second stage's sample (with its prompts) and its raw answer."""
+        parts = [s.prepared if s.prepared is not None else (None, None) for s in batch]
+        first = self.stage1.predict([replace(s, prepared=p[0]) for s, p in zip(batch, parts, strict=True)])
         prompted = [
-            Sample(item=s.item, annotation=s.annotation, image=s.image, prompts=p)
-            for s, p in zip(batch, first, strict=True)
+            Sample(item=s.item, annotation=s.annotation, image=s.image, prompts=preds, prepared=p[1])
+            for s, preds, p in zip(batch, first, parts, strict=True)
         ]
-        return self.stage2.predict(prompted)
+        split = self.stage2.stages_apart()
+        answers = self.stage2.infer(prompted) if split else self.stage2.predict(prompted)
+        # the second stage's finish gets its sample without what prepare made (used up)
+        return [(replace(s, prepared=None), a) for s, a in zip(prompted, answers, strict=True)]
+
+    def finish(self, sample: Sample, raw: Any) -> Predictions:
+        """The second stage's :meth:`~Autolabeler.finish` of its raw answer (its predictions
+        already when that stage is not split)."""
+        prompted, answer = raw
+        return self.stage2.finish(prompted, answer) if self.stage2.stages_apart() else answer  # type: ignore[no-any-return]
 
 
 @dataclass

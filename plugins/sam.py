@@ -416,6 +416,30 @@ class Embedding:
     decoder_side: Any = None
 
 
+@dataclass
+class PreparedImage:
+    """An image made ready for the encoder (:meth:`SamSession.prepare_image`): what needs no
+    model, done once and, in a pipelined run, outside the model's thread."""
+
+    #: The embeddings cache key: (model id, content hash).
+    key: tuple[str, str]
+    #: (h, w, 3) uint8 RGB, the long side resized to the encoder's input size.
+    resized: np.ndarray
+    original_size: tuple[int, int]  # (H, W)
+
+
+@dataclass
+class BoxLogits:
+    """The mask decoder's answer for one image's boxes before upscaling
+    (:meth:`SamSession.decode_boxes`); :meth:`SamSession.box_masks` makes the masks."""
+
+    #: Low-resolution logits (n, 1, h, w) and predicted IoU (n,) of each decoder call's boxes.
+    chunks: list[tuple[torch.Tensor, torch.Tensor]]
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    count: int
+
+
 class EmbeddingCache:
     """A small thread-safe LRU of image embeddings keyed by (model id, image content hash)."""
 
@@ -596,6 +620,13 @@ class SamSession:
         forward: what makes a GPU worth its while. Each image is one host-to-device copy of its
         uint8 pixels; normalising and padding run on the device, and the features stay there.
         """
+        resized = [self.transform.apply_image(image) for image in images]
+        return self.encode_resized(resized, [(image.shape[0], image.shape[1]) for image in images])
+
+    def encode_resized(self, resized: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
+                       ) -> list[Embedding]:
+        """:meth:`encode_many` of images already resized (:attr:`PreparedImage.resized`) to the
+        encoder's size; ``original_sizes`` (H, W) of each before resizing."""
         import torch
         from labeler_plugins.sam_encoder import between_steps
 
@@ -603,14 +634,14 @@ class SamSession:
             torch.set_num_threads(self.threads)
         token = between_steps.set(None if self.between_layers is None else self._pause_now)
         try:
-            return self._encode_many(images)
+            return self._encode_resized(resized, original_sizes)
         finally:
             between_steps.reset(token)
 
-    def _encode_many(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+    def _encode_resized(self, resized: Sequence[np.ndarray], original_sizes: Sequence[tuple[int, int]]
+                        ) -> list[Embedding]:
         import torch
 
-        resized = [self.transform.apply_image(image) for image in images]
         with torch.inference_mode():
             x = torch.cat([
                 self.preprocess(torch.as_tensor(r, device=self.device).permute(2, 0, 1)[None].float()) for r in resized
@@ -624,14 +655,14 @@ class SamSession:
                 feats: list[Any] = [
                     {"image_embed": both["image_embed"][i : i + 1],
                      "high_res_feats": [f[i : i + 1] for f in both["high_res_feats"]]}
-                    for i in range(len(images))
+                    for i in range(len(resized))
                 ]
             else:
                 feats = list(self.model.image_encoder(x).float().split(1))
             sides = [self._decoder_side(f) for f in feats]
         return [
-            Embedding(f, (image.shape[0], image.shape[1]), (r.shape[0], r.shape[1]), side)
-            for f, image, r, side in zip(feats, images, resized, sides, strict=True)
+            Embedding(f, size, (r.shape[0], r.shape[1]), side)
+            for f, size, r, side in zip(feats, original_sizes, resized, sides, strict=True)
         ]
 
     def _decoder_side(self, features: Any) -> Any:
@@ -646,20 +677,30 @@ class SamSession:
         dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, *features.shape[-2:])
         return image_side(decoder, features, self._dense_pe(), dense)
 
+    def prepare_image(self, image: Image.Image | np.ndarray) -> PreparedImage:
+        """What :meth:`set_prepared` needs of an image, without the model: its cache key and
+        the image resized for the encoder (safe in another thread while the model runs)."""
+        arr = as_rgb_array(image)
+        return PreparedImage((self.model_id, image_key(arr)), self.transform.apply_image(arr),
+                             (arr.shape[0], arr.shape[1]))
+
     def prefetch(self, images: Sequence[Image.Image | np.ndarray], batch: int) -> int:
         """Encode the images whose embeddings are not cached, ``batch`` per encoder call, into
         the cache (for a later :meth:`set_image`). Returns how many were encoded."""
-        todo: dict[tuple[str, str], np.ndarray] = {}
+        return self.prefetch_prepared([self.prepare_image(image) for image in images], batch)
+
+    def prefetch_prepared(self, images: Sequence[PreparedImage], batch: int) -> int:
+        """:meth:`prefetch` of prepared images (for a later :meth:`set_prepared`)."""
+        todo: dict[tuple[str, str], PreparedImage] = {}
         for image in images:
-            arr = as_rgb_array(image)
-            key = (self.model_id, image_key(arr))
-            if key not in todo and self.cache.get(key) is None:
-                todo[key] = arr
+            if image.key not in todo and self.cache.get(image.key) is None:
+                todo[image.key] = image
         keys = list(todo)
         for i in range(0, len(keys), max(1, batch)):
-            chunk = keys[i : i + max(1, batch)]
-            for key, emb in zip(chunk, self.encode_many([todo[k] for k in chunk]), strict=True):
-                self.cache.put(key, emb)
+            chunk = [todo[k] for k in keys[i : i + max(1, batch)]]
+            embs = self.encode_resized([c.resized for c in chunk], [c.original_size for c in chunk])
+            for image, emb in zip(chunk, embs, strict=True):
+                self.cache.put(image.key, emb)
         return len(keys)
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
@@ -704,6 +745,16 @@ class SamSession:
         self.last_logits = None
         return emb
 
+    def set_prepared(self, image: PreparedImage) -> Embedding:
+        """:meth:`set_image` of an image from :meth:`prepare_image` (the same embedding)."""
+        emb = self.cache.get(image.key)
+        if emb is None:
+            emb = self.encode_resized([image.resized], [image.original_size])[0]
+            self.cache.put(image.key, emb)
+        self.embedding = emb
+        self.last_logits = None
+        return emb
+
     # decoder
     def _decode(
         self,
@@ -717,6 +768,31 @@ class SamSession:
         """Masks at the original size, predicted IoUs, low-resolution logits; with
         ``best_only`` only the best-scored candidate of each prompt is upscaled (a click's three
         candidates cost three full-size upscales otherwise), and masks holds just that one."""
+        import torch
+
+        low_res, iou = self._decode_low_res(points, labels, boxes, mask_input, multimask)
+        emb = self.embedding
+        assert emb is not None
+        with torch.inference_mode():
+            if best_only and low_res.shape[1] > 1:
+                pick = iou.argmax(dim=1)
+                rows = torch.arange(len(pick), device=pick.device)
+                masks = self.postprocess(low_res[rows, pick][:, None], emb.input_size, emb.original_size)
+                masks = masks.expand(-1, low_res.shape[1], -1, -1)  # every index: the best one
+            else:
+                masks = self.postprocess(low_res, emb.input_size, emb.original_size)
+        return masks, iou, low_res
+
+    def _decode_low_res(
+        self,
+        points: np.ndarray | None,
+        labels: np.ndarray | None,
+        boxes: np.ndarray | None,
+        mask_input: torch.Tensor | None,
+        multimask: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt encoder and mask decoder on the current embedding: low-resolution logits
+        and predicted IoUs (:meth:`postprocess` brings the logits to the image size)."""
         import torch
 
         if self.embedding is None:
@@ -754,14 +830,7 @@ class SamSession:
                     )
                 finally:
                     decoder._labeler_side = None
-            if best_only and low_res.shape[1] > 1:
-                pick = iou.argmax(dim=1)
-                rows = torch.arange(len(pick), device=pick.device)
-                masks = self.postprocess(low_res[rows, pick][:, None], emb.input_size, emb.original_size)
-                masks = masks.expand(-1, low_res.shape[1], -1, -1)  # every index: the best one
-            else:
-                masks = self.postprocess(low_res, emb.input_size, emb.original_size)
-        return masks, iou, low_res
+        return low_res, iou
 
     def _dense_pe(self) -> torch.Tensor:
         """The prompt encoder's positional encoding of the embedding grid: the same for every
@@ -818,17 +887,25 @@ class SamSession:
 
     def predict_boxes(self, boxes: np.ndarray | Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
         """One mask per (x1, y1, x2, y2) box, all in one decoder call: ((N, H, W) bool, (N,) IoU)."""
+        return self.box_masks(self.decode_boxes(boxes))
+
+    def decode_boxes(self, boxes: np.ndarray | Sequence[Sequence[float]]) -> BoxLogits:
+        """The decoder's part of :meth:`predict_boxes` on the current embedding: low-resolution
+        logits of every box (:meth:`box_masks` makes the masks; it needs no model state, so a
+        pipelined run does it outside the model's thread)."""
         b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         if self.embedding is None:
             raise RuntimeError("call set_image() before predict_boxes()")
-        h, w = self.embedding.original_size
+        emb = self.embedding
+        h, w = emb.original_size
+        logits = BoxLogits([], emb.input_size, emb.original_size, len(b))
         if len(b) == 0:
-            return np.zeros((0, h, w), dtype=bool), np.zeros((0,), dtype=np.float32)
+            return logits
         # A few boxes per decoder call: each box costs its own copy of the image embedding and
         # two full-size float masks, and tensors over 32 MB come as fresh pages from the OS on
         # every call (see keep_freed_memory). The results match one call for all (to float
         # rounding: a pixel or two in ten million can flip at the threshold).
-        feats = self.embedding.features
+        feats = emb.features
         side = self.side
         if isinstance(feats, dict):  # SAM 2: the embedding, plus full-size maps from the finest level
             per_box = 4 * max(int(feats["image_embed"][0].numel()), side * side, h * w)
@@ -836,12 +913,28 @@ class SamSession:
         else:
             per_box = 4 * max(int(feats[0].numel()), side * side, h * w)
         step = max(1, DECODER_CHUNK_BYTES // per_box)
-        out = np.zeros((len(b), h, w), dtype=bool)
-        scores = np.zeros((len(b),), dtype=np.float32)
         for i in range(0, len(b), step):
-            masks, iou, _ = self._decode(None, None, b[i : i + step], None, multimask=False)
-            out[i : i + step] = (masks[:, 0] > self.model.mask_threshold).cpu().numpy()
-            scores[i : i + step] = iou[:, 0].float().cpu().numpy()
+            low_res, iou = self._decode_low_res(None, None, b[i : i + step], None, multimask=False)
+            # a compact copy: the decoder's output is a view of all its candidates' logits
+            logits.chunks.append((low_res[:, :1].contiguous(), iou[:, 0].float()))
+        return logits
+
+    def box_masks(self, logits: BoxLogits) -> tuple[np.ndarray, np.ndarray]:
+        """The masks of :meth:`decode_boxes`' logits, upscaled to the image and thresholded:
+        ((N, H, W) bool, (N,) IoU). Thread-safe (uses no session state that changes)."""
+        import torch
+
+        h, w = logits.original_size
+        out = np.zeros((logits.count, h, w), dtype=bool)
+        scores = np.zeros((logits.count,), dtype=np.float32)
+        i = 0
+        with torch.inference_mode():
+            for low_res, iou in logits.chunks:
+                n = len(low_res)
+                masks = self.postprocess(low_res, logits.input_size, logits.original_size)
+                out[i : i + n] = (masks[:, 0] > self.model.mask_threshold).cpu().numpy()
+                scores[i : i + n] = iou.cpu().numpy()
+                i += n
         return out, scores
 
 
@@ -952,30 +1045,52 @@ class SamAutolabeler(Autolabeler):
 
         return results_key(self.options, self.source())
 
-    def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
+    # predict() is split (Autolabeler.stages_apart): prepare in the engine's reader thread,
+    # infer (encoder and mask decoder) in the model's thread, finish (masks upscaled to the
+    # image, polygons, duplicates) in its finisher thread.
+    def prepare(self, sample: Sample) -> PreparedImage:
+        """The image resized for the encoder and its cache key (no model involved)."""
         self.setup()
         assert self.session is not None
+        return self.session.prepare_image(sample.image)
+
+    def infer(self, batch: Sequence[Sample]) -> list[SamAnswer | None]:
+        """Encoder and mask decoder: per image its prompts and their low-resolution masks
+        (None when it has no prompt: nothing is encoded)."""
+        self.setup()
+        assert self.session is not None
+        ready = [s.prepared if s.prepared is not None else self.prepare(s) for s in batch]
+        prompts = [prompt_boxes(s, self.options.annotation_boxes) for s in batch]
         gpu_batch = len(batch) > 1 and self.session.device != "cpu"
         if self.options.batch > 1 or gpu_batch:
             # One encoder forward for the batch's images that have prompts (a GPU's gain).
-            prompted = [s.image for s in batch if len(prompt_boxes(s, self.options.annotation_boxes))]
             size = self.options.batch if self.options.batch > 1 else self.session.cache.maxsize
-            self.session.prefetch(prompted, size)
-        return [self.predict_one(s) for s in batch]
+            self.session.prefetch_prepared([r for r, p in zip(ready, prompts, strict=True) if len(p)], size)
+        answers: list[SamAnswer | None] = []
+        for image, boxes in zip(ready, prompts, strict=True):
+            if len(boxes) == 0:
+                answers.append(None)
+                continue
+            self.session.set_prepared(image)
+            answers.append(SamAnswer(boxes, self.session.decode_boxes(boxes.xyxy)))
+        return answers
 
     def _drop_duplicates(self, keep: list[int], masks: np.ndarray, prompts: Predictions) -> list[int]:
         return _drop_duplicates_impl(keep, masks, prompts.class_name, prompts.confidence, self.options.overlap_drop)
 
     def predict_one(self, sample: Sample) -> Predictions:
         """Masks for one sample's prompts (no encoding at all when it has none)."""
+        return self.predict([sample])[0]
+
+    def finish(self, sample: Sample, raw: SamAnswer | None) -> Predictions:
+        """Masks at the image size, then polygons, boxes and duplicates dropped."""
         from labeler.masks import mask_bbox, mask_to_polygons
 
         assert self.session is not None
-        prompts = prompt_boxes(sample, self.options.annotation_boxes)
-        if len(prompts) == 0:
+        if raw is None:
             return Predictions.empty()
-        self.session.set_image(sample.image)
-        masks, iou = self.session.predict_boxes(prompts.xyxy)
+        prompts = raw.prompts
+        masks, iou = self.session.box_masks(raw.logits)
         keep: list[int] = []
         polygon_of: dict[int, np.ndarray] = {}
         boxes = prompts.xyxy.copy()
@@ -1002,6 +1117,16 @@ class SamAutolabeler(Autolabeler):
             masks=masks[idx] if self.options.output == "mask" else None,
             data={"sam_iou": iou[idx]},
         )
+
+
+@dataclass
+class SamAnswer:
+    """:meth:`SamAutolabeler.infer`'s answer for one image, for its ``finish``."""
+
+    #: The box prompts (previous stage's boxes and the annotation's rectangles).
+    prompts: Predictions
+    #: Their masks before upscaling.
+    logits: BoxLogits
 
 
 @hookimpl

@@ -331,7 +331,20 @@ class YoloAutolabeler(Autolabeler):
                 raise UsageError(f"yolo: class {c!r} is not in the model ({known})")
         return ids
 
-    def predict(self, batch: Sequence[Sample]) -> list[Predictions]:
+    # predict() is split (Autolabeler.stages_apart): the image as ultralytics reads it is made
+    # in the engine's reader thread, the model runs in the model's thread.
+    def prepare(self, sample: Sample) -> np.ndarray | None:
+        """The (H, W, 3) BGR uint8 array ultralytics makes of a PIL RGB image (None for other
+        images: ultralytics converts those itself, with its rules for 16-bit and grey)."""
+        image = sample.image
+        if image.mode != "RGB" or image.getexif().get(0x0112, 1) != 1:  # 0x0112: orientation
+            return None
+        import cv2
+
+        return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+    def infer(self, batch: Sequence[Sample]) -> list[Any]:
+        """ultralytics' results (one ``Results`` per image)."""
         self.setup()
         o = self.options
         extra = {"imgsz": o.imgsz} if o.imgsz else {}  # else the checkpoint's own training size
@@ -342,13 +355,18 @@ class YoloAutolabeler(Autolabeler):
         threads = torch.get_num_threads()
         try:
             results = self.model.predict(
-                [s.image for s in batch],  # PIL RGB: ultralytics converts
+                # BGR arrays from prepare(), else PIL RGB: ultralytics converts
+                [s.prepared if s.prepared is not None else s.image for s in batch],
                 conf=o.conf, iou=o.iou, max_det=o.max_det, classes=self._class_ids,
                 device=pick_device(o.device), batch=max(1, len(batch)), verbose=False, **extra,
             )
         finally:
             torch.set_num_threads(threads)
-        return [predictions_from_ultralytics(r) for r in results]
+        return list(results)
+
+    def finish(self, sample: Sample, raw: Any) -> Predictions:
+        """One ultralytics result as predictions."""
+        return predictions_from_ultralytics(raw)
 
     # -- training --------------------------------------------------------------------------
     def train(self, dataset: Dataset, options: BaseModel, progress: Progress) -> dict[str, Any]:

@@ -261,8 +261,8 @@ def test_boxes_decoded_in_chunks_match_one_call(micro_checkpoint: Path, monkeypa
     boxes = [[30, 20, 80, 60], [5, 5, 50, 40], [60, 10, 118, 88], [0, 0, 119, 89], [40, 30, 70, 50]]
     one_call, iou_one = session.predict_boxes(boxes)
     calls = []
-    decode = session._decode
-    monkeypatch.setattr(session, "_decode", lambda *a, **k: calls.append(len(a[2])) or decode(*a, **k))
+    decode = session._decode_low_res
+    monkeypatch.setattr(session, "_decode_low_res", lambda *a, **k: calls.append(len(a[2])) or decode(*a, **k))
     monkeypatch.setattr(samplug, "DECODER_CHUNK_BYTES", 2 * 4 * 120 * 90)  # two boxes per call
     chunked, iou_chunked = session.predict_boxes(boxes)
     assert calls == [2, 2, 1]

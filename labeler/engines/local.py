@@ -6,25 +6,37 @@ ahead), and the driver writes results in a thread behind (:func:`labeler.pipelin
 uses :attr:`LocalEngine.write_depth`), so the model does not wait for the disk. The model itself
 runs in the calling thread, where ``--timeout`` limits work. ``pipelined=False`` does all three
 in turn in one thread (the benchmark's reference).
+
+An autolabeler that splits its ``predict`` (:meth:`~labeler.plugin_api.Autolabeler.stages_apart`)
+gets its :meth:`~labeler.plugin_api.Autolabeler.prepare` called in the reader thread, right
+after each image is decoded, and its :meth:`~labeler.plugin_api.Autolabeler.finish` in a
+finisher thread between the model and the writer (:class:`~labeler.engines.streams.InOrderBehind`,
+``finish_depth`` images, order kept): the model's thread runs only
+:meth:`~labeler.plugin_api.Autolabeler.infer`. Unpipelined, the same three steps run in turn,
+so both give the same answers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from PIL import Image
 
 from labeler.dataset import Dataset
-from labeler.engines.streams import read_ahead
+from labeler.engines.streams import InOrderBehind, read_ahead
 from labeler.engines.work import (
     CheckResult,
     Job,
     Prediction,
+    Raw,
     answer_batch,
     check_input,
     check_isolated,
+    finish_isolated,
+    infer_isolated,
     load_sample,
+    prepare_sample,
 )
 from labeler.plugin_api import Autolabeler, BatchTask, Check, Sample, map_in_process
 
@@ -33,13 +45,19 @@ class LocalEngine:
     """Runs the plugin in this process (see the module docstring)."""
 
     def __init__(self, pipelined: bool = True, batch_size: int | None = None,
-                 read_depth: int | None = None, write_depth: int = 64) -> None:
+                 read_depth: int | None = None, write_depth: int = 64,
+                 finish_depth: int | None = None) -> None:
         self.pipelined = pipelined
         self.batch_size = batch_size
         self.read_depth = read_depth
         self.write_depth = write_depth if pipelined else 0
+        #: Images waiting between the model and the finisher thread (default: one batch).
+        self.finish_depth = finish_depth
         #: ``time.perf_counter()`` when the last run's plugin was set up (model loaded).
         self.ready_at: float | None = None
+        #: CPU seconds the model's thread spent in the plugin in the last run (``thread_time``
+        #: around each batch: ``predict``, or ``infer`` when the plugin splits it).
+        self.model_cpu_s = 0.0
 
     def batch_size_for(self, plugin: Autolabeler) -> int:
         """The batch size: ``--batch-size`` when given, else the plugin's."""
@@ -51,21 +69,52 @@ class LocalEngine:
         """Predictions per job, in order; batches of ``batch_size`` jobs that need work."""
         plugin.setup()
         self.ready_at = time.perf_counter()
+        self.model_cpu_s = 0.0
         size = self.batch_size_for(plugin)
         loaded: Iterable[tuple[Job, Sample | str | None]] = (
-            (job, load_sample(dataset, job) if job.needs_work else None) for job in jobs
+            (job, prepare_sample(plugin, load_sample(dataset, job), timeout)
+             if job.needs_work else None)
+            for job in jobs
         )
         if self.pipelined:
             loaded = read_ahead(loaded, self.read_depth or 2 * size)
-        pending: list[tuple[Job, Sample | str | None]] = []
-        work = 0
-        for job, sample in loaded:
-            pending.append((job, sample))
-            work += job.needs_work
-            if work >= size:
-                yield from _answered(plugin, pending, timeout)
-                pending, work = [], 0
-        yield from _answered(plugin, pending, timeout)
+        if self.pipelined and plugin.stages_apart():
+            yield from self._finished_behind(plugin, _batches(loaded, size), timeout, size)
+            return
+        for pending in _batches(loaded, size):
+            cpu = time.thread_time()
+            answers = answer_batch(plugin, [s for _, s in pending], timeout)
+            self.model_cpu_s += time.thread_time() - cpu
+            yield from zip((job for job, _ in pending), answers, strict=True)
+
+    def _finished_behind(
+        self, plugin: Autolabeler, batches: Iterable[list[tuple[Job, Sample | str | None]]],
+        timeout: float | None, size: int,
+    ) -> Iterator[tuple[Job, Prediction | None]]:
+        """The model step here, each image's ``finish`` in the finisher thread; answers in
+        order. On Ctrl+C what the model already answered is finished and yielded first."""
+        behind: InOrderBehind[Job, Prediction | None] = InOrderBehind(self.finish_depth or size)
+        with behind:
+            try:
+                for pending in batches:
+                    samples = [s for _, s in pending if isinstance(s, Sample)]
+                    cpu = time.thread_time()
+                    raw = iter(infer_isolated(plugin, samples, timeout))
+                    self.model_cpu_s += time.thread_time() - cpu
+                    for job, sample in pending:
+                        if not isinstance(sample, Sample):  # a load failure, or no work
+                            yield from behind.put(job, value=sample)
+                            continue
+                        answer = next(raw)
+                        sample.prepared = None  # used up: not held while it waits
+                        if isinstance(answer, Raw):
+                            yield from behind.put(job, _finishing(plugin, sample, answer, timeout))
+                        else:  # the model step failed for this image
+                            yield from behind.put(job, value=answer)
+            except KeyboardInterrupt:
+                yield from behind.rest()
+                raise
+            yield from behind.rest()
 
     def check(
         self, dataset: Dataset, plugin: Check, jobs: Iterable[Job], timeout: float | None
@@ -86,8 +135,24 @@ class LocalEngine:
         return map_in_process(task, batches)
 
 
-def _answered(
-    plugin: Autolabeler, pending: list[tuple[Job, Sample | str | None]], timeout: float | None
-) -> Iterator[tuple[Job, Prediction | None]]:
-    answers = answer_batch(plugin, [s for _, s in pending], timeout)
-    yield from zip((job for job, _ in pending), answers, strict=True)
+def _batches(
+    loaded: Iterable[tuple[Job, Sample | str | None]], size: int
+) -> Iterator[list[tuple[Job, Sample | str | None]]]:
+    """Jobs in lists holding ``size`` that need work (passed-through jobs ride along)."""
+    pending: list[tuple[Job, Sample | str | None]] = []
+    work = 0
+    for job, sample in loaded:
+        pending.append((job, sample))
+        work += job.needs_work
+        if work >= size:
+            yield pending
+            pending, work = [], 0
+    if pending:
+        yield pending
+
+
+def _finishing(
+    plugin: Autolabeler, sample: Sample, raw: Raw, timeout: float | None
+) -> Callable[[], Prediction]:
+    """The finisher thread's work for one image."""
+    return lambda: finish_isolated(plugin, sample, raw.value, timeout)

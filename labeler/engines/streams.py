@@ -1,20 +1,25 @@
-"""Bounded hand-over between threads: read ahead of the model, write behind it.
+"""Bounded hand-over between threads: read ahead of the model, finish and write behind it.
 
 :func:`read_ahead` runs a generator (reading label files, decoding images) in a thread that
-stays at most ``depth`` items ahead of its consumer; :func:`write_behind` hands results to a
-writer thread through a queue of ``depth`` items. Both are bounded, so memory stays flat
-however large the dataset, and both stop cleanly: an exception or Ctrl+C in the consumer stops
-the reader, and everything already handed to the writer is written before it returns.
+stays at most ``depth`` items ahead of its consumer; :class:`InOrderBehind` runs work handed to
+it (a plugin's post-processing) in one thread and gives the answers back in the order handed,
+at most ``depth`` pending; :func:`write_behind` hands results to a writer thread through a
+queue of ``depth`` items. All are bounded, so memory stays flat however large the dataset, and
+all stop cleanly: an exception or Ctrl+C in the consumer stops the reader, and everything
+already handed to the writer is written before it returns.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 _END = object()
 _POLL_S = 0.1
@@ -65,6 +70,51 @@ def read_ahead(source: Iterable[T], depth: int) -> Iterator[T]:
 class _Raised:
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+class InOrderBehind(Generic[K, T]):
+    """Work run in one background thread, its answers taken back in the order it was handed.
+
+    :meth:`put` hands over ``(key, work)`` (``work()`` runs in the thread) or ``(key, value)``
+    already answered (it keeps its place in the order) and yields every ``(key, answer)`` that
+    is ready at the head; when more than ``depth`` are pending it waits for the head (the
+    caller cannot run ahead). :meth:`rest` waits for and yields all that is pending. An
+    exception raised by ``work`` is raised where its answer is taken. Use it as a context
+    manager: leaving stops the thread after its current work, dropping what had not started.
+    """
+
+    def __init__(self, depth: int, name: str = "labeler-finish") -> None:
+        self.depth = max(1, depth)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: deque[tuple[K, Future[T]]] = deque()
+
+    def put(self, key: K, work: Callable[[], T] | None = None, value: T | None = None
+            ) -> list[tuple[K, T]]:
+        """Hand over one item (``work`` to run, or its ``value``); the answers now ready."""
+        if work is None:
+            done: Future[T] = Future()
+            done.set_result(value)  # type: ignore[arg-type]
+            self._pending.append((key, done))
+        else:
+            self._pending.append((key, self._pool.submit(work)))
+        ready = []
+        while self._pending and (len(self._pending) > self.depth or self._pending[0][1].done()):
+            head, answer = self._pending.popleft()
+            ready.append((head, answer.result()))
+        return ready
+
+    def rest(self) -> Iterator[tuple[K, T]]:
+        """Every pending answer, in order (waiting for each)."""
+        while self._pending:
+            head, answer = self._pending.popleft()
+            yield head, answer.result()
+
+    def __enter__(self) -> InOrderBehind[K, T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_behind(stream: Iterable[T], consume: Callable[[list[T]], None], depth: int,

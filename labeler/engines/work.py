@@ -3,17 +3,20 @@
 The driver (:mod:`labeler.pipeline`) plans the run (which images still need the plugin) and
 merges and writes the results; an engine (:mod:`labeler.engines.local`,
 :mod:`labeler.engines.ray_engine`) moves :class:`Job` objects to where the plugin runs and
-calls these functions there: :func:`load_sample` (decode the image, check the stored size),
-:func:`predict_isolated` (an autolabeler's batch, one failing image failing alone) and
+calls these functions there: :func:`load_sample` (decode the image, check the stored size), :func:`prepare_sample` (an
+autolabeler's :meth:`~labeler.plugin_api.Autolabeler.prepare` of it),
+:func:`predict_isolated` (an autolabeler's batch, one failing image failing alone; or its two
+steps apart: :func:`infer_isolated` in the model's thread, :func:`finish_isolated` per image
+behind it) and
 :func:`check_isolated` (a per-image check on one image). Failures come back as one-line
 ``"<file>: <problem>"`` strings, never raised, so that a run goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from labeler.errors import ImageFileError, LabelerError, LabelFileError
 from labeler.io.images import open_image
@@ -77,35 +80,110 @@ def load_sample(dataset: Dataset, job: Job, with_image: bool = True) -> Sample |
     return Sample(item=item, annotation=ann, image=image)  # type: ignore[arg-type]
 
 
+def prepare_sample(
+    plugin: Autolabeler, loaded: Sample | str | None, timeout: float | None = None
+) -> Sample | str | None:
+    """``plugin.prepare`` on a decoded sample (``loaded`` from :func:`load_sample`), stored as
+    its ``prepared``; the failure line of an image whose preparation raises. Load failures
+    and passed-through jobs (None) are returned as they are, and so is every sample of a
+    plugin whose ``predict`` is not split (:meth:`Autolabeler.stages_apart`).
+
+    ``timeout``: seconds for the one image (a watchdog outside the main thread)."""
+    if not isinstance(loaded, Sample) or not plugin.stages_apart():
+        return loaded
+    try:
+        with time_limit(timeout):
+            loaded.prepared = plugin.prepare(loaded)
+    except (KeyboardInterrupt, LabelerError):
+        raise
+    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+        return _failed(plugin, loaded, err, "preparing the image")
+    return loaded
+
+
 def predict_isolated(
     plugin: Autolabeler, batch: Sequence[Sample], timeout: float | None = None
 ) -> list[Prediction]:
     """Predict a batch; if it fails, retry image by image so one bad image fails alone.
 
     Each answer is validated (:func:`validate_predictions`). ``timeout``: seconds per image
-    (the batch gets that times its size).
+    (the batch gets that times its size). For a plugin whose ``predict`` is split, the model
+    step (:func:`infer_isolated`) then :func:`finish_isolated` per image, in line.
     """
+    if plugin.stages_apart():
+        raw = infer_isolated(plugin, batch, timeout)
+        for sample in batch:
+            sample.prepared = None  # used up, as in a pipelined run (finish must not need it)
+        return [r if isinstance(r, str) else finish_isolated(plugin, s, r.value, timeout)
+                for s, r in zip(batch, raw, strict=True)]
+    return _isolated(plugin, plugin.predict, batch, timeout, validate=True)
+
+
+@dataclass
+class Raw:
+    """One image's answer from :meth:`Autolabeler.infer`, waiting for its ``finish``."""
+
+    value: Any
+
+
+def infer_isolated(
+    plugin: Autolabeler, batch: Sequence[Sample], timeout: float | None = None
+) -> list[Raw | str]:
+    """The model step (:meth:`Autolabeler.infer`) of a batch, one failing image failing
+    alone (the batch is retried image by image); per image its :class:`Raw` answer or a
+    failure line. ``timeout``: seconds per image, the batch gets that times its size."""
+    raw = _isolated(plugin, plugin.infer, batch, timeout, validate=False)
+    return [r if isinstance(r, str) else Raw(r) for r in raw]
+
+
+def finish_isolated(
+    plugin: Autolabeler, sample: Sample, raw: Any, timeout: float | None = None
+) -> Prediction:
+    """:meth:`Autolabeler.finish` of one image's raw answer, validated: its predictions, or a
+    failure line when finishing raises, runs past ``timeout`` seconds (a watchdog outside the
+    main thread) or gives bad predictions."""
+    try:
+        with time_limit(timeout):
+            preds = plugin.finish(sample, raw)
+    except (KeyboardInterrupt, LabelerError):
+        raise
+    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+        return _failed(plugin, sample, err, "finishing its predictions")
+    return _validated(plugin, [sample], [preds])[0]
+
+
+def _failed(plugin: Autolabeler, sample: Sample, err: BaseException, step: str = "") -> str:
+    during = f" {step}" if step else ""
+    return f"{sample.item.image_path}: {plugin.name} failed{during}: {type(err).__name__}: {err}"
+
+
+def _isolated(
+    plugin: Autolabeler, call: Callable[[list[Sample]], Sequence[Any]], batch: Sequence[Sample],
+    timeout: float | None, validate: bool,
+) -> list[Any]:
+    """``call(batch)`` (predict or infer) under the batch's time limit; on failure again image
+    by image, so that the image that fails alone is the one answered by a failure line."""
     if not batch:
         return []
     try:
         with time_limit(timeout * len(batch) if timeout else None):
-            out = plugin.predict(list(batch))
+            out = list(call(list(batch)))
         if len(out) != len(batch):
             raise RuntimeError(f"plugin returned {len(out)} results for {len(batch)} images")
-        return _validated(plugin, batch, list(out))
+        return _validated(plugin, batch, out) if validate else out
     except (KeyboardInterrupt, LabelerError):
         raise
     except Exception as err:  # noqa: BLE001 - plugin code may raise anything
         if len(batch) == 1:
-            return [f"{batch[0].item.image_path}: {plugin.name} failed: {type(err).__name__}: {err}"]
-    results: list[Prediction] = []
+            return [_failed(plugin, batch[0], err)]
+    results: list[Any] = []
     for sample in batch:
-        results.extend(predict_isolated(plugin, [sample], timeout))
+        results.extend(_isolated(plugin, call, [sample], timeout, validate))
     return results
 
 
 def _validated(
-    plugin: Autolabeler, batch: Sequence[Sample], out: list[Predictions]
+    plugin: Autolabeler, batch: Sequence[Sample], out: Sequence[Predictions]
 ) -> list[Prediction]:
     """Each image's predictions checked; a bad one fails alone."""
     known = plugin.known_classes()
@@ -125,7 +203,8 @@ def predict_jobs(
 ) -> list[Prediction | None]:
     """One batch of jobs end to end, as a worker runs it: load each image, predict those that
     loaded (one batch), and answer per job in order (None for a job that needs no work)."""
-    loaded = [load_sample(dataset, job) if job.needs_work else None for job in jobs]
+    loaded = [prepare_sample(plugin, load_sample(dataset, job), timeout) if job.needs_work else None
+              for job in jobs]
     return answer_batch(plugin, loaded, timeout)
 
 
