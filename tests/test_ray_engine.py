@@ -357,3 +357,56 @@ def test_embeddings_and_hashes_of_dataset_checks_run_on_ray_with_the_local_findi
     assert any(n.startswith("0 embedded, 126 from cache") for n in again.notes), again.notes
     assert engine.stats["started"] == 0  # nothing left to embed: no workers started
     assert summary.per_class == runs["ray"]["checks"][0]["per_class"]
+
+
+class WhichGpu(Autolabeler):
+    """A box over each image labelled with the GPUs Ray gave the worker that answered it."""
+
+    name = "whichgpu"
+    batch_size = 2
+
+    def predict(self, batch):
+        import ray
+
+        time.sleep(0.3 * len(batch))  # long enough that both workers get batches
+        seen = f"gpu{os.environ.get('CUDA_VISIBLE_DEVICES')}-ids{'+'.join(str(g) for g in ray.get_gpu_ids())}"
+        return [Predictions(xyxy=[[0, 0, 8, 8]], class_name=[seen], confidence=[0.5]) for _ in batch]
+
+
+GPU_CLUSTER = """
+import json, os, sys
+from pathlib import Path
+import ray
+ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False,
+         object_store_memory=96 * 1024 * 1024, configure_logging=False)
+from labeler.dataset import open_dataset
+from labeler.engines.ray_engine import RayEngine
+from labeler.pipeline import run_autolabel
+from test_ray_engine import WhichGpu
+engine = RayEngine(gpus_per_worker=1)
+summary = run_autolabel(open_dataset(sys.argv[1]), WhichGpu(), engine=engine)
+print(json.dumps({"processed": summary.processed, "failed": len(summary.failed)}))
+"""
+
+
+def test_gpus_per_worker_gives_each_worker_its_own_gpu(tmp_path) -> None:
+    """``--gpus-per-worker 1`` on a cluster that declares 2 GPUs: one worker per GPU, each with
+    its own device in CUDA_VISIBLE_DEVICES (what torch then sees), every image answered. (A
+    cluster of its own, in a subprocess: the session's cluster has no GPUs.)"""
+    import subprocess
+
+    root = small_set(tmp_path / "ds", n=8)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)])}
+    out = subprocess.run([sys.executable, "-c", GPU_CLUSTER, str(root)], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"processed": 8, "failed": 0}
+    seen = set()
+    for p in sorted(root.glob("*.json")):
+        labels = [s["label"] for s in json.loads(p.read_text())["shapes"] if s["label"].startswith("gpu")]
+        assert len(labels) == 1, p
+        seen.add(labels[0])
+    # Two workers, one GPU each, never both on one: gpu0-ids0 and gpu1-ids1.
+    assert len(seen) == 2, seen
+    assert all(label.split("-")[0][3:] == label.split("-")[1][3:] and "," not in label for label in seen), seen
+    assert {label.split("-")[0] for label in seen} == {"gpu0", "gpu1"}, seen
