@@ -16,22 +16,11 @@ torch = pytest.importorskip("torch")
 from labeler_plugins import sam as samplug  # noqa: E402
 
 from labeler.masks import mask_to_polygons  # noqa: E402
-
-#: A small SAM whose decoder has the stock layout (so the fast decoder is installed).
-SMALL = {
-    "img_size": 64, "patch_size": 8, "encoder_embed_dim": 32, "encoder_depth": 2,
-    "encoder_num_heads": 4, "encoder_window_size": 4, "encoder_global_attn_indexes": [1],
-    "prompt_embed_dim": 32,
-}
+from tests.test_sam_decoder import SMALL, small_sam  # noqa: E402  (its decoder has the stock layout)
 
 
 def _session() -> samplug.SamSession:
-    torch.manual_seed(0)
-    model = samplug.build_sam_from_config(SMALL).eval()
-    with torch.no_grad():  # random, not SAM's zero-initialised, tokens and biases
-        for p in model.mask_decoder.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    session = samplug.SamSession(model, device="cpu", threads=1)
+    session = samplug.SamSession(small_sam(), device="cpu", threads=1)
     session.multimask_single_click = True  # a lone click picks the best of three
     return session
 

@@ -21,7 +21,8 @@ SMALL = {
 }
 
 
-def _model() -> torch.nn.Module:
+def small_sam() -> torch.nn.Module:
+    """The small SAM with random decoder weights (shared with tests/test_sam_click.py)."""
     torch.manual_seed(0)
     model = samplug.build_sam_from_config(SMALL).eval()
     with torch.no_grad():  # random, not SAM's zero-initialised, tokens and biases
@@ -31,7 +32,7 @@ def _model() -> torch.nn.Module:
 
 
 def _decoders() -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
-    model = _model()
+    model = small_sam()
     fast = copy.deepcopy(model.mask_decoder)
     assert sam_decoder.install_fast_decoder(fast)
     assert not sam_decoder.install_fast_decoder(fast)  # once
@@ -86,7 +87,7 @@ def test_a_mask_input_takes_the_reference_path() -> None:
 
 
 def test_session_boxes_give_the_reference_masks() -> None:
-    model = _model()
+    model = small_sam()
     fast = samplug.SamSession(copy.deepcopy(model), device="cpu")
     reference = samplug.SamSession(model, device="cpu", encoder="reference")
     assert getattr(fast.model.mask_decoder, "_labeler_fast", False)
@@ -110,7 +111,7 @@ def test_sam2_decoder_is_left_alone() -> None:
 
 def test_channels_last_upscaling_is_the_reference_upscaling() -> None:
     """upscale_masks (matrix products, channels-last) = output_upscaling then the mask product."""
-    model = _model()
+    model = small_sam()
     dec = model.mask_decoder
     assert sam_decoder._is_stock_upscaling(dec.output_upscaling)
     gen = torch.Generator().manual_seed(5)
