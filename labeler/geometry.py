@@ -9,6 +9,7 @@ keeps" or "what overlaps what" has one answer.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,55 @@ def bounding_box(points: Sequence[Point]) -> Box:
 def clip_points(points: Sequence[Point], width: float, height: float) -> list[Point]:
     """Clamp every point into the image."""
     return [(min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in points]
+
+
+def rounded_points(points: Any, ndigits: int = 2) -> list[list[float]]:
+    """``[[round(float(x), ndigits), round(float(y), ndigits)] for x, y in points]``: the same
+    floats, bit for bit, at numpy's speed when rounding changes no value (traced masks' integer
+    pixels, points already rounded); see :func:`exactly_rounded`."""
+    fast = exactly_rounded(points, ndigits)
+    if fast is not None:
+        return fast
+    return [[round(float(x), ndigits), round(float(y), ndigits)] for x, y in points]
+
+
+def exactly_rounded(points: Any, ndigits: int = 2) -> list[list[float]] | None:
+    """``points`` as ``[[x, y], ...]`` floats when Python's ``round(v, ndigits)`` leaves every
+    coordinate as it is, else None (then a per-point ``round`` gives the answer).
+
+    ``points`` is a numeric ``(n, 2)`` array, or a sequence of 2-tuples of Python floats (any
+    other element type answers None, so that callers that round ints keep their ints). Exact:
+    numpy's ``round`` is ``rint(v * 10**d) / 10**d``, so a value it leaves unchanged is the
+    float nearest some decimal ``k / 10**d``; below ``10**(14 - d)`` that float lies far closer
+    to it than half a unit of the last decimal, so Python's correctly rounded ``round`` gives
+    the same float back. A mask's polygon has thousands of vertices: the comprehension cost
+    about 1.3 microseconds per point, this about 0.3.
+    """
+    import numpy as np
+
+    if isinstance(points, np.ndarray):
+        if points.dtype.kind not in "iuf":
+            return None
+        arr = points
+    else:
+        try:
+            n = len(points)
+            if not n or set(map(len, points)) != {2}:
+                return None
+            if set(map(type, itertools.chain.from_iterable(points))) != {float}:
+                return None
+        except TypeError:
+            return None
+        arr = np.fromiter(itertools.chain.from_iterable(points), np.float64, count=2 * n)
+        arr = arr.reshape(n, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2 or not arr.size or not 0 <= ndigits <= 8:
+        return None
+    values = arr.astype(np.float64, copy=False)
+    if not (np.abs(values) < 10.0 ** (14 - ndigits)).all():  # also refuses NaN and infinities
+        return None
+    if arr.dtype.kind == "f" and not np.array_equal(np.round(values, ndigits), values):
+        return None
+    return values.tolist()
 
 
 # -- overlap ---------------------------------------------------------------------------------

@@ -210,7 +210,12 @@ class Shape(_KeyOrder):
         """A short hash of the label, shape type and points (to 2 decimals)."""
         import hashlib
 
-        key = [self.label, self.shape_type, [[round(x, 2), round(y, 2)] for x, y in self.points]]
+        from labeler.geometry import exactly_rounded
+
+        points = exactly_rounded(self.points)  # the same lists, at numpy's speed
+        if points is None:
+            points = [[round(x, 2), round(y, 2)] for x, y in self.points]
+        key = [self.label, self.shape_type, points]
         return hashlib.sha1(repr(key).encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
     def seal(self) -> None:

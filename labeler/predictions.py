@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labeler.geometry import box_iou  # noqa: F401 - its old home
+from labeler.geometry import box_iou, rounded_points  # noqa: F401 - box_iou: its old home
 from labeler.model import Shape, ShapeMeta, Source
 
 
@@ -120,7 +120,7 @@ class Predictions:
                 continue
             poly = self.polygons[i] if self.polygons is not None else None
             if prefer in ("auto", "polygon") and poly is not None and len(poly) >= 3:
-                pts = [(round(float(x), 2), round(float(y), 2)) for x, y in np.asarray(poly)]
+                pts = rounded_points(np.asarray(poly))
                 shapes.append(Shape(label=label, points=pts, shape_type="polygon", labeler=meta))
             elif prefer in ("auto", "polygon") and self.quads is not None:
                 pts = [(round(float(x), 2), round(float(y), 2)) for x, y in self.quads[i]]

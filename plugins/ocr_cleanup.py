@@ -36,6 +36,7 @@ from labeler.geometry import (
     min_side,
     order_around_center,
     polygon_iou,
+    rounded_points,
     self_intersects,
     signed_area,
 )
@@ -58,7 +59,7 @@ def outline(shape: Shape) -> list[Point]:
 
 
 def _r(points: Sequence[Point]) -> list[list[float]]:
-    return [[round(float(x), 2), round(float(y), 2)] for x, y in points]
+    return rounded_points(points)
 
 
 # -- the check ---------------------------------------------------------------------------------

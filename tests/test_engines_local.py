@@ -342,3 +342,25 @@ def test_yolo_sam_pipelined_writes_what_unpipelined_and_predict_give(tmp_path) -
         q = plugin.finish(s, raw)
         assert isinstance(p, Preds) and np.array_equal(p.xyxy, q.xyxy)
         assert all(np.array_equal(x, y) for x, y in zip(p.polygons or [], q.polygons or [], strict=True))
+
+
+def test_a_run_keeps_the_collector_off_the_loaded_model_and_gives_it_back(tmp_path) -> None:
+    import gc
+
+    seen: list[int] = []
+
+    class Counting(BrightestQuarter):
+        def setup(self) -> None:
+            self.model = [[i] for i in range(50_000)]  # a model's many long-lived objects
+
+        def predict(self, batch):
+            seen.append(gc.get_freeze_count())
+            return super().predict(batch)
+
+    before = gc.get_freeze_count()
+    for pipelined in (False, True):
+        summary = run_autolabel(open_dataset(small_set(tmp_path / str(pipelined))), Counting(),
+                                engine=LocalEngine(pipelined=pipelined))
+        assert summary.processed == 12 and not summary.failed
+    assert seen and min(seen) >= before + 50_000  # the model's objects frozen while it ran
+    assert gc.get_freeze_count() == before  # and unfrozen after

@@ -83,3 +83,68 @@ def test_old_homes_still_import() -> None:
 
     assert (polygon_area, signed_area, self_intersects, box_iou) == (
         g.polygon_area, g.signed_area, g.self_intersects, g.box_iou)
+
+
+def _by_hand(points: object) -> list[list[float]]:
+    return [[round(float(x), 2), round(float(y), 2)] for x, y in points]  # type: ignore[attr-defined]
+
+
+def test_rounded_points_equals_python_round_bit_for_bit() -> None:
+    import struct
+
+    import numpy as np
+
+    from labeler.geometry import exactly_rounded, rounded_points
+
+    rng = np.random.default_rng(7)
+    cases: list[object] = [
+        rng.integers(-5000, 5000, size=(300, 2)).astype(np.int32),  # traced mask vertices
+        np.round(rng.uniform(-3000, 3000, size=(300, 2)), 2),  # already rounded: fast path
+        rng.uniform(-3000, 3000, size=(300, 2)),  # needs rounding: slow path
+        rng.uniform(0, 1, size=(300, 2)).astype(np.float32),
+        np.array([[0.005, 1.005], [2.675, -0.125], [-0.0, 0.0], [1e13 + 0.01, 3.0]]),  # ties, big
+        np.array([[np.nan, 1.0]]),
+        np.array([[np.inf, 1.0]]),
+        [(float(x), float(y)) for x, y in np.round(rng.uniform(-99, 99, size=(200, 2)), 2)],
+        [(0.1 * i, 0.01 * i) for i in range(300)],
+        [(1, 2.5), (3.0, 4.0)],  # an int among the floats
+        [(np.float64(1.5), 2.0)],
+        np.zeros((0, 2)),
+    ]
+    for k, points in enumerate(cases):
+        want = _by_hand(points)
+        got = rounded_points(points)
+        assert len(got) == len(want), k
+        for a, b in zip(got, want, strict=True):
+            assert [type(v) for v in a] == [float, float], k
+            # bit patterns, so that -0.0, NaN and the last bit all count
+            assert [struct.pack("<d", v) for v in a] == [struct.pack("<d", v) for v in b], (k, a, b)
+    # the fast path is taken where it can be, and refused where it must be
+    assert exactly_rounded(cases[0]) is not None and exactly_rounded(cases[1]) is not None
+    assert exactly_rounded(cases[7]) is not None
+    assert exactly_rounded(cases[2]) is None and exactly_rounded(cases[5]) is None
+    assert exactly_rounded([(1, 2.5), (3.0, 4.0)]) is None  # an int: round() keeps ints
+    assert exactly_rounded([(1.0, 2.0, 3.0), (4.0,)]) is None  # not pairs
+    assert exactly_rounded(np.array([[1e13 + 0.01, 3.0]])) is None  # too large to be sure
+
+
+def test_shape_fingerprint_is_unchanged_by_the_fast_rounding() -> None:
+    import hashlib
+
+    import numpy as np
+
+    from labeler.model import Shape
+
+    def old(shape: Shape) -> str:  # the formula that stored fingerprints were made with
+        key = [shape.label, shape.shape_type, [[round(x, 2), round(y, 2)] for x, y in shape.points]]
+        return hashlib.sha1(repr(key).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+    rng = np.random.default_rng(3)
+    for points in (rng.integers(0, 4000, size=(500, 2)).tolist(),
+                   np.round(rng.uniform(0, 4000, size=(500, 2)), 2).tolist(),
+                   rng.uniform(0, 4000, size=(500, 2)).tolist(),
+                   [[-0.0, 0.0], [1.0, 2.0], [3.0, 0.5]]):
+        shape = Shape(label="cat", points=points, shape_type="polygon")
+        assert shape.fingerprint() == old(shape)
+        shape.points.append((7, 8))  # an int pair put in after validation (as code may)
+        assert shape.fingerprint() == old(shape)

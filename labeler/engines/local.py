@@ -36,6 +36,7 @@ from labeler.engines.work import (
     finish_isolated,
     infer_isolated,
     load_sample,
+    models_frozen,
     prepare_sample,
 )
 from labeler.plugin_api import Autolabeler, BatchTask, Check, Sample, map_in_process
@@ -68,6 +69,12 @@ class LocalEngine:
     ) -> Iterator[tuple[Job, Prediction | None]]:
         """Predictions per job, in order; batches of ``batch_size`` jobs that need work."""
         plugin.setup()
+        with models_frozen():
+            yield from self._autolabel(dataset, plugin, jobs, timeout)
+
+    def _autolabel(
+        self, dataset: Dataset, plugin: Autolabeler, jobs: Iterable[Job], timeout: float | None
+    ) -> Iterator[tuple[Job, Prediction | None]]:
         self.ready_at = time.perf_counter()
         self.model_cpu_s = 0.0
         size = self.batch_size_for(plugin)
@@ -121,6 +128,12 @@ class LocalEngine:
     ) -> Iterator[tuple[Job, CheckResult | None]]:
         """Issues per job, in order; the next images are decoded ahead when pipelined."""
         plugin.setup()
+        with models_frozen():
+            yield from self._check(dataset, plugin, jobs, timeout)
+
+    def _check(
+        self, dataset: Dataset, plugin: Check, jobs: Iterable[Job], timeout: float | None
+    ) -> Iterator[tuple[Job, CheckResult | None]]:
         self.ready_at = time.perf_counter()
         stream: Iterable[tuple[Job, Image.Image | str | None]] = (
             (job, check_input(plugin, job)) for job in jobs

@@ -23,6 +23,7 @@ comparisons and the embedding cache stay in the driver.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import os
@@ -92,6 +93,7 @@ class _Worker:
         """
         if not self.set_up:
             self.plugin.setup()  # type: ignore[attr-defined]
+            gc.freeze()  # the model stays for the actor's life (see work.models_frozen)
             self.set_up = True
         return os.getpid()
 
@@ -124,6 +126,7 @@ class _TaskWorker:
         """Set the task up (load its model); the worker's process id."""
         if not self.set_up:
             self.task.setup()
+            gc.freeze()
             self.set_up = True
         return os.getpid()
 

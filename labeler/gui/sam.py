@@ -128,7 +128,9 @@ def mask_to_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[floa
     polys = mask_to_polygons(np.asarray(mask, dtype=bool), tolerance=tolerance, min_area=4.0, limit=1)
     if not polys:
         return []
-    return [(round(float(x), 2), round(float(y), 2)) for x, y in polys[0]]
+    from labeler.geometry import rounded_points
+
+    return [(x, y) for x, y in rounded_points(polys[0])]
 
 
 def image_key(path: Path | str) -> str:
