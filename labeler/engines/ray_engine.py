@@ -40,6 +40,7 @@ from labeler.engines.work import (
     Prediction,
     check_input,
     check_isolated,
+    keep_freed_memory,
     predict_jobs,
 )
 from labeler.errors import LabelerError, MissingDependencyError
@@ -93,6 +94,7 @@ class _Worker:
         """
         if not self.set_up:
             self.plugin.setup()  # type: ignore[attr-defined]
+            keep_freed_memory()
             gc.freeze()  # the model stays for the actor's life (see work.models_frozen)
             self.set_up = True
         return os.getpid()
@@ -126,6 +128,7 @@ class _TaskWorker:
         """Set the task up (load its model); the worker's process id."""
         if not self.set_up:
             self.task.setup()
+            keep_freed_memory()
             gc.freeze()
             self.set_up = True
         return os.getpid()
