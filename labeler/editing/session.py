@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from labeler.dataset import Dataset, Item
 from labeler.editing.document import Document, ExternalChangeError
@@ -103,12 +103,19 @@ Event = CurrentChanged | DocumentChanged | Saved | OpenFailed | ClassesChanged |
 E = TypeVar("E")
 
 
-class LabelAnswerLike(Protocol):
-    """What ``ask_label`` returns."""
+@dataclass
+class LabelAnswer:
+    """What a person entered for a shape's label (what :attr:`Session.ask_label` returns; the
+    GUI's label dialog fills it, tests and scripts build it directly)."""
 
     label: str
-    text: str | None
-    group_id: int | None
+    text: str | None = None
+    group_id: int | None = None
+    #: labelme's shape flags shown for the label ({flag: checked}), the description and
+    #: X-AnyLabeling's difficult box (None: not asked, the shape keeps what it has).
+    flags: dict[str, bool] | None = None
+    description: str | None = None
+    difficult: bool | None = None
 
 
 def own_copies(shapes: Iterable[Shape]) -> list[Shape]:
@@ -150,7 +157,7 @@ class Session:
         self.labeling_points: list[tuple[float, float]] | None = None
         self.errors: list[str] = []
         self.resolve_conflict: Callable[[Document, str], str] = lambda doc, state: "merge"
-        self.ask_label: Callable[..., LabelAnswerLike | None] = lambda *a, **k: None
+        self.ask_label: Callable[..., LabelAnswer | None] = lambda *a, **k: None
         #: The shape whose label ``ask_label`` asks (None: a new shape), for its flags,
         #: description and ``difficult`` box.
         self.labeling: Shape | None = None
@@ -496,7 +503,7 @@ class Session:
                 difficult=None if difficult in (None, was[2]) else difficult)
         self.update_classes([answer.label])
 
-    def _ask_about(self, points: list[tuple[float, float]], shape: Shape | None, *args: Any) -> LabelAnswerLike | None:
+    def _ask_about(self, points: list[tuple[float, float]], shape: Shape | None, *args: Any) -> LabelAnswer | None:
         """``ask_label(*args)`` with :attr:`labeling_points` (the shape's points, for the
         dialog's place) and :attr:`labeling` (the shape relabelled, None for a new one) set
         meanwhile."""
@@ -732,7 +739,6 @@ class Session:
         return doc.annotation, doc
 
 
-def _attributes(answer: Any) -> tuple[dict[str, bool] | None, str | None, bool | None]:
+def _attributes(answer: LabelAnswer) -> tuple[dict[str, bool] | None, str | None, bool | None]:
     """The flags, description and difficult of a label answer (None: not asked)."""
-    return (getattr(answer, "flags", None), getattr(answer, "description", None),
-            getattr(answer, "difficult", None))
+    return answer.flags, answer.description, answer.difficult

@@ -10,7 +10,6 @@ shape being labelled, not over it (:func:`labeler.editing.placement.place_beside
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRect, QStringListModel, Qt, QTimer
@@ -33,23 +32,10 @@ from PySide6.QtWidgets import (
 
 from labeler.editing.flags import shape_attributes
 from labeler.editing.placement import place_beside
+from labeler.editing.session import LabelAnswer
 from labeler.geometry import bounding_box
 from labeler.gui.colors import label_color
 from labeler.model import Shape
-
-
-@dataclass
-class LabelAnswer:
-    """What the user entered."""
-
-    label: str
-    text: str | None = None
-    group_id: int | None = None
-    #: labelme's shape flags shown for the label ({flag: checked}), the description and
-    #: X-AnyLabeling's difficult box (None: not asked, the shape keeps what it has).
-    flags: dict[str, bool] | None = None
-    description: str | None = None
-    difficult: bool | None = None
 
 
 def color_icon(label: str, size: int = 12) -> QIcon:

@@ -5,13 +5,12 @@ labelme JSON with unknown keys kept (no Qt)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from labeler.editing.flags import flags_for_label, parse_flags, parse_label_flags, shown_flags
-from labeler.editing.session import Session
+from labeler.editing.session import LabelAnswer, Session
 from labeler.errors import FileProblem, UsageError
 from tests.editing.conftest import labelme_json, make_image, rect, write_json
 
@@ -49,15 +48,7 @@ def test_shown_flags_keep_saved_ones_not_configured() -> None:
     assert shown_flags(["a", "b"], {"b": True, "old": False, "note": "x"}) == {"a": False, "b": True, "old": False}
 
 
-@dataclass
-class Answer:
-    label: str
-    text: str | None = None
-    group_id: int | None = None
-    flags: dict[str, bool] | None = None
-    description: str | None = None
-    difficult: bool | None = None
-    seen: list = field(default_factory=list)
+Answer = LabelAnswer  # the one answer type, Qt-free
 
 
 @pytest.fixture
@@ -145,7 +136,7 @@ def test_a_drawn_shape_gets_its_attributes(root: Path) -> None:
     assert i == 1 and s.save()
     shape = json.loads((root / "a.json").read_text())["shapes"][1]
     assert shape["flags"] == {"occluded": True} and shape["description"] == "d" and shape["difficult"] is True
-    s.ask_label = lambda *a, **k: Answer("dog")  # an answer without the new fields still works
+    s.ask_label = lambda *a, **k: Answer("dog")  # only a label: the shape keeps its attributes
     j = s.add_drawn("rectangle", [(60.0, 50.0), (90.0, 80.0)])
     assert j == 2 and s.doc is not None and "difficult" not in (s.doc.shapes[j].model_extra or {})
 

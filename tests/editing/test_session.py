@@ -4,7 +4,6 @@ targeting, edits from gestures, classes, clipboard, fixes and plugin jobs (no Qt
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from labeler.editing.session import (
     CurrentChanged,
     DocumentChanged,
     ErrorReported,
+    LabelAnswer,
     Message,
     OpenFailed,
     Saved,
@@ -23,12 +23,7 @@ from labeler.editing.tools import ShapesMoved, VertexInserted, VertexRemoved
 from labeler.model import Shape
 from tests.editing.conftest import labelme_json, make_image, write_json
 
-
-@dataclass
-class Answer:
-    label: str
-    text: str | None = None
-    group_id: int | None = None
+Answer = LabelAnswer  # the one answer type, Qt-free
 
 
 @pytest.fixture
