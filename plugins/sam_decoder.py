@@ -191,7 +191,8 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys: torch.Tensor, pe_k: torch.
 
 
 def _image_to_token(attn: Any, keys: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
-                    pe_q: torch.Tensor | None = None, qih: torch.Tensor | None = None) -> torch.Tensor:
+                    pe_q: torch.Tensor | None = None, qih: torch.Tensor | None = None,
+                    in_place: bool = False) -> torch.Tensor:
     """``keys + attn(q=keys + pe, k=k, v=v)``: the image tokens ``keys`` (B or 1, HW, C) attend
     to a prompt's few tokens (``k``, ``v``: (B, N, C)) without the (B, HW, Ci) query projection,
     the attention output or the output projection of it: the scores of a head are
@@ -199,7 +200,8 @@ def _image_to_token(attn: Any, keys: torch.Tensor, k: torch.Tensor, v: torch.Ten
     ``qih`` the whole shared query projection when ``keys`` is the image's own, one for all),
     and the output is the softmax weights (over the N tokens) times each token's value already
     through its head's block of the output projection: ``keys + P^T M`` in one product (the
-    output bias rides on the first head's rows, whose weights sum to one)."""
+    output bias rides on the first head's rows, whose weights sum to one); into ``keys`` itself
+    with ``in_place`` (tokens the caller owns and no longer needs)."""
     import torch
 
     b, n, c = k.shape
@@ -219,6 +221,8 @@ def _image_to_token(attn: Any, keys: torch.Tensor, k: torch.Tensor, v: torch.Ten
     o = attn.out_proj
     m = torch.bmm(vt, o.weight.view(c, heads, d).permute(1, 2, 0))  # (heads, B*N, C)
     m[0].add_(o.bias)
+    if in_place:
+        return keys.baddbmm_(s.transpose(1, 2), _batch_first(m, b, n))
     return torch.baddbmm(keys, s.transpose(1, 2), _batch_first(m, b, n))  # (B, HW, C)
 
 
@@ -239,7 +243,8 @@ def _layer_low_rank(block: Any, queries: torch.Tensor, keys: torch.Tensor, query
     queries = _self_attention(block, queries, query_pe)
     queries = block.norm2(queries + _token_to_image(block.cross_attn_token_to_image, queries + query_pe, keys, pe_k))
     queries = block.norm3(queries + block.mlp(queries))
-    keys = block.norm4(_image_to_token(block.cross_attn_image_to_token, keys, queries + query_pe, queries, pe_q=pe_q))
+    keys = block.norm4(_image_to_token(block.cross_attn_image_to_token, keys, queries + query_pe, queries, pe_q=pe_q,
+                                       in_place=True))  # keys: the previous layer's output
     return queries, keys
 
 
@@ -293,24 +298,36 @@ def _is_stock_upscaling(seq: Any) -> bool:
             and all(hasattr(seq[1], a) for a in ("weight", "bias", "eps")))
 
 
-def _up2(x: torch.Tensor, conv: Any, act: Any = None) -> torch.Tensor:
-    """A 2x2 stride-2 ``ConvTranspose2d`` on channels-last pixels (..., Cin) as one matrix
-    product: each input pixel gives its 2 x 2 output pixels, (..., 2, 2, Cout); then ``act``
-    (an exact GELU is applied by oneDNN as the product is written, on a CPU)."""
+def _up2_layer(conv: Any) -> types.SimpleNamespace:
+    """A 2x2 stride-2 ``ConvTranspose2d`` as a linear layer on channels-last pixels: weight
+    (4 Cout, Cin) with rows (a, b, co), bias repeated (what :func:`_up2` multiplies)."""
+    cin, cout = conv.weight.shape[:2]
+    weight = conv.weight.permute(2, 3, 1, 0).reshape(4 * cout, cin)
+    return types.SimpleNamespace(weight=weight, bias=conv.bias.repeat(4), cout=cout)
+
+
+def _up2(x: torch.Tensor, layer: types.SimpleNamespace, act: Any = None) -> torch.Tensor:
+    """A 2x2 stride-2 ``ConvTranspose2d`` (as :func:`_up2_layer`) on channels-last pixels
+    (..., Cin) as one matrix product: each input pixel gives its 2 x 2 output pixels, (..., 2,
+    2, Cout); then ``act`` (an exact GELU is applied by oneDNN as the product is written, on a
+    CPU)."""
     import torch
     import torch.nn.functional as F  # noqa: N812
     from labeler_plugins.sam_encoder import linear
 
-    cin, cout = conv.weight.shape[:2]
-    weight = conv.weight.permute(2, 3, 1, 0).reshape(4 * cout, cin)  # rows (a, b, co)
-    layer = types.SimpleNamespace(weight=weight, bias=conv.bias.repeat(4))
     if act is None:
         y = F.linear(x, layer.weight, layer.bias)
     elif type(act) is torch.nn.GELU and act.approximate == "none":
         y = linear(x, layer, gelu=True, fp32_gelu=True)
     else:
         y = act(F.linear(x, layer.weight, layer.bias))
-    return y.unflatten(-1, (2, 2, cout))
+    return y.unflatten(-1, (2, 2, layer.cout))
+
+
+#: Image-token rows per band of :func:`upscale_masks` (of SAM's 64): a band's upscaled pixels
+#: (32 x 64 tokens x 4 pixels x 64 channels = 2 MB, then 4 MB) are used while in the CPU's
+#: caches.
+UPSCALE_ROWS = 32
 
 
 def upscale_masks(upscaling: Any, keys: torch.Tensor, h: int, w: int, hyper_in: torch.Tensor) -> torch.Tensor:
@@ -319,15 +336,25 @@ def upscale_masks(upscaling: Any, keys: torch.Tensor, h: int, w: int, hyper_in: 
     tokens as they come out of the transformer (no transposed copies, none of oneDNN's layout
     conversions), the channel LayerNorm as ``layer_norm`` over the last axis, and the mask
     products taken before the pixel shuffles (every step between is per pixel, so the pixels
-    stay in the order the products write them, and only the T mask channels are moved)."""
+    stay in the order the products write them, and only the T mask channels are moved). One
+    prompt and :data:`UPSCALE_ROWS` token rows at a time (every step is per pixel): the upscaled
+    pixels, 16x the tokens, are not written to memory and read back between the steps."""
+    import torch
     import torch.nn.functional as F  # noqa: N812
 
     b, t = keys.shape[0], hyper_in.shape[1]
-    x = _up2(keys.reshape(b, h, w, -1), upscaling[0])  # (B, h, w, 2, 2, C1): pixel (2y + a1, 2x + b1)
     norm = upscaling[1]
-    x = upscaling[2](F.layer_norm(x, (x.shape[-1],), norm.weight, norm.bias, norm.eps))
-    x = _up2(x, upscaling[3], upscaling[4])  # (B, h, w, 2, 2, 2, 2, C2): pixel (4y + 2a1 + a2, 4x + 2b1 + b2)
-    m = x.reshape(b, -1, x.shape[-1]) @ hyper_in.transpose(1, 2)  # (B, 16hw, T)
+    up1, up2 = _up2_layer(upscaling[0]), _up2_layer(upscaling[3])
+    k4 = keys.reshape(b, h, w, -1)
+    m = keys.new_empty(b, h, w, 16, t)  # pixel (4y + 2a1 + a2, 4x + 2b1 + b2) at [y, x, (a1, b1, a2, b2)]
+    for i in range(b):
+        hyper_t = hyper_in[i].t()
+        for r in range(0, h, UPSCALE_ROWS):
+            x = _up2(k4[i, r : r + UPSCALE_ROWS], up1)  # (rows, w, 2, 2, C1): pixel (2y + a1, 2x + b1)
+            x = upscaling[2](F.layer_norm(x, (x.shape[-1],), norm.weight, norm.bias, norm.eps))
+            x = _up2(x, up2, upscaling[4])  # (rows, w, 2, 2, 2, 2, C2)
+            band = m[i, r : r + UPSCALE_ROWS]
+            torch.mm(x.reshape(-1, x.shape[-1]), hyper_t, out=band.view(-1, t))
     m = m.view(b, h, w, 2, 2, 2, 2, t).permute(0, 7, 1, 3, 5, 2, 4, 6)  # (B, T, h, a1, a2, w, b1, b2)
     return m.reshape(b, t, 4 * h, 4 * w)
 
