@@ -6,18 +6,27 @@ runs) copies the image embedding and its positional encoding once per prompt
 transformer layer on those copies. For box and point prompts without a mask input the dense
 embedding is one learnt vector for every prompt, so until the first layer's image-to-token
 attention writes into the image tokens they are the same for every prompt. :func:`predict_masks`
-computes that part once (the token-to-image keys and values, the image-to-token queries) and
-broadcasts it; from there on the image tokens differ per prompt and the reference's own layers
-run (their image-side attentions on torch's fused attention kernel,
-:func:`attention_forward`), with the positional encoding broadcast instead of copied. The
-masks are upscaled channels-last (:func:`upscale_masks`: the two transposed convolutions as
-matrix products on the tokens, no layout conversions), which takes a single click from about
-87 to 67 ms on one CPU thread. With 15 boxes on one image this
-saves about a third of the decoder's work (bench/README.md, "decoder").
+computes that part once (the token-to-image keys and values, the image-to-token queries, and
+the positional encoding's projections of the later layers: :func:`image_side`, which a session
+computes when it encodes the image) and broadcasts it.
 
-The numbers are the reference's to float rounding (the same operations on the same values, in
-other matrix shapes); a mask input, a batch of images, or a decoder of another layout (SAM 2)
-takes the reference path. Tested against it in ``tests/test_sam_encoder.py``.
+From there on the image tokens differ per prompt, but a prompt has few tokens (a box: 7), so
+the later cross attentions never project the 4096 image tokens (:func:`_token_to_image`,
+:func:`_image_to_token`): a head's scores ``q_h . (W_h x + b_h)`` are ``(q_h W_h) . x`` plus
+the per-image positional term, and the image tokens' update is the softmax weights times the
+tokens' values already through the output projection, ``keys + P^T M``, in one product (8
+heads x 7 tokens = 56 vectors per prompt instead of 128 projection channels, and no (B, 4096,
+C) sums with the positional encoding); more prompt tokens than that (many clicks) take the
+reference's layers (their attentions on torch's fused kernel, :func:`attention_forward`).
+The masks are upscaled channels-last (:func:`upscale_masks`: the two transposed convolutions
+as matrix products on the tokens, no layout conversions, a band of token rows at a time), and
+:func:`forward` upscales only the masks it returns (a box's one, not four). 15 boxes on one
+image (3 calls of 5) take about 0.5 CPU s on one thread instead of the reference's 1.9
+(bench/README.md, "decoder").
+
+The numbers are the reference's to float rounding (the same sums in another order, in other
+matrix shapes); a mask input, a batch of images, or a decoder of another layout (SAM 2) takes
+the reference path. Tested against it in ``tests/test_sam_decoder.py``.
 """
 
 from __future__ import annotations
@@ -223,7 +232,8 @@ def _image_to_token(attn: Any, keys: torch.Tensor, k: torch.Tensor, v: torch.Ten
     m[0].add_(o.bias)
     if in_place:
         return keys.baddbmm_(s.transpose(1, 2), _batch_first(m, b, n))
-    return torch.baddbmm(keys, s.transpose(1, 2), _batch_first(m, b, n))  # (B, HW, C)
+    # (not baddbmm: it copies the broadcast image tokens into its output first, a slow copy)
+    return torch.bmm(s.transpose(1, 2), _batch_first(m, b, n)).add_(keys)  # (B, HW, C)
 
 
 def _self_attention(block: Any, queries: torch.Tensor, query_pe: torch.Tensor) -> torch.Tensor:
