@@ -100,13 +100,14 @@ class ImageSide:
     pe: torch.Tensor  # the positional encoding it was computed with (identity)
     dense: torch.Tensor  # the no-mask dense embedding (an expanded view of its weight)
     keys: torch.Tensor  # (1, HW, C)
-    key_pe: torch.Tensor  # (1, HW, C): the positional encoding, tokens-major
+    key_pe: torch.Tensor  # (1, HW, C): the positional encoding, tokens-major (PositionalSide's)
     kh: torch.Tensor  # (heads, HW, d): token-to-image keys
     vh: torch.Tensor  # (heads, HW, d): token-to-image values
     qih: torch.Tensor  # (heads, HW, d): image-to-token queries
     #: per later layer, the positional encoding's token-to-image key and image-to-token query
     #: projections (bias included), per head and transposed, (heads, d, HW); then the final
-    #: attention's key projection (see :func:`_token_to_image`)
+    #: attention's key projection (see :func:`_token_to_image`); :class:`PositionalSide`'s,
+    #: shared by every image
     pe_k: list[torch.Tensor]
     pe_q: list[torch.Tensor]
     pe_k_final: torch.Tensor
@@ -117,10 +118,10 @@ def image_side(decoder: Any, image_embeddings: torch.Tensor, image_pe: torch.Ten
     """The :class:`ImageSide` of one image (``image_embeddings`` (1, C, h, w); ``dense`` the
     prompt encoder's no-mask dense embedding, or any dense embedding shared by every prompt)."""
     block = decoder.transformer.layers[0]
-    # tokens-major copies (a channels-first view read against (B, HW, C) tensors is slow)
+    # tokens-major (a channels-first view read against (B, HW, C) tensors is slow)
     keys = (image_embeddings + dense[:1]).flatten(2).transpose(1, 2).contiguous()  # (1, HW, C)
-    key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
-    keys_pe = (keys + key_pe)[0]  # (HW, C)
+    pe = positional_side(decoder, image_pe)
+    keys_pe = (keys + pe.key_pe)[0]  # (HW, C)
     hw = keys.shape[1]
     a = block.cross_attn_token_to_image
     heads = a.num_heads
@@ -131,12 +132,41 @@ def image_side(decoder: Any, image_embeddings: torch.Tensor, image_pe: torch.Ten
     a = block.cross_attn_image_to_token
     qi = a.q_proj(keys_pe)  # (HW, Ci)
     qih = qi.reshape(hw, a.num_heads, qi.shape[-1] // a.num_heads).transpose(0, 1)
+    return ImageSide(image_embeddings, image_pe, dense, keys, pe.key_pe, kh, vh, qih, pe.pe_k, pe.pe_q, pe.pe_k_final)
+
+
+@dataclass
+class PositionalSide:
+    """The part of :class:`ImageSide` that depends on the positional encoding and the weights
+    alone, the same for every image: computed once per decoder (:func:`positional_side`)."""
+
+    image_pe: torch.Tensor  # what it was computed from (matched by identity)
+    weights: tuple[tuple[int, int], ...]  # (data pointer, version) of the projections used
+    key_pe: torch.Tensor  # (1, HW, C): the positional encoding, tokens-major
+    pe_k: list[torch.Tensor]
+    pe_q: list[torch.Tensor]
+    pe_k_final: torch.Tensor
+
+
+def positional_side(decoder: Any, image_pe: torch.Tensor) -> PositionalSide:
+    """The decoder's :class:`PositionalSide` for ``image_pe``: kept on the decoder and computed
+    again only for another positional encoding tensor or changed projection weights (so that
+    every cached embedding does not carry its own copy)."""
     layers = decoder.transformer.layers[1:]
+    final = decoder.transformer.final_attn_token_to_image
+    projs = ([b.cross_attn_token_to_image.k_proj for b in layers] + [b.cross_attn_image_to_token.q_proj for b in layers]
+             + [final.k_proj])
+    weights = tuple((t.data_ptr(), t._version) for p in projs for t in (p.weight, p.bias))
+    cached = getattr(decoder, "_labeler_pe", None)
+    if cached is not None and cached.image_pe is image_pe and cached.weights == weights:
+        return cached
+    # tokens-major (a channels-first view read against (B, HW, C) tensors is slow)
+    key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
     pe_k = [_pe_heads(b.cross_attn_token_to_image, b.cross_attn_token_to_image.k_proj, key_pe) for b in layers]
     pe_q = [_pe_heads(b.cross_attn_image_to_token, b.cross_attn_image_to_token.q_proj, key_pe) for b in layers]
-    final = decoder.transformer.final_attn_token_to_image
-    return ImageSide(image_embeddings, image_pe, dense, keys, key_pe, kh, vh, qih, pe_k, pe_q,
-                     _pe_heads(final, final.k_proj, key_pe))
+    side = PositionalSide(image_pe, weights, key_pe, pe_k, pe_q, _pe_heads(final, final.k_proj, key_pe))
+    decoder._labeler_pe = side
+    return side
 
 
 def _pe_heads(attn: Any, proj: Any, key_pe: torch.Tensor) -> torch.Tensor:

@@ -254,3 +254,31 @@ def test_upscaling_in_bands_is_the_upscaling_in_one(monkeypatch: pytest.MonkeyPa
         want = (hyper @ up.flatten(2)).view(b, 2, 4 * h, 4 * w)
         got = sam_decoder.upscale_masks(dec.output_upscaling, keys, h, w, hyper)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_the_positional_side_is_shared_by_images_until_the_weights_change() -> None:
+    """image_side's positional-encoding part (the same for every image) is computed once per
+    decoder, again for another encoding tensor or after the projections' weights change; the
+    masks stay the reference's either way."""
+    model, reference, fast = _decoders()
+    gen = torch.Generator().manual_seed(10)
+    boxes = torch.tensor([[1.0, 2, 30, 40], [10, 10, 60, 50]])
+    with torch.inference_mode():
+        sparse, dense = model.prompt_encoder(points=None, boxes=boxes, masks=None)
+        pe = model.prompt_encoder.get_dense_pe()
+        one = sam_decoder.image_side(fast, torch.randn(1, 32, 8, 8, generator=gen), pe, dense)
+        emb = torch.randn(1, 32, 8, 8, generator=gen)
+        two = sam_decoder.image_side(fast, emb, pe, dense)
+        assert two.pe_k_final is one.pe_k_final and two.key_pe is one.key_pe
+        assert sam_decoder.image_side(fast, emb, pe.clone(), dense).pe_k_final is not one.pe_k_final
+    with torch.no_grad():
+        for attn in (fast.transformer.final_attn_token_to_image, reference.transformer.final_attn_token_to_image):
+            attn.k_proj.weight.mul_(1.5)
+    with torch.inference_mode():
+        three = sam_decoder.image_side(fast, emb, pe, dense)
+        assert three.pe_k_final is not two.pe_k_final
+        fast._labeler_side = three
+        a = fast(emb, pe, sparse, dense, multimask_output=False)
+        b = reference(emb, pe, sparse, dense, multimask_output=False)
+    for x, y in zip(a, b, strict=True):
+        torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-4)
