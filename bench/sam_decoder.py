@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from labeler_plugins import sam as samplug
     from labeler_plugins import sam_decoder
 
+    samplug.keep_freed_memory()  # as every SamSession does (else the first model's boxes run without it)
     threads = torch.get_num_threads()
     out: dict[str, object] = {"load_before": os.getloadavg()[0], "threads": threads}
     rng = np.random.default_rng(0)
