@@ -38,7 +38,7 @@ from labeler.errors import MissingWeightsError, UsageError
 from labeler.model import Source
 from labeler.plugin_api import Autolabeler, Sample
 from labeler.predictions import Predictions
-from labeler.threads import cpu_threads
+from labeler.threads import cpu_threads, keep_freed_memory  # noqa: F401 - also this module's
 
 if TYPE_CHECKING:
     import torch
@@ -288,36 +288,6 @@ ATTENTION_CHUNK_BYTES = 30 << 20
 
 #: Bytes of per-box tensors (embedding copies, full-size masks) per mask-decoder call.
 DECODER_CHUNK_BYTES = 24 << 20
-_MALLOC_TUNED = False
-
-
-def keep_freed_memory() -> bool:
-    """Have glibc's malloc reuse freed memory for the encoder's large tensors (Linux only).
-
-    By default glibc hands blocks over a (moving) threshold straight to the OS on free and
-    asks for fresh zeroed pages on the next allocation: for the SAM encoder's tens-of-MB
-    activations that is ~1-2 million page faults per image and up to half its time. A fixed
-    32 MB mmap threshold and a 256 MB trim threshold keep them in the heap. Process-wide, done
-    once; skipped when the user set ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``
-    or the C library is not glibc. Returns whether the settings were applied.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return True
-    if any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
-        return False
-    try:
-        if not os.confstr("CS_GNU_LIBC_VERSION"):
-            return False
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-        ok = libc.mallopt(m_mmap_threshold, 32 << 20) == 1 and libc.mallopt(m_trim_threshold, 256 << 20) == 1
-    except (AttributeError, OSError, ValueError):
-        return False
-    _MALLOC_TUNED = ok
-    return ok
 
 
 def chunked_attention_forward(self: Any, x: torch.Tensor) -> torch.Tensor:

@@ -271,21 +271,6 @@ def test_boxes_decoded_in_chunks_match_one_call(micro_checkpoint: Path, monkeypa
     np.testing.assert_allclose(iou_chunked, iou_one, atol=1e-5)
 
 
-def test_malloc_tuning_is_glibc_only_and_respects_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    monkeypatch.setattr(samplug, "_MALLOC_TUNED", False)
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")
-    assert samplug.keep_freed_memory() is False
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    try:
-        glibc = bool(os.confstr("CS_GNU_LIBC_VERSION"))
-    except (ValueError, OSError):
-        glibc = False
-    assert samplug.keep_freed_memory() is glibc
-
-
 def test_a_pickle_given_as_checkpoint_is_refused_unexecuted(tmp_path: Path) -> None:
     """weights_only: the hostile file's code (creating the marker) never runs; the error says why."""
     from tests.conftest import save_planted_pickle

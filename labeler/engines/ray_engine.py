@@ -40,11 +40,11 @@ from labeler.engines.work import (
     Prediction,
     check_input,
     check_isolated,
-    keep_freed_memory,
     predict_jobs,
 )
 from labeler.errors import LabelerError, MissingDependencyError
 from labeler.plugin_api import Autolabeler, BatchTask, Check, Plugin
+from labeler.threads import keep_freed_memory
 
 #: Actors a batch may kill before its images fail.
 MAX_ATTEMPTS = 3

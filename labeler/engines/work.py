@@ -25,6 +25,7 @@ from labeler.io.images import open_image
 from labeler.model import Annotation, Issue
 from labeler.plugin_api import Autolabeler, Check, Sample
 from labeler.predictions import Predictions, validate_predictions
+from labeler.threads import keep_freed_memory
 from labeler.timeouts import time_limit
 
 if TYPE_CHECKING:
@@ -38,45 +39,6 @@ Prediction = Union[Predictions, str]  # noqa: UP007 - a runtime alias on Python 
 CheckResult = Union[list[Issue], str]  # noqa: UP007
 
 
-_MEMORY_KEPT: list[bool] = []
-
-
-def keep_freed_memory() -> bool:
-    """Let this process reuse the big buffers it frees instead of handing them back to the OS.
-
-    glibc's ``malloc`` returns a freed block of more than 32 MB (and the top of its heap) to the
-    kernel at once, so the next image's tensors of the same size come back as fresh pages that
-    the kernel zeroes on first touch: a 15-box SAM decode faulted about 450,000 pages. Fixed
-    thresholds (``mallopt``: blocks up to 256 MB from the heap, trimmed past 1 GB free) keep
-    them for reuse; what the process holds stays near its peak, which a batch run reaches on its
-    first image anyway. Measured on ``yolo_sam`` with MobileSAM: 12-15% less CPU in the decoder.
-    Called once per process by the engines after the plugin's setup. Left alone when glibc's own
-    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` are set, or
-    ``LABELER_MALLOC_DEFAULTS=1`` (memory handed back as soon as it is freed). Returns whether
-    it applied (False off glibc, or when the environment says otherwise).
-    """
-    import os
-    import sys
-
-    if _MEMORY_KEPT:
-        return _MEMORY_KEPT[0]
-    applied = False
-    if sys.platform.startswith("linux") and not any(
-        k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "LABELER_MALLOC_DEFAULTS")
-    ):
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            m_trim_threshold, m_mmap_threshold = -1, -3
-            applied = bool(libc.mallopt(m_mmap_threshold, 256 << 20)) and bool(
-                libc.mallopt(m_trim_threshold, 1 << 30))
-        except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
-            applied = False
-    _MEMORY_KEPT.append(applied)
-    return applied
-
-
 @contextmanager
 def models_frozen() -> Iterator[None]:
     """Keep Python's cycle collector off the objects that exist now, for a batch run.
@@ -87,7 +49,7 @@ def models_frozen() -> Iterator[None]:
     (a traced mask's polygon is thousands of point tuples) no longer walk them all. Measured
     on ``yolo_sam`` with MobileSAM: 3.1 s of 19 s spent collecting before, 0.9 s after.
     Reference counting frees objects as before; only cycles among the frozen ones wait, until
-    :func:`gc.unfreeze` on leaving. Also calls :func:`keep_freed_memory` (once per process). A second run overlapping in the same process (the GUI)
+    :func:`gc.unfreeze` on leaving. Also calls :func:`labeler.threads.keep_freed_memory`. A second run overlapping in the same process (the GUI)
     may unfreeze early: that costs speed, nothing else.
     """
     keep_freed_memory()
