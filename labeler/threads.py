@@ -36,3 +36,32 @@ def capped() -> int | None:
     """``$LABELER_THREADS`` when set (an engine or a person capped the threads), else None."""
     value = os.environ.get(ENV, "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+#: The OpenMP runtime's wait policy (GNU libgomp, which torch's wheels use, reads it once, when
+#: the library loads).
+WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
+
+
+def sleep_when_idle() -> bool:
+    """Have the OpenMP worker threads of the models this process loads later sleep between
+    parallel regions instead of spinning (``OMP_WAIT_POLICY=PASSIVE``).
+
+    By default libgomp's workers spin for a while after every parallel region. A batch run
+    loses little to that, but an interactive process does: there the model shares the cores
+    with the GUI thread and its image decodes, and a spinning worker holds a core they need.
+    When another thread takes a core, a two-thread team then waits at every region for its
+    descheduled member (on 2 cores, with one other busy thread: a click's decoder 280-460 ms
+    instead of 88-104 ms, the encoder 2.6-6 s instead of 0.9-1.9 s; bench/README.md, GUI SAM
+    2026-12-02). The GUI calls this before any model loads. Returns whether the policy applies:
+    False when ``OMP_WAIT_POLICY`` is set already (the person's choice is kept) or when torch
+    is imported already (its OpenMP runtime has read its settings).
+    """
+    import sys
+
+    if WAIT_POLICY_ENV in os.environ:
+        return os.environ[WAIT_POLICY_ENV].strip().upper() == "PASSIVE" and "torch" not in sys.modules
+    if "torch" in sys.modules:
+        return False
+    os.environ[WAIT_POLICY_ENV] = "PASSIVE"
+    return True
