@@ -51,8 +51,8 @@ def sleep_when_idle() -> bool:
     loses little to that, but an interactive process does: there the model shares the cores
     with the GUI thread and its image decodes, and a spinning worker holds a core they need.
     When another thread takes a core, a two-thread team then waits at every region for its
-    descheduled member (on 2 cores, with one other busy thread: a click's decoder 280-460 ms
-    instead of 88-104 ms, the encoder 2.6-6 s instead of 0.9-1.9 s; bench/README.md, GUI SAM
+    descheduled member (2 cores, one of them busy: a two-thread SAM click 0.65-0.79 s instead
+    of 78-102 ms, the encoder up to 3.7 s instead of 0.85-1.05 s; bench/README.md, GUI SAM,
     2026-12-02). The GUI calls this before any model loads. Returns whether the policy applies:
     False when ``OMP_WAIT_POLICY`` is set already (the person's choice is kept) or when torch
     is imported already (its OpenMP runtime has read its settings).
