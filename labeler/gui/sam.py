@@ -373,6 +373,7 @@ class SamController(QObject):
         self._timer.stop()
         self._generation += 1
         self.queue.clear()
+        self._thread.release()  # a held encoding goes on to its end at once
         self.wait()
         thread, self._thread = self._thread, ModelThread("sam")
         thread.close(30)
