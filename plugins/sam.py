@@ -380,7 +380,15 @@ def chunk_encoder_attention(model: Any) -> int:
 
 def decoder_threads_now(threads: int) -> int:
     """Threads for a decoder call now: ``threads`` while the CPU has them free (the 1-minute load
-    average, this process's own encoding ahead included, is under ``threads``), else one."""
+    average, this process's own encoding ahead included, is under ``threads``), else one.
+
+    Always ``threads`` when the OpenMP workers sleep when idle (``OMP_WAIT_POLICY=PASSIVE``, what
+    the GUI sets): then a team that meets a busy core costs no more than one thread (mobile_sam
+    on 2 cores beside a busy thread: 72-102 ms on two, 72-131 ms on one; alone 49-61 against
+    57-83 ms; bench/README.md, GUI SAM 2026-12-02). The one-thread fallback is for spinning
+    workers, which then wait at every parallel region for their descheduled member."""
+    if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":
+        return threads
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # not on this platform
