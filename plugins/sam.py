@@ -571,8 +571,9 @@ class SamSession:
         self.multimask_single_click = True
         #: CPU threads of the prompt encoder and mask decoder (None: ``threads``; "auto": see
         #: :func:`decoder_threads_now`, what the GUI uses: on an idle 2-core CPU a click takes
-        #: 38 ms on two threads and 69 ms on one, while on a busy one a second thread mostly
-        #: waits for its share, bench/README.md, GUI SAM).
+        #: 38 ms on two threads and 69 ms on one, while on a busy one a second *spinning*
+        #: OpenMP thread mostly waits for its share; sleeping ones do not, bench/README.md,
+        #: GUI SAM).
         self.decoder_threads: int | str | None = None
         #: Called on the encoding thread before each of the image encoder's modules runs (None:
         #: nothing): the GUI answers a click there, on the same thread, while it encodes ahead
