@@ -255,7 +255,11 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
     from PySide6.QtWidgets import QApplication
 
     from labeler.gui.main_window import MainWindow
+    from labeler.threads import sleep_when_idle
 
+    # The window does this before its model loads torch; here torch loads first (the sessions
+    # are built before the windows), so the same rule is applied here.
+    idle_sleep = sleep_when_idle()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     try:
         import ultralytics
@@ -268,7 +272,8 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
     from PIL import Image
 
     out: dict[str, object] = {"look_s": look_s, "click_after_s": click_after_s, "load_before": os.getloadavg()[0],
-                              "decoder_threads": decoder_threads}
+                              "decoder_threads": decoder_threads, "openmp_sleeps_when_idle": idle_sleep,
+                              "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
     tmp = Path(tempfile.mkdtemp(prefix="labeler-bench-sam-"))
     try:
         folder = tmp / "photos"
@@ -302,10 +307,12 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
             while not w.sam.is_ready:
                 wait(0.05)
             firsts, on_screen, clicks, at_open, cpu, gui_cpu, encoding = [], [], [], [], [], [], []
+            next_calls, held = [], []
             for _ in range(repeat):
                 wait(look_s)  # the person looks at the image; the next ones are encoded meanwhile
                 t0 = time.perf_counter()
                 w.next_image()
+                next_calls.append((time.perf_counter() - t0) * 1000)  # Next's own call, before the paint
                 at_open.append(w.sam.is_ready)
                 while not w.sam.is_ready:
                     app.processEvents()
@@ -315,6 +322,7 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
                 if click_after_s:
                     wait(click_after_s)
                 encoding.append(w.sam._worker is not None)  # a prefetch encoding runs (or waits) at the click
+                held.append(w.sam._thread.held)  # ...and is held (it waits at its next pause point)
                 doc = w.doc
                 assert doc is not None
                 iw, ih = doc.annotation.imageWidth, doc.annotation.imageHeight
@@ -337,6 +345,8 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
                 "gui_thread_cpu_ms": [round(t, 1) for t in gui_cpu],
                 "ready_when_opened": at_open,
                 "encoding_at_click": encoding,
+                "encoding_held_at_click": held,
+                "next_call_ms": [round(t, 1) for t in next_calls],
                 "encoder_s": round(encoder_s, 2),
                 "build_s": round(built, 1),
             }

@@ -350,7 +350,15 @@ def chunk_encoder_attention(model: Any) -> int:
 
 def decoder_threads_now(threads: int) -> int:
     """Threads for a decoder call now: ``threads`` while the CPU has them free (the 1-minute load
-    average, this process's own encoding ahead included, is under ``threads``), else one."""
+    average, this process's own encoding ahead included, is under ``threads``), else one.
+
+    Always ``threads`` when the OpenMP workers sleep when idle (``OMP_WAIT_POLICY=PASSIVE``, what
+    the GUI sets): then a team that meets a busy core costs no more than one thread (mobile_sam
+    on 2 cores beside a busy thread: 72-102 ms on two, 72-131 ms on one; alone 49-61 against
+    57-83 ms; bench/README.md, GUI SAM 2026-12-02). The one-thread fallback is for spinning
+    workers, which then wait at every parallel region for their descheduled member."""
+    if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":
+        return threads
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # not on this platform
@@ -533,8 +541,9 @@ class SamSession:
         self.multimask_single_click = True
         #: CPU threads of the prompt encoder and mask decoder (None: ``threads``; "auto": see
         #: :func:`decoder_threads_now`, what the GUI uses: on an idle 2-core CPU a click takes
-        #: 38 ms on two threads and 69 ms on one, while on a busy one a second thread mostly
-        #: waits for its share, bench/README.md, GUI SAM).
+        #: 38 ms on two threads and 69 ms on one, while on a busy one a second *spinning*
+        #: OpenMP thread mostly waits for its share; sleeping ones do not, bench/README.md,
+        #: GUI SAM).
         self.decoder_threads: int | str | None = None
         #: Called on the encoding thread before each of the image encoder's modules runs (None:
         #: nothing): the GUI answers a click there, on the same thread, while it encodes ahead

@@ -455,9 +455,15 @@ def test_batched_encoding_of_mobile_sam_and_sam2(kind: str) -> None:
 
 
 def test_decoder_threads_follow_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    """"auto" (the GUI's): every thread on an idle CPU, one on a busy one."""
+    """"auto" (the GUI's): every thread on an idle CPU, one on a busy one, unless the OpenMP
+    workers sleep when idle (then every thread: a busy core costs such a team little)."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setattr(samplug.os, "getloadavg", lambda: (0.4, 0.5, 0.6))
     assert samplug.decoder_threads_now(2) == 2
     monkeypatch.setattr(samplug.os, "getloadavg", lambda: (2.3, 1.0, 1.0))
     assert samplug.decoder_threads_now(2) == 1
     assert samplug.decoder_threads_now(4) == 4
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    assert samplug.decoder_threads_now(2) == 2 and samplug.decoder_threads_now(4) == 4
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert samplug.decoder_threads_now(2) == 1

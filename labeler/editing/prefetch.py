@@ -15,12 +15,14 @@ module holds the rules; :class:`labeler.gui.sam.SamController` runs the jobs in 
 :class:`ModelThread` is the one thread that runs all of a model's work, encodings and clicks:
 a click jumps the queue, and an encoding that calls :meth:`ModelThread.pause_point` between
 its layers lets it run at once, on the same thread (one OpenMP team, no CPU shared with the
-encoder), then goes on.
+encoder), then goes on. :meth:`ModelThread.hold` has the background work yield the cores for a
+moment (the person just opened an image or clicked: the window paints, the next click comes).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -158,6 +160,28 @@ class ModelThread:
         self._closed = False
         #: Whether a (normal) job is running now.
         self.busy = False
+        self._hold_until = 0.0  # time.monotonic() until which normal work waits (see hold)
+        self._urgent_running = 0  # urgent jobs running now (nested in a pause point or not)
+
+    def hold(self, seconds: float) -> None:
+        """Have the normal jobs yield the CPU for ``seconds`` from now: the running one waits at
+        its next :meth:`pause_point`, a queued one does not start. Urgent jobs (clicks) still
+        run at once, there. A later call can extend the hold, never shorten it; see
+        :meth:`release`."""
+        with self._cv:
+            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+            self._cv.notify_all()
+
+    def release(self) -> None:
+        """End a :meth:`hold` now."""
+        with self._cv:
+            self._hold_until = 0.0
+            self._cv.notify_all()
+
+    @property
+    def held(self) -> bool:
+        """Whether normal work is held now."""
+        return time.monotonic() < self._hold_until
 
     def submit(self, fn: Callable[[], Any], urgent: bool = False) -> Future[Any]:
         """Run ``fn`` on the thread (urgent: before any queued normal job, and at the running
@@ -179,16 +203,20 @@ class ModelThread:
         return self._thread is not None and threading.current_thread() is self._thread
 
     def pause_point(self) -> None:
-        """Run the urgent jobs waiting, now (called on this thread by a long job between its
-        steps; elsewhere it does nothing)."""
-        if not self._urgent or not self.on_it:
+        """Run the urgent jobs waiting, now, and wait out a :meth:`hold` (called on this thread
+        by a long job between its steps; elsewhere it does nothing)."""
+        if (not self._urgent and time.monotonic() >= self._hold_until) or not self.on_it:
             return
         while True:
             with self._cv:
                 if not self._urgent:
-                    return
+                    left = self._hold_until - time.monotonic()
+                    if left <= 0 or self._urgent_running:  # an urgent job is never held
+                        return
+                    self._cv.wait(left)  # an urgent job or release() wakes it
+                    continue
                 job = self._urgent.popleft()
-            self._run(job)
+            self._run_urgent(job)
 
     def wait_for(self, fut: Future[Any], timeout: float | None = None) -> Any:
         """``fut.result()``, answering urgent jobs while it is not done (on this thread)."""
@@ -209,10 +237,12 @@ class ModelThread:
     def _loop(self) -> None:
         while True:
             with self._cv:
-                while not self._urgent and not self._normal and not self._closed:
-                    self._cv.wait()
+                while not self._urgent and (not self._normal or self.held) and not self._closed:
+                    left = self._hold_until - time.monotonic()
+                    self._cv.wait(left if self._normal and left > 0 else None)
                 if self._urgent:
                     job, normal = self._urgent.popleft(), False
+                    self._urgent_running += 1
                 elif self._normal:
                     job, normal = self._normal.popleft(), True
                 else:
@@ -222,6 +252,15 @@ class ModelThread:
                 self._run(job)
             finally:
                 self.busy = False
+                if not normal:
+                    self._urgent_running -= 1
+
+    def _run_urgent(self, job: tuple[Callable[[], Any], Future[Any]]) -> None:
+        self._urgent_running += 1
+        try:
+            self._run(job)
+        finally:
+            self._urgent_running -= 1
 
     @staticmethod
     def _run(job: tuple[Callable[[], Any], Future[Any]]) -> None:

@@ -38,6 +38,7 @@ from labeler.editing.tools import SegmentAccepted, SegmentPrompt
 from labeler.errors import LabelerError
 from labeler.io.images import open_image
 from labeler.plugin_api import SegmentSession, can_encode_apart
+from labeler.threads import sleep_when_idle
 
 #: Environment variable naming a SAM checkpoint for the GUI tool.
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
@@ -158,8 +159,12 @@ class SamController(QObject):
     encoding, and the clicks, which jump the queue. A session with a ``between_layers`` hook
     (``SamSession``) answers a click between two encoder layers when one arrives while it
     encodes ahead, so the click never shares the CPU with the encoder; for another session
-    such a click runs on the GUI thread beside the encoding. The GUI thread waits for the
-    answer with its event loop running (it repaints; input waits for the answer).
+    such a click runs on the GUI thread beside the encoding. A newly opened image that is ready
+    and each click hold the encoding ahead for :data:`LOOK_MS` (:meth:`ModelThread.hold`): it
+    waits at its next pause point while the window paints and the person clicks again; the
+    model's OpenMP threads sleep when idle (:func:`labeler.threads.sleep_when_idle`). The GUI
+    thread waits for the answer with its event loop running (it repaints; input waits for the
+    answer).
     """
 
     ready = Signal(str)  # image path
@@ -171,6 +176,7 @@ class SamController(QObject):
     def __init__(self, factory: SessionFactory | None, parent: QObject | None = None,
                  cache_size: int = DEFAULT_CACHE_SIZE, look_ms: int = LOOK_MS) -> None:
         super().__init__(parent)
+        sleep_when_idle()  # before the model loads torch: its OpenMP threads never spin here
         self._factory = factory
         self.session: SegmentSession | None = None
         self.queue = EmbeddingQueue(cache_size)
@@ -257,6 +263,8 @@ class SamController(QObject):
                        or k == self.queue.running}
         self._planned_at = time.monotonic()
         if self.is_ready:
+            # Ready: an encoding ahead that runs yields for the look (paint, first click).
+            self._thread.hold(self.look_ms / 1000)
             self.busy.emit(False)
             self.ready.emit(str(path))
         elif self.broken is None:
@@ -365,6 +373,7 @@ class SamController(QObject):
         self._timer.stop()
         self._generation += 1
         self.queue.clear()
+        self._thread.release()  # a held encoding goes on to its end at once
         self.wait()
         thread, self._thread = self._thread, ModelThread("sam")
         thread.close(30)
@@ -388,6 +397,7 @@ class SamController(QObject):
             return mask_to_polygon(mask), score, (time.thread_time() - c0) * 1000
 
         t0 = time.perf_counter()
+        self._thread.hold(self.look_ms / 1000)  # the encoding ahead waits: more clicks may come
         if self._thread.busy and getattr(session, "between_layers", None) is None:
             poly, score, cpu = click()  # an encoding that cannot pause runs: answer beside it
         else:
@@ -430,6 +440,7 @@ class SegmentBinding:
 
     def __init__(self, window: Any, factory: SessionFactory | None = None,
                  checkpoint: Path | None = None) -> None:
+        sleep_when_idle()  # before any plugin loads torch (see SamController)
         self.window, self.canvas, self.session = window, window.canvas, window.session
         self.settings = window.settings
         self.show: Callable[[str, int], None] = window.statusBar().showMessage

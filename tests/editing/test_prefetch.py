@@ -191,3 +191,46 @@ def test_model_thread_wait_for_answers_clicks_and_errors_go_to_the_future() -> N
     assert t._thread is not None and not t._thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         t.submit(lambda: 1)
+
+
+def test_model_thread_hold_pauses_the_encoding_ahead_but_answers_clicks_at_once() -> None:
+    import threading
+    import time
+
+    from labeler.editing.prefetch import ModelThread
+
+    t = ModelThread("test")
+    steps: list[float] = []
+    started = threading.Event()
+
+    def encode() -> int:
+        for _ in range(40):  # 40 layers of 5 ms, a pause point between each two
+            steps.append(time.monotonic())
+            started.set()
+            time.sleep(0.005)
+            t.pause_point()
+        return len(steps)
+
+    enc = t.submit(encode)
+    assert started.wait(5)
+    t0 = time.monotonic()
+    t.hold(0.4)  # the person opened the next image
+    assert t.held
+    click = t.submit(lambda: (time.monotonic(), threading.current_thread().name), urgent=True)
+    at, name = click.result(5)
+    assert name == "test" and at - t0 < 0.2  # a click is answered at once, during the hold
+    queued = t.submit(lambda: time.monotonic())  # a normal job queued meanwhile waits too
+    assert enc.result(5) == 40
+    gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]
+    # One stretch without progress: the hold (the encoding waited at a pause point) ...
+    assert max(gaps) >= 0.3 and sum(g >= 0.3 for g in gaps) == 1
+    held_from = steps[gaps.index(max(gaps))]
+    assert held_from - t0 < 0.05  # ... from the first pause point after hold()
+    assert queued.result(5) - t0 >= 0.39
+    # release() ends a hold at once; hold() never shortens one.
+    t.hold(10)
+    t.hold(0.01)
+    assert t.held
+    t.release()
+    assert not t.held and t.submit(lambda: 1).result(1) == 1
+    t.close(5)

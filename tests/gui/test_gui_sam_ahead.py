@@ -369,3 +369,64 @@ def test_enter_on_the_canvas_keeps_the_sam_polygon(gui, window, gui_dataset: Pat
     gui.key(Qt.Key.Key_Return)
     assert len(window.doc.shapes) == n + 1 and window.doc.shapes[-1].label == "thing"
     assert window.canvas.sam_preview is None
+
+
+class LayeredSession(EncodingSession):
+    """An :class:`EncodingSession` whose encoder runs 30 layers of 10 ms with a pause point
+    before each (``between_layers``, set by the controller, as ``SamSession``'s); records when
+    each layer of each image ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.between_layers = None
+        self.layers: dict[float, list[float]] = {}
+
+    def encode(self, image):  # noqa: ANN001, ANN201
+        import time
+
+        mean = round(float(np.asarray(image).mean()), 3)
+        stamps = self.layers.setdefault(mean, [])
+        for _ in range(30):
+            self.between_layers()
+            stamps.append(time.monotonic())
+            time.sleep(0.01)
+        return super().encode(image)
+
+    def decode(self, emb, points=None, labels=None, box=None):  # noqa: ANN001, ANN201
+        self.decoded_on = threading.current_thread().name
+        return super().decode(emb, points, labels, box)
+
+
+def test_an_image_opened_ready_and_a_click_hold_the_encoding_ahead(gui, window, eight: Path, qtbot) -> None:
+    import time
+
+    session = LayeredSession()
+    window.sam.factory = lambda: session
+    window.sam.look_ms = 50
+    gui.open(eight)
+    with qtbot.waitSignal(window.sam.ready, timeout=5000):
+        window.actions["mode_sam"].trigger()
+    items = [it.image_path for it in window.items]
+    _wait_encoded(qtbot, window.sam, items[1], session)
+    window.next_image()  # ready at once; 50 ms later the image after it is encoded ahead
+    assert window.sam.is_ready
+    ahead = _mean(items[2])
+    qtbot.waitUntil(lambda: len(session.layers.get(ahead, [])) >= 3, timeout=5000)
+    window.sam.look_ms = 500
+    t0 = time.monotonic()
+    window.prev_image()  # its embedding is there: the encoding ahead yields the CPU
+    assert window.sam.is_ready and window.sam._thread.held and window.sam._worker is not None
+    qtbot.wait(150)
+    n = len(session.layers[ahead])
+    qtbot.wait(150)
+    assert len(session.layers[ahead]) == n  # no layer ran meanwhile
+    t1 = time.monotonic()
+    gui.click(48, 36)  # answered at once, on the model thread, inside the held encoding
+    assert window.canvas.sam_preview and session.decoded_on == "sam"
+    assert time.monotonic() - t1 < 0.3 and window.sam._worker is not None
+    qtbot.waitUntil(lambda: window.sam._worker is None, timeout=5000)
+    stamps = session.layers[ahead]
+    assert len(stamps) == 30  # the encoding then went on and finished
+    resumed = min(s for s in stamps if s > t0)
+    assert resumed - t1 >= 0.45  # the click held it 500 ms more
+    window.sam.stop()
