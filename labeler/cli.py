@@ -108,6 +108,9 @@ def cli() -> None:
 
     Run 'labeler COMMAND --help' for a command's options and examples.
     """
+    from labeler.threads import sleep_when_idle
+
+    sleep_when_idle()  # before any plugin loads torch (labeler.threads: a busy core costs less)
 
 
 def _dataset_args(func: Callable[..., Any]) -> Callable[..., Any]:

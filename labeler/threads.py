@@ -85,13 +85,15 @@ def sleep_when_idle() -> bool:
     """Have the OpenMP worker threads of the models this process loads later sleep between
     parallel regions instead of spinning (``OMP_WAIT_POLICY=PASSIVE``).
 
-    By default libgomp's workers spin for a while after every parallel region. A batch run
-    loses little to that, but an interactive process does: there the model shares the cores
-    with the GUI thread and its image decodes, and a spinning worker holds a core they need.
-    When another thread takes a core, a two-thread team then waits at every region for its
-    descheduled member (2 cores, one of them busy: a two-thread SAM click 0.65-0.79 s instead
-    of 78-102 ms, the encoder up to 3.7 s instead of 0.85-1.05 s; bench/README.md, GUI SAM,
-    2026-12-02). The GUI calls this before any model loads. Returns whether the policy applies:
+    By default libgomp's workers spin for a while after every parallel region, holding a core
+    that the process's other threads (the GUI thread and its image decodes; a batch run's
+    reader, finisher and writer) or other programs need. When another thread takes a core, a
+    two-thread team then waits at every region for its descheduled member (2 cores, one of
+    them busy: a two-thread SAM click 0.65-0.79 s instead of 78-102 ms, the encoder up to 3.7 s
+    instead of 0.85-1.05 s; bench/README.md, GUI SAM, 2026-12-02). A ``yolo_sam`` run with
+    MobileSAM in bf16 took 10.2-10.7 s instead of 14.1-15.0 s beside another program's work,
+    and the same time on an idle machine (6.0-7.2 s either way). The GUI and the CLI call this
+    before any model loads. Returns whether the policy applies:
     False when ``OMP_WAIT_POLICY`` is set already (the person's choice is kept) or when torch
     is imported already (its OpenMP runtime has read its settings).
     """

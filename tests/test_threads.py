@@ -48,3 +48,13 @@ def test_too_late_once_torch_is_loaded() -> None:
                    "print(sleep_when_idle(), 'OMP_WAIT_POLICY' in os.environ)\ntorch.ones(512, 512).sum()")
     assert out.stdout.split() == ["False", "False"]  # nothing changed, nothing claimed
     assert "GOMP_SPINCOUNT = '300000'" in out.stderr
+
+
+def test_every_cli_command_sets_the_policy_before_its_plugins_load(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    script = ("import os\nfrom labeler.cli import cli\n"
+              f"cli.main(args=['validate', {str(folder)!r}], standalone_mode=False)\n"
+              "print('policy', os.environ.get('OMP_WAIT_POLICY'))\n")
+    out = _run({}, script)
+    assert out.stdout.splitlines()[-1] == "policy PASSIVE"
