@@ -196,6 +196,14 @@ def _batch_first(x: torch.Tensor, b: int, n: int) -> torch.Tensor:
     return x.view(heads, b, n, c).transpose(0, 1).reshape(b, heads * n, c)
 
 
+def _scaled_heads(proj: Any, x: torch.Tensor, heads: int) -> torch.Tensor:
+    """``proj(x)`` of a prompt's tokens ``x`` (B, N, C) per head, (heads, B * N, d), scaled by
+    ``1 / sqrt(d)``: the side of the attention scores that meets the image tokens."""
+    b, n, _ = x.shape
+    t = _heads_first(proj(x), b, n, heads)
+    return t * (1.0 / math.sqrt(t.shape[-1]))
+
+
 def low_rank_fits(attn: Any, n: int) -> bool:
     """Whether :func:`_token_to_image` / :func:`_image_to_token` cost less than projecting the
     image tokens for ``n`` prompt tokens: the image tokens then meet ``heads * n`` vectors of
@@ -214,9 +222,8 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys: torch.Tensor, pe_k: torch.
 
     b, n, c = q.shape
     heads = attn.num_heads
-    qt = _heads_first(attn.q_proj(q), b, n, heads)  # (heads, B*N, d)
+    qt = _scaled_heads(attn.q_proj, q, heads)  # (heads, B*N, d)
     d = qt.shape[-1]
-    qt = qt * (1.0 / math.sqrt(d))
     hw = keys.shape[1]
     a = _batch_first(torch.bmm(qt, attn.k_proj.weight.view(heads, d, c)), b, n)  # (B, heads*N, C)
     s = torch.bmm(a, keys.transpose(1, 2))  # (B, heads*N, HW)
@@ -245,9 +252,8 @@ def _image_to_token(attn: Any, keys: torch.Tensor, k: torch.Tensor, v: torch.Ten
 
     b, n, c = k.shape
     heads = attn.num_heads
-    kt = _heads_first(attn.k_proj(k), b, n, heads)  # (heads, B*N, d)
+    kt = _scaled_heads(attn.k_proj, k, heads)  # (heads, B*N, d)
     d = kt.shape[-1]
-    kt = kt * (1.0 / math.sqrt(d))
     hw = keys.shape[1]
     if qih is not None:  # (heads, HW, d): the shared image's queries
         s = torch.bmm(kt, qih.transpose(1, 2)).view(heads, b, n, hw).transpose(0, 1)  # (B, heads, N, HW)

@@ -63,14 +63,19 @@ def _wait_encoded(qtbot, ctl: SamController, path: Path, session: EncodingSessio
     qtbot.waitUntil(lambda: _mean(path) in session.encoded and ctl._worker is None, timeout=10000)
 
 
-def test_next_image_is_encoded_ahead_and_answers_from_the_decoder(gui, window, eight: Path, qtbot) -> None:
-    session = EncodingSession()
+def _sam_on(gui, window, folder: Path, qtbot, session: EncodingSession) -> list[Path]:  # noqa: ANN001
+    """``folder`` open in SAM mode on ``session`` (a 50 ms look), its first image ready."""
     window.sam.factory = lambda: session
     window.sam.look_ms = 50
-    gui.open(eight)
+    gui.open(folder)
     with qtbot.waitSignal(window.sam.ready, timeout=5000):
         window.actions["mode_sam"].trigger()
-    items = [it.image_path for it in window.items]
+    return [it.image_path for it in window.items]
+
+
+def test_next_image_is_encoded_ahead_and_answers_from_the_decoder(gui, window, eight: Path, qtbot) -> None:
+    session = EncodingSession()
+    items = _sam_on(gui, window, eight, qtbot, session)
     assert window.segment.upcoming() == [items[1]]  # the next (there is no previous, nothing to review)
     _wait_encoded(qtbot, window.sam, items[1], session)
     n = len(session.encoded)
@@ -401,12 +406,7 @@ def test_an_image_opened_ready_and_a_click_hold_the_encoding_ahead(gui, window, 
     import time
 
     session = LayeredSession()
-    window.sam.factory = lambda: session
-    window.sam.look_ms = 50
-    gui.open(eight)
-    with qtbot.waitSignal(window.sam.ready, timeout=5000):
-        window.actions["mode_sam"].trigger()
-    items = [it.image_path for it in window.items]
+    items = _sam_on(gui, window, eight, qtbot, session)
     _wait_encoded(qtbot, window.sam, items[1], session)
     window.next_image()  # ready at once; 50 ms later the image after it is encoded ahead
     assert window.sam.is_ready
