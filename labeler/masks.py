@@ -167,14 +167,16 @@ def polygon_to_mask(points: list[tuple[float, float]], size: tuple[int, int]) ->
 
 
 def mask_to_polygons(
-    mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0, limit: int | None = None
+    mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0, limit: int | None = None,
+    box: tuple[int, int, int, int] | None = None,
 ) -> list[np.ndarray]:
     """Outer contours of a bool mask as simplified (K, 2) float polygons, largest first.
 
     Uses OpenCV (``findContours`` + ``approxPolyDP``), which ultralytics already installs;
     ``tolerance`` is the simplification distance in pixels. ``limit``: only the largest so many
     (the others are never simplified). Contours are traced in the mask's bounding box with a
-    one-pixel margin (the same contours as on the whole image, for a fraction of the scan).
+    one-pixel margin (the same contours as on the whole image, for a fraction of the scan);
+    ``box``: that box (:func:`mask_bbox`) when the caller has it already.
     """
     try:
         import cv2
@@ -185,7 +187,7 @@ def mask_to_polygons(
             "turning masks into polygons needs OpenCV: pip install opencv-python-headless "
             "(or pip install 'labeler[yolo]')"
         ) from None
-    box = mask_bbox(mask)
+    box = box if box is not None else mask_bbox(mask)
     if box is None:
         return []
     h, w = np.shape(mask)[:2]

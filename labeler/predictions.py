@@ -123,7 +123,7 @@ class Predictions:
                 pts = rounded_points(np.asarray(poly))
                 shapes.append(Shape(label=label, points=pts, shape_type="polygon", labeler=meta))
             elif prefer in ("auto", "polygon") and self.quads is not None:
-                pts = [(round(float(x), 2), round(float(y), 2)) for x, y in self.quads[i]]
+                pts = rounded_points(self.quads[i])
                 shapes.append(Shape(label=label, points=pts, shape_type="polygon", labeler=meta))
             else:
                 pts = [(round(x1, 2), round(y1, 2)), (round(x2, 2), round(y2, 2))]

@@ -1076,13 +1076,14 @@ class SamAutolabeler(Autolabeler):
         for i, m in enumerate(masks):
             if int(m.sum()) < max(1, self.options.min_area):
                 continue
+            box = mask_bbox(m)  # not empty: at least min_area pixels
             if self.options.output == "polygon":
                 polys = mask_to_polygons(m, tolerance=self.options.tolerance, min_area=float(self.options.min_area),
-                                         limit=1)
+                                         limit=1, box=box)
                 if not polys:
                     continue
                 polygon_of[i] = polys[0]  # the largest part
-            boxes[i] = mask_bbox(m)
+            boxes[i] = box
             keep.append(i)
         keep = self._drop_duplicates(keep, masks, prompts)
         polygons = [polygon_of[i] for i in keep] if self.options.output == "polygon" else []

@@ -73,3 +73,17 @@ def test_mask_bbox_is_the_box_of_the_set_pixels(seed: int) -> None:
     assert points == [(float(xs.min()), float(ys.min())), (float(xs.max()), float(ys.max()))] and b64
     assert mask_bbox(np.zeros((3, 4), dtype=bool)) is None
     assert mask_to_shape_fields(np.zeros((3, 4), dtype=bool)) == ([], None)
+
+
+def test_mask_to_polygons_with_the_box_given_traces_the_same_polygons() -> None:
+    from labeler.masks import mask_bbox, mask_to_polygons
+
+    mask = np.zeros((120, 160), bool)
+    mask[10:60, 20:90] = True
+    mask[80:110, 100:150] = True
+    box = mask_bbox(mask)
+    assert box == (20, 10, 150, 110)
+    got = mask_to_polygons(mask, box=box)
+    want = mask_to_polygons(mask)
+    assert len(got) == len(want) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))

@@ -242,18 +242,15 @@ class ModelThread:
                     self._cv.wait(left if self._normal and left > 0 else None)
                 if self._urgent:
                     job, normal = self._urgent.popleft(), False
-                    self._urgent_running += 1
                 elif self._normal:
                     job, normal = self._normal.popleft(), True
                 else:
                     return  # closed and nothing left
                 self.busy = normal
             try:
-                self._run(job)
+                (self._run if normal else self._run_urgent)(job)
             finally:
                 self.busy = False
-                if not normal:
-                    self._urgent_running -= 1
 
     def _run_urgent(self, job: tuple[Callable[[], Any], Future[Any]]) -> None:
         self._urgent_running += 1

@@ -23,7 +23,6 @@ comparisons and the embedding cache stay in the driver.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import os
@@ -41,10 +40,10 @@ from labeler.engines.work import (
     check_input,
     check_isolated,
     predict_jobs,
+    settle_loaded_model,
 )
 from labeler.errors import LabelerError, MissingDependencyError
 from labeler.plugin_api import Autolabeler, BatchTask, Check, Plugin
-from labeler.threads import keep_freed_memory
 
 #: Actors a batch may kill before its images fail.
 MAX_ATTEMPTS = 3
@@ -94,8 +93,7 @@ class _Worker:
         """
         if not self.set_up:
             self.plugin.setup()  # type: ignore[attr-defined]
-            keep_freed_memory()
-            gc.freeze()  # the model stays for the actor's life (see work.models_frozen)
+            settle_loaded_model()  # the model stays for the actor's life
             self.set_up = True
         return os.getpid()
 
@@ -128,8 +126,7 @@ class _TaskWorker:
         """Set the task up (load its model); the worker's process id."""
         if not self.set_up:
             self.task.setup()
-            keep_freed_memory()
-            gc.freeze()
+            settle_loaded_model()
             self.set_up = True
         return os.getpid()
 

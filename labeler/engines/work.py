@@ -39,21 +39,25 @@ Prediction = Union[Predictions, str]  # noqa: UP007 - a runtime alias on Python 
 CheckResult = Union[list[Issue], str]  # noqa: UP007
 
 
-@contextmanager
-def models_frozen() -> Iterator[None]:
-    """Keep Python's cycle collector off the objects that exist now, for a batch run.
-
-    Entered right after a plugin's ``setup()``: its models and imports (about 370,000 tracked
-    objects for ``yolo_sam``) move to the collector's permanent generation
-    (:func:`gc.freeze`), so that the collections that each image's many new objects trigger
-    (a traced mask's polygon is thousands of point tuples) no longer walk them all. Measured
-    on ``yolo_sam`` with MobileSAM: 3.1 s of 19 s spent collecting before, 0.9 s after.
-    Reference counting frees objects as before; only cycles among the frozen ones wait, until
-    :func:`gc.unfreeze` on leaving. Also calls :func:`labeler.threads.keep_freed_memory`. A second run overlapping in the same process (the GUI)
-    may unfreeze early: that costs speed, nothing else.
-    """
+def settle_loaded_model() -> None:
+    """What a process does once its plugin's ``setup()`` has loaded the model: freed buffers
+    kept for reuse (:func:`labeler.threads.keep_freed_memory`), and everything that exists now
+    (the models and imports: about 370,000 tracked objects for ``yolo_sam``) moved to the cycle
+    collector's permanent generation (:func:`gc.freeze`), so that the collections each image's
+    many new objects trigger (a traced mask's polygon is thousands of point tuples) no longer
+    walk them all. Measured on ``yolo_sam`` with MobileSAM: 3.1 s of 19 s spent collecting
+    before, 0.9 s after. Reference counting frees objects as before; only cycles among the
+    frozen ones wait. A Ray actor calls this once for its life."""
     keep_freed_memory()
     gc.freeze()
+
+
+@contextmanager
+def models_frozen() -> Iterator[None]:
+    """:func:`settle_loaded_model` for one local run, undone (:func:`gc.unfreeze`) on leaving.
+    A second run overlapping in the same process (the GUI) may unfreeze early: that costs
+    speed, nothing else."""
+    settle_loaded_model()
     try:
         yield
     finally:
