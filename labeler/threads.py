@@ -1,6 +1,7 @@
 """How a model's process uses the machine (one rule for every plugin): how many CPU threads a
 model may use, that the big buffers it frees are kept for reuse (:func:`keep_freed_memory`),
-and that its OpenMP workers sleep when idle (:func:`sleep_when_idle`).
+that its OpenMP workers sleep when idle (:func:`sleep_when_idle`), and that the GUI's Qt painting
+stays on the thread that paints (:func:`paint_on_one_thread`).
 
 Engines that run several models on one machine give each its share: a Ray worker gets its
 ``num_cpus`` (:mod:`labeler.engines.ray_engine` sets :data:`ENV` in each worker before the
@@ -104,4 +105,31 @@ def sleep_when_idle() -> bool:
     if "torch" in sys.modules:
         return False
     os.environ[WAIT_POLICY_ENV] = "PASSIVE"
+    return True
+
+
+#: Qt's own switch: set, its raster engine and image scaling never hand work to its GUI thread pool.
+QT_POOL_ENV = "QT_NO_GUI_THREADPOOL"
+#: ``LABELER_QT_THREADPOOL=1`` keeps Qt's GUI thread pool (Qt's default).
+KEEP_QT_POOL_ENV = "LABELER_QT_THREADPOOL"
+
+
+def paint_on_one_thread() -> bool:
+    """Have Qt paint on the thread that paints, without its GUI thread pool
+    (``QT_NO_GUI_THREADPOOL=1``, Qt's own switch, read once when the pool is first wanted).
+
+    By default Qt 6's raster engine cuts every fill or blend of 96 or more lines, and every
+    smooth image scaling, into parts for a pool of threads and waits for them: on a 2-core
+    virtual machine the wake-ups cost more than the work. Repainting the whole window took
+    5.7-5.9 ms with the pool and 2.6-2.8 ms without; the toolbar alone 1.8 and 0.3 ms
+    (bench/README.md, "The GUI without Qt's thread pool", 2026-12-02). The window's work that
+    is heavy (decodes, the frames scaled for the view) already runs on labeler's own threads.
+    ``labeler gui`` and :class:`labeler.gui.main_window.MainWindow` call this before Qt paints.
+    Returns whether the pool is off: False when ``LABELER_QT_THREADPOOL=1`` asks for Qt's
+    default. A ``QT_NO_GUI_THREADPOOL`` set already is left as it is (Qt turns the pool off
+    for any value).
+    """
+    if os.environ.get(KEEP_QT_POOL_ENV, "").strip() == "1":
+        return False
+    os.environ.setdefault(QT_POOL_ENV, "1")
     return True

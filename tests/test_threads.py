@@ -23,7 +23,7 @@ print("again", sleep_when_idle())
 
 
 def _run(env_extra: dict[str, str], script: str = SCRIPT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "QT_NO_GUI_THREADPOOL", "LABELER_QT_THREADPOOL")}
     env.update(env_extra, OMP_DISPLAY_ENV="VERBOSE",
                PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
@@ -58,3 +58,40 @@ def test_every_cli_command_sets_the_policy_before_its_plugins_load(tmp_path: Pat
               "print('policy', os.environ.get('OMP_WAIT_POLICY'))\n")
     out = _run({}, script)
     assert out.stdout.splitlines()[-1] == "policy PASSIVE"
+
+
+#: Runs in a fresh interpreter: the rule (or not), then a Qt paint big enough for Qt 6 to cut into
+#: parts for its GUI thread pool; prints how many pool threads the process has afterwards.
+PAINT = """
+import os, sys
+from pathlib import Path
+from labeler.threads import paint_on_one_thread
+print("off" if paint_on_one_thread() else "kept")
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+app = QGuiApplication(sys.argv[:1])
+img = QImage(1600, 1000, QImage.Format.Format_RGB32)
+p = QPainter(img)
+for i in range(20):
+    p.fillRect(0, 0, 1600, 1000, QColor(i, 2 * i, 3 * i))
+p.end()
+big = img.scaled(800, 500, mode=__import__("PySide6.QtCore").QtCore.Qt.TransformationMode.SmoothTransformation)
+assert img.pixelColor(5, 5) == QColor(19, 38, 57) and not big.isNull()
+names = [Path(t, "comm").read_text().strip() for t in Path("/proc/self/task").iterdir()]
+print("pool threads", sum(n == "Thread (pooled)" for n in names))
+"""
+
+
+def test_qt_paints_on_one_thread_unless_the_person_keeps_its_pool() -> None:
+    env = {"QT_QPA_PLATFORM": "offscreen"}
+    off = _run(env, PAINT).stdout.splitlines()
+    assert off == ["off", "pool threads 0"]
+    kept = _run({**env, "LABELER_QT_THREADPOOL": "1"}, PAINT).stdout.splitlines()
+    assert kept[0] == "kept" and int(kept[1].split()[-1]) >= 1  # Qt's default: its pool painted
+
+
+def test_the_window_turns_qt_s_thread_pool_off_before_it_paints(tmp_path: Path) -> None:
+    script = ("import os, sys\nfrom PySide6.QtWidgets import QApplication\napp = QApplication(sys.argv[:1])\n"
+              "from labeler.gui.main_window import MainWindow\nw = MainWindow(autosave=False)\n"
+              "print(os.environ.get('QT_NO_GUI_THREADPOOL'))\n")
+    out = _run({"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}, script)
+    assert out.stdout.splitlines()[-1] == "1"

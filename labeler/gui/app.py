@@ -42,6 +42,9 @@ def run_gui(directory: Path | None, labels: Path | None = None, flags: list[str]
     """Open the window (on ``directory`` when given) and run the Qt event loop; ``flags`` and
     ``label_flags`` are labelme's ``--flags`` and ``--labelflags`` (see
     :mod:`labeler.editing.flags`)."""
+    from labeler.threads import paint_on_one_thread
+
+    paint_on_one_thread()  # before the QApplication (Qt reads the switch once)
     from PySide6.QtWidgets import QApplication
 
     from labeler.gui.main_window import MainWindow

@@ -54,6 +54,7 @@ from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
 from labeler.gui.status import ItemStatus, status_of_annotation
 from labeler.gui.view_controls import ViewControls
 from labeler.gui.workers import ImageLoader, PluginWorker
+from labeler.threads import paint_on_one_thread
 
 #: Autosave this long after the last edit (milliseconds).
 AUTOSAVE_MS = 1500
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None, sam_factory: SessionFactory | None = None,
                  max_side: int | None = None, autosave: bool = True) -> None:
+        paint_on_one_thread()  # before Qt first paints (labeler.threads: no GUI thread pool)
         guard_none_refcount()  # PySide6 6.12 on Python < 3.12 (see labeler.gui.app)
         super().__init__()
         self.settings = settings if settings is not None else QSettings("labeler", "labeler")
