@@ -241,16 +241,44 @@ class Session:
                     self.error(str(err))
         self.docs[item.rel] = doc
         self.unreadable.pop(item.rel, None)
-        while len(self.docs) > self.cache_size:
-            rel, old = self.docs.popitem(last=False)
-            if old.dirty:  # cannot drop unsaved work: keep it
-                self.docs[rel] = old
-                self.docs.move_to_end(rel, last=False)
-                break
+        self._trim(doc)
         self.set_current(doc)
         if self.keep_previous and previous is not None and previous is not doc:
             self.keep_shapes_of(previous)
         return doc
+
+    def preload(self, item: Item, info: ImageInfo | None = None) -> bool:
+        """Read ``item``'s document ahead, while the person looks at another image (a neighbour
+        they will likely open next), so that opening it reads nothing: :meth:`open_item` takes
+        it from :attr:`docs`, after the same check that its file did not change on disk since.
+        Nothing is shown or announced. False when it is open already or the current one, its
+        file is unreadable (opening it reports why), its image size is unknown without ``info``
+        (it is then read at the open, as usual), or no room is left among :attr:`cache_size`
+        documents beside those with unsaved edits."""
+        if self.dataset is None or item.rel in self.docs or item.rel in self.unreadable:
+            return False
+        try:
+            doc = Document.open(self.dataset, item, info)
+        except LabelerError:
+            return False
+        if doc.image_size() is None:
+            return False
+        self.docs[item.rel] = doc
+        self._trim(self.doc, doc)
+        if len(self.docs) > self.cache_size:  # no room left beside unsaved work: not kept
+            del self.docs[item.rel]
+            return False
+        return True
+
+    def _trim(self, *keep: Document | None) -> None:
+        """Forget the least recently opened documents beyond :attr:`cache_size`; never one with
+        unsaved edits, nor one of ``keep``."""
+        for rel in list(self.docs):
+            if len(self.docs) <= self.cache_size:
+                break
+            old = self.docs[rel]
+            if not old.dirty and not any(old is k for k in keep):
+                del self.docs[rel]
 
     def keep_shapes_of(self, previous: Document) -> int:
         """Keep Previous Annotation: when the current image has no shapes (rejected suggestions

@@ -7,7 +7,10 @@ shown image's frame is made again in the background.
 An image shown from the cache while no decode runs has its neighbours' decodes started once its
 frame is painted and the event loop goes idle: started at once, a decode thread would compete
 with that frame for the CPU and the GIL. While decodes run (paging quickly), they are queued at
-once, so that no decode thread waits."""
+once, so that no decode thread waits. Each neighbour's document is read ahead too (``preload``,
+:meth:`labeler.editing.session.Session.preload`) once its image is decoded, or at that idle
+moment when its decode was cached already: the next image then opens without reading its label
+file."""
 
 from __future__ import annotations
 
@@ -19,6 +22,10 @@ from PySide6.QtGui import QImage
 
 from labeler.dataset import Item
 from labeler.gui.workers import ImageLoader
+from labeler.io.images import ImageInfo
+
+#: Reads an item's document ahead (the session's ``preload``).
+Preload = Callable[[Item, ImageInfo | None], object]
 
 
 class ImageFeed(QObject):
@@ -28,9 +35,11 @@ class ImageFeed(QObject):
     fullShown = Signal(str)  # rel, when the full-size decode replaced the screen-size one
     failed = Signal(str, str)  # rel, message
 
-    def __init__(self, loader: ImageLoader, canvas: object, current: Callable[[], Item | None]) -> None:
+    def __init__(self, loader: ImageLoader, canvas: object, current: Callable[[], Item | None],
+                 preload: Preload | None = None) -> None:
         super().__init__(loader)
-        self.loader, self.canvas, self.current = loader, canvas, current
+        self.loader, self.canvas, self.current, self.preload = loader, canvas, current, preload
+        self._ahead: dict[str, Item] = {}  # neighbours whose documents are still to read ahead
         loader.loaded.connect(self._loaded)
         loader.failed.connect(self._failed)
         loader.fullLoaded.connect(self._full_loaded)
@@ -47,10 +56,13 @@ class ImageFeed(QObject):
         if dispatcher is not None:
             dispatcher.aboutToBlock.connect(self._idle)
 
-    def show(self, item: Item, neighbours: list[Path]) -> None:
-        """Show ``item``'s image (now when cached, else once decoded) and prefetch others."""
+    def show(self, item: Item, neighbours: list[Item]) -> None:
+        """Show ``item``'s image (now when cached, else once decoded) and prefetch the
+        ``neighbours``' images and documents."""
         if self._painted:  # the last image shown from the cache is on screen: its turn now
             self._prefetch_now()
+        self._ahead = {str(n.image_path): n for n in neighbours}
+        paths = [n.image_path for n in neighbours]
         cached = self.loader.cached(item.image_path)
         self.canvas.set_image(cached, frame=self.loader.cached_frame(item.image_path))  # type: ignore[attr-defined]
         if cached is not None:
@@ -59,11 +71,19 @@ class ImageFeed(QObject):
         else:  # waiting for this decode anyway: the neighbours' queue behind it
             self.loader.request(item.image_path)
         if cached is not None and not self.loader.busy:
-            self._after_paint, self._painted = neighbours, False
+            self._after_paint, self._painted = paths, False
             self._later.start()
         else:
             self._after_paint = []
-            self.loader.prefetch(neighbours)
+            self.loader.prefetch(paths)
+
+    def prefetch(self, neighbours: list[Item]) -> None:
+        """Prefetch the images and documents of the shown image's ``neighbours`` now (the
+        folder's list came after the image was shown)."""
+        self._ahead.update((str(n.image_path), n) for n in neighbours)
+        paths = [n.image_path for n in neighbours]
+        self.loader.prefetch(paths)
+        self._read_cached_ahead(paths)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         """Notes the canvas's paint (the prefetch :meth:`show` held back may start after it)."""
@@ -79,6 +99,17 @@ class ImageFeed(QObject):
         self._later.stop()
         paths, self._after_paint = self._after_paint, []
         self.loader.prefetch(paths)
+        self._read_cached_ahead(paths)
+
+    def _read_cached_ahead(self, paths: list[Path]) -> None:
+        for path in paths:  # decoded already: no decode will come to read their documents after
+            if self.loader.cached(path) is not None:
+                self._read_ahead(str(path))
+
+    def _read_ahead(self, key: str) -> None:
+        item = self._ahead.pop(key, None)
+        if item is not None and self.preload is not None and self._is_current(key) is None:
+            self.preload(item, self.loader.info(item.image_path))
 
     @staticmethod
     def stamp(item: Item) -> tuple[int, int] | None:
@@ -102,6 +133,8 @@ class ImageFeed(QObject):
         if item := self._is_current(key):
             self.canvas.set_image(image, frame=self.loader.cached_frame(item.image_path))  # type: ignore[attr-defined]
             self.shown.emit(item.rel)
+        else:
+            self._read_ahead(key)
 
     def _view_changed(self, _scale: float) -> None:
         viewport = self.canvas.viewport()  # type: ignore[attr-defined]

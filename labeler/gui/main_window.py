@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.dataset import Item
 from labeler.editing.document import Document
 from labeler.editing.session import (
     DOC_CACHE,  # noqa: F401 - its old home
@@ -54,6 +55,7 @@ from labeler.gui.shortcuts import COMMANDS, ShortcutsDialog
 from labeler.gui.status import ItemStatus, status_of_annotation
 from labeler.gui.view_controls import ViewControls
 from labeler.gui.workers import ImageLoader, PluginWorker
+from labeler.io.images import ImageInfo
 from labeler.threads import paint_on_one_thread
 
 #: Autosave this long after the last edit (milliseconds).
@@ -103,7 +105,7 @@ class MainWindow(QMainWindow):
             max_side = int(max(geo.width(), geo.height(), 1024) * dpr) if geo is not None else 2048
         self.loader = ImageLoader(max_side=max_side, parent=self)
         self.canvas = Canvas(self, view=s.view)
-        self.feed = ImageFeed(self.loader, self.canvas, lambda: self.doc.item if self.doc else None)
+        self.feed = ImageFeed(self.loader, self.canvas, lambda: self.doc.item if self.doc else None, self._read_ahead)
         self.feed.shown.connect(self.imageShown.emit)
         self.feed.fullShown.connect(self.fullResolutionShown.emit)
         self.feed.failed.connect(self._image_failed)
@@ -261,7 +263,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is not None:
             self.files.select_row(row)
-            self.loader.prefetch(self._neighbours(row))
+            self.feed.prefetch(self._neighbours(row))
         elif self.items:
             self.open_row(0)
 
@@ -300,9 +302,9 @@ class MainWindow(QMainWindow):
         self.documentOpened.emit(item.rel)
         return True
 
-    def _neighbours(self, row: int) -> list[Path]:
+    def _neighbours(self, row: int) -> list[Item]:
         rows = self.files.visible_rows(row, 2, 1) + self.files.visible_rows(row, 1, -1)
-        return [self.items[r].image_path for r in rows]
+        return [self.items[r] for r in rows]
 
     def _image_failed(self, rel: str, message: str) -> None:
         self._error(message)
@@ -379,6 +381,10 @@ class MainWindow(QMainWindow):
     def _refresh_classes(self) -> None:
         if not self.session.update_classes(self.file_model.all_labels(), replace=True):
             self.files.show_choices(self.classes)
+
+    def _read_ahead(self, item: Item, info: ImageInfo | None) -> None:
+        if self.session.preload(item, info):  # its row's status comes from the document now
+            self._sync_row(self.session.docs[item.rel])
 
     def _sync_row(self, doc: Document) -> None:
         self.files.set_status(doc.item.rel, status_of_annotation(doc.annotation), dirty=doc.dirty)

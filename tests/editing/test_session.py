@@ -361,3 +361,59 @@ def test_remove_file_with_expect_refuses_a_changed_file(tmp_path: Path) -> None:
     ds.remove_file(path, expect=path.read_bytes())
     assert not path.exists()
     ds.remove_file(path, expect=None)  # already gone: nothing to do
+
+
+def test_a_document_read_ahead_is_opened_without_reading_its_file(session: Session, gui_dataset: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from labeler.editing import document as document_module
+
+    session.open_item(item(session, "a.jpg"))
+    session.events.clear()  # type: ignore[attr-defined]
+    assert session.preload(item(session, "b.jpg"))
+    assert session.doc is not None and session.doc.item.rel == "a.jpg"  # nothing shown
+    assert session.events == []  # nor announced  # type: ignore[attr-defined]
+    assert not session.preload(item(session, "b.jpg"))  # read once
+    assert not session.preload(item(session, "a.jpg"))  # the current one is open already
+    ahead = session.docs["b.jpg"]
+    opened: list[str] = []
+    real_open = document_module.Document.open
+    monkeypatch.setattr(document_module.Document, "open",
+                        classmethod(lambda cls, ds, it, info=None: opened.append(it.rel) or real_open(ds, it, info)))
+    b = session.open_item(item(session, "b.jpg"))
+    assert b is ahead and opened == []  # taken as read
+    assert [s.label for s in b.shapes] == ["dog", "cat"] and not b.dirty
+    assert isinstance(session.events[-1], CurrentChanged)  # type: ignore[attr-defined]
+
+
+def test_a_file_changed_after_it_was_read_ahead_is_read_again(session: Session, gui_dataset: Path) -> None:
+    session.open_item(item(session, "a.jpg"))
+    assert session.preload(item(session, "c.jpg"))
+    data = json.loads((gui_dataset / "c.json").read_text())
+    data["shapes"][0]["label"] = "lynx"  # another program (labelme, a script) writes it meanwhile
+    (gui_dataset / "c.json").write_text(json.dumps(data) + "\n")
+    c = session.open_item(item(session, "c.jpg"))
+    assert c is not None and [s.label for s in c.shapes] == ["lynx"]
+
+
+def test_an_unreadable_file_is_not_read_ahead_and_its_open_still_reports(session: Session, gui_dataset: Path) -> None:
+    (gui_dataset / "d.json").write_text("{not json", encoding="utf-8")
+    session.open_item(item(session, "a.jpg"))
+    assert not session.preload(item(session, "d.jpg"))
+    assert session.errors == [] and "d.jpg" not in session.docs  # silent until the person opens it
+    assert session.open_item(item(session, "d.jpg")) is None
+    assert "d.json" in session.errors[-1]
+
+
+def test_reading_ahead_never_drops_unsaved_work_or_the_open_document(gui_dataset: Path) -> None:
+    s = Session(autosave=False, cache_size=2)
+    s.open_dataset(gui_dataset)
+    a = s.open_item(item(s, "a.jpg"))
+    assert a is not None
+    a.remove_shapes([0])  # unsaved
+    b = s.open_item(item(s, "b.jpg"))
+    assert not s.preload(item(s, "c.jpg"))  # no room beside the unsaved one and the open one
+    assert list(s.docs.values()) == [a, b] and s.unsaved() == [a]
+    s.cache_size = 3
+    assert s.preload(item(s, "c.jpg")) and s.preload(item(s, "d.jpg"))
+    assert list(s.docs) == ["a.jpg", "b.jpg", "d.jpg"]  # the older clean one read ahead went
+    assert s.unsaved() == [a] and s.doc is b

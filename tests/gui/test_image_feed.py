@@ -145,3 +145,30 @@ def test_brightness_applies_to_the_frame(window, qtbot, tmp_path: Path) -> None:
     c.update()
     after = c.grab().toImage().pixelColor(int(q.x()), int(q.y()))
     assert abs(before.red() - 90) <= 3 and abs(after.red() - 180) <= 4
+
+
+def test_the_neighbours_documents_are_read_ahead_and_next_reads_no_label_file(window, qtbot, tmp_path: Path,
+                                                                              monkeypatch) -> None:  # noqa: ANN001
+    import json
+
+    from labeler.editing import document as document_module
+
+    root = _folder(tmp_path, n=4)
+    shape = {"label": "block", "points": [[400, 300], [800, 600]], "shape_type": "rectangle", "flags": {}}
+    (root / "p1.json").write_text(json.dumps({"version": "5.5.0", "flags": {}, "shapes": [shape], "imagePath": "p1.jpg",
+                                              "imageData": None, "imageHeight": 1200, "imageWidth": 1600}))
+    _after_a_look(qtbot, window, root)
+    docs = window.session.docs
+    qtbot.waitUntil(lambda: "p1.jpg" in docs and "p2.jpg" in docs, timeout=5000)  # next two, read ahead
+    assert window.doc is not None and window.doc.item.rel == "p0.jpg"  # the open image did not change
+    assert docs["p2.jpg"].image_size() == (1600, 1200)  # its size from the decode, as an open gives it
+    row = window.files.rows["p1.jpg"]  # its row's status from the document read ahead
+    assert window.file_model.statuses[row] is not None and window.file_model.statuses[row].labeled
+    opened: list[str] = []
+    real_open = document_module.Document.open
+    monkeypatch.setattr(document_module.Document, "open",
+                        classmethod(lambda cls, ds, it, info=None: opened.append(it.rel) or real_open(ds, it, info)))
+    ahead = docs["p1.jpg"]
+    assert window.next_image()
+    assert window.doc is ahead and opened == [] and [s.label for s in ahead.shapes] == ["block"]
+    assert window.shape_panel.count() == 1  # shown like any opened document
