@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QImage,
     QKeyEvent,
     QMouseEvent,
+    QPainterPath,
     QPixmap,
     QResizeEvent,
     QWheelEvent,
@@ -104,6 +105,7 @@ class Canvas(CanvasPainting, QWidget):
         self._press_widget: QPointF | None = None
         self._pan_start: QPointF | None = None
         self._mask_cache: dict[int, tuple[str, QImage]] = {}
+        self._path_cache: dict[tuple[str, tuple[tuple[float, float], ...]], QPainterPath] = {}  # painting.py
         self.sam_busy = False
         self.wheel = "zoom"  # what the wheel does: labeler.editing.preferences.wheel_action
 

@@ -37,11 +37,19 @@ from labeler.geometry import bounding_box
 from labeler.gui.colors import label_color
 from labeler.model import Shape
 
+_ICONS: dict[tuple[int, int], QIcon] = {}
+
 
 def color_icon(label: str, size: int = 12) -> QIcon:
-    pm = QPixmap(size, size)
-    pm.fill(label_color(label))
-    return QIcon(pm)
+    """A square of the label's colour (one icon per colour and size, made once)."""
+    color = label_color(label)
+    key = (color.rgba(), size)
+    icon = _ICONS.get(key)
+    if icon is None:
+        pm = QPixmap(size, size)
+        pm.fill(color)
+        icon = _ICONS[key] = QIcon(pm)
+    return icon
 
 
 class LabelDialog(QDialog):

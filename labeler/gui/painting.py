@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QPolygonF,
+    QTransform,
 )
 
 from labeler.editing.display import Viewport
@@ -46,6 +47,7 @@ class CanvasPainting:
         _full: QPixmap | None
         _frame: QPixmap | None
         _mask_cache: dict[int, tuple[str, QImage]]
+        _path_cache: dict[tuple[str, tuple[tuple[float, float], ...]], QPainterPath]
         document: Any
         mode: str
         hide_shapes: bool
@@ -128,11 +130,17 @@ class CanvasPainting:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if not self.hide_shapes:
             shown = [(i, shape) for i, shape in enumerate(self.shapes()) if self.view.is_shown(i)]
+            to_view = QTransform(self.scale, 0, 0, self.scale, self.offset.x(), self.offset.y())
             for i, shape in shown:
-                self._paint_shape(p, i, shape)
+                self._paint_shape(p, i, shape, to_view)
             if self.show_labels:
+                font = QFont(self.font())
+                font.setPointSizeF(8.5)
+                italic = QFont(font)
+                italic.setItalic(True)
+                fonts = (font, italic, QFontMetrics(font), {})
                 for i, shape in shown:
-                    self._paint_caption(p, i, shape)
+                    self._paint_caption(p, i, shape, fonts)
         self._paint_image_labels(p)
         self._paint_issue_box(p)
         self._paint_drawing(p)
@@ -220,7 +228,31 @@ class CanvasPainting:
             path.closeSubpath()
         return path
 
-    def _paint_shape(self, p: QPainter, i: int, shape: Shape) -> None:
+    def _image_path(self, shape_type: str, pts: list[tuple[float, float]]) -> QPainterPath | None:
+        """The outline of a shape in image coordinates (painted through the view's transform),
+        kept for the next paints while the points stay the same; None for point shapes (their
+        dots keep their size in pixels at any zoom: :meth:`_shape_path`)."""
+        if shape_type in ("point", "points") or not pts:
+            return None
+        key = (shape_type, tuple(pts))
+        cache: dict[tuple[str, tuple[tuple[float, float], ...]], QPainterPath] = self._path_cache
+        path = cache.get(key)
+        if path is None:
+            if len(cache) > 4096:
+                cache.clear()
+            path = QPainterPath()
+            if shape_type in ("rectangle", "mask") and len(pts) >= 2:
+                path.addRect(QRectF(QPointF(*pts[0]), QPointF(*pts[1])).normalized())
+            elif shape_type == "circle" and len(pts) >= 2:
+                path.addEllipse(QPointF(*pts[0]), r := math.dist(pts[0], pts[1]), r)
+            else:
+                path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
+                if shape_type not in ("line", "linestrip"):
+                    path.closeSubpath()
+            cache[key] = path
+        return path
+
+    def _paint_shape(self, p: QPainter, i: int, shape: Shape, to_view: QTransform) -> None:
         color = label_color(shape.label)
         pts = self._display_points(i, shape)
         selected = i in self.selected
@@ -240,7 +272,13 @@ class CanvasPainting:
         fill.setAlpha(90 if selected else (0 if suggestion else 40) if i != self.view.hover else 70)
         closed = shape.shape_type not in ("line", "linestrip")
         p.setBrush(QBrush(fill) if closed else Qt.BrushStyle.NoBrush)
-        p.drawPath(self._shape_path(shape.shape_type, pts))
+        path = self._image_path(shape.shape_type, pts)
+        if path is not None:  # the pen is cosmetic: its width stays in pixels
+            p.setTransform(to_view)
+            p.drawPath(path)
+            p.resetTransform()
+        else:
+            p.drawPath(self._shape_path(shape.shape_type, pts))
         if selected or i == self.view.hover:
             p.setPen(QPen(QColor(255, 255, 255), 1))
             p.setBrush(color)
@@ -281,7 +319,7 @@ class CanvasPainting:
             rect = QRectF(self.to_widget(min(x1, x2), min(y1, y2)), self.to_widget(max(x1, x2) + 1, max(y1, y2) + 1))
             p.drawImage(rect, cached[1])
 
-    def _paint_caption(self, p: QPainter, i: int, shape: Shape) -> None:
+    def _paint_caption(self, p: QPainter, i: int, shape: Shape, fonts: tuple[QFont, QFont, QFontMetrics, dict[str, int]]) -> None:
         pts = self._display_points(i, shape)
         if not pts:
             return
@@ -290,16 +328,18 @@ class CanvasPainting:
             text += f" {shape.score:.2f}"
         if shape.text:
             text += f" “{shape.text}”"
-        x1 = min(x for x, _ in pts)
-        y1 = min(y for _, y in pts)
-        if shape.shape_type == "circle" and len(pts) >= 2:
-            r = math.dist(pts[0], pts[1])
-            x1, y1 = pts[0][0] - r, pts[0][1] - r
+        path = self._image_path(shape.shape_type, pts)  # the outline painted just before
+        if path is not None:  # its top-left corner (a circle's too: centre minus radius)
+            corner = path.boundingRect().topLeft()
+            x1, y1 = corner.x(), corner.y()
+        else:
+            x1, y1 = min(x for x, _ in pts), min(y for _, y in pts)
         q = self.to_widget(x1, y1)
-        font = QFont(self.font())
-        font.setPointSizeF(8.5)
-        fm = QFontMetrics(font)
-        tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
+        font, italic, fm, widths = fonts
+        tw = widths.get(text)
+        if tw is None:
+            tw = widths[text] = fm.horizontalAdvance(text) + 6
+        th = fm.height() + 2
         box = QRectF(q.x(), q.y() - th, tw, th)
         if box.top() < 0:
             box.moveTop(q.y())
@@ -309,11 +349,8 @@ class CanvasPainting:
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(bg)
         p.drawRect(box)
-        p.setFont(font)
+        p.setFont(italic if shape.is_suggestion else font)
         p.setPen(QColor(0, 0, 0) if color.lightness() > 140 else QColor(255, 255, 255))
-        if shape.is_suggestion:
-            font.setItalic(True)
-            p.setFont(font)
         p.drawText(box.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_drawing(self, p: QPainter) -> None:

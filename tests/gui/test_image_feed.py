@@ -172,3 +172,51 @@ def test_the_neighbours_documents_are_read_ahead_and_next_reads_no_label_file(wi
     assert window.next_image()
     assert window.doc is ahead and opened == [] and [s.label for s in ahead.shapes] == ["block"]
     assert window.shape_panel.count() == 1  # shown like any opened document
+
+
+def _pixels(window) -> np.ndarray:  # noqa: ANN001
+    img = window.canvas.grab().toImage().convertToFormat(img_format())
+    h, w = img.height(), img.width()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8).reshape(h, img.bytesPerLine())[:, : w * 4]
+    return arr.reshape(h, w, 4)[..., :3].astype(int)
+
+
+def _drawn_box(window, background: np.ndarray) -> tuple[int, int, int, int]:  # noqa: ANN001
+    """Bounding box (widget pixels) of what the canvas paints over the ``background`` pixels."""
+    ys, xs = np.nonzero(np.abs(_pixels(window) - background).sum(axis=2) > 40)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def test_outlines_painted_through_the_view_transform_land_on_their_points(window, qtbot, tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    Image.fromarray(np.full((1200, 1600, 3), 90, dtype=np.uint8)).save(root / "g.png")
+    open_and_wait(qtbot, window, root)
+    c, doc = window.canvas, window.doc
+    c.show_labels = False
+    shapes = {
+        "polygon": [(300.0, 200.0), (900.0, 260.0), (700.0, 800.0)],
+        "rectangle": [(1000.0, 900.0), (400.0, 300.0)],  # corners in any order
+        "circle": [(800.0, 600.0), (800.0, 900.0)],  # centre, a point on the circle
+        "linestrip": [(300.0, 1000.0), (500.0, 700.0), (900.0, 1100.0)],
+    }
+    for zoom in (None, 1.7):  # fitted, then zoomed in about a point (panned)
+        if zoom:
+            c.zoom_by(zoom, c.to_widget(700, 500))
+        c.hide_shapes = True  # the image and the background around it, without shapes
+        background = _pixels(window)
+        c.hide_shapes = False
+        for kind, pts in shapes.items():
+            while doc.shapes:
+                doc.remove_shapes([0])
+            doc.add_shape(Shape(label="thing", points=pts, shape_type=kind))
+            if kind == "circle":
+                (cx, cy), r = pts[0], 300.0
+                expect = (cx - r, cy - r, cx + r, cy + r)
+            else:
+                expect = (min(x for x, _ in pts), min(y for _, y in pts), max(x for x, _ in pts), max(y for _, y in pts))
+            tl, br = c.to_widget(expect[0], expect[1]), c.to_widget(expect[2], expect[3])
+            want = (tl.x(), tl.y(), br.x(), br.y())
+            assert 0 < want[0] < want[2] < c.width() and 0 < want[1] < want[3] < c.height()  # all in view
+            got = _drawn_box(window, background)
+            assert all(abs(a - b) <= 3 for a, b in zip(got, want, strict=True)), (kind, zoom, got, want)
