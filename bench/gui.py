@@ -6,7 +6,8 @@ side with labelme 7 on the same folders.
 3. the next 12-megapixel JPEG after looking at each image for ``--look`` seconds (3: the
    neighbours' prefetch has finished), the next one without a pause (the key pressed again as
    soon as the image is on screen: the prefetch is still running), both side by side with
-   labelme, and labeler without prefetch (cold, reduced-scale decode);
+   labelme, and labeler without prefetch (cold, reduced-scale decode); and the next image after
+   a look when each has a labelme JSON of 60 polygons (a labeled dataset under review);
 4. a Segment Anything click once the embedding is cached (target < 100 ms), with the sample
    checkpoint in ``sample_data/models`` when present;
 5. memory (RSS) while paging through 120 different 12-megapixel image paths (target: flat).
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -88,6 +90,34 @@ def make_many(folder: Path, n: int, seeds: list[Path], label: Path | None) -> No
             dst.with_suffix(".json").write_text(template.replace("@@IMAGE@@", dst.name))
 
 
+#: Polygons per image in the labeled copy of the 12-MP folder (a labeled dataset under review).
+LABELED_SHAPES = 60
+
+
+def label_copy(images: list[Path], folder: Path, n_shapes: int = LABELED_SHAPES) -> Path:
+    """Hard links of ``images`` in ``folder``, each with a labelme JSON of ``n_shapes`` 12-point
+    polygons in 5 classes, spread over the image (what both tools read and paint on Next)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, src in enumerate(images):
+        dst = folder / src.name
+        os.link(src, dst)
+        w, h = Image.open(src).size
+        shapes = []
+        for i in range(n_shapes):
+            cx, cy = (i % 10 + 0.5) * w / 10, (i // 10 % 6 + 0.5) * h / 6
+            r = min(w, h) / 16 * (1 + (i + k) % 3) / 3
+            pts = [[round(cx + r * math.cos(a * math.pi / 6), 2), round(cy + r * math.sin(a * math.pi / 6), 2)]
+                   for a in range(12)]
+            shapes.append({"label": f"class_{i % 5}", "points": pts, "group_id": None, "description": "",
+                           "shape_type": "polygon", "flags": {}, "mask": None})
+        data = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": dst.name, "imageData": None,
+                "imageHeight": h, "imageWidth": w}
+        dst.with_suffix(".json").write_text(json.dumps(data, indent=2))
+    return folder
+
+
 #: The process CPU time (all threads) of the last timed step, in seconds: on a busy machine the
 #: wall time of a step mostly measures waiting for a core, its CPU time the work it did.
 LAST_CPU = [0.0]
@@ -102,7 +132,8 @@ def pause(seconds: float) -> None:
     loop.exec()
 
 
-def labelme_driver(folder: Path, big: Path, out: Path, repeats: int = 3, look_s: float = 3.0) -> None:
+def labelme_driver(folder: Path, big: Path, out: Path, repeats: int = 3, look_s: float = 3.0,
+                   labeled: Path | None = None) -> None:
     """Runs inside labelme 7's environment (PySide6, Python >= 3.12): time its MainWindow on
     our folders, with the same protocol as labeler (window 1600x1000, events processed and
     the window repainted before the clock stops)."""
@@ -171,6 +202,18 @@ def labelme_driver(folder: Path, big: Path, out: Path, repeats: int = 3, look_s:
     res["next_after_look_cpu_ms"] = [round(t * 1000, 1) for t in looked_cpu]
     res["shown_after_look"] = shown
     dispose(w)
+    if labeled is not None:  # the same with a label file of LABELED_SHAPES polygons per image
+        w = fresh()
+        open_dir(w, labeled)
+        looked, looked_cpu = [], []
+        for _ in range(n - 1):
+            pause(look_s)
+            looked.append(on_screen(w, w._open_next_image))  # type: ignore[attr-defined]
+            looked_cpu.append(LAST_CPU[0])
+        res["next_labeled_after_look_ms"] = [round(t * 1000, 1) for t in looked]
+        res["next_labeled_after_look_cpu_ms"] = [round(t * 1000, 1) for t in looked_cpu]
+        res["shapes_shown_last"] = len(w.canvas.shapes)  # type: ignore[attr-defined]
+        dispose(w)
     # next without a pause: the key pressed again as soon as the image is on screen
     rapid, rapid_cpu = [], []
     for _ in range(repeats):
@@ -209,6 +252,9 @@ COMPARED = (
     ("open a {n:,}-image folder, first image shown (s)", "open_compare_first_image_s", "open_first_image_s"),
     ("next 12-MP JPEG after a {look:g} s look (ms)", "next_12mp_after_look_ms", "next_after_look_ms"),
     ("  the same, process CPU time (ms)", "next_12mp_after_look_cpu_ms", "next_after_look_cpu_ms"),
+    (f"the same, {LABELED_SHAPES} polygons in its label file (ms)", "next_labeled_after_look_ms",
+     "next_labeled_after_look_ms"),
+    ("  the same, process CPU time (ms)", "next_labeled_after_look_cpu_ms", "next_labeled_after_look_cpu_ms"),
     ("next 12-MP JPEG without a pause (ms)", "next_12mp_no_pause_ms", "next_no_pause_ms"),
     ("  the same, process CPU time (ms)", "next_12mp_no_pause_cpu_ms", "next_no_pause_cpu_ms"),
 )
@@ -373,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds spent looking at each image before 'next' (default 3; with --sam 5)")
     parser.add_argument("--labelme-python", default=LABELME_PYTHON,
                         help="the Python of a labelme 7 environment ('' to skip labelme)")
+    parser.add_argument("--labelme-labeled", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--labelme-driver", nargs=3, type=Path, metavar=("FOLDER", "BIG", "OUT"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--sam", action="store_true",
@@ -388,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.look is None:
         args.look = 5.0 if args.sam else 3.0
     if args.labelme_driver:
-        labelme_driver(*args.labelme_driver, repeats=args.repeats, look_s=args.look)
+        labelme_driver(*args.labelme_driver, repeats=args.repeats, look_s=args.look, labeled=args.labelme_labeled)
         return 0
     if args.sam:
         res = bench_sam_ahead(args.sam_models.split(","), args.look, decoder_threads=args.decoder_threads,
@@ -475,14 +522,16 @@ def main(argv: list[str] | None = None) -> int:
         # 3. next 12-MP JPEG after a look at each image (the prefetch has had --look seconds)
         big = make_big_jpegs(tmp / "big", args.big)
 
-        def big_window() -> MainWindow:
+        labeled = label_copy(big, tmp / "big_labeled")
+
+        def big_window(folder: Path = big[0].parent) -> MainWindow:
             # decode for a 1920x1080 screen (offscreen Qt reports a small virtual screen)
             settings.remove("last_images")  # each window starts at the folder's first image
             w = MainWindow(settings=settings, autosave=False, max_side=1920)
             w.resize(1600, 1000)
             w.show()
             app.processEvents()
-            wait_shown(w, lambda: w.open_folder(big[0].parent))
+            wait_shown(w, lambda: w.open_folder(folder))
             return w
 
         w = big_window()
@@ -494,6 +543,16 @@ def main(argv: list[str] | None = None) -> int:
             warm_cpu.append(LAST_CPU[0])
         results["next_12mp_after_look_ms"] = [round(t * 1000, 1) for t in warm]
         results["next_12mp_after_look_cpu_ms"] = [round(t * 1000, 1) for t in warm_cpu]
+        dispose(app, w)
+        w = big_window(labeled)  # the same, each image with its label file of polygons
+        warm, warm_cpu = [], []
+        for _ in range(len(big) - 1):
+            pause(args.look)
+            warm.append(wait_shown(w, w.next_image))
+            warm_cpu.append(LAST_CPU[0])
+        results["next_labeled_after_look_ms"] = [round(t * 1000, 1) for t in warm]
+        results["next_labeled_after_look_cpu_ms"] = [round(t * 1000, 1) for t in warm_cpu]
+        results["labeled_shapes"] = len(w.doc.shapes) if w.doc else 0
         dispose(app, w)
         # next 12-MP JPEG without a pause: the key pressed again as soon as the image is shown
         rapid: list[float] = []
@@ -527,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.labelme_python:
             print("running labelme on the same folders…", file=sys.stderr)
             results["labelme"] = run_labelme(args.labelme_python, compare, big[0].parent, tmp,
-                                             ["--repeats", str(args.repeats), "--look", str(args.look)])
+                                             ["--repeats", str(args.repeats), "--look", str(args.look),
+                                              "--labelme-labeled", str(labeled)])
         else:
             results["labelme"] = {"error": "skipped (--labelme-python '')"}
         shutil.rmtree(compare)
