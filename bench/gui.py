@@ -212,7 +212,7 @@ def labelme_driver(folder: Path, big: Path, out: Path, repeats: int = 3, look_s:
             looked_cpu.append(LAST_CPU[0])
         res["next_labeled_after_look_ms"] = [round(t * 1000, 1) for t in looked]
         res["next_labeled_after_look_cpu_ms"] = [round(t * 1000, 1) for t in looked_cpu]
-        res["shapes_shown_last"] = len(w.canvas.shapes)  # type: ignore[attr-defined]
+        res["shapes_shown_last"] = len(w._canvas_widgets.canvas.shapes)  # type: ignore[attr-defined]
         dispose(w)
     # next without a pause: the key pressed again as soon as the image is on screen
     rapid, rapid_cpu = [], []

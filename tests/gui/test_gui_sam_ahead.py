@@ -430,3 +430,27 @@ def test_an_image_opened_ready_and_a_click_hold_the_encoding_ahead(gui, window, 
     resumed = min(s for s in stamps if s > t0)
     assert resumed - t1 >= 0.45  # the click held it 500 ms more
     window.sam.stop()
+
+
+def test_a_quick_answer_is_awaited_plainly_and_a_slow_one_with_the_event_loop_running(qtbot) -> None:  # noqa: ANN001
+    import threading
+    from concurrent.futures import Future
+
+    from PySide6.QtCore import QTimer
+
+    from labeler.gui.sam import QUIET_WAIT_S, _answer
+
+    def later(seconds: float, value: str) -> Future:
+        fut: Future = Future()
+        threading.Timer(seconds, lambda: fut.set_result(value)).start()
+        return fut
+
+    ran: list[str] = []
+    QTimer.singleShot(0, lambda: ran.append("timer"))
+    assert _answer(later(QUIET_WAIT_S / 5, "quick")) == "quick"
+    assert ran == []  # the GUI thread only waited: no event ran meanwhile
+    qtbot.waitUntil(lambda: ran == ["timer"], timeout=1000)  # (it runs right after)
+    ran.clear()
+    QTimer.singleShot(int(QUIET_WAIT_S * 1000) + 50, lambda: ran.append("timer"))
+    assert _answer(later(QUIET_WAIT_S * 3, "slow")) == "slow"
+    assert ran == ["timer"]  # past the quiet wait, the window's events (paints, timers) ran
