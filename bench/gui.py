@@ -534,26 +534,20 @@ def main(argv: list[str] | None = None) -> int:
             wait_shown(w, lambda: w.open_folder(folder))
             return w
 
-        w = big_window()
-        warm: list[float] = []
-        warm_cpu: list[float] = []
-        for _ in range(len(big) - 1):
-            pause(args.look)
-            warm.append(wait_shown(w, w.next_image))
-            warm_cpu.append(LAST_CPU[0])
-        results["next_12mp_after_look_ms"] = [round(t * 1000, 1) for t in warm]
-        results["next_12mp_after_look_cpu_ms"] = [round(t * 1000, 1) for t in warm_cpu]
-        dispose(app, w)
-        w = big_window(labeled)  # the same, each image with its label file of polygons
-        warm, warm_cpu = [], []
-        for _ in range(len(big) - 1):
-            pause(args.look)
-            warm.append(wait_shown(w, w.next_image))
-            warm_cpu.append(LAST_CPU[0])
-        results["next_labeled_after_look_ms"] = [round(t * 1000, 1) for t in warm]
-        results["next_labeled_after_look_cpu_ms"] = [round(t * 1000, 1) for t in warm_cpu]
-        results["labeled_shapes"] = len(w.doc.shapes) if w.doc else 0
-        dispose(app, w)
+        # ...and the same when each image has its label file of polygons
+        for folder, key in ((big[0].parent, "next_12mp_after_look"), (labeled, "next_labeled_after_look")):
+            w = big_window(folder)
+            warm: list[float] = []
+            warm_cpu: list[float] = []
+            for _ in range(len(big) - 1):
+                pause(args.look)
+                warm.append(wait_shown(w, w.next_image))
+                warm_cpu.append(LAST_CPU[0])
+            results[f"{key}_ms"] = [round(t * 1000, 1) for t in warm]
+            results[f"{key}_cpu_ms"] = [round(t * 1000, 1) for t in warm_cpu]
+            if folder == labeled:
+                results["labeled_shapes"] = len(w.doc.shapes) if w.doc else 0
+            dispose(app, w)
         # next 12-MP JPEG without a pause: the key pressed again as soon as the image is shown
         rapid: list[float] = []
         rapid_cpu: list[float] = []
