@@ -293,10 +293,12 @@ class MainWindow(QMainWindow):
             return True
         if not self._leave_document():
             return False
+        kept = self.session.docs.get(item.rel)
         doc = self.session.open_item(item, self.loader.info(item.image_path))
         if doc is None:
             return False
-        self._sync_row(doc)
+        if doc is not kept:  # read now; a kept (or read-ahead) one's row follows its every change
+            self._sync_row(doc)
         self.feed.show(item, self._neighbours(row))
         self.files.select_row(row)
         self.documentOpened.emit(item.rel)

@@ -168,10 +168,23 @@ def test_the_neighbours_documents_are_read_ahead_and_next_reads_no_label_file(wi
     real_open = document_module.Document.open
     monkeypatch.setattr(document_module.Document, "open",
                         classmethod(lambda cls, ds, it, info=None: opened.append(it.rel) or real_open(ds, it, info)))
+    from labeler.gui import main_window as main_window_module
+
+    statuses: list[int] = []
+    real_status = main_window_module.status_of_annotation
+    monkeypatch.setattr(main_window_module, "status_of_annotation",
+                        lambda ann: statuses.append(len(ann.shapes)) or real_status(ann))
     ahead = docs["p1.jpg"]
     assert window.next_image()
     assert window.doc is ahead and opened == [] and [s.label for s in ahead.shapes] == ["block"]
     assert window.shape_panel.count() == 1  # shown like any opened document
+    assert statuses == []  # its row was set when it was read ahead: nothing to compute again
+    # a file another program rewrites after it was read ahead is read again, and its row follows
+    (root / "p2.json").write_text((root / "p1.json").read_text().replace('"block"', '"lynx"').replace("p1.jpg", "p2.jpg"))
+    assert window.next_image()
+    assert opened == ["p2.jpg"] and [s.label for s in window.doc.shapes] == ["lynx"]
+    row = window.files.rows["p2.jpg"]
+    assert statuses == [1] and window.file_model.statuses[row].labels == frozenset({"lynx"})
 
 
 def _pixels(window) -> np.ndarray:  # noqa: ANN001
