@@ -130,7 +130,7 @@ class CanvasPainting:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if not self.hide_shapes:
             shown = [(i, shape) for i, shape in enumerate(self.shapes()) if self.view.is_shown(i)]
-            to_view = QTransform(self.scale, 0, 0, self.scale, self.offset.x(), self.offset.y())
+            to_view = self._to_view()
             for i, shape in shown:
                 self._paint_shape(p, i, shape, to_view)
             if self.show_labels:
@@ -206,27 +206,18 @@ class CanvasPainting:
         moved = getattr(self, "_preview", None)
         return moved.moved.get(i, list(shape.points)) if moved is not None else list(shape.points)
 
+    def _to_view(self) -> QTransform:
+        """Image coordinates to widget coordinates (what :meth:`to_widget` does to a point)."""
+        return QTransform(self.scale, 0, 0, self.scale, self.offset.x(), self.offset.y())
+
     def _shape_path(self, shape_type: str, pts: list[tuple[float, float]]) -> QPainterPath:
-        path = QPainterPath()
-        if not pts:
+        """A shape's outline in widget coordinates; point shapes as dots 4 pixels in radius."""
+        if shape_type in ("point", "points"):
+            path = QPainterPath()
+            for x, y in pts:
+                path.addEllipse(self.to_widget(x, y), 4, 4)
             return path
-        wp = [self.to_widget(x, y) for x, y in pts]
-        if shape_type in ("rectangle", "mask") and len(wp) >= 2:
-            path.addRect(QRectF(wp[0], wp[1]).normalized())
-        elif shape_type == "circle" and len(wp) >= 2:
-            r = math.hypot(wp[1].x() - wp[0].x(), wp[1].y() - wp[0].y())
-            path.addEllipse(wp[0], r, r)
-        elif shape_type in ("point", "points"):
-            for q in wp:
-                path.addEllipse(q, 4, 4)
-        elif shape_type in ("line", "linestrip"):
-            path.moveTo(wp[0])
-            for q in wp[1:]:
-                path.lineTo(q)
-        else:
-            path.addPolygon(QPolygonF(wp))
-            path.closeSubpath()
-        return path
+        return self._to_view().map(_outline(shape_type, pts))
 
     def _image_path(self, shape_type: str, pts: list[tuple[float, float]]) -> QPainterPath | None:
         """The outline of a shape in image coordinates (painted through the view's transform),
@@ -240,16 +231,7 @@ class CanvasPainting:
         if path is None:
             if len(cache) > 4096:
                 cache.clear()
-            path = QPainterPath()
-            if shape_type in ("rectangle", "mask") and len(pts) >= 2:
-                path.addRect(QRectF(QPointF(*pts[0]), QPointF(*pts[1])).normalized())
-            elif shape_type == "circle" and len(pts) >= 2:
-                path.addEllipse(QPointF(*pts[0]), r := math.dist(pts[0], pts[1]), r)
-            else:
-                path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
-                if shape_type not in ("line", "linestrip"):
-                    path.closeSubpath()
-            cache[key] = path
+            path = cache[key] = _outline(shape_type, pts)
         return path
 
     def _paint_shape(self, p: QPainter, i: int, shape: Shape, to_view: QTransform) -> None:
@@ -427,6 +409,24 @@ class CanvasPainting:
         if self.sam_busy:
             p.setPen(QColor(255, 255, 255))
             p.drawText(QRectF(8, 8, 400, 20), "Segment Anything: computing the image embedding…")
+
+
+def _outline(shape_type: str, pts: list[tuple[float, float]]) -> QPainterPath:
+    """The outline of a shape that is not a point shape, in the coordinates of ``pts``: a
+    rectangle (or a mask's box) from two corners in any order, a circle from its centre and a
+    point on it, an open line, else a closed polygon."""
+    path = QPainterPath()
+    if not pts:
+        return path
+    if shape_type in ("rectangle", "mask") and len(pts) >= 2:
+        path.addRect(QRectF(QPointF(*pts[0]), QPointF(*pts[1])).normalized())
+    elif shape_type == "circle" and len(pts) >= 2:
+        path.addEllipse(QPointF(*pts[0]), r := math.dist(pts[0], pts[1]), r)
+    else:
+        path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
+        if shape_type not in ("line", "linestrip"):
+            path.closeSubpath()
+    return path
 
 
 def bands_around(outer: QRectF, inner: QRectF) -> list[QRectF]:

@@ -163,8 +163,8 @@ class SamController(QObject):
     and each click hold the encoding ahead for :data:`LOOK_MS` (:meth:`ModelThread.hold`): it
     waits at its next pause point while the window paints and the person clicks again; the
     model's OpenMP threads sleep when idle (:func:`labeler.threads.sleep_when_idle`). The GUI
-    thread waits for the answer with its event loop running (it repaints; input waits for the
-    answer).
+    thread waits for the answer plainly for :data:`QUIET_WAIT_S`, then with its event loop
+    running (it repaints; input waits for the answer).
     """
 
     ready = Signal(str)  # image path
