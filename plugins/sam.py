@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from labeler_plugins import sam_family
+from labeler_plugins.sam_encoder import cpu_has_bf16
 from labeler_plugins.sam_family import ULTRALYTICS_TYPES
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -111,7 +113,8 @@ class SamOptions(BaseModel):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
         description="Image encoder numerics. bf16 is 2-3x faster on CPUs with AVX-512 bf16 "
-        "and on GPUs; masks change slightly (see bench/README.md).",
+        "or AMX and on GPUs, much slower on CPUs without AVX-512 (emulated: a warning says so); "
+        "masks change slightly (see bench/README.md).",
     )
     encoder: Literal["fast", "reference"] = Field(
         "fast",
@@ -478,6 +481,14 @@ def as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+#: Said once per process when bf16 is asked for on a CPU without bf16 instructions.
+BF16_EMULATED = (
+    "sam: precision bf16 on a CPU without bfloat16 instructions (oneDNN's bf16 needs AVX-512 "
+    "BW/VL/DQ or AVX-NE-CONVERT): it runs emulated, several times slower than fp32 here (MobileSAM's encoder "
+    "8x on an AVX2 EPYC, bench/README.md); use -o sam.precision fp32 (the default) on this machine"
+)
+
+
 class SamSession:
     """Interactive SAM on one image at a time: encode once, decode per prompt.
 
@@ -527,6 +538,8 @@ class SamSession:
         if self.device == "cpu":
             keep_freed_memory()
         if precision == "bf16":
+            if self.device == "cpu" and not cpu_has_bf16():
+                warnings.warn(BF16_EMULATED, RuntimeWarning, stacklevel=2)
             # eval() again: MobileSAM's attention caches its position biases (in the old dtype).
             self.model.image_encoder.to(torch.bfloat16).eval()
         self.cache = cache if cache is not None else EmbeddingCache()

@@ -58,6 +58,34 @@ def _mkldnn_linear() -> bool:
     return bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 on this CPU (torch's check: AVX-512 BW/VL/DQ or AVX-NE-CONVERT
+    on x86; AVX-512 BF16 and AMX make it fast).
+
+    Without them oneDNN's fused bfloat16 ops refuse to run ("could not create a primitive
+    descriptor"), so the bfloat16 forwards take torch's plain operations instead (emulated:
+    slower than float32 on such a CPU; :class:`labeler_plugins.sam.SamSession` says so)."""
+    import torch
+
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
+def onednn_fuses(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether oneDNN's fused CPU op can take ``x`` and ``weight``: same dtype, CPU, no autograd
+    (its ops have no backward), and, in bfloat16, a CPU with bfloat16 instructions."""
+    import torch
+
+    return (
+        x.device.type == "cpu" and x.dtype == weight.dtype and not torch.is_grad_enabled()
+        and (x.dtype != torch.bfloat16 or cpu_has_bf16())
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _rel_pos_onehot(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """(h + w, h * w) 0/1 matrix: ``[rel_h, rel_w] @ it`` is the mask ``rel_h[ky] + rel_w[kx]``."""
@@ -105,10 +133,7 @@ def linear(
     _between_steps()
     out_features = layer.weight.shape[0]
     dtypes = (torch.bfloat16, torch.float32) if fp32_gelu and gelu else (torch.bfloat16,)
-    fused = (
-        x.device.type == "cpu" and x.dtype in dtypes and layer.weight.dtype == x.dtype
-        and not torch.is_grad_enabled() and _mkldnn_linear()  # oneDNN's op has no backward
-    )
+    fused = x.dtype in dtypes and onednn_fuses(x, layer.weight) and _mkldnn_linear()
     if fused:
         x2 = x.reshape(-1, x.shape[-1])
         if residual is not None and not gelu:

@@ -46,9 +46,9 @@ def _mkldnn_conv() -> bool:
 
 
 def _fused(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    import torch
+    from labeler_plugins.sam_encoder import onednn_fuses
 
-    return x.device.type == "cpu" and x.dtype == weight.dtype and not torch.is_grad_enabled() and _mkldnn_conv()
+    return onednn_fuses(x, weight) and _mkldnn_conv()
 
 
 def conv(x: torch.Tensor, layer: Any, gelu: bool = False, residual: torch.Tensor | None = None) -> torch.Tensor:

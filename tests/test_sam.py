@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,50 @@ def test_bf16_encoder_runs(micro_checkpoint: Path) -> None:
     a, b = fp32.encode(img).features, bf16.encode(img).features
     assert a.dtype == b.dtype == torch.float32
     assert torch.allclose(a, b, atol=0.1, rtol=0.1)
+
+
+def _cpu_flags() -> set[str]:
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def test_bf16_support_is_read_off_the_cpu() -> None:
+    """oneDNN's bf16 ops need AVX-512 BW/VL/DQ or AVX-NE-CONVERT (x86): the check says which."""
+    from labeler_plugins.sam_encoder import cpu_has_bf16
+
+    flags = _cpu_flags()
+    if "avx2" in flags or "avx512f" in flags:  # x86
+        assert cpu_has_bf16() == ({"avx512bw", "avx512vl", "avx512dq"} <= flags or "avx_ne_convert" in flags)
+
+
+def test_bf16_without_cpu_support_takes_plain_ops_and_says_so(
+    micro_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU without bf16 instructions oneDNN's fused bf16 ops refuse to run: the forwards
+    take torch's plain operations (the same numbers as plain bf16 layers) and the session warns
+    that bf16 is slower than fp32 there; with the instructions, no warning."""
+    from labeler_plugins import sam_encoder
+
+    monkeypatch.setattr(sam_encoder, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(samplug, "cpu_has_bf16", lambda: False)
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 48).to(torch.bfloat16)
+    x, res = torch.randn(5, 7, 64).bfloat16(), torch.randn(5, 7, 48).bfloat16()
+    with torch.inference_mode():
+        plain = torch.nn.functional.gelu(layer(x)) + res
+        assert torch.equal(sam_encoder.linear(x, layer, gelu=True, residual=res), plain)
+    with pytest.warns(RuntimeWarning, match="precision bf16 on a CPU without bfloat16 instructions"):
+        emulated = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu", precision="bf16")
+    img = np.asarray(_image())
+    fp32 = samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu")
+    assert torch.allclose(emulated.encode(img).features, fp32.encode(img).features, atol=0.1, rtol=0.1)
+    monkeypatch.setattr(samplug, "cpu_has_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        samplug.SamSession.from_checkpoint(micro_checkpoint, device="cpu", precision="bf16")
 
 
 def test_sample_model_outlines_scene_objects() -> None:
