@@ -34,7 +34,6 @@ from labeler.model import (
     ImageLabel,
     Issue,
     ProcessedRecord,
-    Shape,
     Source,
     utc_now,
 )
@@ -42,8 +41,11 @@ from labeler.plugin_api import Autolabeler, Check, Finding, Fixer
 from labeler.predictions import Predictions
 from labeler.review import (  # noqa: F401 - accept_shape, reject_shape: their old home
     accept_shape,
+    mark_fixed,
+    mark_unfixed,
     merge_findings,
     merge_suggestions,
+    own_suggestions,
     reject_shape,
 )
 from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
@@ -295,23 +297,17 @@ def _suggestion_change(
             match_iou,
             labels if calls == 1 else [lab.model_copy(deep=True) for lab in labels],
         )
-        count = len(_own_suggestions(current, plugin.name))
+        count = len(own_suggestions(current, plugin.name)[0])
         current.meta.processed[plugin.name] = ProcessedRecord(at=utc_now(), config=key, count=count)
         return current
 
     return change
 
 
-def _own_suggestions(ann: Annotation, plugin: str) -> list[Shape]:
-    return [s for s in ann.shapes if s.is_suggestion and s.source and s.source.plugin == plugin]
-
-
 def _count_suggestions(ann: Annotation, plugin: str, summary: RunSummary) -> None:
-    for s in _own_suggestions(ann, plugin):
+    shapes, labels = own_suggestions(ann, plugin)
+    for s in [*shapes, *labels]:
         summary.per_class[s.label] += 1
-    for lab in ann.meta.image_labels:
-        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin:
-            summary.per_class[lab.label] += 1
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -618,11 +614,11 @@ def _fix_item(
             if undo:
                 changed = plugin.undo(dataset, item, ann, issue)
                 if changed:
-                    issue.state, issue.fixed_by, issue.undo = "open", None, None
+                    mark_unfixed(issue)
             else:
                 changed = plugin.fix(dataset, item, ann, issue)
                 if changed:
-                    issue.state, issue.fixed_by = "fixed", plugin.name
+                    mark_fixed(issue, plugin.name)
             touched += bool(changed)
         except (LabelerError, OSError, ValueError) as err:
             # Refused: this issue's staged files and edits are dropped; the others go on.

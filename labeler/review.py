@@ -59,7 +59,32 @@ def _no_progress(done: int, total: int, message: str = "") -> None:
     return None
 
 
-# -- one suggestion at a time -----------------------------------------------------------------
+# -- the own-unreviewed rule and a fix's state ---------------------------------------------------
+def own_unreviewed(item: Shape | ImageLabel, plugin: str) -> bool:
+    """Whether ``item`` is ``plugin``'s own suggestion that nobody has reviewed: the only
+    shapes and image labels a plugin's new run may replace or count as its output. A
+    suggestion a person accepted, edited (in labeler or in another program) or rejected is
+    not: it stays theirs."""
+    return item.review == "suggested" and item.source is not None and item.source.plugin == plugin
+
+
+def own_suggestions(ann: Annotation, plugin: str) -> tuple[list[Shape], list[ImageLabel]]:
+    """``plugin``'s unreviewed shape and image-label suggestions in ``ann`` (see
+    :func:`own_unreviewed`)."""
+    return ([s for s in ann.shapes if own_unreviewed(s, plugin)],
+            [lab for lab in ann.meta.image_labels if own_unreviewed(lab, plugin)])
+
+
+def mark_fixed(issue: Issue, by: str) -> None:
+    """The state of an issue a fixer (``by``: the plugin's name) has just fixed."""
+    issue.state, issue.fixed_by = "fixed", by
+
+
+def mark_unfixed(issue: Issue) -> None:
+    """The state of an issue whose fix was just undone: open again, as before the fix."""
+    issue.state, issue.fixed_by, issue.undo = "open", None, None
+
+
 # -- merge rules (autolabel, check, the GUI) ------------------------------------------------------------------------------
 def _same_object(
     a_label: str, a: Shape | RejectedShape, b_label: str, b: Shape, iou: float
@@ -85,12 +110,8 @@ def merge_suggestions(
     Returns (suggestions removed, suggestions added).
     """
 
-    def own_unreviewed(shape: Shape) -> bool:
-        # is_suggestion: a suggestion a person edited in another program is theirs now.
-        return shape.is_suggestion and shape.source is not None and shape.source.plugin == plugin
-
-    removed = sum(1 for s in ann.shapes if own_unreviewed(s))
-    kept = [s for s in ann.shapes if not own_unreviewed(s)]
+    removed = sum(1 for s in ann.shapes if own_unreviewed(s, plugin))
+    kept = [s for s in ann.shapes if not own_unreviewed(s, plugin)]
     others = [s for s in kept if s.review != "rejected"]
     added = 0
     for shape in new_shapes:
@@ -108,11 +129,7 @@ def merge_suggestions(
     ann.shapes = kept
 
     labels = ann.meta.image_labels
-    own = [
-        lab
-        for lab in labels
-        if lab.review == "suggested" and lab.source is not None and lab.source.plugin == plugin
-    ]
+    own = [lab for lab in labels if own_unreviewed(lab, plugin)]
     removed += len(own)
     labels = [lab for lab in labels if lab not in own]
     present = {lab.label for lab in labels}  # human, accepted, rejected or others' suggestions

@@ -26,6 +26,31 @@ def test_walk_files_skips_hidden_and_cache_folders(tmp_path: Path) -> None:
     assert rels(walk_files(tmp_path)) == ["a.JSON", "b.jpg", "notes.txt", "skipme/g.jpg", "sub/c.png"]
     assert rels(walk_files(tmp_path, suffixes=(".json",))) == ["a.JSON"]
     assert rels(walk_files(tmp_path, images=True, skip=tmp_path / "skipme")) == ["b.jpg", "sub/c.png"]
+    assert rels(walk_files(tmp_path, recursive=False)) == ["a.JSON", "b.jpg", "notes.txt"]
+
+
+def test_top_level_coco_csv_and_yaml_lists_skip_hidden_files(tmp_path: Path) -> None:
+    """macOS leaves ``._name`` copies beside each file on foreign disks: the COCO, CSV and YOLO
+    finders list the folder's own files through the walker, so those are never read."""
+    from labeler.formats.coco import find_coco_files
+    from labeler.formats.csvfmt import find_csv_files
+    from labeler.formats.yolo import find_class_names
+
+    coco = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "cat"}]}
+    for name in ("instances.json", "._instances.json"):
+        (tmp_path / "coco" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "coco" / name).write_text(json.dumps(coco))
+    assert [p.name for p in find_coco_files(tmp_path / "coco")] == ["instances.json"]
+    (tmp_path / "csv").mkdir()
+    for name in ("labels.csv", "._labels.csv", "sub.csv"):
+        (tmp_path / "csv" / name).write_text("image,label\na.jpg,cat\n")
+    (tmp_path / "csv" / "nested").mkdir()
+    (tmp_path / "csv" / "nested" / "deep.csv").write_text("image,label\n")
+    assert [p.name for p in find_csv_files(tmp_path / "csv")] == ["labels.csv", "sub.csv"]
+    (tmp_path / "yolo").mkdir()
+    (tmp_path / "yolo" / "._ds.yaml").write_text("names: [wrong]\n")
+    (tmp_path / "yolo" / "ds.yaml").write_text("names: [cat, dog]\n")
+    assert find_class_names(tmp_path / "yolo", Report()) == {0: "cat", 1: "dog"}
 
 
 def test_skip_file_reports_and_counts() -> None:

@@ -415,3 +415,31 @@ def test_resolve_relabelled_settles_the_findings_that_questioned_the_label() -> 
     assert [(i.state, i.fixed_by) for i in ann.meta.issues] == [
         ("fixed", "person"), ("fixed", "person"), ("open", None), ("open", None), ("dismissed", None)]
     assert resolve_relabelled(ann, 7, "dog") == 0  # no such shape
+
+
+def test_own_unreviewed_is_the_plugins_untouched_suggestions_only() -> None:
+    """The one rule the pipeline, the GUI's documents and the merges ask: which suggestions a
+    plugin's new run may replace (and counts as its output)."""
+    from labeler.model import Issue
+    from labeler.review import mark_fixed, mark_unfixed, own_suggestions, own_unreviewed
+
+    src, other = Source(plugin="yolo", model="m"), Source(plugin="sam", model="m")
+
+    def shape(review: str | None, source: Source | None) -> Shape:
+        meta = ShapeMeta(review=review, source=source) if review or source else None
+        return Shape(label="cat", points=[(0, 0), (4, 4)], shape_type="rectangle", meta=meta)
+
+    ann = Annotation(shapes=[shape("suggested", src), shape("accepted", src), shape(None, src),
+                             shape("suggested", other), shape("suggested", None)])
+    ann.meta.image_labels = [ImageLabel(label="a", review="suggested", source=src),
+                             ImageLabel(label="b", review="rejected", source=src),
+                             ImageLabel(label="c", review="suggested", source=other)]
+    assert [own_unreviewed(s, "yolo") for s in ann.shapes] == [True, False, False, False, False]
+    shapes, labels = own_suggestions(ann, "yolo")
+    assert shapes == [ann.shapes[0]] and [lab.label for lab in labels] == ["a"]
+    assert own_suggestions(ann, "sam")[0] == [ann.shapes[3]]
+    issue = Issue(kind="mislabel", source=src)
+    mark_fixed(issue, "relabel")
+    assert (issue.state, issue.fixed_by) == ("fixed", "relabel")
+    mark_unfixed(issue)
+    assert (issue.state, issue.fixed_by, issue.undo) == ("open", None, None)

@@ -31,8 +31,10 @@ from labeler.review import (
     Selection,
     accept_image_label,
     accept_shape,
+    mark_fixed,
     merge_findings,
     merge_suggestions,
+    own_suggestions,
     reject_image_label,
     reject_shape,
     resolve_relabelled,
@@ -408,8 +410,7 @@ class Document:
             issue = ann.meta.issues[index]
             if not fix(ann, issue):
                 return False
-            issue.state = "fixed"
-            issue.fixed_by = by
+            mark_fixed(issue, by)
         return True
 
     # -- results of plugins run in the background ---------------------------------------------
@@ -500,14 +501,11 @@ def merge_plugin_output(ours: Annotation, theirs: Annotation, plugin: str) -> No
     """Bring ``plugin``'s output in ``theirs`` into ``ours`` (edited in place) with the
     pipeline's merge rules: its unreviewed shape and image-label suggestions, its findings and
     its run record; everything else of ours stays."""
-    def own(src: object) -> bool:
-        return src is not None and src.plugin == plugin  # type: ignore[attr-defined]
-
-    new = [s.model_copy(deep=True) for s in theirs.shapes if s.is_suggestion and own(s.source)]
-    labels = [lab.model_copy(deep=True) for lab in theirs.meta.image_labels
-              if lab.review == "suggested" and own(lab.source)]
-    merge_suggestions(ours, new, plugin, new_image_labels=labels)
-    merge_findings(ours, plugin, [i.model_copy(deep=True) for i in theirs.meta.issues if own(i.source)])
+    shapes, labels = own_suggestions(theirs, plugin)
+    merge_suggestions(ours, [s.model_copy(deep=True) for s in shapes], plugin,
+                      new_image_labels=[lab.model_copy(deep=True) for lab in labels])
+    merge_findings(ours, plugin, [i.model_copy(deep=True) for i in theirs.meta.issues
+                                  if i.source is not None and i.source.plugin == plugin])
     if plugin in theirs.meta.processed:
         ours.meta.processed[plugin] = theirs.meta.processed[plugin].model_copy(deep=True)
 

@@ -69,13 +69,17 @@ def is_image_file(path: str | Path) -> bool:
 
 
 def walk_files(
-    src: Path, suffixes: tuple[str, ...] | None = None, images: bool = False, skip: Path | None = None
+    src: Path, suffixes: tuple[str, ...] | None = None, images: bool = False, skip: Path | None = None,
+    recursive: bool = True,
 ) -> Iterator[Path]:
     """Files under ``src`` in a stable order, as every loader walks a folder: hidden files and
-    folders (``.git``, ``.labeler``...) and ``__pycache__`` skipped, symbolic links to folders
-    not followed; ``suffixes`` (lower case, with the dot) or ``images`` narrow the files, and
-    the folder ``skip`` is left out."""
+    folders (``.git``, ``.labeler``, macOS's ``._*`` copies...) and ``__pycache__`` skipped,
+    symbolic links to folders not followed; ``suffixes`` (lower case, with the dot) or
+    ``images`` narrow the files, the folder ``skip`` is left out, and ``recursive=False`` lists
+    only the files directly in ``src`` (a format's top-level ``*.json`` or ``*.csv``)."""
     for dirpath, dirnames, filenames in os.walk(src):
+        if not recursive:
+            dirnames[:] = []
         dirnames[:] = sorted(
             d for d in dirnames
             if not d.startswith(".") and d != "__pycache__" and (skip is None or Path(dirpath, d) != skip)
@@ -197,30 +201,37 @@ def place_image(src: Path, dest: Path, hardlink: bool = True) -> str:
     return how
 
 
-def image_info_or_report(path: Path, report: Report) -> ImageInfo | None:
-    """Header facts of ``path`` (EXIF-corrected size), or None with the problem recorded."""
+def image_info_or_report(path: Path, report: Report, skip: bool = False) -> ImageInfo | None:
+    """Header facts of ``path`` (EXIF-corrected size), or None with the problem recorded; with
+    ``skip`` the image is counted as skipped too (:func:`skip_file`: a loader leaving it out)."""
     try:
         return read_image_info(path)
     except ImageFileError as err:
-        report.problem(str(err))
+        message = str(err)
     except OSError as err:
-        report.problem(f"{path}: {err}")
+        message = f"{path}: {err}"
+    if skip:
+        skip_file(report, message)
+    else:
+        report.problem(message)
     return None
 
 
 def export_size(item: ExportItem, report: Report) -> tuple[int, int] | None:
     """(width, height) of an export item's image, checked against its annotation.
 
-    Returns None (problem recorded) when the image cannot be read or its size disagrees with
-    the annotation's ``imageWidth``/``imageHeight`` (normalised coordinates would be wrong).
+    Returns None (problem recorded, the item counted as skipped: :func:`skip_file`) when the
+    image cannot be read or its size disagrees with the annotation's
+    ``imageWidth``/``imageHeight`` (normalised coordinates would be wrong).
     """
-    info = image_info_or_report(item.item.image_path, report)
+    info = image_info_or_report(item.item.image_path, report, skip=True)
     if info is None:
         return None
     ann = item.annotation
     stored = (ann.imageWidth, ann.imageHeight)
     if stored != (None, None) and stored != info.size:  # 0 or -5 is a wrong size too
-        report.problem(
+        skip_file(
+            report,
             str(
                 FileProblem(
                     item.item.label_path,

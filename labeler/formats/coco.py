@@ -35,6 +35,7 @@ from labeler.formats import (
     safe_join,
     skip_file,
     unsupported_note,
+    walk_files,
     warn_if_not_empty,
 )
 from labeler.interchange import ExportItem, ImportedImage, Report, safe_rel, write_json
@@ -207,7 +208,6 @@ def save_coco(
     for e in items:
         size = export_size(e, report)
         if size is None:
-            report.add("skipped")
             continue
         if copy_images:
             sub = f"images/{e.split}" if e.split else "images"
@@ -253,7 +253,7 @@ def find_coco_files(src: Path) -> list[Path]:
     if src.is_file():
         return [src]
     for folder in (src / "annotations", src):
-        files = sorted(p for p in folder.glob("*.json") if p.is_file())
+        files = [p for p in walk_files(folder, (".json",), recursive=False) if p.is_file()]
         files = [p for p in files if _looks_like_coco(p)]
         if files:
             return files
@@ -462,9 +462,8 @@ def load_coco(src: Path, report: Report, images: Path | None = None) -> Iterator
             if found is None:
                 skip_file(report, f"{where}: image not found; skipped")
                 continue
-            info = image_info_or_report(found, report)
+            info = image_info_or_report(found, report, skip=True)
             if info is None:
-                report.add("skipped")
                 continue
             w, h = img.get("width"), img.get("height")
             if isinstance(w, int) and isinstance(h, int) and (w, h) != info.size:

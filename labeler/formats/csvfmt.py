@@ -27,6 +27,7 @@ from labeler.formats import (
     place_image,
     safe_join,
     skip_file,
+    walk_files,
     warn_if_not_empty,
 )
 from labeler.interchange import ExportItem, ImportedImage, Report, safe_rel
@@ -105,7 +106,7 @@ def find_csv_files(src: Path) -> list[Path]:
     """``src`` itself, or the ``*.csv`` files in the folder ``src``."""
     if src.is_file():
         return [src]
-    return sorted(p for p in src.glob("*.csv") if p.is_file())
+    return [p for p in walk_files(src, (".csv",), recursive=False) if p.is_file()]
 
 
 def load_csv(src: Path, report: Report, separator: str = " ") -> Iterator[ImportedImage]:
@@ -170,9 +171,8 @@ def load_csv(src: Path, report: Report, separator: str = " ") -> Iterator[Import
         if not image.is_file():
             skip_file(report, f"{image}: image not found; skipped")
             continue
-        info = image_info_or_report(image, report)
+        info = image_info_or_report(image, report, skip=True)
         if info is None:
-            report.add("skipped")
             continue
         ann = Annotation(imagePath=image.name, imageWidth=info.width, imageHeight=info.height)
         ann.set_image_labels(labels)

@@ -186,9 +186,8 @@ def load_icdar(src: Path, report: Report, label: str = "text") -> Iterator[Impor
         found = gts.get(image.stem, [])
         # Prefer gt_<stem>.txt; with several candidates, the one nearest the image.
         found = sorted(found, key=lambda p: (not p.name.lower().startswith("gt_"), len(p.parts)))
-        info = image_info_or_report(image, report)
+        info = image_info_or_report(image, report, skip=True)
         if info is None:
-            report.add("skipped")
             continue
         shapes: list[Shape] = []
         if found:
@@ -267,7 +266,6 @@ def save_icdar(
         prefix = split_prefix(e.split)
         size = export_size(e, report)
         if size is None:
-            report.add("skipped")
             continue
         lines = [
             format_line(quad, one_line(text, report))

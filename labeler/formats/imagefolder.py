@@ -153,9 +153,8 @@ def load_imagefolder(src: Path, report: Report) -> Iterator[ImportedImage]:
                 if not path.resolve().is_relative_to(src_real):
                     skip_file(report, f"{path}: symbolic link to {path.resolve()}, outside {src}; skipped")
                     continue
-                info = image_info_or_report(path, report)
+                info = image_info_or_report(path, report, skip=True)
                 if info is None:
-                    report.add("skipped")
                     continue
                 ann = Annotation(imagePath=f, imageWidth=info.width, imageHeight=info.height)
                 ann.set_image_labels([label])

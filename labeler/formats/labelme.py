@@ -67,7 +67,6 @@ def save_labelme(
     warn_if_not_empty(out, report)
     for e in items:
         if export_size(e, report) is None:
-            report.add("skipped")
             continue
         rel = f"{e.split}/{e.item.rel}" if e.split else e.item.rel
         try:

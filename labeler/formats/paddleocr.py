@@ -108,9 +108,8 @@ def load_paddleocr(src: Path, report: Report, label: str = "text") -> Iterator[I
             except ValueError as err:  # refused paths count as skipped, as in every loader
                 skip_file(report, f"{where}: {err}")
                 continue
-            info = image_info_or_report(image, report)
+            info = image_info_or_report(image, report, skip=True)
             if info is None:
-                report.add("skipped")
                 continue
             shapes = []
             for k, region in enumerate(regions):
@@ -141,7 +140,6 @@ def save_paddleocr(
     for e in items:
         size = export_size(e, report)
         if size is None:
-            report.add("skipped")
             continue
         prefix = split_prefix(e.split)
         name = names[e.item.rel]

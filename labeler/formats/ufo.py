@@ -115,9 +115,8 @@ def load_ufo(src: Path, report: Report, label: str = "text") -> Iterator[Importe
             except ValueError as err:
                 skip_file(report, f"{where}: {err}")
                 continue
-            info = image_info_or_report(image, report)
+            info = image_info_or_report(image, report, skip=True)
             if info is None:
-                report.add("skipped")
                 continue
             shapes = []
             words = entry.get("words") or {}
@@ -192,7 +191,6 @@ def save_ufo(items: Sequence[ExportItem], out: Path, report: Report, hardlink: b
     for e in items:
         size = export_size(e, report)
         if size is None:
-            report.add("skipped")
             continue
         prefix = split_prefix(e.split)
         name = names[e.item.rel]

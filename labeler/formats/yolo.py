@@ -196,7 +196,6 @@ def save_yolo(
         split = e.split or "train"
         size = export_size(e, report)
         if size is None:
-            report.add("skipped")
             continue
         n_image_labels += len(e.annotation.meta.image_labels)
         lines = shapes_to_lines(
@@ -273,7 +272,7 @@ def find_class_names(src: Path, report: Report) -> dict[int, str] | None:
     Returns None (with a note) when the dataset has no class list: names are then the ids.
     """
     candidates = [src / n for n in YAML_NAMES]
-    candidates += sorted(p for p in src.glob("*.y*ml") if p not in candidates)
+    candidates += [p for p in walk_files(src, (".yaml", ".yml"), recursive=False) if p not in candidates]
     for path in candidates:
         if path.is_file():
             names = _names_from_yaml(path)
@@ -395,9 +394,8 @@ def load_yolo(src: Path, report: Report) -> Iterator[ImportedImage]:
             report.problem(f"{image}: {err}")
             continue
         seen_labels.add(label_file)
-        info = image_info_or_report(image, report)
+        info = image_info_or_report(image, report, skip=True)
         if info is None:
-            report.add("skipped")
             continue
         shapes: list[Shape] = []
         if label_file.is_file():
