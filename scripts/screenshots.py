@@ -266,6 +266,20 @@ def main(argv: list[str] | None = None) -> int:
         file_menu.popup(w.mapToGlobal(w.menuBar().geometry().bottomLeft()))
         shot("file_menu", popups=(file_menu,))
         file_menu.close()
+        # the Edit menu with labelme's Keep Previous Annotation ticked, and Edit > Preferences
+        edit_menu = w.menuBar().actions()[1].menu()
+        w.actions["toggle_keep_previous"].setChecked(True)
+        edit_menu.popup(w.mapToGlobal(w.menuBar().actionGeometry(w.menuBar().actions()[1]).bottomLeft()))
+        shot("edit_menu", popups=(edit_menu,))
+        edit_menu.close()
+        w.actions["toggle_keep_previous"].setChecked(False)
+        from labeler.gui.options_dialog import preferences_dialog
+
+        prefs = preferences_dialog(w)
+        prefs.show()
+        place(prefs)
+        shot("preferences", widget=prefs)
+        prefs.close()
 
         w.open_rel("scene_0003.jpg")
         w.review_panel.threshold.setValue(0.6)
@@ -392,6 +406,14 @@ def main(argv: list[str] | None = None) -> int:
         noise = json.loads((SAMPLE / "truth" / "sketches_noise.json").read_text())
         w.open_rel(noise["exact_duplicates"][0]["image"])
         shot("issues")
+
+        # a file that is not an image: nothing of the previous image stays on screen
+        (sketches / "zz_not_an_image.png").write_bytes(b"this is a text file, not a PNG\n")
+        w.open_folder(sketches)
+        w.wait_for_scan()
+        w.status_filter.setCurrentIndex(w.status_filter.findData(""))
+        w.open_rel("zz_not_an_image.png")
+        shot("unreadable", keep_message=True)
 
         dlg = ShortcutsDialog(w)
         dlg.show()

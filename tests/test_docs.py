@@ -120,3 +120,19 @@ def test_base_classes_and_example_names_are_documented() -> None:
         "example-hello",
     ):
         assert name in text, f"the walkthrough does not mention {name}"
+
+
+def test_every_picture_and_relative_link_of_the_docs_exists() -> None:
+    """Each ``![..](path)`` and relative ``[..](path)`` in README.md and docs/*.md names a file
+    that is in the repository (a screenshot the docs show must be there)."""
+    import re
+
+    missing = []
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", md.read_text(encoding="utf-8")):
+            path = target.split("#", 1)[0]
+            if not path or "://" in path or path.startswith("mailto:"):
+                continue
+            if not (md.parent / path).exists():
+                missing.append(f"{md.relative_to(ROOT)}: {target}")
+    assert not missing, missing

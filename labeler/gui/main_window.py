@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         c.drawingChanged.connect(lambda _drawing: self._update_undo_actions())
         c.context_actions = [self.actions[n] for n in ("edit_label", "delete", "copy", "paste", "duplicate")]
         c.selectionChanged.connect(self._selection_changed)
-        c.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
+        c.zoomChanged.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%" if c.has_image else ""))
         c.cursorMoved.connect(lambda x, y: self.position_label.setText(f"x {x:.0f}  y {y:.0f}"))
         s = self.session
         s.subscribe(CurrentChanged, self._current_changed)
@@ -296,6 +296,7 @@ class MainWindow(QMainWindow):
         kept = self.session.docs.get(item.rel)
         doc = self.session.open_item(item, self.loader.info(item.image_path))
         if doc is None:
+            self.files.select_row(row)  # its placeholder is on screen: the list shows which file
             return False
         if doc is not kept:  # read now; a kept (or read-ahead) one's row follows its every change
             self._sync_row(doc)

@@ -251,11 +251,14 @@ class ReviewPanel(QWidget):
         self._issue_rows = []
         self.suggestions.clear()
         self.issues.clear()
-        if doc is None:
+        self.reviewed.setEnabled(doc is not None)
+        if doc is None:  # nothing of the previous image stays: its buttons, tick and duplicates
             self.summary.setText("No image")
             for w in (self.accept_btn, self.reject_btn, self.above_btn, self.fix_btn, self.dismiss_btn):
                 w.setEnabled(False)
+            self.reviewed.setChecked(False)
             self._updating = False
+            self._show_related()
             return
         ann = doc.annotation
         for i, s in enumerate(ann.shapes):

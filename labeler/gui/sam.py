@@ -565,6 +565,9 @@ class SegmentBinding:
         self.canvas.update()
 
     def _ready(self, path: str) -> None:
+        doc = self.session.doc
+        if doc is None or str(doc.item.image_path) != path:
+            return  # an image left meanwhile (or one that failed to open is on screen)
         self.show("Segment Anything ready: click the object", 3000)
         pts = self.canvas.sam_points
         if pts or self.canvas.sam_box:

@@ -105,6 +105,37 @@ def test_highlight_follows_a_duplicates_thumbnail(gui, window, gui_dataset: Path
         assert _highlighted(window) == ([] if status else ["a.jpg"])
 
 
+def test_an_unreadable_file_after_a_duplicate_leaves_no_thumbnails_tick_or_zoom(
+    gui, window, gui_dataset: Path, qtbot
+) -> None:
+    """Seen in the screenshot of an unreadable file: the previous image's duplicate thumbnails,
+    its "reviewed" tick and a zoom of 72324% (the 1x1 placeholder fitted) stayed on screen."""
+    path = gui_dataset / "c.json"
+    data = json.loads(path.read_text())
+    data["labeler"]["issues"] = [{"kind": "duplicate", "score": 1.0, "source": {"plugin": "duplicates"},
+                                  "related_files": ["a.jpg", "c.jpg"], "detail": "same picture"}]
+    data["labeler"]["reviewed"] = True
+    path.write_text(json.dumps(data))
+    (gui_dataset / "d.jpg").write_bytes(b"this is a text file, not a JPEG")
+    gui.open(gui_dataset)
+    window.open_rel("c.jpg")
+    panel = window.review_panel
+    assert not panel.related_scroll.isHidden() and panel.reviewed.isChecked()
+    assert window.zoom_label.text().endswith("%")
+    _click_row(qtbot, window, "d.jpg")
+    assert window.doc is None
+    assert panel.related_scroll.isHidden()
+    qtbot.waitUntil(lambda: not panel.related.findChildren(QPushButton))  # deleted, not only hidden
+    assert not panel.reviewed.isChecked() and not panel.reviewed.isEnabled()
+    assert window.zoom_label.text() == ""
+    window.open_rel("a.jpg")
+    window.open_rel("d.jpg")  # opened by name (search, Go menu), not clicked: highlighted too
+    assert window.doc is None and _highlighted(window) == ["d.jpg"]
+    window.open_rel("c.jpg")  # back on an image: all of it again
+    assert not panel.related_scroll.isHidden() and panel.reviewed.isChecked() and panel.reviewed.isEnabled()
+    assert window.zoom_label.text().endswith("%")
+
+
 # -- 3. the label dialog stands beside the shape ---------------------------------------------------
 def _labelled_with_real_dialog(window: MainWindow, draw) -> tuple[QRect, QRect]:  # noqa: ANN001
     """Draw (or relabel) with the real label dialog; returns (its frame, the screen)."""

@@ -83,3 +83,30 @@ def test_real_sam_plugin_session(qtbot, gui_dataset: Path) -> None:
     # decoder only; generous on a shared CI machine (bench/gui.py measures the real figure)
     assert ctl.last_latency_ms < 1500
     ctl.wait()
+
+
+def test_ready_is_not_announced_for_an_image_left_meanwhile(gui, window, gui_dataset: Path, qtbot) -> None:
+    """An encoding that finishes after the person moved to a file that cannot be opened does
+    not say "Segment Anything ready: click the object" over that file's placeholder."""
+    import threading
+
+    release = threading.Event()
+
+    class SlowSession(FakeSession):
+        def set_image(self, image) -> None:  # noqa: ANN001
+            release.wait(10)
+            super().set_image(image)
+
+    (gui_dataset / "e.jpg").write_bytes(b"this is a text file, not a JPEG")
+    window.sam.factory = SlowSession
+    gui.open(gui_dataset)
+    window.open_rel("d.jpg")
+    window.actions["mode_sam"].trigger()
+    window.open_rel("e.jpg")
+    assert window.doc is None
+    with qtbot.waitSignal(window.sam.ready, timeout=5000):
+        release.set()
+    assert "Segment Anything ready" not in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.sam.ready, timeout=5000):
+        window.open_rel("d.jpg")
+    assert window.statusBar().currentMessage() == "Segment Anything ready: click the object"

@@ -212,3 +212,50 @@ def test_a_flags_dock_the_person_closed_stays_closed(qtbot, window, grey_dataset
     window.next_image()
     assert not window.controls.flags_dock.isVisible()
     assert rows(window.controls.flags) == {"blurry": ("blurry", False)}  # b.png's flags, still listed
+
+
+def test_labeler_gui_flags_and_labelflags_reach_the_window(
+    qtbot, grey_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``labeler gui DIR --flags ... --labelflags ...`` from the command line to the window
+    (labelme's options): the Flags dock offers the image flags on the first image and the
+    label dialog the shape flags of a label's pattern."""
+    from click.testing import CliRunner
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    import labeler.gui.main_window as main_window
+    from labeler.cli import cli
+
+    monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "1")  # run_gui sets it: restored after the test
+    real = main_window.MainWindow
+    opened: list[main_window.MainWindow] = []
+
+    def window_with_test_settings(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the window's own signature
+        kwargs.setdefault("settings", QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        w = real(*args, **kwargs)
+        qtbot.addWidget(w)
+        opened.append(w)
+        return w
+
+    seen: dict[str, object] = {}
+
+    def event_loop(*_args: object) -> int:  # the window is up: look at it as a person would, then quit
+        w = opened[0]
+        qtbot.waitUntil(lambda: w.doc is not None, timeout=10000)
+        w.controls.refresh()
+        seen["dock"] = w.controls.flags_dock.isVisible()
+        panel = w.controls.flags
+        seen["rows"] = [panel.item(k).text() for k in range(panel.count())]
+        seen["person"] = w.label_dialog.flags_for("person")
+        seen["cat"] = w.label_dialog.flags_for("cat")
+        w.close()
+        return 0
+
+    monkeypatch.setattr(main_window, "MainWindow", window_with_test_settings)
+    monkeypatch.setattr(QApplication, "exec", event_loop)
+    res = CliRunner().invoke(cli, ["gui", str(grey_dataset), "--flags", "blurry,night",
+                                   "--labelflags", '{"pers.n": ["occluded"], ".*": ["truncated"]}'])
+    assert res.exit_code == 0, res.output
+    assert seen == {"dock": True, "rows": ["blurry", "night"], "person": ["occluded", "truncated"],
+                    "cat": ["truncated"]}
