@@ -177,16 +177,22 @@ def test_a_transaction_changes_nothing_when_a_checked_file_changed(tmp_path: Pat
     assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
 
 
+def _two_file_txn(tmp_path: Path) -> tuple[Path, Path, Path, Transaction]:
+    """A dataset and a transaction writing b"A" over img0.json and b"B" over img1.json."""
+    root = _dataset(tmp_path)
+    a, b = root / "img0.json", root / "img1.json"
+    txn = _txn(root)
+    txn.write(a, b"A", expect=a.read_bytes())
+    txn.write(b, b"B", expect=b.read_bytes())
+    return root, a, b, txn
+
+
 def test_a_change_found_after_the_commit_point_is_rolled_back(tmp_path: Path, monkeypatch) -> None:
     """A writer without the lock saves between the commit record and a file's rename."""
     import labeler.io.writes as writes
 
-    root = _dataset(tmp_path)
-    a, b = root / "img0.json", root / "img1.json"
+    root, a, b, txn = _two_file_txn(tmp_path)
     before_b = b.read_bytes()
-    txn = _txn(root)
-    txn.write(a, b"A", expect=a.read_bytes())
-    txn.write(b, b"B", expect=b.read_bytes())
     real = writes._apply
 
     def apply_then_interfere(ops, verify=False):
@@ -297,4 +303,101 @@ def test_update_many_is_update_for_each_file_with_one_lock_hold(tmp_path: Path) 
     again = ds.update_many([(a, broken), (c, lambda ann: ann)])
     assert isinstance(again[0], ValueError) and again[1] is False  # an error stays with its file
     assert _labels(a.label_path) == ["person", "ours"]
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
+
+
+def _labelme_saves_at_the_rename(monkeypatch: pytest.MonkeyPatch, path: Path, times: int = 1) -> list[str]:
+    """A labelme save (temp file, rename: no lock) that lands after labeler's last look, at
+    the very moment before its rename (the commit point), ``times`` times."""
+    from labeler.io import writes
+
+    saved: list[str] = []
+
+    def at(what: str) -> None:
+        if what == f"commit {path.name}" and len(saved) < times:
+            doc = json.loads(path.read_text())
+            doc["shapes"].append(rect(f"labelme{len(saved)}", 3, 3, 6, 6))
+            tmp = path.with_name(f"{path.name}.labelme~")
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, path)
+            saved.append(f"labelme{len(saved)}")
+
+    monkeypatch.setattr(writes, "fault_point", at)
+    return saved
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["update", "update_many"])
+def test_a_save_between_the_last_look_and_the_rename_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, many: bool
+) -> None:
+    """The window a plain rename leaves after the compare (seen once as a lost edit in
+    bench/concurrency.py on a loaded machine): the rename is an exchange, the file it took
+    out is compared, and a save that came in between goes back in place; labeler then applies
+    its change to that save."""
+    root = _dataset(tmp_path)
+    ds = open_dataset(root)
+    item = ds.items[0]
+    saved = _labelme_saves_at_the_rename(monkeypatch, item.label_path)
+    if many:
+        assert ds.update_many([(item, _add("ours"))]) == [True]
+    else:
+        assert ds.update(item, _add("ours"))
+    assert saved == ["labelme0"]
+    assert _labels(item.label_path) == ["person", "labelme0", "ours"]
+    assert [p.name for p in item.label_path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_without_the_exchange_that_save_would_be_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same save against a plain rename (systems without renameat2): what the exchange is
+    for. The measurement above can fail."""
+    from labeler.io import atomic
+
+    monkeypatch.setattr(atomic, "_RENAMEAT2", None)
+    root = _dataset(tmp_path)
+    ds = open_dataset(root)
+    item = ds.items[0]
+    _labelme_saves_at_the_rename(monkeypatch, item.label_path)
+    assert ds.update(item, _add("ours"))
+    assert _labels(item.label_path) == ["person", "ours"]  # labelme0 is gone
+
+
+def test_a_new_file_is_not_written_over_one_made_since_the_look(tmp_path: Path) -> None:
+    """expect None (no file yet): the rename refuses to replace a file that appeared."""
+    from labeler.io.atomic import replace_if_holds, write_temp
+
+    path = tmp_path / "a.json"
+    tmp = write_temp(path, b"ours")
+    path.write_bytes(b"theirs")
+    assert replace_if_holds(tmp, path, None) is False
+    assert path.read_bytes() == b"theirs" and not tmp.exists()
+    tmp = write_temp(path, b"ours")
+    assert replace_if_holds(tmp, path, b"theirs") is True
+    assert path.read_bytes() == b"ours" and not tmp.exists()
+
+
+def test_a_transaction_keeps_a_save_made_between_its_last_look_and_a_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transaction's own window (a fixer's change over two files): labelme saves the
+    second file after the commit's last look at it, at its rename. That save stays, the
+    first file is put back, and nothing is half done."""
+    root, a, b, txn = _two_file_txn(tmp_path)
+    before_a = a.read_bytes()  # nothing is written before the commit
+    saved = []
+    from labeler.io import writes
+
+    def at(what: str) -> None:
+        if what == f"apply write {b.name}":
+            doc = json.loads(b.read_text())
+            doc["shapes"].append(rect("labelme", 3, 3, 6, 6))
+            tmp = b.with_name("img1.json.labelme~")
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, b)
+            saved.append(b.read_bytes())
+
+    monkeypatch.setattr(writes, "fault_point", at)
+    with pytest.raises(ConcurrentChangeError):
+        txn.commit()
+    assert saved and b.read_bytes() == saved[0]  # labelme's save stays
+    assert a.read_bytes() == before_a  # and the first file is put back
     assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]

@@ -8,10 +8,13 @@ file whose writer died and remove it (:func:`labeler.io.writes.recover`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: Bytes of the target's name kept in a temp file's name (file names are at most 255 bytes).
 _TEMP_NAME_BYTES = 200
@@ -80,6 +83,84 @@ def atomic_write_bytes(
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+#: renameat2(2) flags (Linux): fail if the target exists; swap the two names atomically.
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
+_AT_FDCWD = -100
+#: Devices whose file system refused an exchange (e.g. NFS): they take the plain rename.
+_no_exchange: set[int] = set()
+
+
+def _renameat2() -> Any:
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn
+
+
+_RENAMEAT2 = _renameat2() if sys.platform.startswith("linux") else None
+
+
+def _rename2(src: Path, dst: Path, flags: int) -> None:
+    import ctypes
+
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(dst))
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def replace_if_holds(tmp: Path, path: Path, expect: bytes | None) -> bool:
+    """Rename ``tmp`` over ``path`` if ``path`` holds ``expect`` (None: no file), and tell.
+
+    The caller has just looked (under the dataset lock), but a program that does not lock
+    (labelme, a script) may save in the moment between that look and a plain rename, and the
+    rename would throw its save away. On Linux the rename is an atomic exchange instead
+    (``renameat2(RENAME_EXCHANGE)``; ``RENAME_NOREPLACE`` for a new file) and the file it took
+    out is compared with ``expect``: a save that came in between is swapped straight back and
+    False returned (``tmp`` removed; the caller reads the file again and retries). Elsewhere,
+    and on file systems without the exchange, it is the plain rename after the caller's look.
+    """
+    dev = os.stat(tmp).st_dev
+    if _RENAMEAT2 is None or dev in _no_exchange:
+        os.replace(tmp, path)
+        return True
+    try:
+        if expect is None:
+            try:
+                _rename2(tmp, path, _RENAME_NOREPLACE)
+            except FileExistsError:
+                os.unlink(tmp)
+                return False
+            return True
+        try:
+            _rename2(tmp, path, _RENAME_EXCHANGE)  # path: ours; tmp: the file it replaced
+        except FileNotFoundError:  # deleted since the look
+            os.unlink(tmp)
+            return False
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        _no_exchange.add(dev)
+        os.replace(tmp, path)
+        return True
+    if _read_or_none(tmp) == expect:
+        os.unlink(tmp)
+        return True
+    _rename2(tmp, path, _RENAME_EXCHANGE)  # a save came in between: it goes back in place
+    os.unlink(tmp)
+    return False
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:

@@ -39,7 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeler.io.atomic import atomic_write_bytes, fsync_dir, short_name, temp_sibling, write_temp
+from labeler.io.atomic import (
+    fsync_dir,
+    replace_if_holds,
+    short_name,
+    temp_sibling,
+    write_temp,
+)
 
 #: labeler's own folder inside a dataset (hidden, never part of the dataset).
 STATE_DIR = ".labeler"
@@ -175,12 +181,20 @@ def replace_if_unchanged(path: Path, data: bytes, expect: bytes | None) -> None:
     differs; the old file is then untouched.
     """
 
-    def last_look() -> None:  # a writer that does not lock may have saved meanwhile
+    tmp = write_temp(path, data)
+    try:
+        # The last look: a writer that does not lock may have saved meanwhile ...
         if read_bytes_or_none(path) != expect:
             raise ConcurrentChangeError(path)
         fault_point(f"commit {path.name}")
-
-    atomic_write_bytes(path, data, last_look)
+        # ... or saves between that look and the rename: replace_if_holds swaps its save back.
+        if not replace_if_holds(tmp, path, expect):
+            raise ConcurrentChangeError(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
 
 
 def update_file(
@@ -249,7 +263,9 @@ def update_files(
                     results[i] = update_file(lock, path, change)
                     continue
                 fault_point(f"commit {path.name}")
-                os.replace(tmp, path)
+                if not replace_if_holds(tmp, path, current):  # saved between the look and here
+                    results[i] = update_file(lock, path, change)
+                    continue
                 folders.add(path.parent)
                 results[i] = True
             except Exception as err:  # noqa: BLE001
@@ -295,6 +311,7 @@ class _Op:
     expect: bytes | None = None
     check: bool = False  # compare the target with ``expect`` before committing
     backup: Path | None = None  # a hard link to (or copy of) the target as it was at commit
+    refused: bool = False  # its rename found another program's save and put it back: not applied
 
     def to_json(self, root: Path) -> dict[str, Any]:
         rel = lambda p: os.path.relpath(p, root) if p else None  # noqa: E731
@@ -311,7 +328,7 @@ class _Op:
         """Whether this step is done (a write's temp file is renamed away; a delete's target
         is gone)."""
         if self.kind == "write":
-            return self.staged is not None and not self.staged.exists()
+            return not self.refused and self.staged is not None and not self.staged.exists()
         return not self.target.exists()
 
 
@@ -478,7 +495,12 @@ def _apply(ops: list[_Op], verify: bool = False) -> None:
         fault_point(f"apply {op.kind} {op.target.name}")
         if op.kind == "write" and op.staged is not None:
             op.target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(op.staged, op.target)
+            if verify and op.check:
+                if not replace_if_holds(op.staged, op.target, op.expect):  # saved since the look
+                    op.refused = True
+                    raise ConcurrentChangeError(op.target)
+            else:
+                os.replace(op.staged, op.target)
         elif op.kind == "delete":
             os.unlink(op.target)
         touched.add(op.target.parent)
