@@ -96,3 +96,5 @@ def test_import_contracts_fail_on_a_violating_import(tmp_path, module: str, line
     done = run_lint_imports(tmp_path, env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{tmp_path / '.shim'}"})
     assert done.returncode != 0, done.stdout
     assert "BROKEN" in done.stdout
+    importer = target.relative_to(tmp_path).with_suffix("").as_posix().replace("/", ".")
+    assert f"{importer} -> " in done.stdout, done.stdout  # the offending import is named
