@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from labeler import __version__
-from labeler.errors import LabelerError, UsageError
+from labeler.errors import LabelerError, UsageError, near_name_hint
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -301,6 +301,18 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
         key = key.replace("-", "_")
         if "." in key:  # chained plugins: -o sam.model_type vit_b
             head, rest = key.split(".", 1)
+            stage = fields[head].annotation if head in fields else None
+            open_ended = cls.Options.model_config.get("extra") == "allow"  # the ensemble's members
+            if (head not in fields and not open_ended) or (
+                    isinstance(stage, type) and issubclass(stage, BaseModel)
+                    and stage.model_config.get("extra") != "allow" and rest not in stage.model_fields):
+                # the stage's own option names when the stage is known, else the stages
+                names = ([f"{head}.{n}" for n in stage.model_fields] if head in fields  # type: ignore[union-attr]
+                         else [f"{n}.{rest}" for n in fields])
+                hint = near_name_hint(key, names)
+                known = ", ".join(names if head in fields else fields) or "none"
+                raise UsageError(f"plugin {who!r} has no option {key!r} (options: {known})"
+                                 + (f"; {hint}" if hint else ""))
             raw.setdefault(head, {})[rest] = _coerce(value)
             continue
         if key not in fields:
@@ -311,7 +323,9 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
                 if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
                 and key.replace("-", "_") in f.annotation.model_fields
             ]
-            hint = f"; did you mean {' or '.join(f'-o {s}' for s in stages)}?" if stages else ""
+            near = near_name_hint(key, fields)
+            hint = (f"; did you mean {' or '.join(f'-o {s}' for s in stages)}?" if stages
+                    else f"; {near}" if near else "")
             raise UsageError(f"plugin {who!r} has no option {key!r} (options: {known}){hint}")
         raw[key] = _coerce(value)
     try:

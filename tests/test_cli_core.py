@@ -159,6 +159,26 @@ def test_an_option_of_a_chained_stage_gets_a_hint(tmp_path: Path) -> None:
     assert "did you mean -o yolo.conf?" in res.output
 
 
+def test_a_mistyped_option_gets_the_near_name_a_stage_s_too(tmp_path: Path) -> None:
+    """Seen by a new user: ``-o yolo.modl`` gave pydantic's "Extra inputs are not permitted",
+    ``-o max_distanc`` the list of options with no hint. Both name the option meant now, and
+    nothing runs."""
+    root = tmp_path / "ds"
+    make_image(root / "a.png", (20, 20))
+    cases = [
+        (["autolabel", str(root), "--plugin", "yolo_sam", "-o", "yolo.modl", "m.pt"], "did you mean 'yolo.model'"),
+        (["autolabel", str(root), "--plugin", "yolo_sam", "-o", "sma.model_type", "vit_b"],
+         "did you mean 'sam.model_type'"),
+        (["check", str(root), "--plugin", "duplicates", "-o", "max_distanc", "30"], "did you mean 'max_distance'"),
+    ]
+    for args, hint in cases:
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2, res.output
+        assert "has no option" in res.output and hint in res.output, res.output
+        assert "Extra inputs" not in res.output
+    assert not (root / "a.json").exists()
+
+
 def test_several_checks_options_need_a_prefix_and_json_is_one_document(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     for i in range(3):
