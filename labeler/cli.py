@@ -290,9 +290,22 @@ def describe_options(model: type[BaseModel], prefix: str = "") -> list[tuple[str
     return rows
 
 
+def _stage(field: Any) -> type[BaseModel] | None:
+    """The options model of a chained plugin's stage (``-o sam.KEY``), or None for a plain option."""
+    from pydantic import BaseModel
+
+    ann = field.annotation
+    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+
+
+def _takes_any(model: type[BaseModel]) -> bool:
+    """Whether ``model`` takes options it does not declare (the ensemble's ``-o MEMBER.KEY``)."""
+    return model.model_config.get("extra") == "allow"
+
+
 def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) -> BaseModel:
     """``-o KEY VALUE`` pairs -> the plugin's validated options (clear errors)."""
-    from pydantic import BaseModel, ValidationError
+    from pydantic import ValidationError
 
     raw: dict[str, Any] = {}
     fields = cls.Options.model_fields
@@ -301,28 +314,24 @@ def parse_plugin_options(cls: type[Plugin], pairs: Sequence[tuple[str, str]]) ->
         key = key.replace("-", "_")
         if "." in key:  # chained plugins: -o sam.model_type vit_b
             head, rest = key.split(".", 1)
-            stage = fields[head].annotation if head in fields else None
-            open_ended = cls.Options.model_config.get("extra") == "allow"  # the ensemble's members
-            if (head not in fields and not open_ended) or (
-                    isinstance(stage, type) and issubclass(stage, BaseModel)
-                    and stage.model_config.get("extra") != "allow" and rest not in stage.model_fields):
-                # the stage's own option names when the stage is known, else the stages
-                names = ([f"{head}.{n}" for n in stage.model_fields] if head in fields  # type: ignore[union-attr]
-                         else [f"{n}.{rest}" for n in fields])
+            if head in fields:  # a stage's own option names (a stage open to any: not checked)
+                stage = _stage(fields[head])
+                checked = stage is not None and not _takes_any(stage)
+                names = known = [f"{head}.{n}" for n in stage.model_fields] if checked else []  # type: ignore[union-attr]
+            else:  # the ensemble's members are open-ended options of the plugin itself
+                checked = not _takes_any(cls.Options)
+                names, known = [f"{n}.{rest}" for n in fields], list(fields)
+            if checked and key not in names:
                 hint = near_name_hint(key, names)
-                known = ", ".join(names if head in fields else fields) or "none"
-                raise UsageError(f"plugin {who!r} has no option {key!r} (options: {known})"
+                raise UsageError(f"plugin {who!r} has no option {key!r} (options: {', '.join(known) or 'none'})"
                                  + (f"; {hint}" if hint else ""))
             raw.setdefault(head, {})[rest] = _coerce(value)
             continue
         if key not in fields:
             known = ", ".join(fields) or "none"
             # A chained plugin's stages are options holding options: say which stage has it.
-            stages = [
-                f"{name}.{key}" for name, f in fields.items()
-                if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
-                and key.replace("-", "_") in f.annotation.model_fields
-            ]
+            stages = [f"{name}.{key}" for name, f in fields.items()
+                      if (st := _stage(f)) is not None and key in st.model_fields]
             near = near_name_hint(key, fields)
             hint = (f"; did you mean {' or '.join(f'-o {s}' for s in stages)}?" if stages
                     else f"; {near}" if near else "")

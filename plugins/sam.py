@@ -481,7 +481,8 @@ def as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-#: Said once per process when bf16 is asked for on a CPU without bf16 instructions.
+#: The warning when bf16 is asked for on a CPU without bf16 instructions (Python's default
+#: filter shows it once per calling line).
 BF16_EMULATED = (
     "sam: precision bf16 on a CPU without bfloat16 instructions (oneDNN's bf16 needs AVX-512 "
     "BW/VL/DQ or AVX-NE-CONVERT): it runs emulated, several times slower than fp32 here (MobileSAM's encoder "

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -114,11 +115,17 @@ def _rename2(src: Path, dst: Path, flags: int) -> None:
         raise OSError(err, os.strerror(err), str(dst))
 
 
-def _read_or_none(path: Path) -> bytes | None:
+def read_bytes_or_none(path: Path) -> bytes | None:
+    """The file's bytes, or None when there is no file. A FIFO, socket or device in its place
+    is an ``OSError`` (opened without blocking, never read)."""
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read()
 
 
 def replace_if_holds(tmp: Path, path: Path, expect: bytes | None) -> bool:
@@ -155,7 +162,7 @@ def replace_if_holds(tmp: Path, path: Path, expect: bytes | None) -> bool:
         _no_exchange.add(dev)
         os.replace(tmp, path)
         return True
-    if _read_or_none(tmp) == expect:
+    if read_bytes_or_none(tmp) == expect:
         os.unlink(tmp)
         return True
     _rename2(tmp, path, _RENAME_EXCHANGE)  # a save came in between: it goes back in place

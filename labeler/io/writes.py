@@ -31,7 +31,6 @@ import json
 import os
 import secrets
 import signal
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,8 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeler.io.atomic import (
+from labeler.io.atomic import (  # noqa: F401 - read_bytes_or_none: also this module's
     fsync_dir,
+    read_bytes_or_none,
     replace_if_holds,
     short_name,
     temp_sibling,
@@ -161,19 +161,6 @@ class DatasetLock:
 
 
 # -- compare and swap of one file ----------------------------------------------------------------
-def read_bytes_or_none(path: Path) -> bytes | None:
-    """The file's bytes, or None when there is no file. A FIFO, socket or device in its place
-    is an ``OSError`` (opened without blocking, never read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return fh.read()
-
-
 def replace_if_unchanged(path: Path, data: bytes, expect: bytes | None) -> None:
     """Atomically replace ``path`` with ``data`` if it still holds ``expect`` (None: no file).
 
@@ -183,18 +170,25 @@ def replace_if_unchanged(path: Path, data: bytes, expect: bytes | None) -> None:
 
     tmp = write_temp(path, data)
     try:
-        # The last look: a writer that does not lock may have saved meanwhile ...
-        if read_bytes_or_none(path) != expect:
-            raise ConcurrentChangeError(path)
-        fault_point(f"commit {path.name}")
-        # ... or saves between that look and the rename: replace_if_holds swaps its save back.
-        if not replace_if_holds(tmp, path, expect):
+        if not _commit_temp(tmp, path, expect):
             raise ConcurrentChangeError(path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def _commit_temp(tmp: Path, path: Path, expect: bytes | None) -> bool:
+    """Rename the fsynced temp file ``tmp`` over ``path`` if ``path`` still holds ``expect``;
+    False (``tmp`` removed, ``path`` as the other program left it) when it does not. The last
+    look catches a writer that does not lock and saved meanwhile; one that saves between that
+    look and the rename is swapped back by :func:`replace_if_holds`."""
+    if read_bytes_or_none(path) != expect:
+        os.unlink(tmp)
+        return False
+    fault_point(f"commit {path.name}")
+    return replace_if_holds(tmp, path, expect)
 
 
 def update_file(
@@ -257,13 +251,7 @@ def update_files(
                 results[i] = tmp
                 continue
             try:
-                # The last look before the rename, as in replace_if_unchanged.
-                if read_bytes_or_none(path) != current:
-                    os.unlink(tmp)
-                    results[i] = update_file(lock, path, change)
-                    continue
-                fault_point(f"commit {path.name}")
-                if not replace_if_holds(tmp, path, current):  # saved between the look and here
+                if not _commit_temp(tmp, path, current):  # saved meanwhile: start over on it
                     results[i] = update_file(lock, path, change)
                     continue
                 folders.add(path.parent)
