@@ -1113,6 +1113,18 @@ def review_cmd(
     narrow = {"plugins": plugins or None, "labels": labels_ or None,
               "shape_types": shape_types or None}
     bar = not (no_progress or as_json)
+    if not undo:  # a mistyped name would select nothing: refused before anything is written
+        from labeler.plugins import get_registry
+        from labeler.review import check_names
+
+        reg = get_registry()
+        installed = [*reg.autolabelers, *reg.checks, *reg.fixers]
+        with _progress("names", len(ds), enabled=bar and any(narrow.values())) as update:
+            names = check_names(ds, Selection.of(**narrow), installed, progress=update)
+        if names.refused:
+            raise UsageError("\n".join(names.refused))
+        for line in names.absent if not as_json else ():
+            _console().print(f"[yellow]note[/] {_esc(line)}")
     if undo:
         with _progress("undo review", len(ds), enabled=bar) as update:
             summary = undo_review(ds, dry_run=dry_run, progress=update)

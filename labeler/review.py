@@ -36,10 +36,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from labeler.dataset import Dataset, Item
-from labeler.errors import FileProblem, ImageFileError, LabelFileError
+from labeler.errors import FileProblem, ImageFileError, LabelFileError, near_name_hint
 from labeler.geometry import box_iou
 from labeler.io.writes import state_dir
-from labeler.model import Annotation, ImageLabel, Issue, RejectedShape, Shape, ShapeMeta
+from labeler.model import (
+    KNOWN_SHAPE_TYPES,
+    Annotation,
+    ImageLabel,
+    Issue,
+    RejectedShape,
+    Shape,
+    ShapeMeta,
+)
 
 #: ``progress(done, total, message)``
 ProgressFn = Callable[[int, int, str], None]
@@ -566,6 +574,77 @@ def pending_summary(
         if ann is not None:
             summary.add(item.rel, ann, selection)
     return summary
+
+
+@dataclass
+class NameCheck:
+    """What :func:`check_names` found: ``refused``, a line per name nothing knows (a typo);
+    ``absent``, a line per known name that selects nothing in this dataset."""
+
+    refused: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
+
+
+def check_names(
+    dataset: Dataset, selection: Selection, known_plugins: Iterable[str] = (),
+    progress: ProgressFn = _no_progress,
+) -> NameCheck:
+    """Check each ``--plugin``, ``--label`` and ``--shape-type`` name of ``selection`` against
+    what ``dataset`` has (shapes, image-level labels and rejected shapes, in any review state).
+
+    A name nothing here has is *refused* with its near name: a typo (``--label bal``) would
+    select nothing, and an accept or reject run would change nothing without saying why. A
+    plugin that is installed (``known_plugins``) but made nothing here, or a shape type labelme
+    knows that no shape here has, is *absent*: said, not refused (the line names the plugins
+    whose suggestions are here). Files that cannot be read are left to the run that follows
+    (it reports them).
+    """
+    found = NameCheck()
+    if not (selection.plugins or selection.labels or selection.shape_types):
+        return found
+    plugins: set[str] = set()
+    labels: set[str] = set()
+    types: set[str] = set()
+    items = dataset.items
+    for n, item in enumerate(items, 1):
+        progress(n, len(items), item.rel)
+        try:
+            ann = dataset.load(item)
+        except (LabelFileError, ImageFileError):
+            continue
+        if ann is None:
+            continue
+        for s in ann.shapes:
+            labels.add(s.label)
+            types.add(s.shape_type)
+            plugins.add(_plugin_of(s.source) or "")
+        for lab in ann.meta.image_labels:
+            labels.add(lab.label)
+            plugins.add(_plugin_of(lab.source) or "")
+        for r in ann.meta.rejected:
+            labels.add(r.label)
+            types.add(r.shape_type)
+            plugins.add(_plugin_of(r.source) or "")
+    plugins.discard("")
+    here = ", ".join(sorted(plugins)) or "none"
+    for option, names, seen, known, refused, absent in (
+        ("--plugin", selection.plugins, plugins, set(known_plugins),
+         "no suggestion here comes from it and no installed plugin has that name",
+         f"no suggestion here comes from it (suggestions here come from: {here})"),
+        ("--label", selection.labels, labels, set(),
+         "no shape or image-level label here has that class", ""),
+        ("--shape-type", selection.shape_types, types, set(KNOWN_SHAPE_TYPES),
+         "no shape here has that type and labelme knows no such type", "no shape here has that type"),
+    ):
+        for name in sorted(names or ()):
+            if name in seen:
+                continue
+            if name in known:
+                found.absent.append(f"{option} {name!r}: {absent}")
+                continue
+            hint = near_name_hint(name, seen | known)
+            found.refused.append(f"{option} {name!r}: {refused}" + (f"; {hint}" if hint else ""))
+    return found
 
 
 # -- whole-dataset runs -----------------------------------------------------------------------

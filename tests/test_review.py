@@ -122,6 +122,31 @@ def test_plugin_and_label_filters(tmp_path: Path) -> None:
     assert states(tmp_path, "a")[1] == ("cat", "yolo", "suggested")
 
 
+def test_a_mistyped_filter_is_refused_with_its_near_name_before_any_write(tmp_path: Path) -> None:
+    build(tmp_path)
+    before = label_files(tmp_path)
+    for args, message in (
+        (("--plugin", "yolox"), "--plugin 'yolox'"),
+        (("--label", "dgo"), "--label 'dgo': no shape or image-level label here has that class; did you mean 'dog'?"),
+        (("--label", "cat,dgo"), "did you mean 'dog'?"),  # one typo among good names still refuses
+        (("--shape-type", "polygn"), "--shape-type 'polygn'"),
+    ):
+        res = CliRunner().invoke(cli, ["review", str(tmp_path), "--accept-above", "0", *args, "--no-progress"])
+        assert res.exit_code == 2, res.output
+        assert message in res.output, res.output
+        assert label_files(tmp_path) == before  # nothing accepted
+    res = run("review", str(tmp_path), "--plugin", "yolox", "--no-progress")  # the listing too
+    assert res.exit_code == 2 and "did you mean 'yolo'" in res.output, res.output
+    # Names that exist pass; an installed plugin that made nothing here, or a shape type labelme
+    # knows that no shape here has, passes with a note saying so.
+    for args, note in ((("--label", "dog"), None),
+                       (("--plugin", "duplicates"), "suggestions here come from: clip, sam, yolo"),
+                       (("--shape-type", "circle"), "--shape-type 'circle': no shape here has that type")):
+        res = run("review", str(tmp_path), *args, "--no-progress")
+        assert res.exit_code == 0, res.output
+        assert (note in res.output) if note else ("note" not in res.output), res.output
+
+
 def test_selection_bounds() -> None:
     s = suggestion("cat", "yolo", 0.8, (0, 0, 5, 5))
     assert Selection.of(at_least=0.8).matches_shape(s)
