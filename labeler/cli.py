@@ -247,7 +247,7 @@ def _progress(
             speed = task.finished_speed or task.speed
             return Text(f"{speed:.1f} images/s" if speed else "- images/s", style="cyan")
 
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -257,13 +257,19 @@ def _progress(
         TextColumn("{task.fields[msg]}", style="dim"),
         console=_console(stderr=True),
         transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=total, msg="")
+    )
+    task = bar.add_task(description, total=total, msg="")
 
-        def update(done: int, tot: int, msg: str = "") -> None:
-            bar.update(task, completed=done, total=tot, msg=msg[-40:])
+    def update(done: int, tot: int, msg: str = "") -> None:
+        if not bar.live.is_started:  # shown at the first step: a run refused before any work shows none
+            bar.start()
+        bar.update(task, completed=done, total=tot, msg=msg[-40:])
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 # -- plugin options ----------------------------------------------------------------------------
@@ -697,6 +703,7 @@ def import_cmd(
     is_flag=True,
     help="Also write OUT/class_weights.json (inverse frequency, effective number; train split).",
 )
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def export_cmd(
     directory: Path,
     labels: Path | None,
@@ -713,6 +720,7 @@ def export_cmd(
     as_json: bool,
     class_weights: bool = False,
     min_score: float | None = None,
+    no_progress: bool = False,
 ) -> None:
     """Write the dataset in a training format that training scripts read directly.
 
@@ -750,7 +758,13 @@ def export_cmd(
         min_score=min_score,
     )
     ds = _open(directory, labels)
-    report = run_export(ds, exporter, out, opts)  # type: ignore[arg-type]
+    n = len(ds)
+    with _progress("export", n, enabled=not (no_progress or as_json)) as update:
+        report = run_export(  # one bar: reading every file, then writing what is exported
+            ds, exporter, out, opts,  # type: ignore[arg-type]
+            reading=lambda done, total, name: update(done, 2 * total, name),
+            writing=lambda done, total, name: update(n + done, n + total, name),
+        )
     if class_weights:
         from labeler.balance import write_class_weights
 

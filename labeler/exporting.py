@@ -9,10 +9,12 @@ dataset folder (atomically, never overwriting existing label files unless asked)
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from labeler.io.labelfile import encode_annotation
 from labeler.io.writes import ConcurrentChangeError, DatasetLock, replace_if_unchanged
 from labeler.model import Annotation, Shape
 from labeler.plugin_api import Exporter, Importer
+from labeler.review import ProgressFn
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -232,9 +235,10 @@ def check_exclude_kinds(kinds: Sequence[str], known: set[str]) -> None:
 
 
 def select_for_export(
-    dataset: Dataset, options: ExportOptions, report: Report
+    dataset: Dataset, options: ExportOptions, report: Report, progress: ProgressFn | None = None
 ) -> tuple[list[ExportItem], list[str]]:
-    """Load, filter and map the dataset; return the items to export and the class list."""
+    """Load, filter and map the dataset; return the items to export and the class list
+    (``progress(done, total, name)`` after each image is read)."""
     errors: list[FileProblem] = []
     out: list[ExportItem] = []
     dropped: Counter[str] = Counter()
@@ -246,8 +250,14 @@ def select_for_export(
     renamed: list[tuple[str, str]] = []
     for path in dataset.scan().not_regular:
         errors.append(ImageFileError(path, not_regular_reason(path) or "not a regular file"))
+    seen_labels: set[str] = set()  # every class in the folder, before --map and --classes
+    place = {it.rel: n for n, it in enumerate(dataset.items, 1)}
     for item, ann in dataset.annotations(errors=errors):
+        if progress is not None:
+            progress(place.get(item.rel, 0), len(place), item.rel)
         seen_kinds.update(i.kind for i in ann.meta.issues)
+        seen_labels.update(s.label for s in ann.shapes)
+        seen_labels.update(lab.label for lab in ann.meta.image_labels)
         if ann.meta.exclude and not options.include_excluded:
             report.add("excluded")
             continue
@@ -360,15 +370,42 @@ def select_for_export(
         report.notes.append(
             f"class {label!r} not exported ({n} label(s)): not in the class list/mapping"
         )
-    if options.classes is not None:
-        classes = list(options.classes)
-    else:
-        seen = {s.label for e in out for s in e.annotation.shapes}
-        seen |= {lab.label for e in out for lab in e.annotation.meta.image_labels}
-        classes = sorted(seen)
+    exported = {s.label for e in out for s in e.annotation.shapes}
+    exported |= {lab.label for e in out for lab in e.annotation.meta.image_labels}
+    report.notes.extend(unmatched_class_notes(options, seen_labels, exported))
+    classes = list(options.classes) if options.classes is not None else sorted(exported)
     if options.split:
         assign_splits(out, options.split, options.seed)
     return out, classes
+
+
+def unmatched_class_notes(options: ExportOptions, seen: set[str], exported: set[str]) -> list[str]:
+    """Notes for ``--map`` names no label in the folder has and ``--classes`` names no exported
+    label has, each with its near name: a mistyped name maps or keeps nothing (``--map
+    kity=cat`` leaves every 'kitty' as it was), which the export would otherwise not say.
+
+    Not refused: one mapping file or class list (a model's data.yaml) often serves several
+    folders, and a class with no object here is a real, empty class of the list.
+    """
+    notes = []
+    for old in sorted(options.mapping or ()):
+        if old not in seen:
+            hint = near_name_hint(old, seen)
+            notes.append(f"--map {old!r}: no label in the folder has this class, nothing renamed"
+                         + (f"; {hint}" if hint else ""))
+    empty = []
+    for name in options.classes or ():
+        if name not in exported:
+            hint = near_name_hint(name, (seen | exported) - set(options.classes or ()))
+            if hint:
+                notes.append(f"--classes {name!r}: no exported label has this class; {hint}")
+            else:
+                empty.append(name)
+    if empty:  # a model's 80-class list on a 3-class folder: one line
+        more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
+        notes.append(f"--classes: {len(empty)} class(es) with no exported label, kept as empty "
+                     f"classes: {', '.join(map(repr, empty[:10]))}{more}")
+    return notes
 
 
 def _scores_at_least(score: float | None, minimum: float) -> bool:
@@ -397,8 +434,47 @@ def count_unreviewed(items: Sequence[ExportItem], parts: str) -> Counter[str]:
     return found
 
 
-def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions) -> Report:
-    """Select, map, split, then write ``dataset`` in ``exporter``'s format under ``out``."""
+class _Reported(list):  # type: ignore[type-arg]
+    """The items handed to an exporter, calling ``progress`` as the exporter's first pass over
+    them goes (exporters take a plain sequence: the plugin API has no progress argument)."""
+
+    def __init__(self, items: Sequence[ExportItem], progress: ProgressFn) -> None:
+        super().__init__(items)
+        self._progress: ProgressFn | None = progress
+
+    def __iter__(self) -> Iterator[ExportItem]:
+        progress, self._progress = self._progress, None
+        for n, e in enumerate(super().__iter__(), 1):
+            if progress is not None:
+                progress(n, len(self), e.item.rel)
+            yield e
+
+
+@contextmanager
+def out_folder(out: Path, option: str = "--out") -> Iterator[None]:
+    """:func:`check_writable_folder` for the duration of a run, and the folders it made
+    removed again if still empty at the end (a refused or interrupted run, an import that
+    found nothing): a mistyped option must not leave an empty output folder behind."""
+    made: list[Path] = []
+    p = Path(out).absolute()
+    while not os.path.lexists(p) and p != p.parent:
+        made.append(p)
+        p = p.parent
+    check_writable_folder(out, option)
+    try:
+        yield
+    finally:
+        for d in made:  # deepest first; one with something in it stays, and so do its parents
+            try:
+                d.rmdir()
+            except OSError:
+                break
+
+
+def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions,
+               reading: ProgressFn | None = None, writing: ProgressFn | None = None) -> Report:
+    """Select, map, split, then write ``dataset`` in ``exporter``'s format under ``out``
+    (``reading`` / ``writing``: ``progress(done, total, name)`` of the two passes)."""
     report = Report()
     out = Path(out)
     if out.resolve() == dataset.root.resolve():
@@ -408,14 +484,14 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
             f"--out {out} is inside the dataset {dataset.root}: its images would be read as part "
             f"of the dataset next time; export next to it, e.g. --out {dataset.root.parent / (dataset.root.name + '-export')}"
         )
-    check_writable_folder(out, "--out")
-    items, classes = select_for_export(dataset, options, report)
-    try:
-        exporter.export(items, out, classes, report)
-    except (KeyboardInterrupt, LabelerError):
-        raise
-    except Exception as err:  # noqa: BLE001 - plugin code may raise anything
-        report.problem(f"{out}: exporter {exporter.format!r} failed: {type(err).__name__}: {err}")
+    with out_folder(out):
+        items, classes = select_for_export(dataset, options, report, reading)
+        try:
+            exporter.export(_Reported(items, writing) if writing else items, out, classes, report)
+        except (KeyboardInterrupt, LabelerError):
+            raise
+        except Exception as err:  # noqa: BLE001 - plugin code may raise anything
+            report.problem(f"{out}: exporter {exporter.format!r} failed: {type(err).__name__}: {err}")
     if "exported images" not in report.counts:  # the exporter did not count them itself
         report.counts.setdefault("images", len(items))
     report.counts.setdefault("classes", len(classes))
@@ -435,7 +511,14 @@ def run_import(
     src, out = Path(src), Path(out)
     if not src.exists():
         raise UsageError(f"{src}: not found")
-    check_writable_folder(out, "--out")
+    with out_folder(out):
+        _import_into(importer, src, out, report, overwrite, copy_images)
+    return report
+
+
+def _import_into(importer: Importer, src: Path, out: Path, report: Report, overwrite: bool,
+                 copy_images: bool) -> None:
+    """:func:`run_import`'s writing, inside its output folder's guard."""
     lock = DatasetLock(out.absolute())
     for imported in importer.read(src, report):
         try:
@@ -472,4 +555,3 @@ def run_import(
             continue
         report.add("images")
         report.add("shapes", len(ann.shapes))
-    return report

@@ -40,6 +40,7 @@ from labeler.model import (
 from labeler.plugin_api import Autolabeler, Check, Finding, Fixer
 from labeler.predictions import Predictions
 from labeler.review import (  # noqa: F401 - accept_shape, reject_shape: their old home
+    ProgressFn,
     accept_shape,
     mark_fixed,
     mark_unfixed,
@@ -53,8 +54,6 @@ from labeler.timeouts import DEFAULT_TIMEOUT_S, time_limit
 if TYPE_CHECKING:
     from labeler.engines import Engine
 
-#: ``progress(done, total, message)``
-ProgressFn = Callable[[int, int, str], None]
 
 
 def _no_progress(done: int, total: int, message: str = "") -> None:

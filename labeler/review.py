@@ -49,7 +49,7 @@ from labeler.model import (
     ShapeMeta,
 )
 
-#: ``progress(done, total, message)``
+#: ``progress(done, total, message)``: the one progress callback type of the dataset-wide runs
 ProgressFn = Callable[[int, int, str], None]
 
 #: Where review runs record what they changed, inside ``<dataset>/.labeler``.

@@ -346,3 +346,43 @@ def test_a_file_that_is_no_model_fails_the_run_once(tmp_path: Path) -> None:
     assert len(errors) == 1 and "x.txt" in errors[0] and "not a model" in errors[0], res.output
     assert "failed" not in res.output
     assert not list(ds.glob("*.json"))
+
+
+# -- a new user's pass, session 8 ----------------------------------------------------------------
+def test_mistyped_map_and_classes_names_are_said_with_their_near_names(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    labeled(ds, "a.png", ["kitty", "dog"])
+    labeled(ds, "b.png", ["dog"])
+    res = run("export", str(ds), "--to", "yolo", "--out", str(tmp_path / "out"), "--no-progress",
+              "--map", "kity=cat", "--classes", "kitty,dgo,cow")
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "--map 'kity': no label in the folder has this class, nothing renamed; did you mean 'kitty'?" in out
+    assert "--classes 'dgo': no exported label has this class; did you mean 'dog'?" in out
+    assert "1 class(es) with no exported label, kept as empty classes: 'cow'" in out
+    assert "class 'dog' not exported (2 label(s))" in out
+    # A mapping that matches and a list that is all used say nothing of the kind.
+    res = run("export", str(ds), "--to", "yolo", "--out", str(tmp_path / "out2"), "--no-progress",
+              "--map", "kitty=cat", "--classes", "cat,dog")
+    assert res.exit_code == 0, res.output
+    assert "--map" not in res.output and "--classes" not in res.output, res.output
+    assert (tmp_path / "out2" / "labels" / "train" / "a.txt").read_text().split()[0] == "0"  # cat
+
+
+def test_a_refused_export_or_import_leaves_no_empty_out_folder(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    labeled(ds, "a.png", ["cat"])
+    res = CliRunner().invoke(cli, ["export", str(ds), "--to", "yolo", "--out", str(tmp_path / "new" / "out"),
+                                   "--exclude", "dupe", "--no-progress"])
+    assert res.exit_code == 2 and "did you mean 'duplicate'?" in res.output, res.output
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there stays
+    res = CliRunner().invoke(cli, ["export", str(ds), "--to", "yolo", "--out", str(tmp_path / "kept"),
+                                   "--exclude", "dupe", "--no-progress"])
+    assert res.exit_code == 2 and (tmp_path / "kept").is_dir()
+    # The same guard for import: a source that no importer reads refuses, and no folder stays.
+    (tmp_path / "empty-src").mkdir()
+    res = CliRunner().invoke(cli, ["import", str(tmp_path / "empty-src"), "--from", "coco",
+                                   "--out", str(tmp_path / "imported")])
+    assert res.exit_code != 0, res.output
+    assert not (tmp_path / "imported").exists(), res.output
