@@ -226,6 +226,7 @@ class LabelScores:
     fix_prob: np.ndarray | None = None  # (n,) P(suggested class is the true one | x, given label)
     noisy_probs: np.ndarray | None = None  # (n, C) calibrated against the given labels
     notes: list[str] = field(default_factory=list)
+    eps: float = 0.0  # the estimated share of wrong labels the scores assume
 
 
 def estimate_noise(p_noisy: np.ndarray, y: np.ndarray, confident: float = 0.5) -> float:
@@ -354,7 +355,8 @@ def _score_labels(x: np.ndarray, y: np.ndarray, n_classes: int, k: int, folds: i
         centre = x[members].mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         z_cls[members] = robust_z(1.0 - x[members] @ centre)
-    return LabelScores(p_true, mislabel, top, ambiguity, second, z_all, z_cls, judged, fix_prob, p_noisy, notes)
+    return LabelScores(p_true, mislabel, top, ambiguity, second, z_all, z_cls, judged, fix_prob, p_noisy, notes,
+                       eps)
 
 
 def flag_mislabels(scores: LabelScores, y: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -372,6 +374,12 @@ def propose_relabels(scores: LabelScores, y: np.ndarray, threshold: float = 0.5,
 def zero_shot_probabilities(img: np.ndarray, txt: np.ndarray, logit_scale: float = 100.0) -> np.ndarray:
     """CLIP zero-shot probabilities of each image over the class prompts."""
     return _softmax(logit_scale * (img @ txt.T))
+
+
+def _p(p: float) -> str:
+    """``p=...`` of a finding's detail: two decimals, three below 0.01 (``p=0.007``, not 0.00:
+    the score weighs it in), ``p<0.001`` below that."""
+    return f"p={p:.2f}" if p >= 0.01 else (f"p={p:.3f}" if p >= 0.001 else "p<0.001")
 
 
 def _tail_score(z: float, cut: float) -> float:
@@ -520,7 +528,10 @@ class ClipOutliers(Check):
         p_given, p_sug = float(s.probs[i, yi]), float(s.probs[i, s.suggested[i]])
         if is_mislabel:
             p_fix = float(s.fix_prob[i]) if s.fix_prob is not None else 0.0
-            detail = (f"{what} looks like {sug!r} (p={p_sug:.2f}) rather than {t.label!r} (p={p_given:.2f}); "
+            # the score is P(wrong), not 1 - p: the noise model weighs in that most labels are
+            # right (a p of 0.00 can give a score of 0.76); the detail says both, and eps
+            detail = (f"{what} looks like {sug!r} ({_p(p_sug)}) rather than {t.label!r} ({_p(p_given)}); "
+                      f"P(label wrong)={float(s.mislabel[i]):.2f} with {s.eps:.0%} of labels estimated wrong, "
                       f"P({sug!r} is right)={p_fix:.2f}")
             if p_fix >= o.fix_threshold:
                 yield issue("mislabel", s.mislabel[i], detail, {"action": "relabel", "label": sug, "from": t.label})

@@ -236,6 +236,11 @@ def test_sample_sketches_mislabels_and_duplicates(tmp_path: Path, monkeypatch: p
     assert sum(i not in wrong for i in proposed) <= 1, proposed
     assert all(m["score"] >= 0.5 for m in mislabels.values())
     assert len(mislabels) <= 2 * len(wrong)  # most flags are real
+    # The detail says the score it carries (P(wrong), which weighs in that most labels are
+    # right), and no probability the score relies on reads as 0.00.
+    for m in mislabels.values():
+        assert f"P(label wrong)={m['score']:.2f} with " in m["detail"], m
+        assert "p=0.00)" not in m["detail"], m
     dup_pairs = {frozenset((d["image"], d["original"]))
                  for d in truth["flipped_near_duplicates"] + truth["exact_duplicates"]}
     dups = {frozenset((f["image"], f["related_files"][0])) for f in found
