@@ -136,3 +136,19 @@ def test_every_picture_and_relative_link_of_the_docs_exists() -> None:
             if not (md.parent / path).exists():
                 missing.append(f"{md.relative_to(ROOT)}: {target}")
     assert not missing, missing
+
+
+def test_the_command_reference_is_the_commands_own_help() -> None:
+    """docs/cli.md is generated from every command's --help (scripts/cli_reference.py); run in
+    a fresh process, so that plugins other tests registered are not in it."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "cli_reference.py"), "--check"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for command in ("autolabel", "check", "fix", "review", "export", "import", "gui", "train"):
+        assert f"## labeler {command}\n" in page
+    assert "yolo_sam:" in page and "sam.model_type" in page  # the built-in plugins' options
+    assert "example-hello" not in page and "[needs:" not in page
