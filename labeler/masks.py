@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import io
+import math
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -166,6 +168,28 @@ def polygon_to_mask(points: list[tuple[float, float]], size: tuple[int, int]) ->
     return np.asarray(img, dtype=bool)
 
 
+def _by_area(contours: Sequence[np.ndarray], area_of: Callable[[np.ndarray], float],
+             min_area: float) -> Iterator[tuple[float, np.ndarray]]:
+    """``(area, contour)`` largest first (equal areas in OpenCV's order), down to ``min_area``,
+    computing areas only as far as they are asked for: a fragmented mask (thousands of specks
+    around the object) has thousands of contours, and a caller that wants the largest one
+    should not pay for every area. A closed pixel chain of n points has a perimeter of at most
+    n sqrt(2), so an area of at most n^2 / (2 pi) (the isoperimetric inequality): contours
+    come in longest first, and one is only measured once its bound could beat the largest
+    area not yet given out. The same order as measuring every contour and sorting."""
+    order = sorted(range(len(contours)), key=lambda i: -len(contours[i]))
+    heap: list[tuple[float, int]] = []  # (-area, OpenCV's index)
+    j = 0
+    while True:
+        while j < len(order) and (not heap or len(contours[order[j]]) ** 2 / (2 * math.pi) >= -heap[0][0]):
+            heapq.heappush(heap, (-float(area_of(contours[order[j]])), order[j]))
+            j += 1
+        if not heap or -heap[0][0] < min_area:
+            return  # every contour not measured yet has a smaller area than this one
+        area, i = heapq.heappop(heap)
+        yield -area, contours[i]
+
+
 def mask_to_polygons(
     mask: np.ndarray, tolerance: float = 1.0, min_area: float = 4.0, limit: int | None = None,
     box: tuple[int, int, int, int] | None = None,
@@ -194,14 +218,10 @@ def mask_to_polygons(
     x0, y0, x1, y1 = max(0, box[0] - 1), max(0, box[1] - 1), min(w, box[2] + 1), min(h, box[3] + 1)
     m = np.ascontiguousarray(np.asarray(mask)[y0:y1, x0:x1], dtype=np.uint8)
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=(x0, y0))
-    areas = [(float(cv2.contourArea(c)), c) for c in contours]
-    areas.sort(key=lambda t: -t[0])  # stable: equal areas keep OpenCV's order
     polys = []
-    for area, c in areas:
+    for _area, c in _by_area(contours, cv2.contourArea, min_area):
         if limit is not None and len(polys) >= limit:
             break
-        if area < min_area:
-            continue
         approx = cv2.approxPolyDP(c, tolerance, True) if tolerance > 0 else c
         poly = approx.reshape(-1, 2).astype(np.float32)
         if len(poly) >= 3:

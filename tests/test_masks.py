@@ -87,3 +87,27 @@ def test_mask_to_polygons_with_the_box_given_traces_the_same_polygons() -> None:
     want = mask_to_polygons(mask)
     assert len(got) == len(want) == 2
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_largest_polygons_of_a_speckled_mask_are_the_brute_force_ones(seed: int) -> None:
+    """A random-weight SAM mask is speckle: thousands of contours. The largest ones are found
+    without measuring every contour (labeler.masks._by_area), with the same result (equal
+    areas in OpenCV's order)."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((200, 260)) > 0.85
+    mask[40:90, 50:120] |= seed % 2 == 0  # an object in the speckle, or none
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    assert len(contours) > 1000
+    for tolerance, min_area in ((1.0, 4.0), (1.0, 0.0), (0.0, 2.0)):
+        want = _whole_image_polygons(mask, tolerance, min_area) if tolerance else None
+        for limit in (1, 3, None):
+            got = mask_to_polygons(mask, tolerance=tolerance, min_area=min_area, limit=limit)
+            if want is None:  # no simplification: compare the areas, largest first
+                areas = sorted((float(cv2.contourArea(c)) for c in contours
+                                if cv2.contourArea(c) >= min_area and len(c) >= 3), reverse=True)
+                assert [float(cv2.contourArea(p)) for p in got] == areas[:limit]
+                continue
+            assert len(got) == len(want[:limit])
+            for a, b in zip(got, want[:limit], strict=True):
+                np.testing.assert_array_equal(a, b)
