@@ -290,13 +290,20 @@ def dispose(app: object, w: object) -> None:
 
 
 def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
-                    decoder_threads: int | str | None = None, click_after_s: float = 0.0) -> dict[str, object]:
+                    decoder_threads: int | str | None = None, click_after_s: float = 0.0,
+                    rest_ms: float = 250.0) -> dict[str, object]:
     """``--sam``: time from opening the next image to the first Segment Anything mask, after
     the person looked ``look_s`` seconds at the previous one (the GUI encodes the next images
     meanwhile). Each model is a random-weight build of its real architecture (the same cost as
     its checkpoint), in the window's own controller; the click is answered as a person's is
     (``SegmentBinding.prompt``: the decoder, then the polygon), as soon as the image is on
-    screen (the window's events processed), or ``click_after_s`` later."""
+    screen (the window's events processed), or ``click_after_s`` later.
+
+    Each repeat opens two images: on the first the click comes at once (the pointer never
+    rested); on the second the pointer comes to the click's place and rests ``rest_ms`` there
+    first, as a person's does before a click, and the window answers that click ahead
+    (``SamController.answer_ahead``). Both are reported, the person's pause not counted in
+    either (``first_mask_ms`` and ``rested_first_mask_ms``)."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -324,7 +331,7 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
     try:
         folder = tmp / "photos"
         folder.mkdir()
-        for i in range(repeat + 2):
+        for i in range(2 * repeat + 2):
             shutil.copy(photos[i % len(photos)], folder / f"p{i:02d}{photos[i % len(photos)].suffix}")
 
         def wait(sec: float) -> None:
@@ -354,7 +361,8 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
                 wait(0.05)
             firsts, on_screen, clicks, at_open, cpu, gui_cpu, encoding = [], [], [], [], [], [], []
             next_calls, held = [], []
-            for _ in range(repeat):
+            rested: dict[str, list[float]] = {"first": [], "click": [], "answered_ahead": []}
+            for rest in [r for _ in range(repeat) for r in (False, True)]:
                 wait(look_s)  # the person looks at the image; the next ones are encoded meanwhile
                 t0 = time.perf_counter()
                 w.next_image()
@@ -372,6 +380,20 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
                 doc = w.doc
                 assert doc is not None
                 iw, ih = doc.annotation.imageWidth, doc.annotation.imageHeight
+                if rest:  # the pointer comes to the object and rests there before the click
+                    w.canvas.view.cursor = (iw / 2, ih / 2)
+                    w.canvas.cursorMoved.emit(iw / 2, ih / 2)
+                    wait(rest_ms / 1000)
+                    pr = w.canvas.segment_tool.prompt_at_cursor()
+                    assert pr is not None
+                    t2 = time.perf_counter()
+                    w.segment.prompt(pr.points, pr.labels, pr.box)
+                    t3 = time.perf_counter()
+                    rested["click"].append((t3 - t2) * 1000)
+                    rested["first"].append((t3 - t0 - (t2 - t1)) * 1000)
+                    rested["answered_ahead"].append(w.sam.last_ahead)
+                    w.canvas.clear_sam()
+                    continue
                 t2, c2 = time.perf_counter(), time.thread_time()
                 w.segment.prompt([(iw / 2, ih / 2)], [1], None)
                 t3 = time.perf_counter()
@@ -395,6 +417,11 @@ def bench_sam_ahead(models: list[str], look_s: float = 5.0, repeat: int = 3,
                 "next_call_ms": [round(t, 1) for t in next_calls],
                 "encoder_s": round(encoder_s, 2),
                 "build_s": round(built, 1),
+                "rest_ms": rest_ms,
+                "rested_first_mask_ms": [round(t, 1) for t in rested["first"]],
+                "rested_median_ms": round(statistics.median(rested["first"]), 1),
+                "rested_click_to_polygon_ms": [round(t, 1) for t in rested["click"]],
+                "rested_answered_ahead": rested["answered_ahead"],
             }
             print(f"{kind}: {out[kind]}", file=sys.stderr)
             w.sam.stop()
@@ -431,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--click-after", type=float, default=0.0,
                         help="--sam: seconds between the image on screen and the click (default 0: at once; "
                              "a person takes longer, and a prefetch encoding may be running by then)")
+    parser.add_argument("--rest-ms", type=float, default=250.0,
+                        help="--sam: how long the pointer rests on the object before the second click of "
+                             "each repeat (answered ahead; default 250 ms, a person's pause before a click)")
     args = parser.parse_args(argv)
     if args.look is None:
         args.look = 5.0 if args.sam else 3.0
@@ -439,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.sam:
         res = bench_sam_ahead(args.sam_models.split(","), args.look, decoder_threads=args.decoder_threads,
-                              click_after_s=args.click_after)
+                              click_after_s=args.click_after, rest_ms=args.rest_ms)
         print(json.dumps(res, indent=2))
         if args.json:
             args.json.write_text(json.dumps(res, indent=2) + "\n")

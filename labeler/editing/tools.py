@@ -718,8 +718,20 @@ class SegmentTool(Tool):
         else:
             x, y = self.view.clamp(p.xy)
             self.points.append((x, y, 0 if p.button == "right" or p.shift else 1))
-        self.view.emit(SegmentPrompt([(x, y) for x, y, _ in self.points],
-                                     [lab for _, _, lab in self.points], self.box))
+        self.view.emit(self._prompt(self.points))
+
+    def _prompt(self, points: list[tuple[float, float, int]]) -> SegmentPrompt:
+        return SegmentPrompt([(x, y) for x, y, _ in points], [lab for _, _, lab in points], self.box)
+
+    def prompt_at_cursor(self) -> SegmentPrompt | None:
+        """The prompt a left click at the pointer would make now (the prompts so far and a
+        positive point there), the same one :meth:`release` emits for that click: what a
+        segmenter can answer ahead, while the pointer rests. None while a button is down or
+        before the pointer came over the image."""
+        if self.dragging or self.view.cursor is None:
+            return None
+        x, y = self.view.clamp(self.view.cursor)
+        return self._prompt([*self.points, (x, y, 1)])
 
     def key(self, key: str, shift: bool = False) -> bool:
         if key == "escape":

@@ -43,13 +43,19 @@ from labeler.threads import sleep_when_idle
 #: Environment variable naming a SAM checkpoint for the GUI tool.
 CHECKPOINT_ENV = "LABELER_SAM_CHECKPOINT"
 #: QSettings keys: the chosen model, and how many embeddings are kept in memory.
-MODEL_SETTING, CACHE_SETTING = "sam/model", "sam/cache_size"
+MODEL_SETTING, CACHE_SETTING, AHEAD_SETTING = "sam/model", "sam/cache_size", "sam/answer_ahead"
 #: Embeddings kept by default (vit_b's is 4 MB, plus 10 MB of its decoder side; SAM 2's about 6 MB).
 DEFAULT_CACHE_SIZE = 3
 #: Once the open image is ready, wait this long before encoding the next ones (milliseconds): a
 #: click on it meanwhile finds the model thread idle; a later one pauses the encoding (see
 #: :class:`SamController`).
 LOOK_MS = 300
+#: Answers ahead kept per image (:meth:`SamController.answer_ahead`): the last few places the
+#: pointer rested.
+AHEAD_KEPT = 4
+#: How long the pointer rests before its click is answered ahead (ms): a person pauses on the
+#: object before clicking; a pointer passing over the image starts nothing.
+AHEAD_REST_MS = 60
 
 SessionFactory = Callable[[], SegmentSession]
 
@@ -199,6 +205,9 @@ class SamController(QObject):
         self.last_latency_ms = 0.0
         self.last_cpu_ms = 0.0
         self.last_score: float | None = None
+        #: Whether the last click was answered ahead (:meth:`answer_ahead`).
+        self.last_ahead = False
+        self._ahead: dict[tuple[Any, ...], Future[Any]] = {}  # answers ahead, oldest first
 
     # -- the model -----------------------------------------------------------------------------
     @property
@@ -216,6 +225,7 @@ class SamController(QObject):
         self._generation += 1
         self.session, self.broken, self._held = None, None, None
         self.queue.clear()
+        self._ahead.clear()
 
     @property
     def available(self) -> bool:
@@ -253,6 +263,7 @@ class SamController(QObject):
         more are never encoded)."""
         if self._factory is None:
             return
+        self._ahead.clear()  # answers ahead are for the image that was open
         if not self.encodes_ahead:
             upcoming = []  # the session holds one image: nothing to compute ahead
         key, keys = image_key(path), [image_key(p) for p in upcoming]
@@ -378,16 +389,17 @@ class SamController(QObject):
         thread, self._thread = self._thread, ModelThread("sam")
         thread.close(30)
 
-    def predict(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
-                box: Sequence[float] | None) -> list[tuple[float, float]]:
-        """A polygon for the prompts (decoder only); empty when not ready or nothing found."""
+    def _click_job(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
+                   box: Sequence[float] | None) -> tuple[tuple[Any, ...], Callable[[], Any]] | None:
+        """What answers these prompts on the current image: ``(key, job)``, the key naming the
+        image, the model and the prompts exactly; None when not ready."""
         if not self.is_ready or self.session is None or (not points and box is None):
-            return []
+            return None
         key = self.queue.current
         assert key is not None
         emb = self.queue.get(key)
         session = self.session
-        kw = {"points": list(points) or None, "labels": list(labels) or None,
+        kw = {"points": [tuple(p) for p in points] or None, "labels": list(labels) or None,
               "box": list(box) if box is not None else None}
 
         def click() -> tuple[list[tuple[float, float]], float | None, float]:
@@ -396,12 +408,51 @@ class SamController(QObject):
             mask, score = (out if isinstance(out, tuple) else (out, None))
             return mask_to_polygon(mask), score, (time.thread_time() - c0) * 1000
 
+        held = emb is _HELD  # a session holding its image: calls may change its state
+        prompt = (tuple(kw["points"] or ()), tuple(kw["labels"] or ()), tuple(kw["box"] or ()))
+        return (key, self._generation, id(emb), held, prompt), click
+
+    def answer_ahead(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
+                     box: Sequence[float] | None) -> bool:
+        """Start answering a click the person is about to make (the pointer rests where it
+        would add its point): the decoder runs now, on the model thread, and :meth:`predict`
+        of the same prompts on the same image takes that answer instead of running it again
+        (waiting for it if it is still running). It runs like a click, at the encoding
+        ahead's next pause point, but does not hold that encoding afterwards: a pointer resting
+        here and there must not keep the next image from being encoded. The last
+        :data:`AHEAD_KEPT` answers are kept; the image changing drops them. Only for
+        sessions that encode apart (their decoder is a function of the embedding and the
+        prompts); False when nothing was started."""
+        made = self._click_job(points, labels, box)
+        if made is None or made[0][3]:
+            return False
+        key, job = made
+        if key in self._ahead:
+            return True
+        self._ahead[key] = self._thread.submit(job, urgent=True)
+        while len(self._ahead) > AHEAD_KEPT:
+            self._ahead.pop(next(iter(self._ahead)))
+        return True
+
+    def predict(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
+                box: Sequence[float] | None) -> list[tuple[float, float]]:
+        """A polygon for the prompts (decoder only); empty when not ready or nothing found."""
+        made = self._click_job(points, labels, box)
+        if made is None:
+            return []
+        key, click = made
         t0 = time.perf_counter()
         self._thread.hold(self.look_ms / 1000)  # the encoding ahead waits: more clicks may come
-        if self._thread.busy and getattr(session, "between_layers", None) is None:
+        ahead = self._ahead.get(key)
+        if ahead is not None and not ahead.cancelled():
+            poly, score, cpu = _answer(ahead)  # answered while the pointer rested (or being so)
+            self.last_ahead = True
+        elif self._thread.busy and getattr(self.session, "between_layers", None) is None:
             poly, score, cpu = click()  # an encoding that cannot pause runs: answer beside it
+            self.last_ahead = False
         else:
             poly, score, cpu = _answer(self._thread.submit(click, urgent=True))
+            self.last_ahead = False
         self.last_latency_ms = (time.perf_counter() - t0) * 1000
         self.last_cpu_ms, self.last_score = cpu, score
         return poly
@@ -471,6 +522,13 @@ class SegmentBinding:
         self.ctl.error.connect(self._failed)
         self.session.subscribe(CurrentChanged, lambda e: self._current_changed())
         self.combo = self._build_combo(chosen)
+        #: Whether a click is answered ahead while the pointer rests (QSettings ``sam/answer_ahead``).
+        self.ahead = str(self.settings.value(AHEAD_SETTING, "true")).lower() not in ("false", "0")
+        self._rest = QTimer(window)
+        self._rest.setSingleShot(True)
+        self._rest.setInterval(AHEAD_REST_MS)
+        self._rest.timeout.connect(self._answer_ahead)
+        self.canvas.cursorMoved.connect(lambda _x, _y: self._rest.start() if self.ahead else None)
         from labeler.gui.find_text import FindByText
 
         self.find_text = FindByText(window)
@@ -573,8 +631,19 @@ class SegmentBinding:
         if pts or self.canvas.sam_box:
             self.prompt([(x, y) for x, y, _ in pts], [lab for _, _, lab in pts], self.canvas.sam_box)
 
+    def _answer_ahead(self) -> None:
+        """The pointer rests on the image with the segment tool on: answer the click it would
+        make (:meth:`SamController.answer_ahead`)."""
+        if (not self.ahead or not self.canvas.tool.needs_segmenter or self.session.doc is None
+                or not self.ctl.is_ready):
+            return
+        prompt = self.canvas.segment_tool.prompt_at_cursor()
+        if prompt is not None:
+            self.ctl.answer_ahead(prompt.points, prompt.labels, prompt.box)
+
     def prompt(self, points: list[Any], labels: list[int], box: Any) -> None:
         """New prompts: ask the segmenter (decoder only) and show its polygon."""
+        self._rest.stop()  # the click came: a rest before it has nothing left to answer
         if self.session.doc is None or not self.ctl.is_ready:
             return
         try:

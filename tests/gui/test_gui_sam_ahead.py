@@ -454,3 +454,48 @@ def test_a_quick_answer_is_awaited_plainly_and_a_slow_one_with_the_event_loop_ru
     QTimer.singleShot(int(QUIET_WAIT_S * 1000) + 50, lambda: ran.append("timer"))
     assert _answer(later(QUIET_WAIT_S * 3, "slow")) == "slow"
     assert ran == ["timer"]  # past the quiet wait, the window's events (paints, timers) ran
+
+
+def test_a_click_where_the_pointer_rested_is_answered_ahead(gui, window, eight: Path, qtbot) -> None:
+    """The pointer rests where the person will click: the decoder runs then, and the click
+    takes that answer (no second decoder call); a click elsewhere, a negative click, or the
+    pointer still moving, each get their own call."""
+    from tests.gui.conftest import widget_pos
+
+    session = EncodingSession()
+    items = _sam_on(gui, window, eight, qtbot, session)
+    _wait_encoded(qtbot, window.sam, items[1], session)
+    canvas = window.canvas
+    n = len(session.decoded)
+    qtbot.mouseMove(canvas, widget_pos(window, 40, 30))
+    qtbot.waitUntil(lambda: len(session.decoded) == n + 1, timeout=3000)  # the pointer rested
+    emb_mean, points, labels, box = session.decoded[-1]
+    assert labels == [1] and box is None and len(points) == 1
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=widget_pos(window, 40, 30))
+    assert window.sam.last_ahead and window.canvas.sam_preview
+    assert len(session.decoded) == n + 1  # answered from the rest, not decoded again
+    qtbot.wait(200)
+    assert len(session.decoded) == n + 1  # resting after the click asks nothing more of the same
+    # The next point: the prompt so far plus the pointer, answered ahead as well.
+    qtbot.mouseMove(canvas, widget_pos(window, 60, 50))
+    qtbot.waitUntil(lambda: len(session.decoded) == n + 2, timeout=3000)
+    assert session.decoded[-1][2] == [1, 1]
+    qtbot.mouseClick(canvas, Qt.MouseButton.RightButton, pos=widget_pos(window, 60, 50))  # negative
+    assert not window.sam.last_ahead and session.decoded[-1][2] == [1, 0]
+    # A click before the pointer rests is decoded at the click (a rest made long here, so that
+    # a loaded machine's pause between the two events does not count as one).
+    window.segment._rest.setInterval(60_000)
+    m = len(session.decoded)
+    qtbot.mouseMove(canvas, widget_pos(window, 20, 20))
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=widget_pos(window, 20, 20))
+    assert not window.sam.last_ahead and len(session.decoded) == m + 1
+    # Another image drops the answers ahead; the setting turns it off.
+    with qtbot.waitSignal(window.sam.ready, timeout=3000):
+        window.next_image()
+    assert window.sam._ahead == {}
+    window.segment.ahead = False
+    m = len(session.decoded)
+    qtbot.mouseMove(canvas, widget_pos(window, 30, 30))
+    qtbot.wait(300)
+    assert len(session.decoded) == m, session.decoded[m - 2:]
+    window.sam.stop()
