@@ -600,7 +600,7 @@ def _format_names(kind: str) -> list[str]:
         return []
 
 
-@cli.command("import")
+@cli.command("import", cls=PluginHelpCommand, plugin_kind="importers")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--from", "fmt", required=True,
@@ -642,7 +642,7 @@ def import_cmd(
     _print_report(report, as_json, f"imported into {out}")
 
 
-@cli.command("export")
+@cli.command("export", cls=PluginHelpCommand, plugin_kind="exporters")
 @_dataset_args
 @click.option(
     "--to",

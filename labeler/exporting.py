@@ -68,12 +68,28 @@ def parse_split(text: str | None) -> list[float] | None:
     return [p / total for p in parts]
 
 
+#: Suffixes that make a --classes or --map value a file name, not a class name.
+_LIST_FILE_SUFFIXES = (".txt", ".names", ".yaml", ".yml", ".json", ".csv")
+
+
+def _refuse_missing_file(option: str, value: str, path: Path) -> None:
+    """A value that names a file (a folder in it, or a list file's suffix) but is no file is
+    refused: read as class names it would export a dataset of one class named
+    ``classes.txt``, every image a negative."""
+    if path.is_file() or "," in value or "=" in value:
+        return
+    if "/" in value or os.sep in value or path.suffix.lower() in _LIST_FILE_SUFFIXES:
+        why = "is a folder" if path.is_dir() else "no such file"
+        raise UsageError(f"{option} {value}: {why} (give a file of class names, or names separated by commas)")
+
+
 def read_class_list(value: str | None) -> list[str] | None:
     """``--classes``: a comma-separated list, or a file (one name per line, or YAML/JSON list
     or a YOLO ``data.yaml`` with ``names``)."""
     if not value:
         return None
     path = Path(value)
+    _refuse_missing_file("--classes", value, path)
     if path.is_file():
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml", ".json"):
@@ -99,6 +115,7 @@ def read_mapping(value: str | None) -> dict[str, str | None] | None:
     if not value:
         return None
     path = Path(value)
+    _refuse_missing_file("--map", value, path)
     if path.is_file():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
@@ -252,7 +269,9 @@ def select_for_export(
         errors.append(ImageFileError(path, not_regular_reason(path) or "not a regular file"))
     seen_labels: set[str] = set()  # every class in the folder, before --map and --classes
     place = {it.rel: n for n, it in enumerate(dataset.items, 1)}
+    read = 0
     for item, ann in dataset.annotations(errors=errors):
+        read += 1
         if progress is not None:
             progress(place.get(item.rel, 0), len(place), item.rel)
         seen_kinds.update(i.kind for i in ann.meta.issues)
@@ -351,6 +370,9 @@ def select_for_export(
             item = dataclasses.replace(item, rel=new_rel)
         out.append(ExportItem(item=item, annotation=view))
     check_exclude_kinds(sorted(flagged), seen_kinds)
+    unlabeled = sum(not it.has_labels for it in dataset.items) if read < len(place) else 0
+    if unlabeled:  # not labeled yet: no one said they have no objects (no negatives)
+        report.add("images without a label file (left out)", unlabeled)
     for err in errors:
         report.problem(str(err))
     for name, n in sorted(reserved.items()):
@@ -471,6 +493,11 @@ def out_folder(out: Path, option: str = "--out") -> Iterator[None]:
                 break
 
 
+def _has_files(folder: Path) -> bool:
+    """Whether ``folder`` holds any file (in any subfolder)."""
+    return folder.is_dir() and any(files for _, _, files in os.walk(folder))
+
+
 def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportOptions,
                reading: ProgressFn | None = None, writing: ProgressFn | None = None) -> Report:
     """Select, map, split, then write ``dataset`` in ``exporter``'s format under ``out``
@@ -492,8 +519,15 @@ def run_export(dataset: Dataset, exporter: Exporter, out: Path, options: ExportO
             raise
         except Exception as err:  # noqa: BLE001 - plugin code may raise anything
             report.problem(f"{out}: exporter {exporter.format!r} failed: {type(err).__name__}: {err}")
-    if "exported images" not in report.counts:  # the exporter did not count them itself
+    exported = report.counts.get("exported images")
+    if exported is None and (getattr(exporter, "counts_images", False) or not _has_files(out)):
+        exported = 0  # it counts the images it writes and wrote none, or wrote nothing at all
+    if exported is None:  # the exporter did not count them itself
         report.counts.setdefault("images", len(items))
+    elif exported == 0 and report.problems:
+        report.notes.append("nothing exported")  # the problems above say why
+    elif exported == 0:
+        report.problem(f"{out}: nothing exported (see the counts and notes)")
     report.counts.setdefault("classes", len(classes))
     for plugin, n in sorted(count_unreviewed(items, exported_parts(exporter)).items()):
         report.add(f"unreviewed suggestions from {plugin}", n)

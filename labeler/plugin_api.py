@@ -471,6 +471,10 @@ class Exporter(Plugin):
     format: ClassVar[str] = ""
     #: Whether images are exported per shape (detection) or per image label (classification).
     task: ClassVar[str] = "detection"
+    #: Whether :meth:`export` counts each image it writes with ``report.add("exported
+    #: images")``: then a run that wrote none is reported as "nothing exported" (exit code 1).
+    #: An exporter that does not count gets every image it was handed counted as ``images``.
+    counts_images: ClassVar[bool] = False
 
     def export(
         self, items: Sequence[ExportItem], out: Path, classes: list[str], report: Report

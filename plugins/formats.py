@@ -63,6 +63,7 @@ class YoloExporter(Exporter):
 
     name = "yolo"
     format = "yolo"
+    counts_images = True
     task: ClassVar[str] = "detection"
     description = "YOLO detection dataset for ultralytics (data.yaml, images/, labels/)"
     Options: ClassVar[type[BaseModel]] = _CopyOptions
@@ -97,6 +98,7 @@ class YoloSegExporter(Exporter):
 
     name = "yolo-seg"
     format = "yolo-seg"
+    counts_images = True
     task: ClassVar[str] = "detection"
     description = "YOLO segmentation dataset for ultralytics (polygons; masks traced with OpenCV)"
     Options: ClassVar[type[BaseModel]] = YoloSegOptions
@@ -158,6 +160,7 @@ class CocoExporter(Exporter):
 
     name = "coco"
     format = "coco"
+    counts_images = True
     task: ClassVar[str] = "detection"
     description = "COCO instances JSON (boxes and polygon segmentation) + images"
     Options: ClassVar[type[BaseModel]] = CocoExportOptions
@@ -198,6 +201,7 @@ class ImageFolderExporter(Exporter):
 
     name = "imagefolder"
     format = "imagefolder"
+    counts_images = True
     task: ClassVar[str] = "classification"
     description = "torchvision ImageFolder layout ([split/]class/image) from image labels"
     Options: ClassVar[type[BaseModel]] = ImageFolderOptions
@@ -247,6 +251,7 @@ class CsvExporter(Exporter):
 
     name = "csv"
     format = "csv"
+    counts_images = True
     task: ClassVar[str] = "classification"
     description = "CSV image,label (labels.csv or train/val/test.csv) + images/"
     Options: ClassVar[type[BaseModel]] = CsvExportOptions
@@ -302,6 +307,7 @@ class LabelmeExporter(Exporter):
 
     name = "labelme"
     format = "labelme"
+    counts_images = True
     task: ClassVar[str] = "detection"  # shapes and image labels both kept
     description = "labelme JSON + images (the selection, with the class mapping applied)"
     Options: ClassVar[type[BaseModel]] = LabelmeExportOptions

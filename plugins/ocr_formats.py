@@ -51,6 +51,7 @@ class _OcrImporter(Importer):
 
 class _OcrExporter(Exporter):
     Options: ClassVar[type[BaseModel]] = ExportOptions
+    counts_images = True
     saver: ClassVar[Any]
 
     def export(

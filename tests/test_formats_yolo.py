@@ -204,8 +204,12 @@ def test_yolo_seg_options_skip_rectangles(tmp_path: Path, tiny_dataset: Path) ->
     out = tmp_path / "o"
     rep = run_export(open_dataset(tiny_dataset), exporter("yolo-seg", rectangles="skip"), out, ExportOptions())
     texts = {p.stem: p.read_text() for p in (out / "labels" / "train").iterdir()}
-    assert texts["a"] == "" and texts["b"] == "" and texts["c"].count("\n") == 1
-    assert any("'rectangle'" in n for n in rep.notes)
+    # a and b had rectangles only: left out, not written as negatives (empty label files
+    # would teach "nothing here" where there are objects)
+    assert "a" not in texts and "b" not in texts and texts["c"].count("\n") == 1
+    assert not (out / "images" / "train" / "a.jpg").exists()
+    assert rep.counts["images left out: none of their objects could be written (not negatives)"] == 2
+    assert any("'rectangle' shape(s) skipped (-o rectangles skip)" in n for n in rep.notes), rep.notes
 
 
 def test_bad_label_lines_reported_per_line(tmp_path: Path) -> None:
@@ -308,9 +312,12 @@ def test_masks_without_opencv_are_reported(tmp_path: Path, monkeypatch: pytest.M
     assert len((tmp_path / "all" / "labels" / "train" / "a.txt").read_text().splitlines()) == 2
     monkeypatch.setitem(sys.modules, "cv2", None)
     rep = run_export(open_dataset(root), exporter("yolo-seg"), tmp_path / "o", ExportOptions())
-    assert len(rep.problems) == 1 and "OpenCV" in rep.problems[0]
+    assert "OpenCV" in rep.problems[0]
     assert any("opencv" in n.lower() for n in rep.notes)
-    assert (tmp_path / "o" / "labels" / "train" / "a.txt").read_text() == ""
+    # its one object could not be written: the image is left out, not made a negative, and
+    # the run says that nothing was exported
+    assert not (tmp_path / "o" / "labels" / "train" / "a.txt").exists()
+    assert len(rep.problems) == 1 and "nothing exported" in rep.notes
 
 
 def test_a_two_point_polygon_is_degenerate_for_boxes_too(tmp_path) -> None:  # noqa: ANN001

@@ -386,3 +386,41 @@ def test_a_refused_export_or_import_leaves_no_empty_out_folder(tmp_path: Path) -
                                    "--out", str(tmp_path / "imported")])
     assert res.exit_code != 0, res.output
     assert not (tmp_path / "imported").exists(), res.output
+
+
+# -- a new user's pass, session 9 ----------------------------------------------------------------
+def test_a_missing_class_list_file_is_refused_not_read_as_a_class(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    labeled(ds, "a.png", ["cat"])
+    for value in ("nofile.txt", "lists/classes", "data.yaml"):
+        res = CliRunner().invoke(cli, ["export", str(ds), "--to", "yolo", "--out", str(tmp_path / "out"),
+                                       "--classes", value, "--no-progress"])
+        assert res.exit_code == 2 and f"--classes {value}: no such file" in res.output, res.output
+    res = CliRunner().invoke(cli, ["export", str(ds), "--to", "yolo", "--out", str(tmp_path / "out"),
+                                   "--map", "m.yaml", "--no-progress"])
+    assert res.exit_code == 2 and "--map m.yaml: no such file" in res.output, res.output
+    assert not (tmp_path / "out").exists()
+    res = run("export", str(ds), "--to", "yolo", "--out", str(tmp_path / "out"), "--classes", "cat,dog", "--no-progress")
+    assert res.exit_code == 0, res.output  # names, as before
+
+
+def test_an_export_that_writes_nothing_says_so_and_unlabeled_images_are_counted(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    labeled(ds, "a.png", ["cat"])  # boxes only: nothing for imagefolder
+    make_image(ds / "b.png", (40, 30))  # no label file
+    res = run("export", str(ds), "--to", "imagefolder", "--out", str(tmp_path / "if"), "--no-progress", "--json")
+    assert res.exit_code == 1, res.output
+    data = json.loads(res.output)
+    assert any(p.endswith("nothing exported (see the counts and notes)") for p in data["problems"])
+    assert data["counts"]["images without a label file (left out)"] == 1
+    assert "images" not in data["counts"]  # not "1 images" for an export of none
+    res = run("export", str(ds), "--to", "yolo", "--out", str(tmp_path / "y"), "--no-progress", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["counts"]["exported images"] == 1 and data["counts"]["images without a label file (left out)"] == 1
+
+
+def test_export_and_import_help_list_each_formats_options() -> None:
+    for command, option in (("export", "rectangles [polygon|skip]"), ("import", "flags_as_labels [bool]")):
+        res = run(command, "--help")
+        assert res.exit_code == 0 and option in res.output, res.output

@@ -300,8 +300,10 @@ AREA_TYPES = frozenset(
 )
 
 
-def unsupported_note(report: Report, counter: Counter[str], fmt: str) -> None:
-    """Summarise skipped shape types in one note per type."""
+def unsupported_note(report: Report, counter: Counter[str], fmt: str,
+                     chosen: dict[str, str] | None = None) -> None:
+    """Summarise skipped shape types in one note per type (``chosen``: the types an option
+    skipped, and that option)."""
     for stype, n in sorted(counter.items()):
-        why = "no area" if stype in NO_AREA_TYPES else "not supported"
+        why = (chosen or {}).get(stype) or ("no area" if stype in NO_AREA_TYPES else "not supported")
         report.notes.append(f"{fmt}: {n} {stype!r} shape(s) skipped ({why})")

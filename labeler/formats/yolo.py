@@ -211,6 +211,11 @@ def save_yolo(
             skipped=skipped,
             where=e.item.rel,
         )
+        if not lines and any(s.label in class_ids for s in e.annotation.shapes):
+            # its objects were all skipped (-o rectangles skip, degenerate shapes): an empty
+            # label file would make it a negative, trained as "nothing here"
+            report.add("images left out: none of their objects could be written (not negatives)")
+            continue
         name = names[e.item.rel]
         try:
             img_dest = safe_join(out, f"images/{split}/{name}")
@@ -225,7 +230,8 @@ def save_yolo(
         report.add("objects", len(lines))
         if not lines:
             report.add("negatives (empty label file)")
-    unsupported_note(report, skipped, fmt)
+    unsupported_note(report, skipped, fmt, chosen={k: f"-o {k}s skip" for k, v in
+                                                   (("rectangle", rectangles), ("mask", masks)) if v == "skip"})
     if n_image_labels:
         report.notes.append(
             f"{fmt}: {n_image_labels} image-level label(s) not exported (YOLO has no place for them)"
