@@ -7,6 +7,7 @@ Heavy modules (plugins' models, Qt) are imported only by the commands that need 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -983,8 +984,12 @@ def check_cmd(
             report_path,
             json.dumps(findings_to_json(all_findings), indent=2, ensure_ascii=False) + "\n",
         )
+        if not as_json:
+            _console().print(f"report: {_esc(report_path)}")
     if html_path is not None:
         write_html_report(ds, all_findings, html_path, image_stats=image_stats)
+        if not as_json:
+            _console().print(f"html report: {_esc(html_path)}")
     if failed:
         sys.exit(EXIT_PROBLEMS)
 
@@ -1045,6 +1050,18 @@ def fix_cmd(
             progress=update,
         )  # type: ignore[arg-type]
     _print_summary(summary, as_json, "changed", unit="issues")
+    if not summary.matched_issues and not summary.failed and not as_json:
+        from labeler.plugins import get_registry
+
+        if undo:
+            note = f"nothing to undo: no issue here was fixed by {plugin_name}"
+        else:
+            what = ", ".join(kinds or handled) or "any kind"
+            above = f" scoring at least {min_score:g}" if min_score else ""
+            how = (f"labeler check {directory} --plugin {plugin_name}" if plugin_name in get_registry().checks
+                   else f"labeler check {directory} --plugin NAME (labeler plugins lists the checks)")
+            note = f"no open issue here that {plugin_name} fixes ({what}){above}: find them first with {how}"
+        _console().print(f"[yellow]note[/] {_esc(note)}")
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)
 
@@ -1148,7 +1165,7 @@ def review_cmd(
             else:
                 _console().print(f"No review run to undo in {directory}.")
             return
-        _print_review(summary, as_json, "undo")
+        _print_review(summary, as_json, "undo", directory)
     elif not acting:
         failed: list[str] = []
         with _progress("review", len(ds), enabled=bar) as update:
@@ -1169,7 +1186,7 @@ def review_cmd(
         with _progress("review", len(ds), enabled=bar) as update:
             summary = review_dataset(ds, accept, reject, reviewed=mark_reviewed, dry_run=dry_run,
                                      progress=update, command=command)
-        _print_review(summary, as_json, "review")
+        _print_review(summary, as_json, "review", directory)
     if summary.failed:
         sys.exit(EXIT_PROBLEMS)
 
@@ -1203,7 +1220,7 @@ def _print_pending(pending: Any, failed: Sequence[str]) -> None:
         con.print(f"[red]failed[/] {f}", markup=True)
 
 
-def _print_review(summary: Any, as_json: bool, what: str) -> None:
+def _print_review(summary: Any, as_json: bool, what: str, directory: Path | None = None) -> None:
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
@@ -1224,7 +1241,8 @@ def _print_review(summary: Any, as_json: bool, what: str) -> None:
     for f in summary.failed:
         con.print(f"[red]failed[/] {f}", markup=True)
     if summary.record is not None and not summary.dry_run:
-        note = "undo with: labeler review DIR --undo" if what == "review" else "updated"
+        where = shlex.quote(str(directory)) if directory is not None else "DIR"
+        note = f"undo with: labeler review {where} --undo" if what == "review" else "updated"
         con.print(f"record: {summary.record} ({note})", markup=False)
 
 

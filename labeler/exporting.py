@@ -416,9 +416,12 @@ def unmatched_class_notes(options: ExportOptions, seen: set[str], exported: set[
             notes.append(f"--map {old!r}: no label in the folder has this class, nothing renamed"
                          + (f"; {hint}" if hint else ""))
     empty = []
+    renamed = options.mapping or {}
     for name in options.classes or ():
         if name not in exported:
             hint = near_name_hint(name, (seen | exported) - set(options.classes or ()))
+            if renamed.get(name):  # an old name: --classes lists the names after --map
+                hint = f"--map renames it to {renamed[name]!r}: --classes takes the new names"
             if hint:
                 notes.append(f"--classes {name!r}: no exported label has this class; {hint}")
             else:

@@ -75,6 +75,8 @@ class RunSummary:
     interrupted: bool = False
     dry_run: bool = False
     changes: list[str] = field(default_factory=list)  # dry-run descriptions
+    #: Fixes: the issues the fixer was asked to fix (or undo), changed or not.
+    matched_issues: int = 0
 
     @property
     def images_per_second(self) -> float:
@@ -463,9 +465,10 @@ def _record_findings(
         return  # never create a label file just to say "nothing found"
     if summary.dry_run:
         merge_findings(ann, plugin, issues)
-        if issues:
-            summary.changes.append(f"{item.rel}: {len(issues)} issue(s)")
-        summary.changed += _would_change(ann, before)
+        if _would_change(ann, before):  # a rerun that finds what is recorded changes nothing
+            summary.changed += 1
+            summary.changes.append(f"{item.rel}: {len(issues)} issue(s)" if issues
+                                   else f"{item.rel}: no issue found now (the earlier ones closed)")
         return
     try:
         if _write_findings(dataset, item, ann, plugin, issues):
@@ -584,6 +587,7 @@ def _fix_dry(
     if ann is None:
         return
     lines = [plugin.describe(ann, issue, undo=undo) for issue in ann.meta.issues if selected(issue)]
+    summary.matched_issues += len(lines)
     if not lines:
         return
     summary.processed += 1
@@ -607,6 +611,7 @@ def _fix_item(
     for index, issue in enumerate(ann.meta.issues):
         if not selected(issue):
             continue
+        summary.matched_issues += 1
         mark = txn.savepoint()
         backup = ann.model_copy(deep=True)
         try:

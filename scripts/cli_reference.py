@@ -57,7 +57,8 @@ def render() -> str:
     try:
         from labeler.cli import cli
 
-        root = click.Context(cli, info_name="labeler", terminal_width=WIDTH, max_content_width=WIDTH)
+        root = click.Context(cli, info_name="labeler", terminal_width=WIDTH, max_content_width=WIDTH,
+                             **cli.context_settings)  # -h, --help as on the command line
         # labeler's own commands only (a plugin's, once loaded, sit in the same group)
         own = {name: cmd for name, cmd in sorted(cli.commands.items())
                if not cmd.hidden and getattr(cmd.callback, "__module__", "").startswith("labeler.")}

@@ -367,6 +367,10 @@ def test_mistyped_map_and_classes_names_are_said_with_their_near_names(tmp_path:
     assert res.exit_code == 0, res.output
     assert "--map" not in res.output and "--classes" not in res.output, res.output
     assert (tmp_path / "out2" / "labels" / "train" / "a.txt").read_text().split()[0] == "0"  # cat
+    res = run("export", str(ds), "--to", "yolo", "--out", str(tmp_path / "out3"), "--no-progress",
+              "--map", "kitty=cat", "--classes", "kitty,dog")
+    assert "--classes 'kitty': no exported label has this class; --map renames it to 'cat': --classes " \
+           "takes the new names" in " ".join(res.output.split()), res.output
 
 
 def test_a_refused_export_or_import_leaves_no_empty_out_folder(tmp_path: Path) -> None:
@@ -424,3 +428,46 @@ def test_export_and_import_help_list_each_formats_options() -> None:
     for command, option in (("export", "rectangles [polygon|skip]"), ("import", "flags_as_labels [bool]")):
         res = run(command, "--help")
         assert res.exit_code == 0 and option in res.output, res.output
+
+
+def test_a_fix_with_nothing_to_fix_or_undo_says_what_to_run(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    labeled(ds, "a.png", ["cat"])
+    res = run("fix", str(ds), "--plugin", "duplicates", "--no-progress")
+    assert res.exit_code == 0
+    out = " ".join(res.output.split())
+    assert f"no open issue here that duplicates fixes (duplicate, near_duplicate, leakage): find them first with labeler check {ds} --plugin duplicates" in out
+    res = run("fix", str(ds), "--plugin", "duplicates", "--undo", "--no-progress")
+    assert "nothing to undo: no issue here was fixed by duplicates" in " ".join(res.output.split())
+    res = run("fix", str(ds), "--plugin", "relabel", "--no-progress")
+    assert "labeler plugins lists the checks" in " ".join(res.output.split())
+
+
+def test_a_check_dry_run_lists_only_the_files_a_real_run_would_change(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    labeled(ds, "a.png", ["cat"])
+    (ds / "b.png").write_bytes((ds / "a.png").read_bytes())  # an exact duplicate
+    write_json(ds / "b.json", labelme_json("b.png", (40, 30), [rect("cat", 1, 1, 20, 20)]))
+    res = run("check", str(ds), "--plugin", "duplicates", "--no-progress", "--dry-run")
+    assert "would change b.png: 1 issue(s)" in res.output, res.output
+    run("check", str(ds), "--plugin", "duplicates", "--no-progress")
+    before = {p.name: p.read_bytes() for p in ds.glob("*.json")}
+    res = run("check", str(ds), "--plugin", "duplicates", "--no-progress", "--dry-run")
+    assert "would change b.png" not in res.output and "0 file(s) would change" in res.output, res.output
+    res = run("check", str(ds), "--plugin", "duplicates", "--no-progress")
+    assert "0 file(s) written" in res.output
+    assert {p.name: p.read_bytes() for p in ds.glob("*.json")} == before
+
+
+def test_review_names_its_folder_in_the_undo_line_and_check_says_where_reports_went(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    image = make_image(ds / "a.png", (40, 30))
+    shape = rect("cat", 1, 1, 20, 20)
+    shape["labeler"] = {"review": "suggested", "score": 0.9, "source": {"plugin": "yolo"}}
+    write_json(image.with_suffix(".json"), labelme_json("a.png", (40, 30), [shape]))
+    res = run("review", str(ds), "--accept-above", "0.5", "--no-progress")
+    assert res.exit_code == 0 and f"undo with: labeler review {ds} --undo" in " ".join(res.output.split()), res.output
+    res = run("check", str(ds), "--plugin", "duplicates", "--no-progress", "--report", str(tmp_path / "r.json"),
+              "--html", str(tmp_path / "r.html"))
+    out = " ".join(res.output.split())
+    assert f"report: {tmp_path / 'r.json'}" in out and f"html report: {tmp_path / 'r.html'}" in out, res.output
