@@ -471,3 +471,18 @@ def test_review_names_its_folder_in_the_undo_line_and_check_says_where_reports_w
               "--html", str(tmp_path / "r.html"))
     out = " ".join(res.output.split())
     assert f"report: {tmp_path / 'r.json'}" in out and f"html report: {tmp_path / 'r.html'}" in out, res.output
+
+
+def test_a_yolo_export_over_an_earlier_one_names_the_files_it_did_not_write(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    for i in range(6):
+        labeled(ds, f"i{i}.png", ["cat"])
+    out = tmp_path / "out"
+    res = run("export", str(ds), "--to", "yolo", "--out", str(out), "--split", "0.5,0.5", "--no-progress")
+    assert "earlier export" not in res.output
+    res = run("export", str(ds), "--to", "yolo", "--out", str(out), "--no-progress")  # no split now
+    n_val = len(list((out / "images" / "val").iterdir()))
+    assert n_val and f"{2 * n_val} file(s) from an earlier export are still in images/val ({n_val}), " \
+        f"labels/val ({n_val})" in " ".join(res.output.split()), res.output
+    res = run("export", str(ds), "--to", "yolo", "--out", str(tmp_path / "relative-out"), "--no-progress")
+    assert "earlier export" not in res.output  # a fresh folder: nothing stale

@@ -15,6 +15,7 @@ coordinates normalised to [0, 1] by the image width and height, 6 decimals.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -37,7 +38,6 @@ from labeler.formats import (
     skip_file,
     unsupported_note,
     walk_files,
-    warn_if_not_empty,
 )
 from labeler.interchange import ExportItem, ImportedImage, Report
 from labeler.io.atomic import atomic_write_text
@@ -186,8 +186,8 @@ def save_yolo(
     """
     out = Path(out)
     fmt = "yolo-seg" if segment else "yolo"
-    warn_if_not_empty(out / "labels", report)
     class_ids = {name: i for i, name in enumerate(classes)}
+    written: set[Path] = set()
     names = flat_names(e.item.rel for e in items)
     skipped: Counter[str] = Counter()
     used_splits: set[str] = set()
@@ -222,6 +222,7 @@ def save_yolo(
             txt_dest = safe_join(out, f"labels/{split}/{Path(name).stem}.txt")
             place_image(e.item.image_path, img_dest, hardlink=hardlink)
             atomic_write_text(txt_dest, "".join(line + "\n" for line in lines))
+            written.update((img_dest.resolve(), txt_dest.resolve()))
         except (OSError, ValueError) as err:
             skip_file(report, f"{e.item.image_path}: {err}")
             continue
@@ -251,6 +252,27 @@ def save_yolo(
                 except ValueError as err:
                     report.problem(str(err))
     atomic_write_text(out / "data.yaml", data_yaml_text(out, sorted(used_splits), classes))
+    stale_files_note(out, written, report, fmt)
+
+
+def stale_files_note(out: Path, written: set[Path], report: Report, fmt: str) -> None:
+    """Note the image and label files under ``out/images`` and ``out/labels`` that this export
+    did not write (an earlier export's: another split, an image since excluded), by folder:
+    ultralytics reads every image of a split folder, with its label file, whatever data.yaml's
+    last writer meant."""
+    stale: Counter[str] = Counter()
+    for kind in ("images", "labels"):
+        for dirpath, _dirs, files in os.walk(out / kind):
+            for f in files:
+                if Path(dirpath, f).resolve() not in written:
+                    stale[Path(dirpath).relative_to(out).as_posix()] += 1
+    if stale:
+        where = ", ".join(f"{d} ({n})" for d, n in sorted(stale.items()))
+        report.notes.append(
+            f"{fmt}: {sum(stale.values())} file(s) from an earlier export are still in {where}: this "
+            "export did not write them, and a training run reads every image of a split folder; "
+            "export into an empty folder for a clean dataset"
+        )
 
 
 # -- import -------------------------------------------------------------------------------------
