@@ -240,3 +240,25 @@ def test_a_crashing_exporter_is_a_reported_problem(tmp_path) -> None:  # noqa: A
 
     report = run_export(_issues_dataset(tmp_path / "ds"), Broken(), tmp_path / "out", ExportOptions())
     assert len(report.problems) == 1 and "exporter 'broken' failed: KeyError" in report.problems[0]
+
+
+def test_a_rerun_with_every_image_done_loads_no_model(tmp_path) -> None:
+    """The plugin is set up at the first image that needs work: a rerun of a finished run
+    reads the label files and loads nothing (the sample yolo_sam took 5-9 s to say 'all done')."""
+    class Counting(DarkestQuarter):
+        setups = 0
+
+        def setup(self) -> None:
+            type(self).setups += 1
+            super().setup()
+
+    for i in range(3):
+        dark_corner_image(tmp_path / f"{i}.png", corner=(i % 2, 0))
+    ds = labeler.open_dataset(tmp_path)
+    first = run_autolabel(ds, Counting())
+    assert first.processed == 3 and Counting.setups == 1
+    again = run_autolabel(labeler.open_dataset(tmp_path), Counting())
+    assert again.skipped_done == 3 and again.processed == 0 and Counting.setups == 1
+    dark_corner_image(tmp_path / "new.png")  # one new image, after the done ones: set up once more
+    third = run_autolabel(labeler.open_dataset(tmp_path), Counting())
+    assert third.processed == 1 and third.skipped_done == 3 and Counting.setups == 2

@@ -18,6 +18,7 @@ so both give the same answers.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -67,10 +68,18 @@ class LocalEngine:
     def autolabel(
         self, dataset: Dataset, plugin: Autolabeler, jobs: Iterable[Job], timeout: float | None
     ) -> Iterator[tuple[Job, Prediction | None]]:
-        """Predictions per job, in order; batches of ``batch_size`` jobs that need work."""
-        plugin.setup()
-        with models_frozen():
-            yield from self._autolabel(dataset, plugin, jobs, timeout)
+        """Predictions per job, in order; batches of ``batch_size`` jobs that need work. The
+        plugin is set up (its models loaded) at the first job that needs work: a rerun with
+        every image done loads nothing."""
+        jobs = iter(jobs)
+        for job in jobs:
+            if not job.needs_work:
+                yield job, None
+                continue
+            plugin.setup()
+            with models_frozen():
+                yield from self._autolabel(dataset, plugin, itertools.chain([job], jobs), timeout)
+            return
 
     def _autolabel(
         self, dataset: Dataset, plugin: Autolabeler, jobs: Iterable[Job], timeout: float | None
