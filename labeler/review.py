@@ -839,8 +839,10 @@ def undo_review(
         summary.left_alone.extend(f"{rel}: {why}" for why in left)
         summary.counts["reverted"] += reverted
         summary.files_changed += bool(reverted)
-        if reverted:
-            summary.changes.append(f"{rel}: {reverted} change(s) reverted")
+        if reverted and reverted == len(changes):  # each one, as the run listed it, undone
+            summary.changes.extend(f"{c.describe(rel)}: reverted" for c in changes)
+        elif reverted:  # some were left alone (listed as such)
+            summary.changes.append(f"{rel}: {reverted} of {len(changes)} change(s) reverted")
     if not dry_run:
         record.setdefault("undo_log", []).append({
             "at": _dt.datetime.now(_dt.timezone.utc).isoformat(),

@@ -249,7 +249,9 @@ def test_undo_dry_run_writes_nothing(tmp_path: Path) -> None:
     run("review", str(tmp_path), "--reject-below", "0.3", "--no-progress")
     before = snapshot(tmp_path)
     res = run("review", str(tmp_path), "--undo", "--dry-run", "--no-progress")
-    assert "a.png: 1 change(s) reverted" in res.output
+    # every change the run made, as it listed it, marked reverted (what --dry-run promises)
+    assert "a.png: shape 2 'dog' 0.25 suggested -> rejected: reverted" in res.output, res.output
+    assert "b.png: shape 1 'cat' 0.10 suggested -> rejected: reverted" in res.output, res.output
     assert snapshot(tmp_path) == before
 
 
