@@ -419,9 +419,9 @@ def unmatched_class_notes(options: ExportOptions, seen: set[str], exported: set[
     renamed = options.mapping or {}
     for name in options.classes or ():
         if name not in exported:
-            hint = near_name_hint(name, (seen | exported) - set(options.classes or ()))
-            if renamed.get(name):  # an old name: --classes lists the names after --map
-                hint = f"--map renames it to {renamed[name]!r}: --classes takes the new names"
+            hint = (f"--map renames it to {renamed[name]!r}: --classes takes the new names"
+                    if renamed.get(name)  # an old name: --classes lists the names after --map
+                    else near_name_hint(name, (seen | exported) - set(options.classes or ())))
             if hint:
                 notes.append(f"--classes {name!r}: no exported label has this class; {hint}")
             else:

@@ -390,9 +390,10 @@ class SamController(QObject):
         thread.close(30)
 
     def _click_job(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
-                   box: Sequence[float] | None) -> tuple[tuple[Any, ...], Callable[[], Any]] | None:
-        """What answers these prompts on the current image: ``(key, job)``, the key naming the
-        image, the model and the prompts exactly; None when not ready."""
+                   box: Sequence[float] | None) -> tuple[tuple[Any, ...], Callable[[], Any], bool] | None:
+        """What answers these prompts on the current image: ``(key, job, held)``, the key naming
+        the image, the model and the prompts exactly, ``held`` whether the session holds the
+        image itself (its calls may change its state); None when not ready."""
         if not self.is_ready or self.session is None or (not points and box is None):
             return None
         key = self.queue.current
@@ -408,9 +409,8 @@ class SamController(QObject):
             mask, score = (out if isinstance(out, tuple) else (out, None))
             return mask_to_polygon(mask), score, (time.thread_time() - c0) * 1000
 
-        held = emb is _HELD  # a session holding its image: calls may change its state
         prompt = (tuple(kw["points"] or ()), tuple(kw["labels"] or ()), tuple(kw["box"] or ()))
-        return (key, self._generation, id(emb), held, prompt), click
+        return (key, self._generation, id(emb), prompt), click, emb is _HELD
 
     def answer_ahead(self, points: Sequence[tuple[float, float]], labels: Sequence[int],
                      box: Sequence[float] | None) -> bool:
@@ -424,9 +424,9 @@ class SamController(QObject):
         sessions that encode apart (their decoder is a function of the embedding and the
         prompts); False when nothing was started."""
         made = self._click_job(points, labels, box)
-        if made is None or made[0][3]:
+        if made is None or made[2]:
             return False
-        key, job = made
+        key, job, _held = made
         if key in self._ahead:
             return True
         self._ahead[key] = self._thread.submit(job, urgent=True)
@@ -440,11 +440,11 @@ class SamController(QObject):
         made = self._click_job(points, labels, box)
         if made is None:
             return []
-        key, click = made
+        key, click, _held = made
         t0 = time.perf_counter()
         self._thread.hold(self.look_ms / 1000)  # the encoding ahead waits: more clicks may come
         ahead = self._ahead.get(key)
-        if ahead is not None and not ahead.cancelled():
+        if ahead is not None:
             poly, score, cpu = _answer(ahead)  # answered while the pointer rested (or being so)
             self.last_ahead = True
         elif self._thread.busy and getattr(self.session, "between_layers", None) is None:
