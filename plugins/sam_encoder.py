@@ -7,7 +7,9 @@ torch's fused ``scaled_dot_product_attention`` (a flash-attention kernel on CPU:
 and the value product a tile at a time, in cache) with the relative-position terms passed as its
 additive ``attn_mask``. That mask, ``rel_h[q, ky] + rel_w[q, kx]``, is built a band of heads and
 query rows at a time into one buffer (:data:`MASK_CHUNK_BYTES`), never for the whole 12 x 4096 x
-4096 map of a global block. q, k and v are strided views of the qkv projection's output, and the
+4096 map of a global block. In bfloat16 on a CPU without AMX the global blocks instead take
+the reference's plain operations a cached band at a time (:func:`explicit_attention`: faster
+there). q, k and v are strided views of the qkv projection's output, and the
 heads' outputs are written in the layout the output projection reads (no permute copies).
 
 :func:`fast_block_forward` puts the windows back together before the output projection and runs
@@ -35,6 +37,12 @@ if TYPE_CHECKING:
 MASK_CHUNK_BYTES = 16 << 20
 #: The same on a GPU, where fewer, larger kernel launches pay.
 MASK_CHUNK_BYTES_GPU = 512 << 20
+#: Bytes of scores computed at once by :func:`_explicit_attention` (a band that stays in cache
+#: while it is summed, normalised and multiplied: 4 MB measured fastest of 2, 4, 8 and 16).
+SCORE_CHUNK_BYTES = 4 << 20
+#: Key count from which a bfloat16 attention takes :func:`_explicit_attention` on a CPU without
+#: AMX (vit_b's global blocks, 4096 keys; its 196-key windows stay on the fused kernel, faster there).
+EXPLICIT_MIN_KEYS = 1024
 
 
 #: Called before each linear layer and each attention band of the fast encoder, on the thread
@@ -68,11 +76,66 @@ def cpu_has_bf16() -> bool:
     slower than float32 on such a CPU; :class:`labeler_plugins.sam.SamSession` says so)."""
     import torch
 
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return _torch_says(torch.ops.mkldnn, "_is_mkldnn_bf16_supported")
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later): torch's CPU attention
+    kernel then runs bfloat16 tiles on them, and beats plain matmuls."""
+    import torch
+
+    return _torch_says(torch.cpu, "_is_amx_tile_supported")
+
+
+def _torch_says(namespace: Any, check: str) -> bool:
+    """The answer of one of torch's private CPU checks; False where this torch lacks it or fails."""
+    fn = getattr(namespace, check, None)
     try:
-        return bool(check()) if check is not None else False
+        return bool(fn()) if fn is not None else False
     except RuntimeError:
         return False
+
+
+@functools.cache
+def cpu_vendor() -> str:
+    """The x86 CPU's vendor string (``GenuineIntel``, ``AuthenticAMD``), or "" where unknown."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    proc = platform.processor()  # Windows: "... AuthenticAMD" / "... GenuineIntel"
+    return next((v for v in ("AuthenticAMD", "GenuineIntel") if v in proc), "")
+
+
+@functools.cache
+def fp32_linears_on_onednn() -> bool:
+    """Whether float32 linear layers go through oneDNN (:func:`linear`) rather than MKL's
+    ``F.linear``: on AMD CPUs, where MKL's float32 matmul is the slower (vit_b's layers on an
+    AVX-512 Zen 4, 2 threads: 187-222 against 103-200 GFLOP/s, bench/README.md, session 10);
+    not on Intel ones, where they measured the same and MKL stays."""
+    return cpu_vendor() == "AuthenticAMD"
+
+
+def explicit_attention(q: torch.Tensor, keys: int) -> bool:
+    """Whether :func:`attention_heads` computes this attention as plain matmuls and a softmax
+    (:func:`_explicit_attention`) instead of torch's fused kernel: bfloat16 on a CPU that has
+    bfloat16 instructions but no AMX, over at least :data:`EXPLICIT_MIN_KEYS` keys, no autograd.
+
+    On such a CPU (AVX-512 BF16 without AMX: AMD Zen 4) the fused kernel takes about 400 ms
+    for a vit_b global block on 2 threads, the plain form about 250 ms (bench/README.md,
+    session 10). With AMX the fused kernel is the faster (270 against 458 ms on one thread)."""
+    import torch
+
+    return (
+        q.dtype == torch.bfloat16 and q.device.type == "cpu" and keys >= EXPLICIT_MIN_KEYS
+        and not torch.is_grad_enabled() and cpu_has_bf16() and not cpu_has_amx()
+    )
 
 
 def onednn_fuses(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -126,13 +189,15 @@ def linear(
     bfloat16 on CPU (bias, activation and sum applied as the matmul writes its output, about
     1.3x the speed of ``F.linear`` then separate passes), else as torch's separate operations.
     ``fp32_gelu``: a float32 linear with its GELU in one oneDNN call too (MobileSAM's MLPs: 32
-    against 50 ms for 16384 x 128 -> 512 on one thread; the plain float32 matmul is MKL's)."""
+    against 50 ms for 16384 x 128 -> 512 on one thread); every float32 linear on a CPU where
+    oneDNN beats MKL (:func:`fp32_linears_on_onednn`), else MKL's plain float32 matmul."""
     import torch
     import torch.nn.functional as F
 
     _between_steps()
     out_features = layer.weight.shape[0]
-    dtypes = (torch.bfloat16, torch.float32) if fp32_gelu and gelu else (torch.bfloat16,)
+    fp32 = (fp32_gelu and gelu) or fp32_linears_on_onednn()
+    dtypes = (torch.bfloat16, torch.float32) if fp32 else (torch.bfloat16,)
     fused = x.dtype in dtypes and onednn_fuses(x, layer.weight) and _mkldnn_linear()
     if fused:
         x2 = x.reshape(-1, x.shape[-1])
@@ -174,6 +239,9 @@ def attention_heads(self: Any, x: torch.Tensor) -> torch.Tensor:
         out_rows.copy_(F.scaled_dot_product_attention(q, k, v, scale=self.scale))
         return out.view(b, h, w, heads * c)
     rel_h, rel_w = rel_pos_terms(q, self.rel_pos_h, self.rel_pos_w, h, w)
+    if explicit_attention(q, n):
+        _explicit_attention(q, k, v, rel_h, rel_w, self.scale, out_rows)
+        return out.view(b, h, w, heads * c)
     # Bands of (heads, query rows) whose mask fits the budget: whole heads when they fit (the
     # kernel packs each head's keys and values once per call, so fewer heads per call beat
     # fewer query rows), else one head and as many image rows as fit.
@@ -205,6 +273,47 @@ def attention_heads(self: Any, x: torch.Tensor) -> torch.Tensor:
                 q[:, h0:h1, r0 * w : r1 * w], k[:, h0:h1], v[:, h0:h1], attn_mask=m, scale=self.scale
             )
     return out.view(b, h, w, heads * c)
+
+
+def _explicit_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel_h: torch.Tensor, rel_w: torch.Tensor,
+    scale: float, out_rows: torch.Tensor,
+) -> None:
+    """segment-anything's attention as it computes it (the relative-position terms plus the scaled
+    scores ``q @ k^T``, softmax, times the values), a band of heads and query rows at a time
+    (:data:`SCORE_CHUNK_BYTES`, one reused buffer, the softmax in place) into ``out_rows``
+    (B, heads, n, C). The reference's operations in its precision (the scores are summed onto the
+    terms before one rounding, not rounded and then summed): for :func:`explicit_attention`'s
+    case, where it beats the fused kernel."""
+    import torch
+
+    b, heads, n, c = q.shape
+    h, w = rel_h.shape[2], rel_h.shape[3]
+    qs = q * scale
+    kt = k.transpose(-1, -2)
+    per_head = b * n * n * q.element_size()
+    head_step = max(1, min(heads, SCORE_CHUNK_BYTES // per_head))
+    rows = h if head_step > 1 else max(1, min(h, SCORE_CHUNK_BYTES // (b * w * n * q.element_size())))
+    scores = torch.empty(b * head_step * rows * w * n, dtype=q.dtype, device=q.device)
+    values = torch.empty((b, head_step, rows * w, c), dtype=q.dtype, device=q.device)
+    for h0 in range(0, heads, head_step):
+        h1 = min(heads, h0 + head_step)
+        for r0 in range(0, h, rows):
+            _between_steps()
+            r1 = min(h, r0 + rows)
+            nh, nq = h1 - h0, (r1 - r0) * w
+            s = scores[: b * nh * nq * n].view(b, nh, nq, n)
+            # The relative-position terms first, then the scores added onto them by the matmul
+            # (beta = 1): two passes over the band fewer than a matmul and two broadcast adds.
+            s6 = s.view(b, nh, r1 - r0, w, h, w)  # (query y, x; key ky, kx)
+            torch.add(rel_h[:, h0:h1, r0:r1, :, :, None], rel_w[:, h0:h1, r0:r1, :, None, :], out=s6)
+            s.view(b * nh, nq, n).baddbmm_(
+                qs[:, h0:h1, r0 * w : r1 * w].reshape(b * nh, nq, c), kt[:, h0:h1].reshape(b * nh, c, n)
+            )
+            torch.ops.aten._softmax.out(s, -1, False, out=s)
+            o = values[:, :nh, :nq]
+            torch.matmul(s, v[:, h0:h1], out=o)
+            out_rows[:, h0:h1, r0 * w : r1 * w] = o
 
 
 def fast_attention_forward(self: Any, x: torch.Tensor) -> torch.Tensor:

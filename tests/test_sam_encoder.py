@@ -109,6 +109,49 @@ def test_vit_b_block_matches_in_bands(dtype: torch.dtype, window: int, monkeypat
                 assert _mean_err(out, ref) < 1.25 * _mean_err(stock, ref), budget
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_explicit_attention_matches_in_bands(dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain-matmul attention (taken in bfloat16 on CPUs without AMX) gives the reference's
+    block: in float32 to rounding, in bfloat16 as close as segment-anything's own bfloat16; with
+    bands of several heads, of query rows that do not divide the grid (the last band shorter),
+    and one band for everything."""
+    torch.manual_seed(0)
+    block = Block(768, 12, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=True,
+                  window_size=0, input_size=(64, 64)).eval()
+    _random_rel_pos(block)
+    x = torch.randn(1, 24, 24, 768)
+    monkeypatch.setattr(sam_encoder, "explicit_attention", lambda q, keys: True)
+    with torch.inference_mode():
+        ref = block(x)
+        block.to(dtype)
+        stock = block(x.to(dtype))
+        block.forward = types.MethodType(sam_encoder.fast_block_forward, block)
+        size = torch.empty((), dtype=dtype).element_size()
+        image_row, head = 24 * 576 * size, 576 * 576 * size  # the scores of one image row, one head
+        for budget in (5 * image_row, 3 * head, 1 << 30):  # 5 of 24 rows, 3 of 12 heads, all
+            monkeypatch.setattr(sam_encoder, "SCORE_CHUNK_BYTES", budget)
+            out = block(x.to(dtype))
+            if dtype == torch.float32:
+                assert _rel_err(out, ref) < 1e-5, budget
+            else:
+                assert _mean_err(out, ref) < 1.25 * _mean_err(stock, ref), budget
+
+
+def test_explicit_attention_is_for_bf16_global_maps_on_cpus_without_amx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sam_encoder, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(sam_encoder, "cpu_has_amx", lambda: False)
+    q16 = torch.zeros(1, 12, 8, 64, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        assert sam_encoder.explicit_attention(q16, 4096)
+        assert not sam_encoder.explicit_attention(q16, 196)  # windows: the fused kernel is faster
+        assert not sam_encoder.explicit_attention(q16.float(), 4096)  # fp32: the fused kernel
+        monkeypatch.setattr(sam_encoder, "cpu_has_amx", lambda: True)
+        assert not sam_encoder.explicit_attention(q16, 4096)  # AMX: the fused kernel
+        monkeypatch.setattr(sam_encoder, "cpu_has_amx", lambda: False)
+        monkeypatch.setattr(sam_encoder, "cpu_has_bf16", lambda: False)
+        assert not sam_encoder.explicit_attention(q16, 4096)  # emulated bf16: as before
+
+
 def test_install_is_once_and_leaves_other_blocks_alone() -> None:
     enc = _encoder(PADDED)
     assert sam_encoder.install_fast_encoder(enc) == 3
@@ -130,20 +173,32 @@ def test_install_is_once_and_leaves_other_blocks_alone() -> None:
     assert "forward" in other.blocks[1].__dict__
 
 
-def test_fast_linear_fuses_gelu_and_residual() -> None:
+@pytest.mark.parametrize("onednn", [False, True], ids=["fp32-mkl", "fp32-onednn"])
+def test_fast_linear_fuses_gelu_and_residual(onednn: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sam_encoder, "fp32_linears_on_onednn", lambda: onednn)
     torch.manual_seed(0)
     layer = torch.nn.Linear(64, 48)
     x, res = torch.randn(5, 7, 64), torch.randn(5, 7, 48)
     with torch.inference_mode():
         ref_gelu = res + torch.nn.functional.gelu(layer(x))
         ref_plain = res + layer(x)
-        assert torch.equal(sam_encoder.linear(x, layer, gelu=True, residual=res), ref_gelu)  # fp32: same ops
-        assert torch.equal(sam_encoder.linear(x, layer, residual=res), ref_plain)
+        gelu_out, plain_out = sam_encoder.linear(x, layer, gelu=True, residual=res), sam_encoder.linear(x, layer, residual=res)
+        if onednn and sam_encoder.onednn_fuses(x, layer.weight):  # another library's sums: rounding only
+            assert _rel_err(gelu_out, ref_gelu) < 1e-6 and _rel_err(plain_out, ref_plain) < 1e-6
+        else:  # fp32 on MKL: the same ops
+            assert torch.equal(gelu_out, ref_gelu) and torch.equal(plain_out, ref_plain)
         layer.to(torch.bfloat16)
         for gelu, ref in ((True, ref_gelu), (False, ref_plain)):
             out = sam_encoder.linear(x.bfloat16(), layer, gelu=gelu, residual=res.bfloat16())
             assert out.dtype == torch.bfloat16 and out.shape == (5, 7, 48)
             assert _rel_err(out, ref) < 0.02
+
+
+def test_fp32_linears_take_onednn_on_amd_cpus_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sam_encoder.cpu_vendor.__wrapped__() in ("AuthenticAMD", "GenuineIntel", "")
+    for vendor, expected in (("AuthenticAMD", True), ("GenuineIntel", False), ("", False)):
+        monkeypatch.setattr(sam_encoder, "cpu_vendor", lambda v=vendor: v)
+        assert sam_encoder.fp32_linears_on_onednn.__wrapped__() is expected
 
 
 def test_session_encodes_a_batch_in_one_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
