@@ -147,6 +147,11 @@ def _duplicate_groups(rows: Sequence[Finding]) -> list[tuple[str, list[Finding]]
     return sorted(groups.items(), key=lambda kv: (-max(f.issue.score or 0.0 for f in kv[1]), kv[0]))
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 class``, ``2 classes``: a count with its noun."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path,
                       image_stats: dict[str, Any] | None = None) -> None:
     """A page grouped by issue kind, ranked by score, with thumbnails embedded (no other files).
@@ -177,7 +182,7 @@ def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path,
     if counts:
         n = sum(counts.values())
         ratio = max(counts.values()) / max(min(counts.values()), 1)
-        parts.append(f"<h2>Class distribution ({len(counts)} classes, {n} labels, "
+        parts.append(f"<h2>Class distribution ({_count(len(counts), 'class', 'classes')}, {_count(n, 'label')}, "
                      f"largest / smallest {ratio:.1f})</h2>")
         parts.append(class_distribution_svg(counts))
     if image_stats:
@@ -186,7 +191,8 @@ def write_html_report(ds: Dataset, findings: Sequence[Finding], path: Path,
     dup_rows = [f for f in findings if f.issue.kind in GROUP_KINDS]
     if dup_rows:
         dup_groups = _duplicate_groups(dup_rows)
-        parts.append(f"<h2>Duplicate groups ({len(dup_groups)} groups, {len(dup_rows)} copies)</h2>")
+        parts.append(f"<h2>Duplicate groups ({_count(len(dup_groups), 'group')}, "
+                     f"{_count(len(dup_rows), 'copy', 'copies')})</h2>")
         parts.append("<p class='src'>Green: the image kept; orange: copies that "
                      "<code>labeler fix --plugin duplicates</code> excludes from export.</p>")
         for keep, members in dup_groups[:300]:

@@ -47,7 +47,7 @@ def test_html_has_plot_groups_cards_and_no_external_files(tmp_path: Path) -> Non
     write_html_report(open_dataset(root), _findings(), page)
     text = page.read_text()
     assert "<svg" in text and "Class distribution (10 classes, 126 labels" in text
-    assert "Duplicate groups (1 groups, 1 copies)" in text
+    assert "Duplicate groups (1 group, 1 copy)" in text
     group = text[text.index("<div class='group'>"):]
     assert group.index("sketch_0063.png") < group.index("sketch_0092.png")  # kept one first
     assert "<h2>mislabel (1)</h2>" in text and "from clip_outliers (m1)" in text
