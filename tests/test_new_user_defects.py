@@ -207,6 +207,7 @@ def test_unwritable_out_and_report_paths_fail_in_one_line(tmp_path: Path) -> Non
         assert res.exit_code == 2, (args, res.output)
         lines = [line for line in res.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error: --") and str(blocker) in lines[0], res.output
+        assert f"{blocker} is a file, not a folder" in lines[0], res.output  # not "File exists"
 
 
 # -- 8. labelme's reserved class names ----------------------------------------------------------

@@ -206,4 +206,6 @@ def check_writable_folder(folder: str | Path, option: str, target: str | Path | 
         os.unlink(probe)
     except OSError as err:
         where = f"{target}: cannot write in {folder}" if target is not None else f"{folder}: cannot write there"
-        raise UsageError(f"{option} {where} ({err.strerror or err})") from None
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker is not None else (err.strerror or str(err))
+        raise UsageError(f"{option} {where} ({why})") from None
