@@ -7,6 +7,7 @@ image fails that image alone."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -98,6 +99,29 @@ def test_write_behind_finishes_what_it_was_handed_on_ctrl_c() -> None:
     with pytest.raises(KeyboardInterrupt):
         write_behind(stream(), slow_consume, depth=4)
     assert consumed == list(range(10))  # all handed over before Ctrl+C were written
+
+
+@pytest.mark.parametrize("depth", [0, 4])
+def test_write_behind_stops_on_a_ctrl_c_that_the_stream_swallowed(depth: int) -> None:
+    """A library that catches the KeyboardInterrupt of a real SIGINT (and goes on) does not
+    keep the run going: the press is remembered and the next item stops it."""
+    consumed: list[int] = []
+    swallowed: list[int] = []
+
+    def stream():
+        for i in range(50):
+            if i == 3:
+                try:
+                    signal.raise_signal(signal.SIGINT)
+                    time.sleep(0.05)
+                except KeyboardInterrupt:
+                    swallowed.append(i)  # caught on its way up, not raised again
+            yield i
+
+    with pytest.raises(KeyboardInterrupt):
+        write_behind(stream(), consumed.extend, depth=depth)
+    assert swallowed == [3] and consumed == [0, 1, 2]  # 3 was produced after the press: not written
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
 def test_write_behind_stops_the_stream_when_a_write_fails() -> None:
